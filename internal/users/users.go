@@ -1,5 +1,3 @@
-// Package users authenticates end users against a user database. The file
-// backend reads Authelia's users_database.yml format.
 package users
 
 import "errors"
@@ -18,6 +16,81 @@ type User struct {
 	Email       string   // the email claim
 	Groups      []string // the groups claim
 	Disabled    bool     // a disabled user cannot log in nor refresh tokens
+
+	// The optional profile fields below carry the OpenID Connect standard
+	// claims of the same names (OpenID Connect Core 1.0, section 5.1). They
+	// are empty when the user database does not set them.
+
+	GivenName      string   // "given_name"
+	MiddleName     string   // "middle_name"
+	FamilyName     string   // "family_name"
+	Nickname       string   // "nickname"
+	Profile        string   // "profile": URL of the user's profile page
+	Picture        string   // "picture": URL of the user's picture
+	Website        string   // "website": URL of the user's web site
+	Gender         string   // "gender"
+	Birthdate      string   // "birthdate": YYYY-MM-DD, or YYYY
+	ZoneInfo       string   // "zoneinfo": an IANA time zone such as Europe/Paris
+	Locale         string   // "locale": a BCP 47 language tag such as en-US
+	PhoneNumber    string   // "phone_number", preferably E.164 (+1 555 0100)
+	PhoneExtension string   // "phone_extension"
+	Address        *Address // "address"; nil when absent
+
+	// Extra holds the custom attributes of the "extra" map, as YAML decoded
+	// them (strings, numbers, booleans, []any and map[string]any). Nil when
+	// absent.
+	Extra map[string]any
+}
+
+// Address is a postal address, the OpenID Connect "address" claim.
+type Address struct {
+	StreetAddress string `yaml:"street_address"` // full street address, may span lines
+	Locality      string `yaml:"locality"`       // city or locality
+	Region        string `yaml:"region"`         // state, province or region
+	PostalCode    string `yaml:"postal_code"`    // zip or postal code
+	Country       string `yaml:"country"`        // country name
+}
+
+// clone returns a deep copy of u, so that callers may modify what they get.
+func (u *User) clone() *User {
+	c := *u
+	if u.Groups != nil {
+		c.Groups = append([]string(nil), u.Groups...)
+	}
+	if u.Address != nil {
+		a := *u.Address
+		c.Address = &a
+	}
+	if u.Extra != nil {
+		c.Extra = copyValue(u.Extra).(map[string]any)
+	}
+	return &c
+}
+
+// copyValue deep-copies the maps and slices that YAML decoding produces.
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = copyValue(e)
+		}
+		return m
+	case map[any]any:
+		m := make(map[any]any, len(v))
+		for k, e := range v {
+			m[k] = copyValue(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			s[i] = copyValue(e)
+		}
+		return s
+	default:
+		return v
+	}
 }
 
 // Backend is a source of users.
