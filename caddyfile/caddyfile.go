@@ -1,0 +1,262 @@
+// Package caddyfile registers the oidc_provider Caddyfile directive and turns
+// it into the JSON of the http.handlers.oidc_provider module.
+//
+//	oidc_provider <issuer> {
+//		users_file <path>
+//		storage sqlite [<path>]
+//		hmac_secret <secret>
+//		access_token_lifespan <duration>
+//		authorize_code_lifespan <duration>
+//		id_token_lifespan <duration>
+//		refresh_token_lifespan <duration>
+//		session_lifespan <duration>
+//		enforce_pkce never|public_clients_only|always
+//		enable_pkce_plain_challenge [true|false]
+//		minimum_parameter_entropy <n>
+//		enable_client_debug_messages [true|false]
+//		client <client_id> {
+//			client_name <name>            # alias: description
+//			client_secret <secret>        # alias: secret
+//			public [true|false]
+//			redirect_uris <uri...>        # alias: redirect_uri; repeatable
+//			scopes <scope...>
+//			audience <aud...>
+//			grant_types <type...>
+//			response_types <type...>
+//			response_modes <mode...>
+//			token_endpoint_auth_method <method>
+//			require_pkce [true|false]
+//			pkce_challenge_method S256|plain
+//			id_token_signed_response_alg RS256|ES256
+//			authorization_policy one_factor
+//			consent_mode auto|explicit|implicit
+//		}
+//	}
+package caddyfile
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("oidc_provider", parseHandler)
+	// Before handle/reverse_proxy, so the provider's paths are answered
+	// first and everything else passes through.
+	httpcaddyfile.RegisterDirectiveOrder("oidc_provider", httpcaddyfile.Before, "handle")
+}
+
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(caddyoidc.Handler)
+	err := UnmarshalHandler(h.Dispenser, handler)
+	return handler, err
+}
+
+// UnmarshalHandler fills handler from the oidc_provider directive.
+func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		handler.Issuer = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch opt := d.Val(); opt {
+		case "issuer":
+			if err := oneArg(d, &handler.Issuer); err != nil {
+				return err
+			}
+		case "users_file":
+			var path string
+			if err := oneArg(d, &path); err != nil {
+				return err
+			}
+			handler.UsersRaw = caddyconfig.JSONModuleObject(caddyoidc.FileUsers{Path: path}, "backend", "file", nil)
+		case "storage":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			switch backend := d.Val(); backend {
+			case "sqlite":
+				s := caddyoidc.SQLiteStorage{}
+				if d.NextArg() {
+					s.Path = d.Val()
+				}
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				handler.StorageRaw = caddyconfig.JSONModuleObject(s, "backend", "sqlite", nil)
+			default:
+				return d.Errf("storage: unknown backend %q (sqlite)", backend)
+			}
+		case "hmac_secret":
+			if err := oneArg(d, &handler.HMACSecret); err != nil {
+				return err
+			}
+		case "access_token_lifespan":
+			if err := durationArg(d, &handler.AccessTokenLifespan); err != nil {
+				return err
+			}
+		case "authorize_code_lifespan":
+			if err := durationArg(d, &handler.AuthorizeCodeLifespan); err != nil {
+				return err
+			}
+		case "id_token_lifespan":
+			if err := durationArg(d, &handler.IDTokenLifespan); err != nil {
+				return err
+			}
+		case "refresh_token_lifespan":
+			if err := durationArg(d, &handler.RefreshTokenLifespan); err != nil {
+				return err
+			}
+		case "session_lifespan":
+			if err := durationArg(d, &handler.SessionLifespan); err != nil {
+				return err
+			}
+		case "enforce_pkce":
+			if err := oneArg(d, &handler.EnforcePKCE); err != nil {
+				return err
+			}
+		case "enable_pkce_plain_challenge":
+			if err := boolArg(d, &handler.EnablePKCEPlainChallenge); err != nil {
+				return err
+			}
+		case "minimum_parameter_entropy":
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return d.Errf("minimum_parameter_entropy: %v", err)
+			}
+			handler.MinimumParameterEntropy = n
+		case "enable_client_debug_messages":
+			if err := boolArg(d, &handler.EnableClientDebugMessages); err != nil {
+				return err
+			}
+		case "client":
+			c, err := unmarshalClient(d)
+			if err != nil {
+				return err
+			}
+			handler.Clients = append(handler.Clients, c)
+		default:
+			return d.Errf("unrecognized oidc_provider option %q", opt)
+		}
+	}
+	return nil
+}
+
+func unmarshalClient(d *caddyfile.Dispenser) (caddyoidc.Client, error) {
+	var c caddyoidc.Client
+	if !d.NextArg() {
+		return c, d.Errf("client: the client ID is required (client <client_id> { ... })")
+	}
+	c.ClientID = d.Val()
+	if d.NextArg() {
+		return c, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "client_name", "description":
+			err = oneArg(d, &c.ClientName)
+		case "client_secret", "secret":
+			err = oneArg(d, &c.ClientSecret)
+		case "public":
+			err = boolArg(d, &c.Public)
+		case "redirect_uris", "redirect_uri":
+			err = appendArgs(d, &c.RedirectURIs)
+		case "scopes":
+			err = appendArgs(d, &c.Scopes)
+		case "audience":
+			err = appendArgs(d, &c.Audience)
+		case "grant_types":
+			err = appendArgs(d, &c.GrantTypes)
+		case "response_types":
+			err = appendArgs(d, &c.ResponseTypes)
+		case "response_modes":
+			err = appendArgs(d, &c.ResponseModes)
+		case "token_endpoint_auth_method":
+			err = oneArg(d, &c.TokenEndpointAuthMethod)
+		case "require_pkce":
+			err = boolArg(d, &c.RequirePKCE)
+		case "pkce_challenge_method":
+			err = oneArg(d, &c.PKCEChallengeMethod)
+		case "id_token_signed_response_alg":
+			err = oneArg(d, &c.IDTokenSignedResponseAlg)
+		case "authorization_policy":
+			err = oneArg(d, &c.AuthorizationPolicy)
+		case "consent_mode":
+			err = oneArg(d, &c.ConsentMode)
+		default:
+			return c, d.Errf("client %q: unrecognized option %q", c.ClientID, opt)
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// oneArg reads exactly one argument. An empty string (“”) is allowed, as in
+// Authelia's `pkce_challenge_method: ”`.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// appendArgs reads one or more arguments; the option may repeat.
+func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
+
+// boolArg reads an optional true/false; the bare option means true.
+func boolArg(d *caddyfile.Dispenser, dst *bool) error {
+	if !d.NextArg() {
+		*dst = true
+		return nil
+	}
+	v, err := strconv.ParseBool(d.Val())
+	if err != nil {
+		return d.Errf("%q is not true or false", d.Val())
+	}
+	*dst = v
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%v", err)
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}

@@ -1,0 +1,140 @@
+package caddyoidc
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/provider"
+)
+
+// Client is one registered relying party, with Authelia's option names. The
+// older Authelia names id, secret and description are accepted as aliases.
+type Client struct {
+	// ClientID identifies the client; it must match the app's setting.
+	ClientID string `json:"client_id,omitempty"`
+	// ID is the older Authelia name of client_id.
+	ID string `json:"id,omitempty"`
+
+	// ClientName is shown on the consent page. Default: the client ID.
+	ClientName string `json:"client_name,omitempty"`
+	// Description is the older Authelia name of client_name.
+	Description string `json:"description,omitempty"`
+
+	// ClientSecret is the shared secret of a confidential client: plain
+	// text, $plaintext$..., or a digest ($pbkdf2-sha512$..., $argon2id$...,
+	// bcrypt $2b$...). Prefer a digest, or a {env.*} / {file.*} placeholder.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// Secret is the older Authelia name of client_secret.
+	Secret string `json:"secret,omitempty"`
+
+	// Public marks a client that cannot keep a secret (SPA, native app): no
+	// secret, token_endpoint_auth_method none, PKCE required.
+	Public bool `json:"public,omitempty"`
+
+	// RedirectURIs are compared exactly and case-sensitively, query string
+	// included. Custom schemes of native apps (app.immich:///oauth-callback)
+	// are allowed; http only on loopback addresses.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+
+	// Scopes the client may request. Default: openid, groups, profile,
+	// email. Add offline_access to allow refresh tokens.
+	Scopes []string `json:"scopes,omitempty"`
+
+	// Audience lists the audiences the client may request.
+	Audience []string `json:"audience,omitempty"`
+
+	// GrantTypes allowed: authorization_code, refresh_token. Default both.
+	GrantTypes []string `json:"grant_types,omitempty"`
+
+	// ResponseTypes allowed: code. Default code.
+	ResponseTypes []string `json:"response_types,omitempty"`
+
+	// ResponseModes allowed: query, form_post. Default both.
+	ResponseModes []string `json:"response_modes,omitempty"`
+
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
+	// or none (public clients). When unset, a confidential client may use
+	// either client_secret_basic or client_secret_post.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+
+	// RequirePKCE requires PKCE from this client even if it is confidential.
+	RequirePKCE bool `json:"require_pkce,omitempty"`
+
+	// PKCEChallengeMethod, when set (S256 or plain), is the only PKCE
+	// method this client may use.
+	PKCEChallengeMethod string `json:"pkce_challenge_method,omitempty"`
+
+	// IDTokenSignedResponseAlg is the ID token signing algorithm: RS256
+	// (default) or ES256.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
+
+	// AuthorizationPolicy is one_factor. (two_factor arrives with second
+	// factors and is refused until then rather than silently weakened.)
+	AuthorizationPolicy string `json:"authorization_policy,omitempty"`
+
+	// ConsentMode is explicit (show the consent page; default, also "auto")
+	// or implicit (never ask).
+	ConsentMode string `json:"consent_mode,omitempty"`
+}
+
+// id returns the client ID under either name, for error messages.
+func (c Client) id() string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return c.ID
+}
+
+// engineConfig resolves aliases and placeholders.
+func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error) {
+	id, err := alias("client_id", c.ClientID, "id", c.ID)
+	if err != nil {
+		return provider.ClientConfig{}, err
+	}
+	name, err := alias("client_name", c.ClientName, "description", c.Description)
+	if err != nil {
+		return provider.ClientConfig{}, err
+	}
+	secret, err := alias("client_secret", c.ClientSecret, "secret", c.Secret)
+	if err != nil {
+		return provider.ClientConfig{}, err
+	}
+	if secret != "" {
+		resolved := repl.ReplaceKnown(secret, "")
+		if resolved == "" {
+			return provider.ClientConfig{}, fmt.Errorf("client_secret: the placeholder resolved to an empty value")
+		}
+		secret = strings.TrimRight(resolved, "\r\n")
+	}
+	return provider.ClientConfig{
+		ID:                       id,
+		Name:                     name,
+		Secret:                   secret,
+		Public:                   c.Public,
+		RedirectURIs:             c.RedirectURIs,
+		Scopes:                   c.Scopes,
+		Audience:                 c.Audience,
+		GrantTypes:               c.GrantTypes,
+		ResponseTypes:            c.ResponseTypes,
+		ResponseModes:            c.ResponseModes,
+		TokenEndpointAuthMethod:  c.TokenEndpointAuthMethod,
+		RequirePKCE:              c.RequirePKCE,
+		PKCEChallengeMethod:      c.PKCEChallengeMethod,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		AuthorizationPolicy:      c.AuthorizationPolicy,
+		ConsentMode:              c.ConsentMode,
+	}, nil
+}
+
+// alias picks the canonical option or its older name, refusing both.
+func alias(name, value, oldName, oldValue string) (string, error) {
+	if value != "" && oldValue != "" {
+		return "", fmt.Errorf("%s: set either %s or its older name %s, not both", name, name, oldName)
+	}
+	if value != "" {
+		return value, nil
+	}
+	return oldValue, nil
+}

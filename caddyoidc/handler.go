@@ -1,0 +1,288 @@
+// Package caddyoidc holds the Caddy modules of caddy-oidc: the
+// http.handlers.oidc_provider handler that turns a site into an OpenID
+// Connect Provider, and its guest modules for users (oidc.users.*) and
+// storage (oidc.storage.*). It adapts Caddy (config, logger, storage,
+// placeholders, reloads) to the engine in internal/provider.
+package caddyoidc
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/provider"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is an OpenID Connect 1.0 Provider. It serves discovery, JWKS, the
+// authorization, token and userinfo endpoints and the login, consent and
+// logout pages under its issuer, and passes every other request to the next
+// handler, so it can share a site with other routes.
+//
+// Options use Authelia's names, so an existing identity_providers.oidc
+// configuration carries over. Secrets may be given as {env.NAME} or
+// {file./path} placeholders, which are resolved when the config loads and
+// never appear in `caddy adapt` output.
+type Handler struct {
+	// Issuer is the issuer identifier: the https URL clients discover the
+	// provider at, optionally with a path (https://example.com/idp). It
+	// appears byte for byte in discovery and in every token. Required; the
+	// Caddyfile defaults it to https://<site address>.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Users is the user database, a module in the oidc.users namespace, e.g.
+	// {"backend": "file", "path": "/etc/caddy/users.yml"}. Required.
+	UsersRaw json.RawMessage `json:"users,omitempty" caddy:"namespace=oidc.users inline_key=backend"`
+
+	// Storage keeps grants, tokens, login sessions and subjects; a module in
+	// the oidc.storage namespace. Default: SQLite in Caddy's data directory
+	// ({"backend": "sqlite"}).
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=oidc.storage inline_key=backend"`
+
+	// Clients are the registered relying parties.
+	Clients []Client `json:"clients,omitempty"`
+
+	// HMACSecret signs opaque tokens and authorization codes (it is hashed
+	// with SHA-256 first, as in Authelia). Optional: when absent a random
+	// secret is generated once and kept in Caddy's storage, so every
+	// instance sharing that storage uses the same one. Use a placeholder.
+	HMACSecret string `json:"hmac_secret,omitempty"`
+
+	// AccessTokenLifespan is how long access tokens live. Default 1h.
+	AccessTokenLifespan caddy.Duration `json:"access_token_lifespan,omitempty"`
+	// AuthorizeCodeLifespan is how long authorization codes live. Default 1m.
+	AuthorizeCodeLifespan caddy.Duration `json:"authorize_code_lifespan,omitempty"`
+	// IDTokenLifespan is how long ID tokens live. Default 1h.
+	IDTokenLifespan caddy.Duration `json:"id_token_lifespan,omitempty"`
+	// RefreshTokenLifespan is how long refresh tokens live. Default 90m.
+	RefreshTokenLifespan caddy.Duration `json:"refresh_token_lifespan,omitempty"`
+	// SessionLifespan is how long a login session (the provider's own
+	// cookie) lasts before the user must sign in again. Default 12h.
+	SessionLifespan caddy.Duration `json:"session_lifespan,omitempty"`
+
+	// EnforcePKCE is the PKCE policy: never, public_clients_only (default)
+	// or always.
+	EnforcePKCE string `json:"enforce_pkce,omitempty"`
+	// EnablePKCEPlainChallenge allows the plain PKCE method (discouraged).
+	EnablePKCEPlainChallenge bool `json:"enable_pkce_plain_challenge,omitempty"`
+	// MinimumParameterEntropy is the minimum length of state and nonce.
+	// Default 8.
+	MinimumParameterEntropy int `json:"minimum_parameter_entropy,omitempty"`
+	// EnableClientDebugMessages adds debug details to errors sent to clients.
+	EnableClientDebugMessages bool `json:"enable_client_debug_messages,omitempty"`
+
+	provider *provider.Provider
+	logger   *zap.Logger
+	poolKey  string
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.oidc_provider",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision loads the users and storage modules, the shared keys and secrets,
+// and builds the provider.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	issuer := repl.ReplaceKnown(h.Issuer, "")
+	if issuer == "" {
+		return fmt.Errorf("issuer: required")
+	}
+
+	if h.UsersRaw == nil {
+		return fmt.Errorf("users: required (e.g. users_file in the Caddyfile)")
+	}
+	mod, err := ctx.LoadModule(h, "UsersRaw")
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	userSource, ok := mod.(UserSource)
+	if !ok {
+		return fmt.Errorf("users: module %T is not a user source", mod)
+	}
+
+	if h.StorageRaw == nil {
+		h.StorageRaw = caddyconfigJSON(map[string]string{
+			"backend": "sqlite",
+			"path":    filepath.Join(caddy.AppDataDir(), "oidc", issuerSlug(issuer)+".db"),
+		})
+	}
+	mod, err = ctx.LoadModule(h, "StorageRaw")
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	storage, ok := mod.(StorageSource)
+	if !ok {
+		return fmt.Errorf("storage: module %T is not a storage backend", mod)
+	}
+
+	// Keys and secrets outlive reloads: keep them in the pool, keyed by issuer.
+	h.poolKey = issuer
+	val, _, err := issuers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+		return loadIssuerState(ctx, issuer)
+	})
+	if err != nil {
+		h.poolKey = "" // nothing to release in Cleanup
+		return fmt.Errorf("keys: %w", err)
+	}
+	state := val.(*issuerState)
+
+	hmacSecret := state.hmacSecret
+	if s := repl.ReplaceKnown(h.HMACSecret, ""); s != "" {
+		sum := sha256.Sum256([]byte(strings.TrimRight(s, "\r\n")))
+		hmacSecret = sum[:]
+	}
+
+	cfg := provider.Config{
+		Issuer:                    issuer,
+		Users:                     userSource.Users(),
+		Keys:                      state.keys,
+		DB:                        storage.DB(),
+		HMACSecret:                hmacSecret,
+		CookieSecret:              state.cookieSecret,
+		AccessTokenLifespan:       time.Duration(h.AccessTokenLifespan),
+		AuthorizeCodeLifespan:     time.Duration(h.AuthorizeCodeLifespan),
+		IDTokenLifespan:           time.Duration(h.IDTokenLifespan),
+		RefreshTokenLifespan:      time.Duration(h.RefreshTokenLifespan),
+		SessionLifespan:           time.Duration(h.SessionLifespan),
+		EnforcePKCE:               h.EnforcePKCE,
+		EnablePKCEPlainChallenge:  h.EnablePKCEPlainChallenge,
+		MinimumParameterEntropy:   h.MinimumParameterEntropy,
+		EnableClientDebugMessages: h.EnableClientDebugMessages,
+		Logger:                    h.logger,
+	}
+	for i, c := range h.Clients {
+		cc, err := c.engineConfig(repl)
+		if err != nil {
+			if id := c.id(); id != "" {
+				return fmt.Errorf("client %q: %w", id, err)
+			}
+			return fmt.Errorf("clients[%d]: %w", i, err)
+		}
+		cfg.Clients = append(cfg.Clients, cc)
+	}
+	if h.provider, err = provider.New(cfg); err != nil {
+		return err
+	}
+	if strings.HasPrefix(issuer, "http://") {
+		h.logger.Warn("issuer is not https: cookies are sent without the Secure flag; use this only for local testing", zap.String("issuer", issuer))
+	}
+	h.logger.Info("OpenID Connect provider ready", zap.String("issuer", issuer), zap.Int("clients", len(cfg.Clients)))
+	return nil
+}
+
+// ServeHTTP serves the provider's endpoints and passes other requests on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.provider.Handles(r) {
+		return next.ServeHTTP(w, r)
+	}
+	h.provider.ServeHTTP(w, r)
+	return nil
+}
+
+// Cleanup releases the shared state this instance took from the pool. Caddy
+// calls it even after a failed Provision.
+func (h *Handler) Cleanup() error {
+	if h.poolKey != "" {
+		_, err := issuers.Delete(h.poolKey)
+		return err
+	}
+	return nil
+}
+
+// issuers holds the per-issuer keys and secrets across config reloads, like
+// modules/caddypki/acmeserver does with its database.
+var issuers = caddy.NewUsagePool()
+
+// issuerState is what must survive a reload for one issuer.
+type issuerState struct {
+	keys         *keys.Manager
+	hmacSecret   []byte
+	cookieSecret []byte
+}
+
+// Destruct implements caddy.Destructor; keys and secrets hold no resources.
+func (*issuerState) Destruct() error { return nil }
+
+func loadIssuerState(ctx caddy.Context, issuer string) (*issuerState, error) {
+	st := ctx.Storage()
+	prefix := "oidc/" + issuerSlug(issuer)
+	km, err := keys.LoadOrCreate(ctx, st, prefix)
+	if err != nil {
+		return nil, err
+	}
+	hmacSecret, err := keys.LoadOrCreateSecret(ctx, st, prefix+"/hmac_secret", 32)
+	if err != nil {
+		return nil, fmt.Errorf("hmac secret: %w", err)
+	}
+	cookieSecret, err := keys.LoadOrCreateSecret(ctx, st, prefix+"/cookie_secret", 32)
+	if err != nil {
+		return nil, fmt.Errorf("cookie secret: %w", err)
+	}
+	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret}, nil
+}
+
+// issuerSlug is a short, file-name-safe identifier of an issuer: the host
+// for readability plus a hash so that paths and ports never collide.
+func issuerSlug(issuer string) string {
+	sum := sha256.Sum256([]byte(issuer))
+	host := issuer
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	if i := strings.IndexAny(host, "/:"); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(host))
+	return host + "-" + hex.EncodeToString(sum[:6])
+}
+
+func caddyconfigJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// UserSource is implemented by modules in the oidc.users namespace.
+type UserSource interface {
+	Users() users.Backend
+}
+
+// StorageSource is implemented by modules in the oidc.storage namespace.
+type StorageSource interface {
+	DB() *store.DB
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

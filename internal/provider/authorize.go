@@ -1,0 +1,417 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/ui"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+// authFlow is what the pages add to an authorization request on its way
+// through login and consent.
+type authFlow struct {
+	login    *store.LoginSession // the signed-in user, nil if none
+	fresh    bool                // the user authenticated within this flow
+	decision string              // "allow" or "deny" from the consent page, "" before it
+}
+
+// serveAuthorize is the authorization endpoint (GET or POST).
+func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	login, err := p.currentLogin(r)
+	if err != nil {
+		p.log.Error("loading login session", zap.Error(err))
+		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		return
+	}
+	p.authorize(w, r, authFlow{login: login})
+}
+
+// authorize runs one authorization request to its end: a redirect back to the
+// client (code or error), the login page, the consent page, or an error page
+// when the client or redirect URI cannot be trusted.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFlow) {
+	ctx := r.Context()
+	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	client := ar.GetClient().(*Client)
+	if err := p.checkAuthorizeRequest(ar, client); err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	form := ar.GetRequestForm()
+	prompts := strings.Fields(form.Get("prompt"))
+	promptNone := slices.Contains(prompts, "none")
+	if promptNone && len(prompts) > 1 {
+		p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The prompt value 'none' must not be combined with other values."))
+		return
+	}
+
+	// Authentication.
+	login := flow.login
+	if login != nil {
+		if u, err := p.users.Lookup(login.Username); err != nil || u.Disabled {
+			login = nil // the user was removed or disabled since signing in
+		}
+	}
+	needLogin := login == nil
+	if !needLogin && !flow.fresh && flow.decision == "" {
+		if slices.Contains(prompts, "login") {
+			needLogin = true
+		}
+		if maxAge, ok := parseMaxAge(form.Get("max_age")); ok && time.Since(login.AuthTime) > time.Duration(maxAge)*time.Second {
+			needLogin = true
+		}
+	}
+	if needLogin {
+		if promptNone {
+			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in and prompt=none forbids asking."))
+			return
+		}
+		p.renderLogin(w, r, http.StatusOK, client, p.returnTo(ar), form.Get("login_hint"), "")
+		return
+	}
+
+	// Consent.
+	switch flow.decision {
+	case "deny":
+		p.log.Info("consent denied", zap.String("client_id", client.ID), zap.String("username", login.Username))
+		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	case "":
+		if !client.skipConsent() || slices.Contains(prompts, "consent") {
+			if promptNone {
+				p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented and prompt=none forbids asking."))
+				return
+			}
+			p.renderConsent(w, r, client, login, ar)
+			return
+		}
+	}
+
+	// Issue the code.
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	user, err := p.users.Lookup(login.Username)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	requestedAt := ar.GetRequestedAt()
+	if flow.fresh || flow.decision != "" {
+		// The re-authentication or consent happened within this flow, before
+		// this parse of the request: the request began no later than that.
+		requestedAt = login.AuthTime
+	}
+	sess, err := p.newSession(ctx, client, user, login, ar.GetGrantedScopes(), requestedAt)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", p.issuer) // RFC 9207
+	p.log.Info("authorization granted", zap.String("client_id", client.ID), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
+	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// checkAuthorizeRequest applies the checks fosite leaves to us: per-client
+// PKCE requirements and the nonce's minimum length.
+func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client) error {
+	form := ar.GetRequestForm()
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	if c.RequirePKCE && challenge == "" {
+		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
+	}
+	if c.PKCEChallengeMethod != "" && challenge != "" {
+		if method == "" {
+			method = "plain"
+		}
+		if method != c.PKCEChallengeMethod {
+			return fosite.ErrInvalidRequest.WithHintf("The client must use code_challenge_method '%s'.", c.PKCEChallengeMethod)
+		}
+	}
+	if nonce := form.Get("nonce"); nonce != "" && len(nonce) < p.minEntropy {
+		return fosite.ErrInsufficientEntropy.WithHintf("Parameter 'nonce' is set but does not satisfy the minimum entropy of %d characters.", p.minEntropy)
+	}
+	if form.Get("request") != "" {
+		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+	}
+	if form.Get("request_uri") != "" {
+		return fosite.ErrRequestURINotSupported.WithHint("The request_uri parameter is not supported.")
+	}
+	return nil
+}
+
+func parseMaxAge(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// returnTo is the relative URL that resumes this authorization request.
+func (p *Provider) returnTo(ar fosite.AuthorizeRequester) string {
+	return p.base + pathAuthorize + "?" + ar.GetRequestForm().Encode()
+}
+
+// resume rebuilds the authorization request a page form refers to. It accepts
+// only our own authorization endpoint, so it cannot become an open redirect.
+func (p *Provider) resume(r *http.Request, returnTo string) (*http.Request, bool) {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.base+pathAuthorize || u.Fragment != "" {
+		return nil, false
+	}
+	ar := r.Clone(r.Context())
+	ar.Method = http.MethodGet
+	ar.URL = &url.URL{Path: u.Path, RawQuery: u.RawQuery}
+	ar.RequestURI = u.RequestURI()
+	ar.Body = http.NoBody
+	ar.ContentLength = 0
+	ar.Header.Del("Content-Type")
+	ar.Form, ar.PostForm, ar.MultipartForm = nil, nil, nil
+	return ar, true
+}
+
+// authorizeError answers a failed authorization request. When the client or
+// its redirect URI cannot be trusted, the user gets a readable page and the
+// browser goes nowhere; otherwise the client gets the error at its redirect
+// URI, with iss (RFC 9207).
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	fields := []zap.Field{zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
+	if ar != nil && ar.GetClient() != nil {
+		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
+	}
+	if rfc.CodeField >= 500 {
+		p.log.Error("authorization request failed", append(fields, zap.String("debug", rfc.DebugField))...)
+	} else {
+		p.log.Info("authorization request rejected", fields...)
+	}
+	if ar == nil || !ar.IsRedirectURIValid() {
+		title, desc := "This sign-in link is not valid", rfc.HintField
+		if ar == nil || ar.GetClient() == nil {
+			desc = "The application that sent you here is not registered with this sign-in service, or the link is damaged. " + rfc.HintField
+		} else if strings.Contains(rfc.HintField, "redirect") {
+			desc = "The application asked to send you to an address that is not registered for it, so you are not being redirected. " + rfc.HintField
+		}
+		p.renderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
+		return
+	}
+	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, issuer: p.issuer}, ar, err)
+}
+
+// issWriter adds iss (RFC 9207) to the error redirect fosite writes.
+type issWriter struct {
+	http.ResponseWriter
+	issuer string
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil {
+			if u.Fragment != "" {
+				q, _ := url.ParseQuery(u.Fragment)
+				q.Set("iss", w.issuer)
+				u.Fragment = q.Encode()
+			} else {
+				q := u.Query()
+				q.Set("iss", w.issuer)
+				u.RawQuery = q.Encode()
+			}
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// renderLogin shows the login page for an authorization request.
+func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, c *Client, returnTo, username, msg string) {
+	page := ui.LoginPage{
+		Action:    p.base + pathLogin,
+		CSRFToken: p.csrfToken(w, r),
+		ReturnTo:  returnTo,
+		Username:  username,
+		Error:     msg,
+	}
+	if c != nil {
+		page.ClientName = c.DisplayName()
+	}
+	p.render(w, status, page)
+}
+
+// renderConsent shows the consent page.
+func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Client, login *store.LoginSession, ar fosite.AuthorizeRequester) {
+	page := ui.ConsentPage{
+		ClientName: c.DisplayName(),
+		ClientID:   c.ID,
+		UserName:   login.Username,
+		Action:     p.base + pathConsent,
+		CSRFToken:  p.csrfToken(w, r),
+		ReturnTo:   p.returnTo(ar),
+	}
+	if u, err := p.users.Lookup(login.Username); err == nil && u.DisplayName != "" {
+		page.UserName = u.DisplayName
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		desc, ok := scopeDescriptions[s]
+		if !ok {
+			desc = "Access to " + s
+		}
+		page.Scopes = append(page.Scopes, ui.Scope{Name: s, Description: desc})
+	}
+	p.render(w, http.StatusOK, page)
+}
+
+// serveConsent takes the consent page's decision and finishes the request.
+func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts the consent form.", "")
+		return
+	}
+	if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
+		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Go back to the application and sign in again.", "")
+		return
+	}
+	decision := r.PostForm.Get("decision")
+	if decision != "allow" && decision != "deny" {
+		p.renderError(w, http.StatusBadRequest, "Unknown choice", "The consent form was incomplete. Go back to the application and try again.", "invalid_request")
+		return
+	}
+	ar, ok := p.resume(r, r.PostForm.Get("return_to"))
+	if !ok {
+		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The consent form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+		return
+	}
+	login, err := p.currentLogin(r)
+	if err != nil {
+		p.log.Error("loading login session", zap.Error(err))
+		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		return
+	}
+	p.authorize(w, ar, authFlow{login: login, decision: decision})
+}
+
+// serveLogin shows the login page (GET) or checks the credentials (POST) and
+// continues the authorization request.
+func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		returnTo := r.URL.Query().Get("return_to")
+		if _, ok := p.resume(r, returnTo); !ok {
+			returnTo = ""
+		}
+		p.renderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only shows the sign-in form.", "")
+		return
+	}
+	if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
+		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Go back to the application and sign in again.", "")
+		return
+	}
+	returnTo := r.PostForm.Get("return_to")
+	next, ok := p.resume(r, returnTo)
+	if returnTo != "" && !ok {
+		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+		return
+	}
+	var client *Client
+	if ok {
+		if id := next.URL.Query().Get("client_id"); id != "" {
+			client = p.clients[id]
+		}
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
+	if err != nil {
+		if !errors.Is(err, users.ErrInvalidCredentials) {
+			p.log.Error("authenticating user", zap.Error(err))
+		}
+		p.log.Info("login failed", zap.String("username", username), zap.String("remote", r.RemoteAddr))
+		p.renderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
+		return
+	}
+	login, err := p.startLogin(w, r, user.Username, []string{"pwd"})
+	if err != nil {
+		p.log.Error("creating login session", zap.Error(err))
+		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
+		return
+	}
+	p.log.Info("login succeeded", zap.String("username", user.Username))
+	if next == nil {
+		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathLogout, CSRFToken: p.csrfToken(w, r), UserName: displayName(user)})
+		return
+	}
+	p.authorize(w, next, authFlow{login: login, fresh: true})
+}
+
+// serveLogout shows the sign-out confirmation (GET) and signs out (POST).
+func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		page := ui.LogoutPage{Action: p.base + pathLogout, CSRFToken: p.csrfToken(w, r)}
+		if login, err := p.currentLogin(r); err == nil && login != nil {
+			page.UserName = login.Username
+			if u, err := p.users.Lookup(login.Username); err == nil {
+				page.UserName = displayName(u)
+			}
+		}
+		p.render(w, http.StatusOK, page)
+	case http.MethodPost:
+		if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
+			p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
+			return
+		}
+		if err := p.endLogin(w, r); err != nil {
+			p.log.Error("ending login session", zap.Error(err))
+		}
+		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathLogout, Done: true})
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only signs you out.", "")
+	}
+}
+
+func displayName(u *users.User) string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.Username
+}
+
+// render writes a page, logging template failures.
+func (p *Provider) render(w http.ResponseWriter, status int, page any) {
+	if err := p.pages.Render(w, status, page); err != nil {
+		p.log.Error("rendering page", zap.Error(err))
+	}
+}
+
+// renderError writes the readable error page.
+func (p *Provider) renderError(w http.ResponseWriter, status int, title, desc, code string) {
+	p.render(w, status, ui.ErrorPage{Title: title, Description: desc, Code: code})
+}

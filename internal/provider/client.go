@@ -1,0 +1,255 @@
+package provider
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+)
+
+// Token endpoint authentication methods (OpenID Connect Discovery, RFC 8414).
+const (
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+	AuthMethodNone  = "none"
+)
+
+// PKCE enforcement policies, with Authelia's names.
+const (
+	EnforcePKCENever             = "never"
+	EnforcePKCEPublicClientsOnly = "public_clients_only"
+	EnforcePKCEAlways            = "always"
+)
+
+// Authorization policies, with Authelia's names.
+const (
+	PolicyOneFactor = "one_factor"
+	PolicyTwoFactor = "two_factor"
+)
+
+// DefaultScopes are granted to a client that does not list its own, as in Authelia.
+var DefaultScopes = []string{"openid", "groups", "profile", "email"}
+
+// DefaultGrantTypes are allowed to a client that does not list its own.
+var DefaultGrantTypes = []string{"authorization_code", "refresh_token"}
+
+// ClientConfig is one registered client, with Authelia's option names. It is
+// the engine's view: placeholders are already resolved.
+type ClientConfig struct {
+	ID                       string
+	Name                     string
+	Secret                   string // plain text, $plaintext$..., or a go-crypt digest
+	Public                   bool
+	RedirectURIs             []string
+	Scopes                   []string
+	Audience                 []string
+	GrantTypes               []string
+	ResponseTypes            []string
+	ResponseModes            []string
+	TokenEndpointAuthMethod  string // "" accepts client_secret_basic and client_secret_post
+	RequirePKCE              bool
+	PKCEChallengeMethod      string // "", "S256" or "plain"
+	IDTokenSignedResponseAlg string // RS256 (default) or ES256
+	AuthorizationPolicy      string // one_factor (default here) or two_factor
+	ConsentMode              string // auto (default), explicit or implicit
+}
+
+// Client is a registered client as fosite sees it.
+type Client struct {
+	fosite.DefaultOpenIDConnectClient
+	Name                string
+	AuthMethodExplicit  bool // TokenEndpointAuthMethod was set in config
+	RequirePKCE         bool
+	PKCEChallengeMethod string
+	IDTokenAlg          string
+	ConsentMode         string
+	ResponseModes       []fosite.ResponseModeType
+	secret              clientSecret
+}
+
+// GetResponseModes implements fosite.ResponseModeClient.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType { return c.ResponseModes }
+
+// skipConsent reports whether the client needs no consent page.
+func (c *Client) skipConsent() bool { return c.ConsentMode == "implicit" }
+
+// DisplayName is the name shown to users.
+func (c *Client) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// newClient validates cfg and builds the fosite client. Errors name the field;
+// the caller adds the client ID.
+func newClient(cfg ClientConfig, algs []string) (*Client, error) {
+	if cfg.ID == "" {
+		return nil, fmt.Errorf("client_id: must not be empty")
+	}
+	c := &Client{
+		DefaultOpenIDConnectClient: fosite.DefaultOpenIDConnectClient{DefaultClient: &fosite.DefaultClient{}},
+		Name:                       cfg.Name,
+		RequirePKCE:                cfg.RequirePKCE,
+		PKCEChallengeMethod:        cfg.PKCEChallengeMethod,
+		IDTokenAlg:                 cfg.IDTokenSignedResponseAlg,
+	}
+	c.ID = cfg.ID
+	c.Public = cfg.Public
+
+	switch policy := cfg.AuthorizationPolicy; policy {
+	case "", PolicyOneFactor:
+	case PolicyTwoFactor:
+		return nil, fmt.Errorf("authorization_policy: two_factor needs second factors, which this version does not provide yet; use one_factor")
+	default:
+		return nil, fmt.Errorf("authorization_policy: %q is not one of one_factor, two_factor", policy)
+	}
+
+	switch mode := cfg.ConsentMode; mode {
+	case "", "auto", "explicit":
+		c.ConsentMode = "explicit"
+	case "implicit":
+		c.ConsentMode = mode
+	case "pre-configured":
+		return nil, fmt.Errorf("consent_mode: pre-configured is not available yet; use explicit or implicit")
+	default:
+		return nil, fmt.Errorf("consent_mode: %q is not one of auto, explicit, implicit", mode)
+	}
+
+	// Secret and authentication method.
+	method := cfg.TokenEndpointAuthMethod
+	switch {
+	case cfg.Public && cfg.Secret != "":
+		return nil, fmt.Errorf("client_secret: a public client must not have a secret")
+	case cfg.Public && method != "" && method != AuthMethodNone:
+		return nil, fmt.Errorf("token_endpoint_auth_method: a public client must use none, not %q", method)
+	case cfg.Public:
+		method = AuthMethodNone
+	case cfg.Secret == "":
+		return nil, fmt.Errorf("client_secret: required for a confidential client (or set public)")
+	}
+	switch method {
+	case "", AuthMethodBasic, AuthMethodPost, AuthMethodNone:
+	default:
+		return nil, fmt.Errorf("token_endpoint_auth_method: %q is not one of client_secret_basic, client_secret_post, none", method)
+	}
+	if method == AuthMethodNone && !cfg.Public {
+		return nil, fmt.Errorf("token_endpoint_auth_method: none is only for public clients")
+	}
+	c.AuthMethodExplicit = method != ""
+	c.TokenEndpointAuthMethod = method
+	if !cfg.Public {
+		s, err := parseClientSecret(cfg.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("client_secret: %w", err)
+		}
+		c.secret = s
+		// fosite insists on a non-empty hashed secret for confidential
+		// clients; our own authentication strategy compares secrets.
+		c.Secret = []byte("-")
+	}
+
+	// Redirect URIs: exact strings, compared byte for byte by fosite.
+	if len(cfg.RedirectURIs) == 0 {
+		return nil, fmt.Errorf("redirect_uris: at least one is required")
+	}
+	for _, raw := range cfg.RedirectURIs {
+		if err := validateRedirectURI(raw, cfg.Public); err != nil {
+			return nil, fmt.Errorf("redirect_uris: %q: %w", raw, err)
+		}
+	}
+	c.RedirectURIs = slices.Clone(cfg.RedirectURIs)
+
+	c.Scopes = slices.Clone(cfg.Scopes)
+	if len(c.Scopes) == 0 {
+		c.Scopes = slices.Clone(DefaultScopes)
+	}
+	if !slices.Contains(c.Scopes, "openid") {
+		return nil, fmt.Errorf("scopes: must include openid")
+	}
+	c.Audience = slices.Clone(cfg.Audience)
+
+	c.GrantTypes = slices.Clone(cfg.GrantTypes)
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = slices.Clone(DefaultGrantTypes)
+	}
+	for _, g := range c.GrantTypes {
+		switch g {
+		case "authorization_code", "refresh_token":
+		default:
+			return nil, fmt.Errorf("grant_types: %q is not supported (authorization_code, refresh_token)", g)
+		}
+	}
+	c.ResponseTypes = slices.Clone(cfg.ResponseTypes)
+	if len(c.ResponseTypes) == 0 {
+		c.ResponseTypes = []string{"code"}
+	}
+	for _, rt := range c.ResponseTypes {
+		if rt != "code" {
+			return nil, fmt.Errorf("response_types: %q is not supported (code)", rt)
+		}
+	}
+	if slices.Contains(c.ResponseTypes, "code") && !slices.Contains(c.GrantTypes, "authorization_code") {
+		return nil, fmt.Errorf("response_types: code needs the authorization_code grant type")
+	}
+	modes := cfg.ResponseModes
+	if len(modes) == 0 {
+		modes = []string{"form_post", "query"}
+	}
+	for _, m := range modes {
+		switch m {
+		case "query", "form_post":
+			c.ResponseModes = append(c.ResponseModes, fosite.ResponseModeType(m))
+		case "fragment":
+			return nil, fmt.Errorf("response_modes: fragment is only for implicit and hybrid response types, which are not supported yet")
+		default:
+			return nil, fmt.Errorf("response_modes: %q is not one of query, form_post", m)
+		}
+	}
+	// fosite's default response mode for the code flow is query; allow it
+	// implicitly so an absent response_mode works.
+	c.ResponseModes = append(c.ResponseModes, fosite.ResponseModeDefault)
+
+	switch c.PKCEChallengeMethod {
+	case "", "S256", "plain":
+	default:
+		return nil, fmt.Errorf("pkce_challenge_method: %q is not one of S256, plain", c.PKCEChallengeMethod)
+	}
+	if c.IDTokenAlg == "" {
+		c.IDTokenAlg = keys.RS256
+	}
+	if !slices.Contains(algs, c.IDTokenAlg) {
+		return nil, fmt.Errorf("id_token_signed_response_alg: %q is not one of %s", c.IDTokenAlg, strings.Join(algs, ", "))
+	}
+	return c, nil
+}
+
+// validateRedirectURI accepts absolute URIs with a scheme: https, http
+// (loopback and local development), and custom schemes of native apps such as
+// app.immich:///oauth-callback. Fragments are forbidden (RFC 6749 3.1.2).
+func validateRedirectURI(raw string, public bool) error {
+	if raw == "urn:ietf:wg:oauth:2.0:oob" {
+		if !public {
+			return fmt.Errorf("urn:ietf:wg:oauth:2.0:oob is only for public clients")
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URI: %w", err)
+	}
+	if u.Scheme == "" {
+		return fmt.Errorf("must be absolute, with a scheme")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("must not contain a fragment")
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+		return fmt.Errorf("must have a host")
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package provider
+
+import (
+	"encoding/json"
+	"slices"
+)
+
+// scopeDescriptions are shown on the consent page.
+var scopeDescriptions = map[string]string{
+	"openid":         "Sign you in with your account",
+	"profile":        "Your name and username",
+	"email":          "Your email address",
+	"groups":         "The groups you belong to",
+	"offline_access": "Stay signed in to the application (refresh tokens)",
+}
+
+// claimsSupported lists every claim the provider can put in an ID token or
+// userinfo response.
+var claimsSupported = []string{
+	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "amr",
+	"name", "preferred_username", "email", "email_verified", "groups",
+}
+
+// buildDiscovery renders the OpenID Provider Metadata once. It lists exactly
+// what is implemented and configured.
+func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
+	scopes := []string{"openid", "offline_access", "profile", "email", "groups"}
+	for _, c := range p.clients {
+		for _, s := range c.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	pkce := []string{"S256"}
+	if cfg.EnablePKCEPlainChallenge {
+		pkce = append(pkce, "plain")
+	}
+	authMethods := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+	doc := map[string]any{
+		"issuer":                                         p.issuer,
+		"authorization_endpoint":                         p.url(pathAuthorize),
+		"token_endpoint":                                 p.url(pathToken),
+		"userinfo_endpoint":                              p.url(pathUserinfo),
+		"jwks_uri":                                       p.url(pathJWKS),
+		"scopes_supported":                               scopes,
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query", "form_post"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"subject_types_supported":                        []string{"public"},
+		"id_token_signing_alg_values_supported":          p.keys.Algorithms(),
+		"token_endpoint_auth_methods_supported":          authMethods,
+		"code_challenge_methods_supported":               pkce,
+		"claims_supported":                               claimsSupported,
+		"prompt_values_supported":                        []string{"none", "login", "consent"},
+		"claims_parameter_supported":                     false,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"require_request_uri_registration":               false,
+		"authorization_response_iss_parameter_supported": true,
+	}
+	return json.Marshal(doc)
+}

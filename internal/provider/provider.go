@@ -1,0 +1,320 @@
+// Package provider is the OpenID Connect engine: it composes fosite with our
+// storage, keys, users and pages, and serves every endpoint under the issuer.
+// It knows nothing about Caddy; package caddyoidc adapts it.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/ui"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+// Endpoint paths below the issuer. They match Authelia's, so apps configured
+// by hand for Authelia keep working.
+const (
+	pathDiscovery     = "/.well-known/openid-configuration"
+	pathOAuthMetadata = "/.well-known/oauth-authorization-server"
+	pathJWKS          = "/jwks.json"
+	pathAuthorize     = "/api/oidc/authorization"
+	pathToken         = "/api/oidc/token"
+	pathUserinfo      = "/api/oidc/userinfo"
+	pathLogin         = "/login"
+	pathConsent       = "/consent"
+	pathLogout        = "/logout"
+	pathAssets        = "/assets"
+)
+
+// Config is everything the engine needs. Durable parts (DB, Keys) are shared
+// across configuration reloads by the caller; the rest is per configuration.
+type Config struct {
+	// Issuer is the issuer identifier, an https URL (http only for local
+	// testing) that may carry a path; it appears byte for byte in discovery
+	// and in every token.
+	Issuer string
+	// Clients are the registered relying parties.
+	Clients []ClientConfig
+	// Users authenticates end users.
+	Users users.Backend
+	// Keys signs tokens and publishes the JWKS.
+	Keys *keys.Manager
+	// DB stores grants, tokens, login sessions and subjects.
+	DB *store.DB
+	// HMACSecret (at least 32 bytes) signs opaque tokens and codes.
+	HMACSecret []byte
+	// CookieSecret (at least 32 bytes) derives CSRF tokens.
+	CookieSecret []byte
+
+	AccessTokenLifespan   time.Duration // default 1h
+	AuthorizeCodeLifespan time.Duration // default 1m
+	IDTokenLifespan       time.Duration // default 1h
+	RefreshTokenLifespan  time.Duration // default 90m
+	// SessionLifespan is how long a login session lasts (default 12h).
+	SessionLifespan time.Duration
+
+	// EnforcePKCE is never, public_clients_only (default) or always.
+	EnforcePKCE string
+	// EnablePKCEPlainChallenge allows the plain PKCE method.
+	EnablePKCEPlainChallenge bool
+	// MinimumParameterEntropy is the minimum length of state and nonce (default 8).
+	MinimumParameterEntropy int
+	// EnableClientDebugMessages sends fosite's debug details to clients.
+	EnableClientDebugMessages bool
+
+	// Logger receives structured logs; never secrets or tokens.
+	Logger *zap.Logger
+}
+
+// Provider serves the OpenID Connect endpoints.
+type Provider struct {
+	issuer     string
+	base       string // the issuer's path without trailing slash, "" for the root
+	secure     bool   // cookies get the Secure flag (https issuer)
+	clients    map[string]*Client
+	users      users.Backend
+	keys       *keys.Manager
+	db         *store.DB
+	oauth2     fosite.OAuth2Provider
+	pages      *ui.Pages
+	assets     http.Handler
+	log        *zap.Logger
+	cookieKey  []byte
+	sessionTTL time.Duration
+	minEntropy int
+
+	discovery []byte // precomputed discovery document
+}
+
+// New validates cfg and builds a Provider.
+func New(cfg Config) (*Provider, error) {
+	iss, err := url.Parse(cfg.Issuer)
+	switch {
+	case cfg.Issuer == "":
+		return nil, fmt.Errorf("issuer: required")
+	case err != nil:
+		return nil, fmt.Errorf("issuer: %w", err)
+	case iss.Scheme != "https" && iss.Scheme != "http", iss.Host == "":
+		return nil, fmt.Errorf("issuer: %q must be an absolute https URL", cfg.Issuer)
+	case iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(cfg.Issuer, "/"):
+		return nil, fmt.Errorf("issuer: %q must not have a query, a fragment or a trailing slash", cfg.Issuer)
+	}
+	if cfg.Users == nil || cfg.Keys == nil || cfg.DB == nil {
+		return nil, fmt.Errorf("provider: users, keys and storage are required")
+	}
+	if len(cfg.HMACSecret) < 32 || len(cfg.CookieSecret) < 32 {
+		return nil, fmt.Errorf("provider: secrets must be at least 32 bytes")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	setDefault(&cfg.AccessTokenLifespan, time.Hour)
+	setDefault(&cfg.AuthorizeCodeLifespan, time.Minute)
+	setDefault(&cfg.IDTokenLifespan, time.Hour)
+	setDefault(&cfg.RefreshTokenLifespan, 90*time.Minute)
+	setDefault(&cfg.SessionLifespan, 12*time.Hour)
+	if cfg.MinimumParameterEntropy == 0 {
+		cfg.MinimumParameterEntropy = fosite.MinParameterEntropy
+	}
+	if cfg.MinimumParameterEntropy < 0 {
+		return nil, fmt.Errorf("minimum_parameter_entropy: must not be negative")
+	}
+	switch cfg.EnforcePKCE {
+	case "":
+		cfg.EnforcePKCE = EnforcePKCEPublicClientsOnly
+	case EnforcePKCENever, EnforcePKCEPublicClientsOnly, EnforcePKCEAlways:
+	default:
+		return nil, fmt.Errorf("enforce_pkce: %q is not one of never, public_clients_only, always", cfg.EnforcePKCE)
+	}
+
+	p := &Provider{
+		issuer:     cfg.Issuer,
+		base:       strings.TrimSuffix(iss.Path, "/"),
+		secure:     iss.Scheme == "https",
+		clients:    make(map[string]*Client, len(cfg.Clients)),
+		users:      cfg.Users,
+		keys:       cfg.Keys,
+		db:         cfg.DB,
+		log:        cfg.Logger,
+		cookieKey:  cfg.CookieSecret,
+		sessionTTL: cfg.SessionLifespan,
+		minEntropy: cfg.MinimumParameterEntropy,
+	}
+	algs := cfg.Keys.Algorithms()
+	for i, cc := range cfg.Clients {
+		c, err := newClient(cc, algs)
+		if err != nil {
+			if cc.ID == "" {
+				return nil, fmt.Errorf("clients[%d]: %w", i, err)
+			}
+			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+		}
+		if c.PKCEChallengeMethod == "plain" && !cfg.EnablePKCEPlainChallenge {
+			return nil, fmt.Errorf("client %q: pkce_challenge_method: plain needs enable_pkce_plain_challenge", cc.ID)
+		}
+		if _, dup := p.clients[c.ID]; dup {
+			return nil, fmt.Errorf("client %q: client_id: registered twice", c.ID)
+		}
+		p.clients[c.ID] = c
+	}
+
+	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	p.assets = http.StripPrefix(p.base+pathAssets, p.pages.AssetHandler())
+
+	fc := &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenLifespan,
+		AuthorizeCodeLifespan:          cfg.AuthorizeCodeLifespan,
+		IDTokenLifespan:                cfg.IDTokenLifespan,
+		RefreshTokenLifespan:           cfg.RefreshTokenLifespan,
+		IDTokenIssuer:                  cfg.Issuer,
+		AccessTokenIssuer:              cfg.Issuer,
+		TokenURL:                       cfg.Issuer + pathToken,
+		SendDebugMessagesToClients:     cfg.EnableClientDebugMessages,
+		EnforcePKCE:                    cfg.EnforcePKCE == EnforcePKCEAlways,
+		EnforcePKCEForPublicClients:    cfg.EnforcePKCE != EnforcePKCENever,
+		EnablePKCEPlainChallengeMethod: cfg.EnablePKCEPlainChallenge,
+		MinParameterEntropy:            cfg.MinimumParameterEntropy,
+		GlobalSecret:                   cfg.HMACSecret,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		RefreshTokenScopes:             []string{"offline_access", "offline"},
+		AllowedPromptValues:            []string{"login", "none", "consent"},
+		OmitRedirectScopeParam:         true,
+	}
+	fc.ClientAuthenticationStrategy = p.authenticateClient
+	storage := store.NewFosite(cfg.DB, p.GetClient)
+	signer := cfg.Keys.FositeSigner()
+	strategy := &compose.CommonStrategy{
+		CoreStrategy:               compose.NewOAuth2HMACStrategy(fc),
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
+		Signer:                     signer,
+	}
+	p.oauth2 = compose.Compose(fc, storage, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2PKCEFactory,
+	)
+
+	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	return p, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}
+
+// GetClient returns a registered client; it is also the storage's client lookup.
+func (p *Provider) GetClient(_ context.Context, id string) (fosite.Client, error) {
+	if c, ok := p.clients[id]; ok {
+		return c, nil
+	}
+	return nil, fosite.ErrNotFound
+}
+
+// Issuer returns the issuer identifier.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// Handles reports whether the request is for one of the provider's paths.
+// The caller passes other requests on.
+func (p *Provider) Handles(r *http.Request) bool {
+	path := r.URL.Path
+	if path == "/.well-known/oauth-authorization-server"+p.base && p.base != "" {
+		return true // RFC 8414 3: the well-known segment goes before the issuer path
+	}
+	if p.base != "" {
+		if !strings.HasPrefix(path, p.base+"/") {
+			return false
+		}
+		path = path[len(p.base):]
+	}
+	switch path {
+	case pathDiscovery, pathOAuthMetadata, pathJWKS, pathAuthorize, pathToken,
+		pathUserinfo, pathLogin, pathConsent, pathLogout:
+		return true
+	}
+	return strings.HasPrefix(path, pathAssets+"/")
+}
+
+// ServeHTTP serves one of the provider's endpoints; call Handles first.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, p.base)
+	if r.URL.Path == "/.well-known/oauth-authorization-server"+p.base {
+		path = pathOAuthMetadata
+	}
+	switch path {
+	case pathDiscovery, pathOAuthMetadata:
+		p.serveStatic(w, r, p.discovery, "application/json")
+	case pathJWKS:
+		p.serveStatic(w, r, p.keys.JWKS(), "application/jwk-set+json")
+	case pathAuthorize:
+		p.serveAuthorize(w, r)
+	case pathToken:
+		p.serveToken(w, r)
+	case pathUserinfo:
+		p.serveUserinfo(w, r)
+	case pathLogin:
+		p.serveLogin(w, r)
+	case pathConsent:
+		p.serveConsent(w, r)
+	case pathLogout:
+		p.serveLogout(w, r)
+	default:
+		if strings.HasPrefix(path, pathAssets+"/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			p.assets.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	}
+}
+
+// serveStatic writes precomputed bytes: discovery and JWKS do no work per request.
+func (p *Provider) serveStatic(w http.ResponseWriter, r *http.Request, body []byte, contentType string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{contentType}
+	h["Cache-Control"] = []string{"public, max-age=300"}
+	h["Access-Control-Allow-Origin"] = []string{"*"}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+// url returns the absolute URL of an endpoint path.
+func (p *Provider) url(path string) string { return p.issuer + path }
+
+// clientIDs lists the registered client IDs, sorted (for logs and tests).
+func (p *Provider) clientIDs() []string {
+	ids := make([]string, 0, len(p.clients))
+	for id := range p.clients {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

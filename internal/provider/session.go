@@ -1,0 +1,139 @@
+package provider
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+)
+
+// Cookie names. The session cookie is SameSite=Lax so that the top-level
+// navigation from a client to the authorization endpoint carries it; the CSRF
+// cookie is Strict since only our own forms need it.
+const (
+	sessionCookie = "caddy_oidc_session"
+	csrfCookie    = "caddy_oidc_csrf"
+)
+
+// randomToken returns 256 bits of randomness, base64url encoded.
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// cookiePath scopes our cookies to the issuer's path.
+func (p *Provider) cookiePath() string {
+	if p.base == "" {
+		return "/"
+	}
+	return p.base + "/"
+}
+
+// currentLogin returns the login session named by the request's cookie, or
+// nil when there is none or it expired.
+func (p *Provider) currentLogin(r *http.Request) (*store.LoginSession, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	s, err := p.db.GetLoginSession(r.Context(), c.Value, time.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return s, err
+}
+
+// startLogin creates a fresh login session (a new identifier on every login,
+// so a planted cookie is useless) and sets its cookie.
+func (p *Provider) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string) (*store.LoginSession, error) {
+	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
+		_ = p.db.DeleteLoginSession(r.Context(), old.Value)
+	}
+	now := time.Now().UTC()
+	s := store.LoginSession{
+		ID:        randomToken(),
+		Username:  username,
+		AuthTime:  now.Truncate(time.Second),
+		AMR:       amr,
+		CreatedAt: now,
+		ExpiresAt: now.Add(p.sessionTTL),
+	}
+	if err := p.db.CreateLoginSession(r.Context(), s); err != nil {
+		return nil, err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    s.ID,
+		Path:     p.cookiePath(),
+		Expires:  s.ExpiresAt,
+		Secure:   p.secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	})
+	return &s, nil
+}
+
+// endLogin deletes the login session and its cookie.
+func (p *Provider) endLogin(w http.ResponseWriter, r *http.Request) error {
+	var err error
+	if c, e := r.Cookie(sessionCookie); e == nil && c.Value != "" {
+		err = p.db.DeleteLoginSession(r.Context(), c.Value)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: p.cookiePath(), MaxAge: -1,
+		Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+	return err
+}
+
+// csrfToken returns the token to embed in a form, setting the CSRF cookie
+// when the browser has none. The token is an HMAC of the cookie value, so a
+// cross-site attacker can neither read nor forge it.
+func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	value := ""
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		value = c.Value
+	} else {
+		value = randomToken()
+		http.SetCookie(w, &http.Cookie{
+			Name: csrfCookie, Value: value, Path: p.cookiePath(),
+			Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		})
+	}
+	return p.csrfFor(value)
+}
+
+func (p *Provider) csrfFor(cookieValue string) string {
+	m := hmac.New(sha256.New, p.cookieKey)
+	m.Write([]byte("csrf\x00" + cookieValue))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// checkCSRF verifies a form POST: the token must match the cookie, and an
+// Origin header, when present, must be the issuer's origin.
+func (p *Provider) checkCSRF(r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+		iss, _ := url.Parse(p.issuer)
+		if origin != iss.Scheme+"://"+iss.Host {
+			return false
+		}
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || len(c.Value) < 32 {
+		return false
+	}
+	want := p.csrfFor(c.Value)
+	return hmac.Equal([]byte(want), []byte(r.PostForm.Get("csrf_token")))
+}

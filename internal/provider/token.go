@@ -1,0 +1,71 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+// serveToken is the token endpoint: authorization_code and refresh_token.
+func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := emptySession()
+	ar, err := p.oauth2.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		p.tokenError(w, r, ar, err)
+		return
+	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		if err := p.refreshClaims(ar); err != nil {
+			p.tokenError(w, r, ar, err)
+			return
+		}
+	}
+	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.tokenError(w, r, ar, err)
+		return
+	}
+	p.log.Info("token issued", zap.String("client_id", ar.GetClient().GetID()), zap.Strings("grant_type", ar.GetGrantTypes()))
+	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// refreshClaims re-reads the user on refresh: a removed or disabled user gets
+// no new tokens, and the new ID token carries current claims.
+func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
+	sess, ok := ar.GetSession().(*openid.DefaultSession)
+	if !ok || sess.Username == "" {
+		return fosite.ErrServerError.WithDebug("refresh: the stored session has no username")
+	}
+	u, err := p.users.Lookup(sess.Username)
+	if errors.Is(err, users.ErrUserNotFound) || (err == nil && u.Disabled) {
+		return fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	extra := userClaims(u, ar.GetGrantedScopes())
+	extra["azp"] = ar.GetClient().GetID()
+	sess.Claims.Extra = extra
+	return nil
+}
+
+// tokenError writes the OAuth error JSON and logs the outcome without secrets.
+func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	fields := []zap.Field{zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
+	if ar != nil && ar.GetClient() != nil {
+		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
+	}
+	if rfc.CodeField >= 500 {
+		p.log.Error("token request failed", append(fields, zap.String("debug", rfc.DebugField))...)
+	} else {
+		p.log.Info("token request rejected", fields...)
+	}
+	p.oauth2.WriteAccessError(r.Context(), w, ar, err)
+}

@@ -1,0 +1,104 @@
+package provider
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"go.uber.org/zap"
+)
+
+// serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
+// POST with the access token as a bearer token (RFC 6750 2.1, 2.2).
+func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		bearerError(w, http.StatusMethodNotAllowed, "invalid_request", "The userinfo endpoint accepts GET and POST.")
+		return
+	}
+	token, err := bearerToken(r)
+	if err != nil {
+		bearerError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if token == "" {
+		// RFC 6750 3.1: no error code when the request had no credentials.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="userinfo"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The request has no access token."})
+		return
+	}
+	sess := emptySession()
+	_, ar, err := p.oauth2.IntrospectToken(r.Context(), token, fosite.AccessToken, sess)
+	if err != nil {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		if rfc.CodeField >= 500 {
+			p.log.Error("userinfo: introspecting token", zap.String("debug", rfc.DebugField))
+			bearerError(w, http.StatusInternalServerError, "server_error", "The token could not be checked.")
+			return
+		}
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		return
+	}
+	if !ar.GetGrantedScopes().Has("openid") {
+		bearerError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+		return
+	}
+	s, ok := ar.GetSession().(*openid.DefaultSession)
+	if !ok {
+		bearerError(w, http.StatusInternalServerError, "server_error", "The token's session is unreadable.")
+		return
+	}
+	u, err := p.users.Lookup(s.Username)
+	if err != nil || u.Disabled {
+		bearerError(w, http.StatusUnauthorized, "invalid_token", "The user behind the access token no longer exists or is disabled.")
+		return
+	}
+	claims := userClaims(u, ar.GetGrantedScopes())
+	claims["sub"] = s.Subject
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// bearerToken extracts the access token from the Authorization header or a
+// form-encoded POST body. Using both is an error (RFC 6750 2).
+func bearerToken(r *http.Request) (string, error) {
+	var fromHeader, fromBody string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, value, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", errors.New("The Authorization header must use the Bearer scheme.")
+		}
+		fromHeader = strings.TrimSpace(value)
+	}
+	if r.Method == http.MethodPost {
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+			r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+			if err := r.ParseForm(); err != nil {
+				return "", fmt.Errorf("The request body is not a valid form.")
+			}
+			fromBody = r.PostForm.Get("access_token")
+		}
+	}
+	if fromHeader != "" && fromBody != "" {
+		return "", errors.New("The access token must be sent in one place only.")
+	}
+	return fromHeader + fromBody, nil
+}
+
+// bearerError answers with WWW-Authenticate (RFC 6750 3) and a JSON body.
+func bearerError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="userinfo", error=%q, error_description=%q`, code, desc))
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
