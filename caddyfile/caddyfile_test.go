@@ -1,0 +1,125 @@
+package caddyfile
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
+)
+
+func TestUnmarshalHandler(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    caddyoidc.Handler
+		wantErr string
+	}{
+		{
+			name: "full",
+			input: `oidc_provider https://auth.example.com {
+				users_file /etc/caddy/users.yml
+				storage sqlite /var/lib/oidc.db
+				hmac_secret {env.HMAC}
+				access_token_lifespan 30m
+				authorize_code_lifespan 90s
+				id_token_lifespan 1h
+				refresh_token_lifespan 2h
+				session_lifespan 1d
+				enforce_pkce always
+				enable_pkce_plain_challenge
+				minimum_parameter_entropy 12
+				enable_client_debug_messages false
+				client immich {
+					client_name Immich
+					client_secret {env.IMMICH}
+					public false
+					redirect_uris https://photos.example.com/auth/login https://photos.example.com/user-settings
+					redirect_uri app.immich:///oauth-callback
+					scopes openid profile email
+					audience https://api.example.com
+					grant_types authorization_code
+					response_types code
+					response_modes query
+					token_endpoint_auth_method client_secret_post
+					require_pkce false
+					pkce_challenge_method ""
+					id_token_signed_response_alg ES256
+					authorization_policy one_factor
+					consent_mode implicit
+				}
+				client old {
+					description "Old names"
+					secret plain
+					redirect_uris https://old.example.com/cb
+				}
+			}`,
+			want: caddyoidc.Handler{
+				Issuer:                   "https://auth.example.com",
+				UsersRaw:                 []byte(`{"backend":"file","path":"/etc/caddy/users.yml"}`),
+				StorageRaw:               []byte(`{"backend":"sqlite","path":"/var/lib/oidc.db"}`),
+				HMACSecret:               "{env.HMAC}",
+				AccessTokenLifespan:      caddy.Duration(30 * 60e9),
+				AuthorizeCodeLifespan:    caddy.Duration(90e9),
+				IDTokenLifespan:          caddy.Duration(3600e9),
+				RefreshTokenLifespan:     caddy.Duration(7200e9),
+				SessionLifespan:          caddy.Duration(24 * 3600e9),
+				EnforcePKCE:              "always",
+				EnablePKCEPlainChallenge: true,
+				MinimumParameterEntropy:  12,
+				Clients: []caddyoidc.Client{{
+					ClientID:                 "immich",
+					ClientName:               "Immich",
+					ClientSecret:             "{env.IMMICH}",
+					RedirectURIs:             []string{"https://photos.example.com/auth/login", "https://photos.example.com/user-settings", "app.immich:///oauth-callback"},
+					Scopes:                   []string{"openid", "profile", "email"},
+					Audience:                 []string{"https://api.example.com"},
+					GrantTypes:               []string{"authorization_code"},
+					ResponseTypes:            []string{"code"},
+					ResponseModes:            []string{"query"},
+					TokenEndpointAuthMethod:  "client_secret_post",
+					IDTokenSignedResponseAlg: "ES256",
+					AuthorizationPolicy:      "one_factor",
+					ConsentMode:              "implicit",
+				}, {
+					ClientID:     "old",
+					ClientName:   "Old names",
+					ClientSecret: "plain",
+					RedirectURIs: []string{"https://old.example.com/cb"},
+				}},
+			},
+		},
+		{name: "issuer as option", input: "oidc_provider {\n issuer https://a.example/idp\n}", want: caddyoidc.Handler{Issuer: "https://a.example/idp"}},
+		{name: "two issuers", input: "oidc_provider https://a https://b", wantErr: "wrong argument count"},
+		{name: "unknown option", input: "oidc_provider https://a {\n colour blue\n}", wantErr: `unrecognized oidc_provider option "colour"`},
+		{name: "unknown client option", input: "oidc_provider https://a {\n client x {\n colour blue\n }\n}", wantErr: `client "x": unrecognized option "colour"`},
+		{name: "client without id", input: "oidc_provider https://a {\n client {\n }\n}", wantErr: "client ID is required"},
+		{name: "bad bool", input: "oidc_provider https://a {\n client x {\n public maybe\n }\n}", wantErr: `"maybe" is not true or false`},
+		{name: "bad duration", input: "oidc_provider https://a {\n access_token_lifespan soon\n}", wantErr: "soon"},
+		{name: "bad entropy", input: "oidc_provider https://a {\n minimum_parameter_entropy many\n}", wantErr: "minimum_parameter_entropy"},
+		{name: "unknown storage", input: "oidc_provider https://a {\n storage redis\n}", wantErr: `unknown backend "redis"`},
+		{name: "users_file without path", input: "oidc_provider https://a {\n users_file\n}", wantErr: "wrong argument count"},
+		{name: "scopes without values", input: "oidc_provider https://a {\n client x {\n scopes\n }\n}", wantErr: "wrong argument count"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got caddyoidc.Handler
+			err := UnmarshalHandler(caddyfile.NewTestDispenser(tc.input), &got)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
