@@ -1,0 +1,700 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/storage"
+)
+
+// DefaultPARLifespan is how long a pushed authorization request stays usable
+// when its session carries no fosite.PushedAuthorizeRequestContext expiry
+// (fosite sets one from Config.PushedAuthorizeContextLifespan whenever the
+// session is not nil). It equals fosite's own default lifespan.
+const DefaultPARLifespan = 5 * time.Minute
+
+// Fosite implements fosite's storage interfaces on a DB for one provider
+// configuration: requests and tokens live in the shared DB, which outlives
+// configuration reloads, while clients come from the configuration through the
+// clients function. It is cheap to create; make one per configuration.
+//
+// Codes and tokens are stored under the signature fosite passes (an HMAC of
+// the token, never the token itself). Keys that are credentials themselves
+// (the raw authorization code keying OpenID Connect sessions, PAR request
+// URIs, client assertion JTIs) are stored as SHA-256 hashes.
+//
+// Sessions are stored as JSON and decoded into the session fosite passes, so
+// the provider must use one session type throughout (e.g. a
+// *openid.DefaultSession or a type embedding it); JSON turns numbers in
+// free-form maps (Extra claims) into float64.
+type Fosite struct {
+	db      *DB
+	clients func(ctx context.Context, id string) (fosite.Client, error)
+
+	// NewSession returns an empty session of the provider's session type.
+	// It is used where fosite passes no session to decode into
+	// (GetPARSession, and token revocation lookups). NewFosite sets it to
+	// openid.NewDefaultSession.
+	NewSession func() fosite.Session
+}
+
+// NewFosite returns fosite storage over db. clients resolves a client ID from
+// the current configuration; it must return an error wrapping
+// fosite.ErrNotFound (or a nil client) for an unknown ID. A stored grant whose
+// client no longer exists then reads as fosite.ErrNotFound.
+func NewFosite(db *DB, clients func(ctx context.Context, id string) (fosite.Client, error)) *Fosite {
+	return &Fosite{
+		db:         db,
+		clients:    clients,
+		NewSession: func() fosite.Session { return openid.NewDefaultSession() },
+	}
+}
+
+// Interface guards.
+var (
+	_ fosite.Storage                     = (*Fosite)(nil)
+	_ fosite.ClientManager               = (*Fosite)(nil)
+	_ fosite.PARStorage                  = (*Fosite)(nil)
+	_ oauth2.CoreStorage                 = (*Fosite)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Fosite)(nil)
+	_ pkce.PKCERequestStorage            = (*Fosite)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Fosite)(nil)
+	_ storage.Transactional              = (*Fosite)(nil)
+	_ storage.Transactional              = (*DB)(nil)
+)
+
+// --- SQL ---
+
+// requestColumns are the columns of a persisted fosite requester, in the
+// order of storedRequest.dest and requestArgs.
+const requestColumns = "request_id, requested_at, client_id, scopes, granted_scopes, audience, granted_audience, form, session"
+
+// insertRequest is the INSERT of a requester into table: signature, the
+// request columns, expires_at, then extra columns.
+func insertRequest(table string, extra ...string) string {
+	cols := "signature, " + requestColumns + ", expires_at"
+	n := 11 + len(extra)
+	if len(extra) > 0 {
+		cols += ", " + strings.Join(extra, ", ")
+	}
+	return "INSERT INTO " + table + " (" + cols + ") VALUES (" + strings.Repeat("?, ", n-1) + "?)"
+}
+
+// selectRequest is the SELECT of a requester by signature from table, with
+// extra columns after the request columns.
+func selectRequest(table string, extra ...string) string {
+	cols := requestColumns
+	if len(extra) > 0 {
+		cols += ", " + strings.Join(extra, ", ")
+	}
+	return "SELECT " + cols + " FROM " + table + " WHERE signature = ?"
+}
+
+// deleteRequest is the DELETE of a requester by signature.
+func deleteRequest(table string) string {
+	return "DELETE FROM " + table + " WHERE signature = ?"
+}
+
+var (
+	sqlInsertCode     = insertRequest("oauth2_code")
+	sqlSelectCode     = selectRequest("oauth2_code", "active")
+	sqlInvalidateCode = `UPDATE oauth2_code SET active = FALSE WHERE signature = ? AND active`
+	sqlCodeActive     = `SELECT active FROM oauth2_code WHERE signature = ?`
+
+	sqlInsertAccess          = insertRequest("oauth2_access")
+	sqlSelectAccess          = selectRequest("oauth2_access")
+	sqlDeleteAccess          = deleteRequest("oauth2_access")
+	sqlDeleteAccessOfRequest = `DELETE FROM oauth2_access WHERE request_id = ?`
+
+	sqlInsertRefresh              = insertRequest("oauth2_refresh", "access_signature")
+	sqlSelectRefresh              = selectRequest("oauth2_refresh", "active")
+	sqlDeleteRefresh              = deleteRequest("oauth2_refresh")
+	sqlDeactivateRefresh          = `UPDATE oauth2_refresh SET active = FALSE WHERE signature = ? AND active`
+	sqlDeactivateRefreshOfRequest = `UPDATE oauth2_refresh SET active = FALSE WHERE request_id = ? AND active`
+
+	sqlInsertPKCE = insertRequest("oauth2_pkce")
+	sqlSelectPKCE = selectRequest("oauth2_pkce")
+	sqlDeletePKCE = deleteRequest("oauth2_pkce")
+
+	sqlInsertOIDC = insertRequest("oauth2_oidc")
+	sqlSelectOIDC = selectRequest("oauth2_oidc")
+	sqlDeleteOIDC = deleteRequest("oauth2_oidc")
+
+	sqlInsertPAR = insertRequest("oauth2_par", "response_types", "redirect_uri", "state", "response_mode", "default_response_mode")
+	sqlSelectPAR = selectRequest("oauth2_par", "response_types", "redirect_uri", "state", "response_mode", "default_response_mode") + " AND expires_at > ?"
+	sqlDeletePAR = deleteRequest("oauth2_par")
+
+	sqlJTIKnown         = `SELECT 1 FROM oauth2_jti WHERE signature = ? AND expires_at > ?`
+	sqlDeleteExpiredJTI = `DELETE FROM oauth2_jti WHERE expires_at <= ?`
+	sqlInsertJTI        = `INSERT INTO oauth2_jti (signature, expires_at) VALUES (?, ?) ON CONFLICT (signature) DO NOTHING`
+)
+
+// --- encoding of requesters ---
+
+// sensitiveFormKeys are request parameters never written to the database:
+// credentials of the client or user, and the codes and tokens themselves.
+// fosite needs none of them from a stored request (it reads the live token
+// request for code, code_verifier and refresh_token).
+var sensitiveFormKeys = []string{
+	"password",
+	"client_secret",
+	"client_assertion",
+	"code",
+	"code_verifier",
+	"refresh_token",
+	"assertion",
+	"subject_token",
+	"actor_token",
+	"device_code",
+}
+
+// encodeForm URL-encodes form without the sensitive keys.
+func encodeForm(form url.Values) string {
+	if len(form) == 0 {
+		return ""
+	}
+	drop := false
+	for _, k := range sensitiveFormKeys {
+		if _, ok := form[k]; ok {
+			drop = true
+			break
+		}
+	}
+	if drop {
+		kept := make(url.Values, len(form))
+		for k, v := range form {
+			kept[k] = v
+		}
+		for _, k := range sensitiveFormKeys {
+			delete(kept, k)
+		}
+		form = kept
+	}
+	return form.Encode()
+}
+
+// encodeList encodes a scope, audience or response type list. The usual
+// case, non-empty elements without spaces, is stored space-separated (as in
+// OAuth's scope parameter: readable, and cheap to decode); anything else is a
+// JSON array, which starts with '[' (so does a first element starting with
+// '[', to keep the two forms apart).
+func encodeList(a []string) (string, error) {
+	plain := true
+	for _, e := range a {
+		if e == "" || strings.ContainsAny(e, " ") {
+			plain = false
+			break
+		}
+	}
+	if plain && (len(a) == 0 || a[0][0] != '[') {
+		return strings.Join(a, " "), nil
+	}
+	b, err := json.Marshal(a)
+	return string(b), err
+}
+
+// decodeList decodes what encodeList wrote; the result is never nil.
+func decodeList(s string) (fosite.Arguments, error) {
+	if s == "" {
+		return fosite.Arguments{}, nil
+	}
+	if s[0] != '[' {
+		return fosite.Arguments(strings.Split(s, " ")), nil
+	}
+	a := fosite.Arguments{}
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// requestNanos encodes a request time (NOT NULL column; the zero time is 0).
+func requestNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// requestArgs returns the INSERT arguments for key and r: signature, the
+// request columns, and expires_at taken from the session's expiry for tt.
+func requestArgs(key string, r fosite.Requester, tt fosite.TokenType, extra ...any) ([]any, error) {
+	var (
+		clientID string
+		expires  time.Time
+	)
+	if c := r.GetClient(); c != nil {
+		clientID = c.GetID()
+	}
+	sess := r.GetSession()
+	if sess != nil {
+		expires = sess.GetExpiresAt(tt)
+	}
+	sessJSON, err := json.Marshal(sess)
+	if err != nil {
+		return nil, fmt.Errorf("encode session: %w", err)
+	}
+	lists := [4]string{}
+	for i, l := range [4][]string{r.GetRequestedScopes(), r.GetGrantedScopes(), r.GetRequestedAudience(), r.GetGrantedAudience()} {
+		if lists[i], err = encodeList(l); err != nil {
+			return nil, fmt.Errorf("encode scopes and audience: %w", err)
+		}
+	}
+	args := make([]any, 0, 11+len(extra))
+	args = append(args,
+		key,
+		r.GetID(),
+		requestNanos(r.GetRequestedAt()),
+		clientID,
+		lists[0], lists[1], lists[2], lists[3],
+		encodeForm(r.GetRequestForm()),
+		string(sessJSON),
+		nanos(expires),
+	)
+	return append(args, extra...), nil
+}
+
+// storedRequest is a requester row as read back.
+type storedRequest struct {
+	requestID       string
+	requestedAt     int64
+	clientID        string
+	scopes          string
+	grantedScopes   string
+	audience        string
+	grantedAudience string
+	form            string
+	session         []byte
+}
+
+// dest returns the Scan destinations for requestColumns, then extra.
+func (s *storedRequest) dest(extra ...any) []any {
+	return append([]any{
+		&s.requestID, &s.requestedAt, &s.clientID,
+		&s.scopes, &s.grantedScopes, &s.audience, &s.grantedAudience,
+		&s.form, &s.session,
+	}, extra...)
+}
+
+// client resolves a client through the configuration, mapping a missing one
+// to fosite.ErrNotFound.
+func (f *Fosite) client(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := f.clients(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("client %q: %w", id, err)
+	}
+	if c == nil {
+		return nil, fmt.Errorf("client %q: %w", id, fosite.ErrNotFound)
+	}
+	return c, nil
+}
+
+// hydrate rebuilds the request: the client from the configuration, and the
+// stored session decoded into session (or a new one when session is nil).
+func (f *Fosite) hydrate(ctx context.Context, s *storedRequest, session fosite.Session) (*fosite.Request, error) {
+	client, err := f.client(ctx, s.clientID)
+	if err != nil {
+		return nil, err
+	}
+	if session == nil {
+		session = f.NewSession()
+	}
+	if err := json.Unmarshal(s.session, session); err != nil {
+		return nil, fmt.Errorf("decode session: %w", err)
+	}
+	form, err := url.ParseQuery(s.form)
+	if err != nil {
+		return nil, fmt.Errorf("decode form: %w", err)
+	}
+	r := &fosite.Request{
+		ID:      s.requestID,
+		Client:  client,
+		Form:    form,
+		Session: session,
+	}
+	if s.requestedAt != 0 {
+		r.RequestedAt = time.Unix(0, s.requestedAt).UTC()
+	}
+	for _, l := range []struct {
+		src string
+		dst *fosite.Arguments
+	}{
+		{s.scopes, &r.RequestedScope},
+		{s.grantedScopes, &r.GrantedScope},
+		{s.audience, &r.RequestedAudience},
+		{s.grantedAudience, &r.GrantedAudience},
+	} {
+		if *l.dst, err = decodeList(l.src); err != nil {
+			return nil, fmt.Errorf("decode scopes and audience: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// notFound maps sql.ErrNoRows to fosite.ErrNotFound, wrapping with what.
+func notFound(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: %s: %w", what, fosite.ErrNotFound)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// create inserts a requester.
+func (f *Fosite) create(ctx context.Context, what, query, key string, r fosite.Requester, tt fosite.TokenType, extra ...any) error {
+	args, err := requestArgs(key, r, tt, extra...)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", what, err)
+	}
+	if _, err := f.db.exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("store: create %s: %w", what, err)
+	}
+	return nil
+}
+
+// get reads and hydrates a requester; extra receives the extra columns.
+func (f *Fosite) get(ctx context.Context, what, query string, args []any, session fosite.Session, extra ...any) (*fosite.Request, error) {
+	var s storedRequest
+	if err := f.db.queryRow(ctx, query, args...).Scan(s.dest(extra...)...); err != nil {
+		return nil, notFound(what, err)
+	}
+	r, err := f.hydrate(ctx, &s, session)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return r, nil
+}
+
+// getRequester is get for the interface methods: a miss is a nil interface,
+// not a nil *fosite.Request inside one.
+func (f *Fosite) getRequester(ctx context.Context, what, query string, args []any, session fosite.Session) (fosite.Requester, error) {
+	r, err := f.get(ctx, what, query, args, session)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// del deletes by key; no row is fosite.ErrNotFound.
+func (f *Fosite) del(ctx context.Context, what, query, key string) error {
+	n, err := f.db.exec(ctx, query, key)
+	if err != nil {
+		return fmt.Errorf("store: delete %s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: delete %s: %w", what, fosite.ErrNotFound)
+	}
+	return nil
+}
+
+// --- storage.Transactional ---
+
+// BeginTX starts a transaction carried by the returned context; see DB.BeginTX.
+func (f *Fosite) BeginTX(ctx context.Context) (context.Context, error) { return f.db.BeginTX(ctx) }
+
+// Commit commits the transaction carried by ctx.
+func (f *Fosite) Commit(ctx context.Context) error { return f.db.Commit(ctx) }
+
+// Rollback rolls back the transaction carried by ctx.
+func (f *Fosite) Rollback(ctx context.Context) error { return f.db.Rollback(ctx) }
+
+// --- fosite.ClientManager ---
+
+// GetClient returns the configured client with this ID.
+func (f *Fosite) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := f.client(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return c, nil
+}
+
+// ClientAssertionJWTValid returns fosite.ErrJTIKnown if the JTI of a client
+// assertion was already used and has not expired, nil if it is unknown.
+func (f *Fosite) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	var one int
+	err := f.db.queryRow(ctx, sqlJTIKnown, hashKey(jti), time.Now().UnixNano()).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("store: client assertion jti: %w", err)
+	default:
+		return fosite.ErrJTIKnown
+	}
+}
+
+// SetClientAssertionJWT records a client assertion JTI until exp, after
+// removing expired ones. A JTI that is already recorded and not expired
+// yields fosite.ErrJTIKnown, so concurrent replays fail too.
+func (f *Fosite) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	if exp.IsZero() {
+		return errors.New("store: client assertion jti: no expiry")
+	}
+	return f.db.inTx(ctx, func(ctx context.Context) error {
+		if _, err := f.db.exec(ctx, sqlDeleteExpiredJTI, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("store: client assertion jti: %w", err)
+		}
+		n, err := f.db.exec(ctx, sqlInsertJTI, hashKey(jti), exp.UnixNano())
+		if err != nil {
+			return fmt.Errorf("store: client assertion jti: %w", err)
+		}
+		if n == 0 {
+			return fosite.ErrJTIKnown
+		}
+		return nil
+	})
+}
+
+// --- oauth2.AuthorizeCodeStorage ---
+
+// CreateAuthorizeCodeSession stores the authorization request under the
+// code's signature, active, expiring with the session's authorize code expiry.
+func (f *Fosite) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return f.create(ctx, "authorize code", sqlInsertCode, signature, r, fosite.AuthorizeCode)
+}
+
+// GetAuthorizeCodeSession returns the authorization request of a code,
+// decoding its session into session. For a code that was already used it
+// returns the request together with fosite.ErrInvalidatedAuthorizeCode (fosite
+// then revokes the tokens issued for it); an unknown code is fosite.ErrNotFound.
+func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	var active bool
+	r, err := f.get(ctx, "authorize code", sqlSelectCode, []any{signature}, session, &active)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return r, fmt.Errorf("store: authorize code: %w", fosite.ErrInvalidatedAuthorizeCode)
+	}
+	return r, nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code as used. Invalidating a code
+// that is already invalid fails with fosite.ErrInvalidatedAuthorizeCode, so of
+// two concurrent exchanges of one code only one can commit; an unknown code is
+// fosite.ErrNotFound.
+func (f *Fosite) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	n, err := f.db.exec(ctx, sqlInvalidateCode, signature)
+	if err != nil {
+		return fmt.Errorf("store: invalidate authorize code: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var active bool
+	if err := f.db.queryRow(ctx, sqlCodeActive, signature).Scan(&active); err != nil {
+		return notFound("invalidate authorize code", err)
+	}
+	return fmt.Errorf("store: invalidate authorize code: %w", fosite.ErrInvalidatedAuthorizeCode)
+}
+
+// --- oauth2.AccessTokenStorage ---
+
+// CreateAccessTokenSession stores an access token's request under its signature.
+func (f *Fosite) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return f.create(ctx, "access token", sqlInsertAccess, signature, r, fosite.AccessToken)
+}
+
+// GetAccessTokenSession returns an access token's request; unknown (or
+// revoked) is fosite.ErrNotFound. Expiry is checked by fosite's strategy.
+func (f *Fosite) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return f.getRequester(ctx, "access token", sqlSelectAccess, []any{signature}, session)
+}
+
+// DeleteAccessTokenSession deletes an access token; unknown is fosite.ErrNotFound.
+func (f *Fosite) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return f.del(ctx, "access token", sqlDeleteAccess, signature)
+}
+
+// --- oauth2.RefreshTokenStorage ---
+
+// CreateRefreshTokenSession stores an active refresh token's request, with
+// the signature of the access token issued alongside.
+func (f *Fosite) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, r fosite.Requester) error {
+	return f.create(ctx, "refresh token", sqlInsertRefresh, signature, r, fosite.RefreshToken, accessSignature)
+}
+
+// GetRefreshTokenSession returns a refresh token's request. For a rotated or
+// revoked token it returns the request together with fosite.ErrInactiveToken
+// (fosite treats that as reuse and revokes the whole grant); unknown is
+// fosite.ErrNotFound.
+func (f *Fosite) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	var active bool
+	r, err := f.get(ctx, "refresh token", sqlSelectRefresh, []any{signature}, session, &active)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return r, fmt.Errorf("store: refresh token: %w", fosite.ErrInactiveToken)
+	}
+	return r, nil
+}
+
+// DeleteRefreshTokenSession deletes a refresh token; unknown is fosite.ErrNotFound.
+func (f *Fosite) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return f.del(ctx, "refresh token", sqlDeleteRefresh, signature)
+}
+
+// RotateRefreshToken retires the refresh token being used: it deactivates it
+// (failing with fosite.ErrSerializationFailure if it is no longer active,
+// i.e. a concurrent refresh with the same token won), deactivates the grant's
+// other refresh tokens and deletes its access tokens. It runs in the
+// context's transaction, or in its own.
+func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	return f.db.inTx(ctx, func(ctx context.Context) error {
+		n, err := f.db.exec(ctx, sqlDeactivateRefresh, signature)
+		if err != nil {
+			return fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("store: rotate refresh token: not active any more: %w", fosite.ErrSerializationFailure)
+		}
+		if _, err := f.db.exec(ctx, sqlDeactivateRefreshOfRequest, requestID); err != nil {
+			return fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+		if _, err := f.db.exec(ctx, sqlDeleteAccessOfRequest, requestID); err != nil {
+			return fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+		return nil
+	})
+}
+
+// --- oauth2.TokenRevocationStorage ---
+
+// RevokeRefreshToken deactivates every refresh token of the grant (they stay
+// stored until they expire, so later reuse is still detected).
+func (f *Fosite) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if _, err := f.db.exec(ctx, sqlDeactivateRefreshOfRequest, requestID); err != nil {
+		return fmt.Errorf("store: revoke refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// RevokeAccessToken deletes every access token of the grant.
+func (f *Fosite) RevokeAccessToken(ctx context.Context, requestID string) error {
+	if _, err := f.db.exec(ctx, sqlDeleteAccessOfRequest, requestID); err != nil {
+		return fmt.Errorf("store: revoke access tokens: %w", err)
+	}
+	return nil
+}
+
+// --- pkce.PKCERequestStorage ---
+
+// CreatePKCERequestSession stores the PKCE challenge of an authorization
+// code (in the request form), keyed by the code's signature.
+func (f *Fosite) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return f.create(ctx, "pkce request", sqlInsertPKCE, signature, r, fosite.AuthorizeCode)
+}
+
+// GetPKCERequestSession returns the PKCE request of a code; unknown is fosite.ErrNotFound.
+func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	return f.getRequester(ctx, "pkce request", sqlSelectPKCE, []any{signature}, session)
+}
+
+// DeletePKCERequestSession deletes the PKCE request of a code; unknown is
+// fosite.ErrNotFound, so only one of two concurrent exchanges gets past it.
+func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return f.del(ctx, "pkce request", sqlDeletePKCE, signature)
+}
+
+// --- openid.OpenIDConnectRequestStorage ---
+
+// CreateOpenIDConnectSession stores the OpenID Connect request of an
+// authorization code. fosite passes the raw code; only its hash is stored.
+func (f *Fosite) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return f.create(ctx, "openid connect session", sqlInsertOIDC, hashKey(code), r, fosite.AuthorizeCode)
+}
+
+// GetOpenIDConnectSession returns the OpenID Connect request of a code,
+// decoding its session into requester's session; unknown is
+// fosite.ErrNotFound (openid.ErrNoSessionFound).
+func (f *Fosite) GetOpenIDConnectSession(ctx context.Context, code string, requester fosite.Requester) (fosite.Requester, error) {
+	var session fosite.Session
+	if requester != nil {
+		session = requester.GetSession()
+	}
+	return f.getRequester(ctx, "openid connect session", sqlSelectOIDC, []any{hashKey(code)}, session)
+}
+
+// DeleteOpenIDConnectSession deletes the OpenID Connect request of a code;
+// unknown is fosite.ErrNotFound.
+func (f *Fosite) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return f.del(ctx, "openid connect session", sqlDeleteOIDC, hashKey(code))
+}
+
+// --- fosite.PARStorage ---
+
+// CreatePARSession stores a pushed authorization request under (the hash of)
+// its request URI. It expires with the session's
+// fosite.PushedAuthorizeRequestContext expiry, or DefaultPARLifespan from now
+// when the session has none.
+func (f *Fosite) CreatePARSession(ctx context.Context, requestURI string, ar fosite.AuthorizeRequester) error {
+	responseTypes, err := encodeList(ar.GetResponseTypes())
+	if err != nil {
+		return fmt.Errorf("store: create pushed authorization request: %w", err)
+	}
+	var redirectURI string
+	if u := ar.GetRedirectURI(); u != nil {
+		redirectURI = u.String()
+	}
+	args, err := requestArgs(hashKey(requestURI), ar, fosite.PushedAuthorizeRequestContext,
+		responseTypes, redirectURI, ar.GetState(), string(ar.GetResponseMode()), string(ar.GetDefaultResponseMode()))
+	if err != nil {
+		return fmt.Errorf("store: create pushed authorization request: %w", err)
+	}
+	if exp := args[10].(sql.NullInt64); !exp.Valid { // args[10] is expires_at
+		args[10] = nanos(time.Now().Add(DefaultPARLifespan))
+	}
+	if _, err := f.db.exec(ctx, sqlInsertPAR, args...); err != nil {
+		return fmt.Errorf("store: create pushed authorization request: %w", err)
+	}
+	return nil
+}
+
+// GetPARSession returns the pushed authorization request of a request URI,
+// with its session decoded into f.NewSession(). Unknown or expired is
+// fosite.ErrNotFound (fosite does not check PAR expiry itself).
+func (f *Fosite) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
+	var (
+		responseTypes, redirectURI, state, responseMode, defaultResponseMode string
+	)
+	r, err := f.get(ctx, "pushed authorization request", sqlSelectPAR,
+		[]any{hashKey(requestURI), time.Now().UnixNano()}, nil,
+		&responseTypes, &redirectURI, &state, &responseMode, &defaultResponseMode)
+	if err != nil {
+		return nil, err
+	}
+	ar := &fosite.AuthorizeRequest{
+		State:                state,
+		ResponseMode:         fosite.ResponseModeType(responseMode),
+		DefaultResponseMode:  fosite.ResponseModeType(defaultResponseMode),
+		HandledResponseTypes: fosite.Arguments{},
+		Request:              *r,
+	}
+	if ar.ResponseTypes, err = decodeList(responseTypes); err != nil {
+		return nil, fmt.Errorf("store: pushed authorization request: decode response types: %w", err)
+	}
+	if redirectURI != "" {
+		if ar.RedirectURI, err = url.Parse(redirectURI); err != nil {
+			return nil, fmt.Errorf("store: pushed authorization request: decode redirect uri: %w", err)
+		}
+	}
+	return ar, nil
+}
+
+// DeletePARSession deletes a pushed authorization request; unknown is
+// fosite.ErrNotFound, which makes each request URI single-use even under
+// concurrent use.
+func (f *Fosite) DeletePARSession(ctx context.Context, requestURI string) error {
+	return f.del(ctx, "pushed authorization request", sqlDeletePAR, hashKey(requestURI))
+}

@@ -1,0 +1,776 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+)
+
+// testClients is a clients function over a fixed set of client IDs, standing
+// for one configuration.
+func testClients(ids ...string) func(context.Context, string) (fosite.Client, error) {
+	m := make(map[string]fosite.Client, len(ids))
+	for _, id := range ids {
+		m[id] = &fosite.DefaultClient{
+			ID:            id,
+			Public:        true,
+			RedirectURIs:  []string{"https://app.example/cb"},
+			GrantTypes:    []string{"authorization_code", "refresh_token"},
+			ResponseTypes: []string{"code"},
+			Scopes:        []string{"openid", "offline", "email"},
+		}
+	}
+	return func(_ context.Context, id string) (fosite.Client, error) {
+		if c, ok := m[id]; ok {
+			return c, nil
+		}
+		return nil, fosite.ErrNotFound
+	}
+}
+
+func newSession() *openid.DefaultSession { return openid.NewDefaultSession() }
+
+var testNow = time.Now().UTC()
+
+// newTestRequest is a fully populated requester for client "c", including
+// form values that must not be stored.
+func newTestRequest(id string) *fosite.Request {
+	sess := newSession()
+	sess.Subject = "3f0a2c4e-sub"
+	sess.Username = "alice"
+	sess.Claims.Subject = "3f0a2c4e-sub"
+	sess.Claims.Issuer = "https://auth.example"
+	sess.Claims.Nonce = "nonce-0123456789"
+	sess.Claims.AuthTime = testNow.Add(-time.Minute).Truncate(time.Second)
+	sess.Claims.AuthenticationMethodsReferences = []string{"pwd", "otp"}
+	sess.Claims.Extra = map[string]any{
+		"email":          "alice@example.com",
+		"email_verified": true,
+		"groups":         []any{"admins", "users"},
+	}
+	for i, tt := range []fosite.TokenType{fosite.AuthorizeCode, fosite.AccessToken, fosite.RefreshToken, fosite.PushedAuthorizeRequestContext} {
+		sess.SetExpiresAt(tt, testNow.Add(time.Duration(i+1)*time.Hour).Round(time.Second))
+	}
+	return &fosite.Request{
+		ID:                id,
+		RequestedAt:       testNow,
+		Client:            &fosite.DefaultClient{ID: "c"},
+		RequestedScope:    fosite.Arguments{"openid", "offline", "email"},
+		GrantedScope:      fosite.Arguments{"openid", "offline"},
+		RequestedAudience: fosite.Arguments{"https://api.example"},
+		GrantedAudience:   fosite.Arguments{"https://api.example"},
+		Form: url.Values{
+			"redirect_uri":   {"https://app.example/cb"},
+			"nonce":          {"nonce-0123456789"},
+			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
+			"scope":          {"openid offline email"},
+			"password":       {"hunter2"},
+			"client_secret":  {"s3cret"},
+			"code_verifier":  {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
+		},
+		Session: sess,
+	}
+}
+
+func newTestAuthorizeRequest(id string) *fosite.AuthorizeRequest {
+	ar := fosite.NewAuthorizeRequest()
+	ar.Request = *newTestRequest(id)
+	ar.ResponseTypes = fosite.Arguments{"code"}
+	ar.RedirectURI, _ = url.Parse("https://app.example/cb?x=1")
+	ar.State = "state-0123456789"
+	ar.ResponseMode = fosite.ResponseModeQuery
+	ar.DefaultResponseMode = fosite.ResponseModeQuery
+	return ar
+}
+
+// storedForm is what newTestRequest's form becomes once stored.
+var storedForm = url.Values{
+	"redirect_uri":   {"https://app.example/cb"},
+	"nonce":          {"nonce-0123456789"},
+	"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
+	"scope":          {"openid offline email"},
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, fosite.ErrNotFound) || errors.Is(err, ErrNotFound)
+}
+
+func isInactive(err error) bool { return errors.Is(err, fosite.ErrInactiveToken) }
+
+// checkRequest compares a loaded requester with the stored one.
+func checkRequest(t *testing.T, got fosite.Requester, want *fosite.Request) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("requester is nil")
+	}
+	if got.GetID() != want.ID {
+		t.Errorf("ID = %q, want %q", got.GetID(), want.ID)
+	}
+	if !got.GetRequestedAt().Equal(want.RequestedAt) {
+		t.Errorf("RequestedAt = %v, want %v", got.GetRequestedAt(), want.RequestedAt)
+	}
+	if got.GetClient() == nil || got.GetClient().GetID() != want.Client.GetID() {
+		t.Errorf("client = %v, want %q", got.GetClient(), want.Client.GetID())
+	}
+	for _, l := range []struct {
+		name      string
+		got, want fosite.Arguments
+	}{
+		{"requested scopes", got.GetRequestedScopes(), want.RequestedScope},
+		{"granted scopes", got.GetGrantedScopes(), want.GrantedScope},
+		{"requested audience", got.GetRequestedAudience(), want.RequestedAudience},
+		{"granted audience", got.GetGrantedAudience(), want.GrantedAudience},
+	} {
+		if !slices.Equal(l.got, l.want) {
+			t.Errorf("%s = %v, want %v", l.name, l.got, l.want)
+		}
+	}
+	if !reflect.DeepEqual(got.GetRequestForm(), storedForm) {
+		t.Errorf("form = %v, want %v", got.GetRequestForm(), storedForm)
+	}
+
+	gs, ok := got.GetSession().(*openid.DefaultSession)
+	if !ok {
+		t.Fatalf("session is %T", got.GetSession())
+	}
+	ws := want.Session.(*openid.DefaultSession)
+	if gs.Subject != ws.Subject || gs.Username != ws.Username {
+		t.Errorf("session subject/username = %q/%q, want %q/%q", gs.Subject, gs.Username, ws.Subject, ws.Username)
+	}
+	gc, wc := gs.Claims, ws.Claims
+	if gc.Subject != wc.Subject || gc.Nonce != wc.Nonce || gc.Issuer != wc.Issuer {
+		t.Errorf("claims sub/nonce/iss = %q/%q/%q, want %q/%q/%q", gc.Subject, gc.Nonce, gc.Issuer, wc.Subject, wc.Nonce, wc.Issuer)
+	}
+	if !gc.AuthTime.Equal(wc.AuthTime) {
+		t.Errorf("auth_time = %v, want %v", gc.AuthTime, wc.AuthTime)
+	}
+	if !slices.Equal(gc.AuthenticationMethodsReferences, wc.AuthenticationMethodsReferences) {
+		t.Errorf("amr = %v, want %v", gc.AuthenticationMethodsReferences, wc.AuthenticationMethodsReferences)
+	}
+	if !reflect.DeepEqual(gc.Extra, wc.Extra) {
+		t.Errorf("extra claims = %#v, want %#v", gc.Extra, wc.Extra)
+	}
+	for _, tt := range []fosite.TokenType{fosite.AuthorizeCode, fosite.AccessToken, fosite.RefreshToken} {
+		if g, w := gs.GetExpiresAt(tt), ws.GetExpiresAt(tt); !g.Equal(w) {
+			t.Errorf("expiry of %s = %v, want %v", tt, g, w)
+		}
+	}
+}
+
+// storageKind is one requester table seen through fosite's interface.
+type storageKind struct {
+	name   string
+	create func(ctx context.Context, key string, r fosite.Requester) error
+	get    func(ctx context.Context, key string, s fosite.Session) (fosite.Requester, error)
+	del    func(ctx context.Context, key string) error // nil: no delete
+}
+
+func storageKinds(f *Fosite) []storageKind {
+	return []storageKind{
+		{"authorize code", f.CreateAuthorizeCodeSession, f.GetAuthorizeCodeSession, nil},
+		{"access token", f.CreateAccessTokenSession, f.GetAccessTokenSession, f.DeleteAccessTokenSession},
+		{
+			"refresh token",
+			func(ctx context.Context, key string, r fosite.Requester) error {
+				return f.CreateRefreshTokenSession(ctx, key, "at-"+key, r)
+			},
+			f.GetRefreshTokenSession, f.DeleteRefreshTokenSession,
+		},
+		{"pkce", f.CreatePKCERequestSession, f.GetPKCERequestSession, f.DeletePKCERequestSession},
+		{
+			"openid connect",
+			f.CreateOpenIDConnectSession,
+			func(ctx context.Context, key string, s fosite.Session) (fosite.Requester, error) {
+				return f.GetOpenIDConnectSession(ctx, key, &fosite.Request{Session: s})
+			},
+			f.DeleteOpenIDConnectSession,
+		},
+	}
+}
+
+func TestRequestStorage(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+
+	for _, k := range storageKinds(f) {
+		t.Run(k.name, func(t *testing.T) {
+			want := newTestRequest("req-" + k.name)
+			key := "sig-" + k.name
+			if err := k.create(ctx, key, want); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			t.Run("round trip", func(t *testing.T) {
+				got, err := k.get(ctx, key, newSession())
+				if err != nil {
+					t.Fatalf("get: %v", err)
+				}
+				checkRequest(t, got, want)
+			})
+			t.Run("nil session", func(t *testing.T) {
+				got, err := k.get(ctx, key, nil)
+				if err != nil {
+					t.Fatalf("get: %v", err)
+				}
+				checkRequest(t, got, want)
+			})
+			t.Run("duplicate key", func(t *testing.T) {
+				if err := k.create(ctx, key, want); err == nil {
+					t.Error("second create with the same key succeeded")
+				}
+			})
+			t.Run("unknown", func(t *testing.T) {
+				if r, err := k.get(ctx, "nope", newSession()); !isNotFound(err) || r != nil {
+					t.Errorf("get unknown = %v, %v; want nil, not found", r, err)
+				}
+			})
+			t.Run("client gone after reload", func(t *testing.T) {
+				reloaded := NewFosite(db, testClients("other"))
+				kinds := storageKinds(reloaded)
+				for _, rk := range kinds {
+					if rk.name == k.name {
+						if _, err := rk.get(ctx, key, newSession()); !errors.Is(err, fosite.ErrNotFound) {
+							t.Errorf("err = %v, want fosite.ErrNotFound", err)
+						}
+					}
+				}
+			})
+			if k.del == nil {
+				return
+			}
+			t.Run("delete", func(t *testing.T) {
+				if err := k.del(ctx, key); err != nil {
+					t.Fatalf("delete: %v", err)
+				}
+				if _, err := k.get(ctx, key, newSession()); !isNotFound(err) {
+					t.Errorf("get after delete: %v, want not found", err)
+				}
+				if err := k.del(ctx, key); !errors.Is(err, fosite.ErrNotFound) {
+					t.Errorf("second delete: %v, want fosite.ErrNotFound", err)
+				}
+			})
+		})
+	}
+}
+
+func TestFormSecretsNotStored(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	for _, k := range storageKinds(f) {
+		if err := k.create(ctx, "secret-check", newTestRequest("r")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.CreatePARSession(ctx, "urn:par:secret-check", newTestAuthorizeRequest("r")); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"oauth2_code", "oauth2_access", "oauth2_refresh", "oauth2_pkce", "oauth2_oidc", "oauth2_par"} {
+		t.Run(table, func(t *testing.T) {
+			var raw string
+			if err := db.sql.QueryRow("SELECT form FROM " + table).Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			form, err := url.ParseQuery(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"password", "client_secret", "code_verifier"} {
+				if form.Has(k) {
+					t.Errorf("stored form keeps %q: %s", k, raw)
+				}
+			}
+			if !form.Has("redirect_uri") || !form.Has("nonce") || !form.Has("code_challenge") {
+				t.Errorf("stored form lost what fosite needs: %s", raw)
+			}
+		})
+	}
+	t.Run("caller's form untouched", func(t *testing.T) {
+		r := newTestRequest("r2")
+		if err := f.CreateAccessTokenSession(ctx, "untouched", r); err != nil {
+			t.Fatal(err)
+		}
+		if !r.Form.Has("password") {
+			t.Error("encoding the form modified the caller's request")
+		}
+	})
+}
+
+func TestAuthorizeCodeInvalidation(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	want := newTestRequest("req-code")
+	if err := f.CreateAuthorizeCodeSession(ctx, "code", want); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.InvalidateAuthorizeCodeSession(ctx, "code"); err != nil {
+		t.Fatalf("invalidate: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		do      func() (fosite.Requester, error)
+		wantErr error
+		wantReq bool
+	}{
+		{"get invalidated returns requester", func() (fosite.Requester, error) {
+			return f.GetAuthorizeCodeSession(ctx, "code", newSession())
+		}, fosite.ErrInvalidatedAuthorizeCode, true},
+		{"invalidate twice (concurrent exchange)", func() (fosite.Requester, error) {
+			return nil, f.InvalidateAuthorizeCodeSession(ctx, "code")
+		}, fosite.ErrInvalidatedAuthorizeCode, false},
+		{"invalidate unknown", func() (fosite.Requester, error) {
+			return nil, f.InvalidateAuthorizeCodeSession(ctx, "unknown")
+		}, fosite.ErrNotFound, false},
+		{"get unknown", func() (fosite.Requester, error) {
+			return f.GetAuthorizeCodeSession(ctx, "unknown", newSession())
+		}, fosite.ErrNotFound, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := tc.do()
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantReq {
+				checkRequest(t, r, want)
+			} else if r != nil {
+				t.Errorf("requester = %v, want nil", r)
+			}
+		})
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := newTestRequest("grant-1")
+	must(f.CreateAccessTokenSession(ctx, "at1", req))
+	must(f.CreateRefreshTokenSession(ctx, "rt1", "at1", req))
+	other := newTestRequest("grant-2")
+	must(f.CreateAccessTokenSession(ctx, "other-at", other))
+	must(f.CreateRefreshTokenSession(ctx, "other-rt", "other-at", other))
+
+	must(f.RotateRefreshToken(ctx, "grant-1", "rt1"))
+	must(f.CreateAccessTokenSession(ctx, "at2", req))
+	must(f.CreateRefreshTokenSession(ctx, "rt2", "at2", req))
+
+	for _, tc := range []struct {
+		name    string
+		get     func() (fosite.Requester, error)
+		wantErr error // nil: active
+	}{
+		{"old refresh token inactive, with requester", func() (fosite.Requester, error) {
+			return f.GetRefreshTokenSession(ctx, "rt1", newSession())
+		}, fosite.ErrInactiveToken},
+		{"old access token deleted", func() (fosite.Requester, error) {
+			return f.GetAccessTokenSession(ctx, "at1", newSession())
+		}, fosite.ErrNotFound},
+		{"new refresh token active", func() (fosite.Requester, error) {
+			return f.GetRefreshTokenSession(ctx, "rt2", newSession())
+		}, nil},
+		{"new access token", func() (fosite.Requester, error) {
+			return f.GetAccessTokenSession(ctx, "at2", newSession())
+		}, nil},
+		{"other grant's refresh untouched", func() (fosite.Requester, error) {
+			return f.GetRefreshTokenSession(ctx, "other-rt", newSession())
+		}, nil},
+		{"other grant's access untouched", func() (fosite.Requester, error) {
+			return f.GetAccessTokenSession(ctx, "other-at", newSession())
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := tc.get()
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil || errors.Is(tc.wantErr, fosite.ErrInactiveToken) {
+				if r == nil {
+					t.Fatal("no requester")
+				}
+				if tc.name != "other grant's refresh untouched" && tc.name != "other grant's access untouched" {
+					checkRequest(t, r, req)
+				}
+			}
+		})
+	}
+
+	t.Run("rotating a rotated token", func(t *testing.T) {
+		if err := f.RotateRefreshToken(ctx, "grant-1", "rt1"); !errors.Is(err, fosite.ErrSerializationFailure) {
+			t.Fatalf("err = %v, want fosite.ErrSerializationFailure", err)
+		}
+		// The failed rotation ran in its own transaction and changed nothing.
+		if _, err := f.GetRefreshTokenSession(ctx, "rt2", newSession()); err != nil {
+			t.Errorf("rt2 after failed rotation: %v", err)
+		}
+	})
+}
+
+// TestRefreshRotationRace runs fosite's refresh sequence (read outside a
+// transaction, then rotate and issue inside one) in two goroutines with the
+// same token: exactly one may win.
+func TestRefreshRotationRace(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+
+	for i := range 10 {
+		grant := "race-" + strconv.Itoa(i)
+		rt := "rt-" + grant
+		req := newTestRequest(grant)
+		if err := f.CreateRefreshTokenSession(ctx, rt, "at-"+grant, req); err != nil {
+			t.Fatal(err)
+		}
+		var read sync.WaitGroup
+		read.Add(2)
+		results := make(chan error, 2)
+		for g := range 2 {
+			go func() {
+				_, err := f.GetRefreshTokenSession(ctx, rt, newSession())
+				read.Done()
+				if err != nil {
+					results <- err
+					return
+				}
+				read.Wait() // both have read the active token
+				tx, err := f.BeginTX(ctx)
+				if err != nil {
+					results <- err
+					return
+				}
+				suffix := grant + "-" + strconv.Itoa(g)
+				err = f.RotateRefreshToken(tx, grant, rt)
+				if err == nil {
+					err = f.CreateAccessTokenSession(tx, "at-"+suffix, req)
+				}
+				if err == nil {
+					err = f.CreateRefreshTokenSession(tx, "rt-"+suffix, "at-"+suffix, req)
+				}
+				if err != nil {
+					_ = f.Rollback(tx)
+					results <- err
+					return
+				}
+				results <- f.Commit(tx)
+			}()
+		}
+		var ok, lost int
+		for range 2 {
+			switch err := <-results; {
+			case err == nil:
+				ok++
+			case errors.Is(err, fosite.ErrSerializationFailure):
+				lost++
+			default:
+				t.Errorf("round %d: unexpected error: %v", i, err)
+			}
+		}
+		if ok != 1 || lost != 1 {
+			t.Errorf("round %d: %d succeeded and %d lost, want 1 and 1", i, ok, lost)
+		}
+	}
+}
+
+func TestRevokeByRequestID(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	for _, grant := range []string{"g1", "g2"} {
+		r := newTestRequest(grant)
+		for _, n := range []string{"a", "b"} {
+			if err := f.CreateAccessTokenSession(ctx, "at-"+grant+n, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.CreateRefreshTokenSession(ctx, "rt-"+grant+n, "at-"+grant+n, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := f.RevokeRefreshToken(ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RevokeAccessToken(ctx, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sig     string
+		refresh bool
+		wantErr error
+	}{
+		{"rt-g1a", true, fosite.ErrInactiveToken},
+		{"rt-g1b", true, fosite.ErrInactiveToken},
+		{"at-g1a", false, fosite.ErrNotFound},
+		{"at-g1b", false, fosite.ErrNotFound},
+		{"rt-g2a", true, nil},
+		{"at-g2b", false, nil},
+	} {
+		t.Run(tc.sig, func(t *testing.T) {
+			var err error
+			if tc.refresh {
+				_, err = f.GetRefreshTokenSession(ctx, tc.sig, newSession())
+			} else {
+				_, err = f.GetAccessTokenSession(ctx, tc.sig, newSession())
+			}
+			if (tc.wantErr == nil && err != nil) || !errors.Is(err, tc.wantErr) {
+				t.Errorf("err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+	t.Run("unknown request is not an error", func(t *testing.T) {
+		if err := f.RevokeRefreshToken(ctx, "nope"); err != nil {
+			t.Error(err)
+		}
+		if err := f.RevokeAccessToken(ctx, "nope"); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestPARStorage(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+
+	t.Run("round trip and single use", func(t *testing.T) {
+		want := newTestAuthorizeRequest("par-1")
+		if err := f.CreatePARSession(ctx, "urn:par:1", want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.GetPARSession(ctx, "urn:par:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRequest(t, got, &want.Request)
+		if got.GetRedirectURI() == nil || got.GetRedirectURI().String() != want.RedirectURI.String() {
+			t.Errorf("redirect uri = %v, want %v", got.GetRedirectURI(), want.RedirectURI)
+		}
+		if got.GetState() != want.State || got.GetResponseMode() != want.ResponseMode ||
+			got.GetDefaultResponseMode() != want.DefaultResponseMode || !slices.Equal(got.GetResponseTypes(), want.ResponseTypes) {
+			t.Errorf("got state %q mode %q/%q types %v", got.GetState(), got.GetResponseMode(), got.GetDefaultResponseMode(), got.GetResponseTypes())
+		}
+		if err := f.DeletePARSession(ctx, "urn:par:1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.DeletePARSession(ctx, "urn:par:1"); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("second delete: %v, want fosite.ErrNotFound", err)
+		}
+		if _, err := f.GetPARSession(ctx, "urn:par:1"); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("get after delete: %v", err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name    string
+		expiry  time.Time // session's PAR expiry; zero: none
+		wantErr error
+	}{
+		{"expired", time.Now().Add(-time.Second), fosite.ErrNotFound},
+		{"not yet expired", time.Now().Add(time.Minute), nil},
+		{"no expiry in session: default lifespan", time.Time{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ar := newTestAuthorizeRequest("par-" + tc.name)
+			sess := ar.Session.(*openid.DefaultSession)
+			if tc.expiry.IsZero() {
+				delete(sess.ExpiresAt, fosite.PushedAuthorizeRequestContext)
+			} else {
+				sess.SetExpiresAt(fosite.PushedAuthorizeRequestContext, tc.expiry)
+			}
+			uri := "urn:par:" + tc.name
+			if err := f.CreatePARSession(ctx, uri, ar); err != nil {
+				t.Fatal(err)
+			}
+			_, err := f.GetPARSession(ctx, uri)
+			if (tc.wantErr == nil && err != nil) || !errors.Is(err, tc.wantErr) {
+				t.Errorf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.expiry.IsZero() {
+				var exp int64
+				if err := db.sql.QueryRow("SELECT expires_at FROM oauth2_par WHERE signature = ?", hashKey(uri)).Scan(&exp); err != nil {
+					t.Fatal(err)
+				}
+				if d := time.Until(time.Unix(0, exp)); d < DefaultPARLifespan-time.Minute || d > DefaultPARLifespan {
+					t.Errorf("default expiry in %v, want about %v", d, DefaultPARLifespan)
+				}
+			}
+		})
+	}
+
+	t.Run("request uri stored hashed", func(t *testing.T) {
+		var n int
+		if err := db.sql.QueryRow("SELECT COUNT(*) FROM oauth2_par WHERE signature LIKE 'urn:%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d request URIs stored in clear", n)
+		}
+	})
+}
+
+func TestClients(t *testing.T) {
+	db, _ := openTestDB(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		clients func(context.Context, string) (fosite.Client, error)
+		id      string
+		wantErr error
+	}{
+		{"known", testClients("c"), "c", nil},
+		{"unknown", testClients("c"), "d", fosite.ErrNotFound},
+		{"nil client is not found", func(context.Context, string) (fosite.Client, error) { return nil, nil }, "c", fosite.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewFosite(db, tc.clients).GetClient(ctx, tc.id)
+			if tc.wantErr == nil {
+				if err != nil || c.GetID() != tc.id {
+					t.Errorf("GetClient = %v, %v", c, err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("err = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestClientAssertionJWT(t *testing.T) {
+	db, _ := openTestDB(t)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	steps := []struct {
+		name    string
+		do      func() error
+		wantErr error
+	}{
+		{"unknown jti is valid", func() error { return f.ClientAssertionJWTValid(ctx, "j1") }, nil},
+		{"record", func() error { return f.SetClientAssertionJWT(ctx, "j1", time.Now().Add(time.Hour)) }, nil},
+		{"recorded jti is known", func() error { return f.ClientAssertionJWTValid(ctx, "j1") }, fosite.ErrJTIKnown},
+		{"recording again fails", func() error { return f.SetClientAssertionJWT(ctx, "j1", time.Now().Add(time.Hour)) }, fosite.ErrJTIKnown},
+		{"record expired", func() error { return f.SetClientAssertionJWT(ctx, "j2", time.Now().Add(-time.Second)) }, nil},
+		{"expired jti is valid", func() error { return f.ClientAssertionJWTValid(ctx, "j2") }, nil},
+		{"expired jti can be recorded again", func() error { return f.SetClientAssertionJWT(ctx, "j2", time.Now().Add(time.Hour)) }, nil},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			err := s.do()
+			if (s.wantErr == nil && err != nil) || !errors.Is(err, s.wantErr) {
+				t.Fatalf("err = %v, want %v", err, s.wantErr)
+			}
+		})
+	}
+}
+
+func TestPersistence(t *testing.T) {
+	db, path := openTestDB(t)
+	ctx := context.Background()
+	want := newTestRequest("persist")
+	if err := NewFosite(db, testClients("c")).CreateRefreshTokenSession(ctx, "rt", "at", want); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := db.Subject(ctx, "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db2, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	got, err := NewFosite(db2, testClients("c")).GetRefreshTokenSession(ctx, "rt", newSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRequest(t, got, want)
+	if sub2, err := db2.Subject(ctx, "alice", ""); err != nil || sub2 != sub {
+		t.Errorf("subject after reopen = %q, %v; want %q", sub2, err, sub)
+	}
+}
+
+func BenchmarkAccessToken(b *testing.B) {
+	db, _ := openTestDB(b)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	r := newTestRequest("bench")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		sig := "bench-" + strconv.Itoa(i)
+		if err := f.CreateAccessTokenSession(ctx, sig, r); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.GetAccessTokenSession(ctx, sig, newSession()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetAccessToken(b *testing.B) {
+	db, _ := openTestDB(b)
+	f := NewFosite(db, testClients("c"))
+	ctx := context.Background()
+	if err := f.CreateAccessTokenSession(ctx, "bench", newTestRequest("bench")); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.GetAccessTokenSession(ctx, "bench", newSession()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func TestListEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		in     []string
+		stored string
+	}{
+		{nil, ""},
+		{[]string{}, ""},
+		{[]string{"openid"}, "openid"},
+		{[]string{"openid", "offline", "email"}, "openid offline email"},
+		{[]string{"https://api.example/a b"}, `["https://api.example/a b"]`},
+		{[]string{""}, `[""]`},
+		{[]string{"a", ""}, `["a",""]`},
+		{[]string{"[weird", "x"}, `["[weird","x"]`},
+		{[]string{"x", "[fine"}, "x [fine"},
+	} {
+		enc, err := encodeList(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc != tc.stored {
+			t.Errorf("encodeList(%q) = %q, want %q", tc.in, enc, tc.stored)
+		}
+		dec, err := decodeList(enc)
+		if err != nil {
+			t.Fatalf("decodeList(%q): %v", enc, err)
+		}
+		if dec == nil || !slices.Equal(dec, fosite.Arguments(tc.in)) {
+			t.Errorf("round trip of %q = %q", tc.in, dec)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LoginSession is a user's authenticated browser session at the provider.
+type LoginSession struct {
+	ID        string    // the opaque random value from the cookie; only its SHA-256 is stored
+	Username  string    // the user it authenticates
+	AuthTime  time.Time // when the user last authenticated
+	AMR       []string  // authentication methods, e.g. ["pwd"], later ["pwd","otp"]
+	CreatedAt time.Time // when the session was created; set to now if zero
+	ExpiresAt time.Time // when it stops being valid; required
+}
+
+const (
+	sqlInsertLogin       = `INSERT INTO login_session (id_hash, username, auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlSelectLogin       = `SELECT username, auth_time, amr, created_at, expires_at FROM login_session WHERE id_hash = ? AND expires_at > ?`
+	sqlUpdateLogin       = `UPDATE login_session SET username = ?, auth_time = ?, amr = ?, expires_at = ? WHERE id_hash = ?`
+	sqlDeleteLogin       = `DELETE FROM login_session WHERE id_hash = ?`
+	sqlDeleteLoginOfUser = `DELETE FROM login_session WHERE username = ?`
+)
+
+func (s *LoginSession) validate() error {
+	switch {
+	case s.ID == "":
+		return errors.New("empty id")
+	case s.Username == "":
+		return errors.New("empty username")
+	case s.ExpiresAt.IsZero():
+		return errors.New("no expiry")
+	}
+	return nil
+}
+
+// CreateLoginSession stores a new login session.
+func (db *DB) CreateLoginSession(ctx context.Context, s LoginSession) error {
+	if err := s.validate(); err != nil {
+		return fmt.Errorf("store: create login session: %w", err)
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = time.Now()
+	}
+	amr, err := encodeList(s.AMR)
+	if err != nil {
+		return fmt.Errorf("store: create login session: %w", err)
+	}
+	if _, err := db.exec(ctx, sqlInsertLogin, hashKey(s.ID), s.Username, nanos(s.AuthTime), amr,
+		s.CreatedAt.UnixNano(), s.ExpiresAt.UnixNano()); err != nil {
+		return fmt.Errorf("store: create login session for %q: %w", s.Username, err)
+	}
+	return nil
+}
+
+// GetLoginSession returns the login session with this cookie value, or
+// ErrNotFound if there is none or it expired at or before now.
+func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*LoginSession, error) {
+	var (
+		s                  = LoginSession{ID: id}
+		authTime           sql.NullInt64
+		amr                string
+		created, expiresAt int64
+	)
+	err := db.queryRow(ctx, sqlSelectLogin, hashKey(id), now.UnixNano()).
+		Scan(&s.Username, &authTime, &amr, &created, &expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: login session: %w", ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: login session: %w", err)
+	}
+	s.AuthTime = fromNanos(authTime)
+	s.CreatedAt = time.Unix(0, created).UTC()
+	s.ExpiresAt = time.Unix(0, expiresAt).UTC()
+	if amr != "" {
+		if s.AMR, err = decodeList(amr); err != nil {
+			return nil, fmt.Errorf("store: login session: decode amr: %w", err)
+		}
+	}
+	return &s, nil
+}
+
+// UpdateLoginSession replaces the username, AuthTime, AMR and ExpiresAt of
+// the login session s.ID (e.g. after a second factor or re-authentication).
+// ErrNotFound if it does not exist.
+func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
+	if err := s.validate(); err != nil {
+		return fmt.Errorf("store: update login session: %w", err)
+	}
+	amr, err := encodeList(s.AMR)
+	if err != nil {
+		return fmt.Errorf("store: update login session: %w", err)
+	}
+	n, err := db.exec(ctx, sqlUpdateLogin, s.Username, nanos(s.AuthTime), amr, s.ExpiresAt.UnixNano(), hashKey(s.ID))
+	if err != nil {
+		return fmt.Errorf("store: update login session of %q: %w", s.Username, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: update login session: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteLoginSession deletes a login session (logout). Deleting one that does
+// not exist is not an error.
+func (db *DB) DeleteLoginSession(ctx context.Context, id string) error {
+	if _, err := db.exec(ctx, sqlDeleteLogin, hashKey(id)); err != nil {
+		return fmt.Errorf("store: delete login session: %w", err)
+	}
+	return nil
+}
+
+// DeleteLoginSessionsOfUser deletes every login session of a user (e.g. when
+// the password changes or the user is disabled).
+func (db *DB) DeleteLoginSessionsOfUser(ctx context.Context, username string) error {
+	if _, err := db.exec(ctx, sqlDeleteLoginOfUser, username); err != nil {
+		return fmt.Errorf("store: delete login sessions of %q: %w", username, err)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo, so xcaddy needs no C compiler
+)
+
+// sqliteParams configures every pooled connection (modernc.org/sqlite DSN
+// keys, see its Driver.Open documentation):
+//   - WAL: readers never block the writer or each other;
+//   - synchronous=NORMAL: durable across application crashes, and in WAL
+//     mode only the last transactions can be lost on power failure;
+//   - busy_timeout 5 s: another process holding the write lock is waited for;
+//   - foreign_keys on;
+//   - _txlock=immediate: BEGIN IMMEDIATE takes the write lock at the start
+//     of a transaction, so two transactions never both read and then fail to
+//     upgrade to writing (SQLITE_BUSY without waiting, or a deadlock).
+const sqliteParams = "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate"
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// brings its schema up to date. The parent directory is created with mode
+// 0700 and a new database file with mode 0600: it holds grants and sessions.
+func OpenSQLite(path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("store: sqlite: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("store: sqlite: database path %q must be a plain file name", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: sqlite: create directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: create %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("store: sqlite: create %s: %w", path, err)
+	}
+
+	sqldb, err := sql.Open("sqlite", path+"?"+sqliteParams)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	// Readers run in parallel in WAL mode; more connections than a few per
+	// core only cost memory (each has its own page cache and prepared
+	// statements, so idle connections are kept rather than re-opened).
+	conns := max(4, 2*runtime.GOMAXPROCS(0))
+	sqldb.SetMaxOpenConns(conns)
+	sqldb.SetMaxIdleConns(conns)
+
+	db := &DB{
+		sql:     sqldb,
+		dialect: dialect{name: "sqlite"},
+		wgate:   make(chan struct{}, 1),
+	}
+	ctx := context.Background()
+	if err := sqldb.PingContext(ctx); err != nil {
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("store: sqlite: %s: %w", path, err)
+	}
+	return db, nil
+}
