@@ -400,6 +400,73 @@ var migrations = []migration{
 	PRIMARY KEY (username, sector)
 )`,
 	}},
+	// Second factors, remembered consent, regulation and session
+	// inactivity. Times are unix nanoseconds like everywhere else.
+	{version: 2, stmts: []string{
+		// last_seen_at drives the inactivity timeout; remember_me sessions
+		// use the longer lifetime and no inactivity timeout.
+		`ALTER TABLE login_session ADD COLUMN last_seen_at BIGINT`,
+		`ALTER TABLE login_session ADD COLUMN remember_me BOOLEAN NOT NULL DEFAULT FALSE`,
+
+		// One TOTP secret per user, sealed with a key from Caddy's storage.
+		// last_step is the last accepted time step: a code is accepted once.
+		`CREATE TABLE totp_secret (
+	username TEXT NOT NULL PRIMARY KEY,
+	secret_sealed TEXT NOT NULL,
+	confirmed BOOLEAN NOT NULL DEFAULT FALSE,
+	last_step BIGINT NOT NULL DEFAULT 0,
+	created_at BIGINT NOT NULL
+)`,
+
+		// WebAuthn credentials (passkeys and security keys); data is the
+		// JSON of the library's credential record.
+		`CREATE TABLE webauthn_credential (
+	id TEXT NOT NULL PRIMARY KEY,
+	username TEXT NOT NULL,
+	name TEXT NOT NULL,
+	data TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	last_used_at BIGINT
+)`,
+		`CREATE INDEX webauthn_credential_username ON webauthn_credential (username)`,
+		// A WebAuthn user handle per user: random, never the username.
+		`CREATE TABLE webauthn_user (
+	username TEXT NOT NULL PRIMARY KEY,
+	handle TEXT NOT NULL UNIQUE
+)`,
+		// Ceremony state between the options and the browser's answer.
+		`CREATE TABLE webauthn_ceremony (
+	id_hash TEXT NOT NULL PRIMARY KEY,
+	data TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
+)`,
+		`CREATE INDEX webauthn_ceremony_expires_at ON webauthn_ceremony (expires_at)`,
+
+		// Remembered (pre-configured) consent: valid only for the same user,
+		// client, scopes and audience, until expires_at.
+		`CREATE TABLE consent (
+	username TEXT NOT NULL,
+	client_id TEXT NOT NULL,
+	scopes TEXT NOT NULL,
+	audience TEXT NOT NULL,
+	granted_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	PRIMARY KEY (username, client_id)
+)`,
+		`CREATE INDEX consent_expires_at ON consent (expires_at)`,
+
+		// Authentication attempts for regulation (max_retries within
+		// find_time bans for ban_time), per username and per client IP.
+		`CREATE TABLE auth_attempt (
+	username TEXT NOT NULL,
+	remote_ip TEXT NOT NULL,
+	factor TEXT NOT NULL,
+	success BOOLEAN NOT NULL,
+	at BIGINT NOT NULL
+)`,
+		`CREATE INDEX auth_attempt_username_at ON auth_attempt (username, at)`,
+		`CREATE INDEX auth_attempt_remote_ip_at ON auth_attempt (remote_ip, at)`,
+	}},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,
@@ -490,6 +557,7 @@ func firstLine(s string) string {
 var expiringTables = []string{
 	"oauth2_code", "oauth2_access", "oauth2_refresh", "oauth2_pkce",
 	"oauth2_oidc", "oauth2_par", "oauth2_jti", "login_session",
+	"webauthn_ceremony", "consent",
 }
 
 // DeleteExpired removes the rows that expired at or before now: authorization
