@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
@@ -67,5 +68,17 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	} else {
 		p.log.Info("token request rejected", fields...)
 	}
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && hasBasicAuth(r) {
+		// RFC 6749 5.2: a client that authenticated with the Authorization
+		// header gets 401 and a challenge of the scheme it used; fosite
+		// sends the status but no challenge.
+		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
+	}
 	p.oauth2.WriteAccessError(r.Context(), w, ar, err)
+}
+
+// hasBasicAuth reports whether the request carries HTTP Basic authorization.
+func hasBasicAuth(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	return len(h) >= len("Basic ") && strings.EqualFold(h[:len("Basic ")], "Basic ")
 }
