@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -142,6 +143,9 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client
 	if c.RequirePKCE && challenge == "" {
 		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
 	}
+	if err := p.checkPKCEPolicy(ar, c, challenge, method); err != nil {
+		return err
+	}
 	if c.PKCEChallengeMethod != "" && challenge != "" {
 		if method == "" {
 			method = "plain"
@@ -158,6 +162,34 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client
 	}
 	if form.Get("request_uri") != "" {
 		return fosite.ErrRequestURINotSupported.WithHint("The request_uri parameter is not supported.")
+	}
+	return nil
+}
+
+// checkPKCEPolicy applies the provider-wide PKCE policy as fosite's PKCE
+// handler does, but before the login and consent pages: fosite checks it only
+// when it issues the code, so a public client without PKCE would have the
+// user sign in and consent just to receive invalid_request.
+func (p *Provider) checkPKCEPolicy(ar fosite.AuthorizeRequester, c *Client, challenge, method string) error {
+	f, ok := p.oauth2.(*fosite.Fosite)
+	if !ok || !ar.GetResponseTypes().Has("code") {
+		return nil // fosite's handler still checks when it issues the code
+	}
+	cfg, ctx := f.Config, context.Background()
+	if challenge == "" {
+		if cfg.GetEnforcePKCE(ctx) || (cfg.GetEnforcePKCEForPublicClients(ctx) && c.IsPublic()) {
+			return fosite.ErrInvalidRequest.WithHint("This client must include a code_challenge when performing the authorize code flow, but it is missing.")
+		}
+		return nil
+	}
+	switch method {
+	case "S256":
+	case "plain", "":
+		if !cfg.GetEnablePKCEPlainChallengeMethod(ctx) {
+			return fosite.ErrInvalidRequest.WithHint("Clients must use code_challenge_method=S256, plain is not allowed.")
+		}
+	default:
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method is not supported, use S256 instead.")
 	}
 	return nil
 }
