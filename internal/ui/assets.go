@@ -21,6 +21,7 @@ var staticFS embed.FS
 var contentTypes = map[string]string{
 	".css": "text/css; charset=utf-8",
 	".svg": "image/svg+xml",
+	".js":  "text/javascript; charset=utf-8",
 }
 
 // asset is one embedded static file.

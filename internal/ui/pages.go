@@ -1,5 +1,7 @@
 package ui
 
+import "html/template"
+
 // LoginPage asks for a username and password. The form posts username,
 // password, csrf_token and return_to to Action.
 type LoginPage struct {
@@ -9,6 +11,16 @@ type LoginPage struct {
 	ReturnTo   string // hidden input "return_to"
 	Username   string // prefilled value of input "username"
 	Error      string // shown in role="alert" when non-empty
+	// RememberMe shows a "Keep me signed in" checkbox (input "remember_me").
+	RememberMe bool
+	// Passkeys shows the "Sign in with a passkey" button; it needs
+	// WebAuthnBase and ContinueAction.
+	Passkeys bool
+	// WebAuthnBase is the URL path of the WebAuthn JSON endpoints.
+	WebAuthnBase string
+	// ContinueAction is where the passkey script posts csrf_token and
+	// return_to after a successful passkey ceremony.
+	ContinueAction string
 }
 
 // Scope is one requested permission as shown on the consent page.
@@ -27,6 +39,9 @@ type ConsentPage struct {
 	Action     string  // form action URL (POST)
 	CSRFToken  string  // hidden input "csrf_token"
 	ReturnTo   string  // hidden input "return_to"
+	// RememberFor, when not empty, shows a "Remember my choice for …"
+	// checkbox (input "remember") with this duration text.
+	RememberFor string
 }
 
 // LogoutPage is the sign-out confirmation, the "not signed in" notice or the
@@ -38,6 +53,8 @@ type LogoutPage struct {
 	ReturnTo  string // hidden input "return_to"; may be empty
 	UserName  string // if empty and Done is false: "You are not signed in"
 	Done      bool   // "You have been signed out"
+	// ContinueURL, with Done, is a link back to the application.
+	ContinueURL template.URL
 }
 
 // ErrorPage explains to a person why the flow cannot go on.
@@ -45,4 +62,61 @@ type ErrorPage struct {
 	Title       string // e.g. "This sign-in link is not valid"; "Something went wrong" when empty
 	Description string // human explanation, e.g. "The application sent an address that is not registered..."
 	Code        string // machine error code shown small, e.g. "invalid_request"; optional
+	// ContinueURL is a link back to the application (for example the error
+	// redirect that tells it access was denied). It must be a URL the server
+	// validated; custom schemes of native apps are allowed.
+	ContinueURL template.URL
+}
+
+// SecondFactorPage asks for a second factor: a TOTP code (form posting
+// csrf_token, return_to and code to Action) and, with Passkeys, a passkey.
+type SecondFactorPage struct {
+	ClientName     string // who is asking; may be empty
+	UserName       string // display name of the signed-in user
+	Action         string // form action URL for the TOTP code (POST)
+	CSRFToken      string // hidden input "csrf_token"
+	ReturnTo       string // hidden input "return_to"
+	TOTP           bool   // the user has an authenticator app enrolled
+	Passkeys       bool   // the user has passkeys or security keys
+	WebAuthnBase   string // URL path of the WebAuthn JSON endpoints
+	ContinueAction string // where the passkey script posts after success
+	Error          string // shown in role="alert" when non-empty
+}
+
+// TOTPEnrollPage shows a new authenticator-app secret once, as a QR code
+// and as text, and asks for a code to confirm it. The form posts
+// csrf_token, return_to and code to Action.
+type TOTPEnrollPage struct {
+	ClientName string       // who is asking; may be empty
+	UserName   string       // display name of the signed-in user
+	QRCode     template.URL // data:image/png;base64,… of the otpauth URI
+	Secret     string       // the base32 secret, for manual entry
+	Action     string       // form action URL (POST)
+	CSRFToken  string       // hidden input "csrf_token"
+	ReturnTo   string       // hidden input "return_to"
+	Error      string       // shown in role="alert" when non-empty
+}
+
+// Passkey is one registered WebAuthn credential on the settings page.
+type Passkey struct {
+	ID, Name, Created, LastUsed string
+}
+
+// Consent is one remembered consent on the settings page.
+type Consent struct {
+	ClientID, ClientName, Scopes, Expires string
+}
+
+// SettingsPage lets a signed-in user manage their second factors and
+// remembered consents. Forms post csrf_token and the fields named below.
+type SettingsPage struct {
+	UserName     string
+	Message      string // a confirmation shown in role="status"
+	Error        string // shown in role="alert"
+	CSRFToken    string
+	Action       string // POST target of every settings form (field "action")
+	TOTPEnrolled bool
+	Passkeys     []Passkey
+	Consents     []Consent
+	WebAuthnBase string // URL path of the WebAuthn JSON endpoints; empty hides passkeys
 }

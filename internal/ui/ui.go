@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -24,30 +27,68 @@ var templateFS embed.FS
 // must reach the client's redirect URI.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
+// scriptContentSecurityPolicy is sent with pages that offer passkeys: the
+// script comes only from our own assets and talks only to us; there is no
+// inline script anywhere.
+const scriptContentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+
 // Pages renders the provider's pages.
 type Pages struct {
 	pages    map[string]*template.Template // page template name -> layout+page set
 	assets   map[string]asset              // file name -> embedded static file
 	styleURL string                        // href of style.css, with a version query
 	iconURL  string                        // href of icon.svg, with a version query
+	jsURL    string                        // src of webauthn.js, with a version query
 }
 
 // view is what the layout template sees.
 type view struct {
-	Title    string
-	StyleURL string
-	IconURL  string
-	Page     any
+	Title     string
+	StyleURL  string
+	IconURL   string
+	ScriptURL string // set for pages that use passkeys
+	CSRFToken string // for the script's requests
+	APIBase   string // the WebAuthn endpoints, for the script
+	Page      any
 }
+
+// pageNames are the page templates, each rendered inside the layout.
+var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings"}
 
 // New parses the embedded templates. assetPath is the URL path under which
 // AssetHandler is mounted (e.g. "/idp/assets"), used in <link> hrefs.
 func New(assetPath string) (*Pages, error) {
+	return NewWithOverrides(assetPath, "")
+}
+
+// NewWithOverrides is New, with templates taken from dir where it has a file
+// of the same name (layout.html, login.html, consent.html, logout.html,
+// error.html, second_factor.html, totp_enroll.html, settings.html), for
+// branding. Each override must define the same template ("layout" or
+// "content") as the file it replaces; the page data is documented on the
+// page types. An empty dir uses only the embedded templates.
+func NewWithOverrides(assetPath, dir string) (*Pages, error) {
 	assets, err := loadAssets()
 	if err != nil {
 		return nil, err
 	}
-	base, err := template.ParseFS(templateFS, "templates/layout.html")
+	read := func(name string) ([]byte, error) {
+		if dir != "" {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err == nil {
+				return b, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("ui: template override %s: %w", name, err)
+			}
+		}
+		return templateFS.ReadFile("templates/" + name)
+	}
+	layout, err := read("layout.html")
+	if err != nil {
+		return nil, err
+	}
+	base, err := template.New("layout.html").Parse(string(layout))
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout template: %w", err)
 	}
@@ -56,13 +97,18 @@ func New(assetPath string) (*Pages, error) {
 		assets:   assets,
 		styleURL: assetURL(assetPath, assets, "style.css"),
 		iconURL:  assetURL(assetPath, assets, "icon.svg"),
+		jsURL:    assetURL(assetPath, assets, "webauthn.js"),
 	}
-	for _, name := range []string{"login", "consent", "logout", "error"} {
+	for _, name := range pageNames {
 		t, err := base.Clone()
 		if err != nil {
 			return nil, fmt.Errorf("ui: %s template: %w", name, err)
 		}
-		if _, err := t.ParseFS(templateFS, "templates/"+name+".html"); err != nil {
+		src, err := read(name + ".html")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.New(name + ".html").Parse(string(src)); err != nil {
 			return nil, fmt.Errorf("ui: %s template: %w", name, err)
 		}
 		p.pages[name] = t
@@ -89,7 +135,7 @@ func assetURL(assetPath string, assets map[string]asset, name string) string {
 // written (the plain 500, or the page to a client that went away); the caller
 // should only log the error. Pages is safe for concurrent use.
 func (p *Pages) Render(w http.ResponseWriter, status int, page any) error {
-	body, err := p.render(status, page)
+	body, script, err := p.render(status, page)
 	if err != nil {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -106,27 +152,34 @@ func (p *Pages) Render(w http.ResponseWriter, status int, page any) error {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	if script {
+		h.Set("Content-Security-Policy", scriptContentSecurityPolicy)
+	} else {
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+	}
 	w.WriteHeader(status)
 	_, err = w.Write(body)
 	return err // only a client gone away; nothing more can be sent
 }
 
 // render executes page's template into memory.
-func (p *Pages) render(status int, page any) ([]byte, error) {
+func (p *Pages) render(status int, page any) ([]byte, bool, error) {
 	if status != 0 && (status < 100 || status > 999) {
-		return nil, fmt.Errorf("ui: invalid HTTP status %d", status)
+		return nil, false, fmt.Errorf("ui: invalid HTTP status %d", status)
 	}
 	name, title, data, err := describe(page)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var buf bytes.Buffer
 	v := view{Title: title, StyleURL: p.styleURL, IconURL: p.iconURL, Page: data}
-	if err := p.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-		return nil, fmt.Errorf("ui: render %s page: %w", name, err)
+	if csrf, api, ok := scriptInfo(data); ok {
+		v.ScriptURL, v.CSRFToken, v.APIBase = p.jsURL, csrf, api
 	}
-	return buf.Bytes(), nil
+	if err := p.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		return nil, false, fmt.Errorf("ui: render %s page: %w", name, err)
+	}
+	return buf.Bytes(), v.ScriptURL != "", nil
 }
 
 var errNilPage = errors.New("ui: nil page")
@@ -143,6 +196,27 @@ func describe(page any) (name, title string, data any, err error) {
 		return describe(&pg)
 	case ErrorPage:
 		return describe(&pg)
+	case SecondFactorPage:
+		return describe(&pg)
+	case TOTPEnrollPage:
+		return describe(&pg)
+	case SettingsPage:
+		return describe(&pg)
+	case *SecondFactorPage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		return "second_factor", "Confirm it's you", pg, nil
+	case *TOTPEnrollPage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		return "totp_enroll", "Set up an authenticator app", pg, nil
+	case *SettingsPage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		return "settings", "Security settings", pg, nil
 	case *LoginPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
@@ -172,4 +246,18 @@ func describe(page any) (name, title string, data any, err error) {
 	default:
 		return "", "", nil, fmt.Errorf("ui: unknown page type %T", page)
 	}
+}
+
+// scriptInfo tells whether a page uses the passkey script, and what the
+// script needs to know.
+func scriptInfo(data any) (csrf, api string, ok bool) {
+	switch pg := data.(type) {
+	case *LoginPage:
+		return pg.CSRFToken, pg.WebAuthnBase, pg.Passkeys && pg.WebAuthnBase != ""
+	case *SecondFactorPage:
+		return pg.CSRFToken, pg.WebAuthnBase, pg.Passkeys && pg.WebAuthnBase != ""
+	case *SettingsPage:
+		return pg.CSRFToken, pg.WebAuthnBase, pg.WebAuthnBase != ""
+	}
+	return "", "", false
 }

@@ -1,0 +1,1 @@
+// Passkey support: filled in by the WebAuthn work.
