@@ -16,12 +16,19 @@ type LoginSession struct {
 	AMR       []string  // authentication methods, e.g. ["pwd"], later ["pwd","otp"]
 	CreatedAt time.Time // when the session was created; set to now if zero
 	ExpiresAt time.Time // when it stops being valid; required
+	// LastSeenAt is when the session was last used, for the inactivity
+	// timeout; zero means CreatedAt.
+	LastSeenAt time.Time
+	// RememberMe marks a "keep me signed in" session: a longer ExpiresAt
+	// and no inactivity timeout.
+	RememberMe bool
 }
 
 const (
-	sqlInsertLogin       = `INSERT INTO login_session (id_hash, username, auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
-	sqlSelectLogin       = `SELECT username, auth_time, amr, created_at, expires_at FROM login_session WHERE id_hash = ? AND expires_at > ?`
-	sqlUpdateLogin       = `UPDATE login_session SET username = ?, auth_time = ?, amr = ?, expires_at = ? WHERE id_hash = ?`
+	sqlInsertLogin       = `INSERT INTO login_session (id_hash, username, auth_time, amr, created_at, expires_at, last_seen_at, remember_me) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlSelectLogin       = `SELECT username, auth_time, amr, created_at, expires_at, last_seen_at, remember_me FROM login_session WHERE id_hash = ? AND expires_at > ?`
+	sqlUpdateLogin       = `UPDATE login_session SET username = ?, auth_time = ?, amr = ?, expires_at = ?, last_seen_at = ?, remember_me = ? WHERE id_hash = ?`
+	sqlTouchLogin        = `UPDATE login_session SET last_seen_at = ? WHERE id_hash = ?`
 	sqlDeleteLogin       = `DELETE FROM login_session WHERE id_hash = ?`
 	sqlDeleteLoginOfUser = `DELETE FROM login_session WHERE username = ?`
 )
@@ -50,8 +57,11 @@ func (db *DB) CreateLoginSession(ctx context.Context, s LoginSession) error {
 	if err != nil {
 		return fmt.Errorf("store: create login session: %w", err)
 	}
+	if s.LastSeenAt.IsZero() {
+		s.LastSeenAt = s.CreatedAt
+	}
 	if _, err := db.exec(ctx, sqlInsertLogin, hashKey(s.ID), s.Username, nanos(s.AuthTime), amr,
-		s.CreatedAt.UnixNano(), s.ExpiresAt.UnixNano()); err != nil {
+		s.CreatedAt.UnixNano(), s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe); err != nil {
 		return fmt.Errorf("store: create login session for %q: %w", s.Username, err)
 	}
 	return nil
@@ -65,9 +75,10 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 		authTime           sql.NullInt64
 		amr                string
 		created, expiresAt int64
+		lastSeen           sql.NullInt64
 	)
 	err := db.queryRow(ctx, sqlSelectLogin, hashKey(id), now.UnixNano()).
-		Scan(&s.Username, &authTime, &amr, &created, &expiresAt)
+		Scan(&s.Username, &authTime, &amr, &created, &expiresAt, &lastSeen, &s.RememberMe)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: login session: %w", ErrNotFound)
 	} else if err != nil {
@@ -76,6 +87,10 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 	s.AuthTime = fromNanos(authTime)
 	s.CreatedAt = time.Unix(0, created).UTC()
 	s.ExpiresAt = time.Unix(0, expiresAt).UTC()
+	s.LastSeenAt = fromNanos(lastSeen)
+	if s.LastSeenAt.IsZero() {
+		s.LastSeenAt = s.CreatedAt
+	}
 	if amr != "" {
 		if s.AMR, err = decodeList(amr); err != nil {
 			return nil, fmt.Errorf("store: login session: decode amr: %w", err)
@@ -84,7 +99,7 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 	return &s, nil
 }
 
-// UpdateLoginSession replaces the username, AuthTime, AMR and ExpiresAt of
+// UpdateLoginSession replaces the username, AuthTime, AMR, ExpiresAt, LastSeenAt and RememberMe of
 // the login session s.ID (e.g. after a second factor or re-authentication).
 // ErrNotFound if it does not exist.
 func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
@@ -95,12 +110,20 @@ func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
 	if err != nil {
 		return fmt.Errorf("store: update login session: %w", err)
 	}
-	n, err := db.exec(ctx, sqlUpdateLogin, s.Username, nanos(s.AuthTime), amr, s.ExpiresAt.UnixNano(), hashKey(s.ID))
+	n, err := db.exec(ctx, sqlUpdateLogin, s.Username, nanos(s.AuthTime), amr, s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe, hashKey(s.ID))
 	if err != nil {
 		return fmt.Errorf("store: update login session of %q: %w", s.Username, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("store: update login session: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// TouchLoginSession records that the session was used at now.
+func (db *DB) TouchLoginSession(ctx context.Context, id string, now time.Time) error {
+	if _, err := db.exec(ctx, sqlTouchLogin, now.UnixNano(), hashKey(id)); err != nil {
+		return fmt.Errorf("store: touch login session: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Consent is a remembered ("pre-configured") consent: valid only for the same
+// user, client, scopes and audience until ExpiresAt.
+type Consent struct {
+	Username  string
+	ClientID  string
+	Scopes    []string
+	Audience  []string
+	GrantedAt time.Time
+	ExpiresAt time.Time
+}
+
+const (
+	sqlDeleteConsent = `DELETE FROM consent WHERE username = ? AND client_id = ?`
+	sqlInsertConsent = `INSERT INTO consent (username, client_id, scopes, audience, granted_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlSelectConsent = `SELECT scopes, audience, granted_at, expires_at FROM consent WHERE username = ? AND client_id = ? AND expires_at > ?`
+	sqlListConsents  = `SELECT client_id, scopes, audience, granted_at, expires_at FROM consent WHERE username = ? AND expires_at > ? ORDER BY client_id`
+)
+
+// PutConsent remembers a consent, replacing the user's earlier one for the
+// client.
+func (db *DB) PutConsent(ctx context.Context, c Consent) error {
+	scopes, err := encodeList(c.Scopes)
+	if err != nil {
+		return fmt.Errorf("store: put consent: %w", err)
+	}
+	aud, err := encodeList(c.Audience)
+	if err != nil {
+		return fmt.Errorf("store: put consent: %w", err)
+	}
+	return db.inTx(ctx, func(ctx context.Context) error {
+		if _, err := db.exec(ctx, sqlDeleteConsent, c.Username, c.ClientID); err != nil {
+			return fmt.Errorf("store: put consent: %w", err)
+		}
+		if _, err := db.exec(ctx, sqlInsertConsent, c.Username, c.ClientID, scopes, aud, c.GrantedAt.UnixNano(), c.ExpiresAt.UnixNano()); err != nil {
+			return fmt.Errorf("store: put consent: %w", err)
+		}
+		return nil
+	})
+}
+
+// GetConsent returns the user's unexpired remembered consent for the client,
+// or ErrNotFound.
+func (db *DB) GetConsent(ctx context.Context, username, clientID string, now time.Time) (*Consent, error) {
+	c := Consent{Username: username, ClientID: clientID}
+	var scopes, aud string
+	var granted, expires int64
+	err := db.queryRow(ctx, sqlSelectConsent, username, clientID, now.UnixNano()).Scan(&scopes, &aud, &granted, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: consent: %w", ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: consent: %w", err)
+	}
+	if err := decodeConsent(&c, scopes, aud, granted, expires); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ListConsents returns the user's unexpired remembered consents.
+func (db *DB) ListConsents(ctx context.Context, username string, now time.Time) ([]Consent, error) {
+	st, err := db.stmt(ctx, sqlListConsents)
+	if err != nil {
+		return nil, fmt.Errorf("store: list consents: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, username, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("store: list consents: %w", err)
+	}
+	defer rows.Close()
+	var out []Consent
+	for rows.Next() {
+		c := Consent{Username: username}
+		var scopes, aud string
+		var granted, expires int64
+		if err := rows.Scan(&c.ClientID, &scopes, &aud, &granted, &expires); err != nil {
+			return nil, fmt.Errorf("store: list consents: %w", err)
+		}
+		if err := decodeConsent(&c, scopes, aud, granted, expires); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// DeleteConsent forgets the user's remembered consent for the client.
+func (db *DB) DeleteConsent(ctx context.Context, username, clientID string) error {
+	if _, err := db.exec(ctx, sqlDeleteConsent, username, clientID); err != nil {
+		return fmt.Errorf("store: delete consent: %w", err)
+	}
+	return nil
+}
+
+func decodeConsent(c *Consent, scopes, aud string, granted, expires int64) error {
+	var err error
+	if c.Scopes, err = decodeList(scopes); err != nil {
+		return fmt.Errorf("store: consent scopes: %w", err)
+	}
+	if c.Audience, err = decodeList(aud); err != nil {
+		return fmt.Errorf("store: consent audience: %w", err)
+	}
+	c.GrantedAt = time.Unix(0, granted).UTC()
+	c.ExpiresAt = time.Unix(0, expires).UTC()
+	return nil
+}
