@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of caddy-oidc. This is the README's test command and what
-# CI runs (.ci/run). It needs only Go; the build tag is required (see README).
+# CI runs (.ci/run). It needs Go and Node.js >= 20; .ci/setup.sh installs the
+# rest (Debian's chromium and python3-authlib, the pinned npm clients) the
+# end-to-end tests with real client libraries use. The build tag is required
+# (see README).
 set -euo pipefail
 cd "$(dirname "$0")"
+.ci/setup.sh
 export GOFLAGS="${GOFLAGS:-} -tags=nobadger"
 go vet ./...
 go test -count=1 -timeout 30m ./...
