@@ -1,0 +1,308 @@
+package caddyoidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/certmagic"
+	"github.com/spf13/cobra"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "oidc",
+		Usage: "totp add|remove --user <name> [--config <path> [--adapter <name>]] [--issuer <url>]",
+		Short: "Manages the second factors of the oidc_provider's users",
+		Long: `
+Manages what the oidc_provider handler keeps for its users, working on the
+same database and Caddy storage as the handler configured in --config. It
+can run while Caddy is running.
+
+  caddy oidc totp add --user alice --config /etc/caddy/Caddyfile
+
+enrols a new TOTP secret for alice, already confirmed, replacing any secret
+she had, and prints the otpauth:// URI, the secret and a QR code to scan
+with an authenticator app. Hand them to the user over a safe channel.
+
+  caddy oidc totp remove --user alice --config /etc/caddy/Caddyfile
+
+removes alice's TOTP secret (for a lost phone); she can enrol again after
+signing in.
+
+With several oidc_provider handlers in the config, choose one with --issuer.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.AddCommand(totpCommand())
+		},
+	})
+}
+
+// totpKeyName is the key, in Caddy's storage (the config's storage module,
+// or the default file storage in Caddy's data directory), of the 32-byte
+// random key that seals the TOTP secrets of issuer: "oidc/<issuerSlug>/totp_key".
+// It is created on first use with keys.LoadOrCreateSecret under the storage
+// lock, so every Caddy instance sharing the storage, and `caddy oidc totp`,
+// use the same key. The handler must load it exactly like this:
+//
+//	keys.LoadOrCreateSecret(ctx, ctx.Storage(), totpKeyName(issuer), authn.SealKeySize)
+//
+// Losing the key makes every enrolled TOTP secret unreadable (users then
+// have to enrol again); a copy of the database without the key reveals none.
+func totpKeyName(issuer string) string {
+	return "oidc/" + issuerSlug(issuer) + "/totp_key"
+}
+
+// totpCommand is `caddy oidc totp` with its add and remove subcommands.
+func totpCommand() *cobra.Command {
+	totp := &cobra.Command{
+		Use:   "totp",
+		Short: "Enrols or removes users' TOTP secrets",
+	}
+	add := &cobra.Command{
+		Use:   "add --user <name> [--config <path> [--adapter <name>]] [--issuer <url>]",
+		Short: "Enrols a new, confirmed TOTP secret for a user and prints it with a QR code",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTOTP(cmd, true)
+		},
+	}
+	remove := &cobra.Command{
+		Use:   "remove --user <name> [--config <path> [--adapter <name>]] [--issuer <url>]",
+		Short: "Removes a user's TOTP secret",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTOTP(cmd, false)
+		},
+	}
+	for _, c := range []*cobra.Command{add, remove} {
+		c.Flags().StringP("user", "u", "", "The username, as in the users file (required)")
+		c.Flags().StringP("config", "c", "", "Configuration file (default: ./Caddyfile)")
+		c.Flags().StringP("adapter", "a", "", "Name of config adapter to apply")
+		c.Flags().String("issuer", "", "The issuer of the oidc_provider handler, when the config has several")
+		_ = c.MarkFlagRequired("user")
+	}
+	totp.AddCommand(add, remove)
+	return totp
+}
+
+// runTOTP runs `caddy oidc totp add` (add) or `remove`.
+func runTOTP(cmd *cobra.Command, add bool) error {
+	flag := func(name string) string { s, _ := cmd.Flags().GetString(name); return s }
+	username := flag("user")
+	if username == "" {
+		return errors.New("--user is required")
+	}
+	cmd.SilenceUsage = true // from here on, errors are not about usage
+
+	cfg, _, _, err := caddycmd.LoadConfig(flag("config"), flag("adapter"))
+	if err != nil {
+		return err
+	}
+	if len(cfg) == 0 {
+		return errors.New("no config found: use --config")
+	}
+	h, issuer, err := findHandler(cfg, flag("issuer"))
+	if err != nil {
+		return err
+	}
+
+	cctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel() // cleans up the modules loaded below (closes the database)
+
+	// The users, as the handler sees them.
+	if h.UsersRaw == nil {
+		return fmt.Errorf("issuer %s: no users configured", issuer)
+	}
+	mod, err := cctx.LoadModule(h, "UsersRaw")
+	if err != nil {
+		return fmt.Errorf("issuer %s: users: %w", issuer, err)
+	}
+	src, ok := mod.(UserSource)
+	if !ok {
+		return fmt.Errorf("issuer %s: users: module %T is not a user source", issuer, mod)
+	}
+	u, err := src.Users().Lookup(username)
+	switch {
+	case errors.Is(err, users.ErrUserNotFound) && add:
+		return fmt.Errorf("user %q is not in the users of %s: add the user to the users file first", username, issuer)
+	case errors.Is(err, users.ErrUserNotFound):
+		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: user %q is not in the users of %s; removing the TOTP secret anyway.\n", username, issuer)
+	case err != nil:
+		return fmt.Errorf("issuer %s: users: %w", issuer, err)
+	case u.Disabled:
+		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: user %q is disabled and cannot sign in.\n", username)
+	}
+
+	// The database, exactly as the handler opens it.
+	h.StorageRaw = storageConfig(h.StorageRaw, issuer)
+	mod, err = cctx.LoadModule(h, "StorageRaw")
+	if err != nil {
+		return fmt.Errorf("issuer %s: storage: %w", issuer, err)
+	}
+	st, ok := mod.(StorageSource)
+	if !ok {
+		return fmt.Errorf("issuer %s: storage: module %T is not a storage backend", issuer, mod)
+	}
+	db := st.DB()
+
+	if !add {
+		tp := authn.NewTOTP(db, nil, "") // removing needs no key
+		if err := tp.Remove(cctx, username); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Removed the TOTP secret of %q at %s (if there was one).\n", username, issuer)
+		return nil
+	}
+
+	// The sealing key, from the same Caddy storage as the handler's.
+	cs, err := caddyStorage(cctx, cfg)
+	if err != nil {
+		return err
+	}
+	key, err := keys.LoadOrCreateSecret(cctx, cs, totpKeyName(issuer), authn.SealKeySize)
+	if err != nil {
+		return fmt.Errorf("TOTP sealing key: %w", err)
+	}
+	sealer, err := authn.NewSealer(key)
+	if err != nil {
+		return err
+	}
+	tp := authn.NewTOTP(db, sealer, authn.TOTPIssuerName(issuer))
+	had, err := tp.Enrolled(cctx, username)
+	if err != nil {
+		return err
+	}
+	e, err := tp.AdminEnroll(cctx, username)
+	if err != nil {
+		return err
+	}
+	printEnrollment(cmd.OutOrStdout(), username, issuer, had, e)
+	return nil
+}
+
+// printEnrollment writes what the administrator hands to the user.
+func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment) {
+	fmt.Fprintf(w, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
+	if replaced {
+		fmt.Fprintln(w, "It replaces the previous secret, which no longer works.")
+	}
+	fmt.Fprintln(w, "Scan the QR code with an authenticator app, or enter the secret by hand")
+	fmt.Fprintln(w, "(TOTP, SHA-1, 6 digits, 30 seconds). Keep this output private.")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, authn.TerminalQR(e.URI))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "URI:    %s\n", e.URI)
+	fmt.Fprintf(w, "Secret: %s\n", e.Secret)
+}
+
+// storageConfig is the handler's storage module config, with the default
+// of Handler.Provision (SQLite at <data dir>/oidc/<issuerSlug>.db) when raw
+// is empty. The two must agree, or the command would write to a database the
+// handler does not read.
+func storageConfig(raw json.RawMessage, issuer string) json.RawMessage {
+	if len(raw) != 0 {
+		return raw
+	}
+	return caddyconfigJSON(map[string]string{
+		"backend": "sqlite",
+		"path":    filepath.Join(caddy.AppDataDir(), "oidc", issuerSlug(issuer)+".db"),
+	})
+}
+
+// findHandler finds the oidc_provider handlers anywhere in the JSON config
+// and returns the one with the given issuer, or the only one if issuer is
+// empty. The returned issuer has its placeholders replaced, as in Provision.
+func findHandler(cfg []byte, issuer string) (*Handler, string, error) {
+	var doc any
+	if err := json.Unmarshal(cfg, &doc); err != nil {
+		return nil, "", fmt.Errorf("config: %w", err)
+	}
+	var raws []json.RawMessage
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["handler"] == "oidc_provider" {
+				b, _ := json.Marshal(v)
+				raws = append(raws, b)
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	if len(raws) == 0 {
+		return nil, "", errors.New("the config has no oidc_provider handler")
+	}
+
+	repl := caddy.NewReplacer()
+	var found []string
+	for _, raw := range raws {
+		h := new(Handler)
+		if err := json.Unmarshal(raw, h); err != nil {
+			return nil, "", fmt.Errorf("oidc_provider handler: %w", err)
+		}
+		iss := repl.ReplaceKnown(h.Issuer, "")
+		if issuer != "" && iss == issuer {
+			return h, iss, nil
+		}
+		if !slices.Contains(found, iss) {
+			found = append(found, iss)
+		}
+	}
+	switch {
+	case issuer != "":
+		return nil, "", fmt.Errorf("no oidc_provider handler with issuer %q; the config has: %s", issuer, strings.Join(found, ", "))
+	case len(found) > 1:
+		return nil, "", fmt.Errorf("the config has several oidc_provider issuers; choose one with --issuer: %s", strings.Join(found, ", "))
+	case found[0] == "":
+		return nil, "", errors.New("the oidc_provider handler has no issuer")
+	}
+	h := new(Handler)
+	_ = json.Unmarshal(raws[0], h) // decoded without error above
+	return h, found[0], nil
+}
+
+// caddyStorage returns the Caddy storage of the config: its top-level
+// storage module, provisioned in ctx, or Caddy's default file storage in its
+// data directory, as a running Caddy would use.
+func caddyStorage(ctx caddy.Context, cfg []byte) (certmagic.Storage, error) {
+	var top struct {
+		StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=caddy.storage inline_key=module"`
+	}
+	if err := json.Unmarshal(cfg, &top); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(top.StorageRaw) == 0 {
+		return caddy.DefaultStorage, nil
+	}
+	mod, err := ctx.LoadModule(&top, "StorageRaw")
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	conv, ok := mod.(caddy.StorageConverter)
+	if !ok {
+		return nil, fmt.Errorf("storage: module %T is not a Caddy storage", mod)
+	}
+	st, err := conv.CertMagicStorage()
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	return st, nil
+}
