@@ -42,6 +42,9 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // when the client or redirect URI cannot be trusted.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFlow) {
 	ctx := r.Context()
+	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
+		return
+	}
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
@@ -81,7 +84,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in and prompt=none forbids asking."))
 			return
 		}
-		p.renderLogin(w, r, http.StatusOK, client, p.returnTo(ar), form.Get("login_hint"), "")
+		p.renderLogin(w, r, http.StatusOK, client, p.returnTo(r, ar), form.Get("login_hint"), "")
 		return
 	}
 
@@ -160,7 +163,7 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client
 	if form.Get("request") != "" {
 		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
 	}
-	if form.Get("request_uri") != "" {
+	if uri := form.Get("request_uri"); uri != "" && !p.isPushedURI(uri) { // fosite resolved a pushed one
 		return fosite.ErrRequestURINotSupported.WithHint("The request_uri parameter is not supported.")
 	}
 	return nil
@@ -203,7 +206,10 @@ func parseMaxAge(s string) (int64, bool) {
 }
 
 // returnTo is the relative URL that resumes this authorization request.
-func (p *Provider) returnTo(ar fosite.AuthorizeRequester) string {
+func (p *Provider) returnTo(r *http.Request, ar fosite.AuthorizeRequester) string {
+	if s, ok := p.pushedReturnTo(r, ar); ok {
+		return s
+	}
 	return p.base + pathAuthorize + "?" + ar.GetRequestForm().Encode()
 }
 
@@ -300,7 +306,7 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Clie
 		UserName:   login.Username,
 		Action:     p.base + pathConsent,
 		CSRFToken:  p.csrfToken(w, r),
-		ReturnTo:   p.returnTo(ar),
+		ReturnTo:   p.returnTo(r, ar),
 	}
 	if u, err := p.users.Lookup(login.Username); err == nil && u.DisplayName != "" {
 		page.UserName = u.DisplayName

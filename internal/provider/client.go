@@ -56,6 +56,12 @@ type ClientConfig struct {
 	IDTokenSignedResponseAlg string // RS256 (default) or ES256
 	AuthorizationPolicy      string // one_factor (default here) or two_factor
 	ConsentMode              string // auto (default), explicit or implicit
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// user back to; compared exactly.
+	PostLogoutRedirectURIs []string
+	// RequirePushedAuthorizationRequests refuses this client's
+	// authorization requests unless they were pushed (RFC 9126).
+	RequirePushedAuthorizationRequests bool
 }
 
 // Client is a registered client as fosite sees it.
@@ -69,6 +75,9 @@ type Client struct {
 	ConsentMode         string
 	ResponseModes       []fosite.ResponseModeType
 	secret              clientSecret
+
+	PostLogoutRedirectURIs []string // registered for RP-initiated logout
+	RequirePAR             bool     // authorization requests must be pushed
 }
 
 // GetResponseModes implements fosite.ResponseModeClient.
@@ -163,6 +172,11 @@ func newClient(cfg ClientConfig, algs []string) (*Client, error) {
 		}
 	}
 	c.RedirectURIs = slices.Clone(cfg.RedirectURIs)
+	if err := validatePostLogoutRedirectURIs(cfg.PostLogoutRedirectURIs); err != nil {
+		return nil, err
+	}
+	c.PostLogoutRedirectURIs = slices.Clone(cfg.PostLogoutRedirectURIs)
+	c.RequirePAR = cfg.RequirePushedAuthorizationRequests
 
 	c.Scopes = slices.Clone(cfg.Scopes)
 	if len(c.Scopes) == 0 {

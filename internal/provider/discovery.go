@@ -58,6 +58,17 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"request_uri_parameter_supported":                false,
 		"require_request_uri_registration":               false,
 		"authorization_response_iss_parameter_supported": true,
+
+		// request_uri_parameter_supported above is about request objects
+		// by reference, which we do not fetch; pushed request URIs
+		// (RFC 9126) are announced by the PAR endpoint below.
+		"introspection_endpoint":                        p.url(pathIntrospection),
+		"introspection_endpoint_auth_methods_supported": introspectionAuthMethods,
+		"revocation_endpoint":                           p.url(pathRevocation),
+		"revocation_endpoint_auth_methods_supported":    revocationAuthMethods,
+		"end_session_endpoint":                          p.url(pathEndSession),
+		"pushed_authorization_request_endpoint":         p.url(pathPAR),
+		"require_pushed_authorization_requests":         cfg.RequirePushedAuthorizationRequests,
 	}
 	return json.Marshal(doc)
 }

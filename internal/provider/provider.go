@@ -32,6 +32,10 @@ const (
 	pathAuthorize     = "/api/oidc/authorization"
 	pathToken         = "/api/oidc/token"
 	pathUserinfo      = "/api/oidc/userinfo"
+	pathIntrospection = "/api/oidc/introspection"
+	pathRevocation    = "/api/oidc/revocation"
+	pathPAR           = "/api/oidc/pushed-authorization-request"
+	pathEndSession    = "/api/oidc/end-session"
 	pathLogin         = "/login"
 	pathConsent       = "/consent"
 	pathLogout        = "/logout"
@@ -74,6 +78,14 @@ type Config struct {
 	// EnableClientDebugMessages sends fosite's debug details to clients.
 	EnableClientDebugMessages bool
 
+	// RequirePushedAuthorizationRequests makes every client push its
+	// authorization requests (RFC 9126); clients may also require it
+	// one by one.
+	RequirePushedAuthorizationRequests bool
+	// PARContextLifespan is how long a pushed authorization request's
+	// request_uri stays usable (default 5m, as fosite and Authelia).
+	PARContextLifespan time.Duration
+
 	// Logger receives structured logs; never secrets or tokens.
 	Logger *zap.Logger
 }
@@ -94,6 +106,9 @@ type Provider struct {
 	cookieKey  []byte
 	sessionTTL time.Duration
 	minEntropy int
+	fosite     *fosite.Config
+	storage    *store.Fosite
+	requirePAR bool // every client must push its authorization requests
 
 	discovery []byte // precomputed discovery document
 }
@@ -125,8 +140,12 @@ func New(cfg Config) (*Provider, error) {
 	setDefault(&cfg.IDTokenLifespan, time.Hour)
 	setDefault(&cfg.RefreshTokenLifespan, 90*time.Minute)
 	setDefault(&cfg.SessionLifespan, 12*time.Hour)
+	setDefault(&cfg.PARContextLifespan, store.DefaultPARLifespan)
 	if cfg.MinimumParameterEntropy == 0 {
 		cfg.MinimumParameterEntropy = fosite.MinParameterEntropy
+	}
+	if cfg.PARContextLifespan < 0 {
+		return nil, fmt.Errorf("par_context_lifespan: must not be negative")
 	}
 	if cfg.MinimumParameterEntropy < 0 {
 		return nil, fmt.Errorf("minimum_parameter_entropy: must not be negative")
@@ -151,6 +170,7 @@ func New(cfg Config) (*Provider, error) {
 		cookieKey:  cfg.CookieSecret,
 		sessionTTL: cfg.SessionLifespan,
 		minEntropy: cfg.MinimumParameterEntropy,
+		requirePAR: cfg.RequirePushedAuthorizationRequests,
 	}
 	algs := cfg.Keys.Algorithms()
 	for i, cc := range cfg.Clients {
@@ -194,9 +214,16 @@ func New(cfg Config) (*Provider, error) {
 		RefreshTokenScopes:             []string{"offline_access", "offline"},
 		AllowedPromptValues:            []string{"login", "none", "consent"},
 		OmitRedirectScopeParam:         true,
+		PushedAuthorizeContextLifespan: cfg.PARContextLifespan,
+		IsPushedAuthorizeEnforced:      cfg.RequirePushedAuthorizationRequests,
 	}
+	// Every endpoint that authenticates clients through fosite (token,
+	// revocation, PAR) uses our strategy; introspection authenticates
+	// clients itself (see introspect.go).
 	fc.ClientAuthenticationStrategy = p.authenticateClient
+	p.fosite = fc
 	storage := store.NewFosite(cfg.DB, p.GetClient)
+	p.storage = storage
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               compose.NewOAuth2HMACStrategy(fc),
@@ -209,7 +236,9 @@ func New(cfg Config) (*Provider, error) {
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
 		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
+		compose.PushedAuthorizeHandlerFactory,
 	)
 
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
@@ -250,7 +279,8 @@ func (p *Provider) Handles(r *http.Request) bool {
 	}
 	switch path {
 	case pathDiscovery, pathOAuthMetadata, pathJWKS, pathAuthorize, pathToken,
-		pathUserinfo, pathLogin, pathConsent, pathLogout:
+		pathUserinfo, pathIntrospection, pathRevocation, pathPAR, pathEndSession,
+		pathLogin, pathConsent, pathLogout:
 		return true
 	}
 	return strings.HasPrefix(path, pathAssets+"/")
@@ -273,6 +303,14 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveToken(w, r)
 	case pathUserinfo:
 		p.serveUserinfo(w, r)
+	case pathIntrospection:
+		p.serveIntrospection(w, r)
+	case pathRevocation:
+		p.serveRevocation(w, r)
+	case pathPAR:
+		p.servePAR(w, r)
+	case pathEndSession:
+		p.serveEndSession(w, r)
 	case pathLogin:
 		p.serveLogin(w, r)
 	case pathConsent:
