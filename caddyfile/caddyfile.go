@@ -14,6 +14,8 @@
 //		enable_pkce_plain_challenge [true|false]
 //		minimum_parameter_entropy <n>
 //		enable_client_debug_messages [true|false]
+//		require_pushed_authorization_requests [true|false]
+//		par_context_lifespan <duration>
 //		client <client_id> {
 //			client_name <name>            # alias: description
 //			client_secret <secret>        # alias: secret
@@ -30,6 +32,8 @@
 //			id_token_signed_response_alg RS256|ES256
 //			authorization_policy one_factor
 //			consent_mode auto|explicit|implicit
+//			post_logout_redirect_uris <uri...>  # alias: post_logout_redirect_uri; repeatable
+//			require_pushed_authorization_requests [true|false]
 //		}
 //	}
 package caddyfile
@@ -143,6 +147,14 @@ func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error 
 			if err := boolArg(d, &handler.EnableClientDebugMessages); err != nil {
 				return err
 			}
+		case "require_pushed_authorization_requests":
+			if err := boolArg(d, &handler.RequirePushedAuthorizationRequests); err != nil {
+				return err
+			}
+		case "par_context_lifespan":
+			if err := durationArg(d, &handler.PARContextLifespan); err != nil {
+				return err
+			}
 		case "client":
 			c, err := unmarshalClient(d)
 			if err != nil {
@@ -198,6 +210,10 @@ func unmarshalClient(d *caddyfile.Dispenser) (caddyoidc.Client, error) {
 			err = oneArg(d, &c.AuthorizationPolicy)
 		case "consent_mode":
 			err = oneArg(d, &c.ConsentMode)
+		case "post_logout_redirect_uris", "post_logout_redirect_uri":
+			err = appendArgs(d, &c.PostLogoutRedirectURIs)
+		case "require_pushed_authorization_requests":
+			err = boolArg(d, &c.RequirePushedAuthorizationRequests)
 		default:
 			return c, d.Errf("client %q: unrecognized option %q", c.ClientID, opt)
 		}

@@ -77,6 +77,17 @@ type Client struct {
 	// ConsentMode is explicit (show the consent page; default, also "auto")
 	// or implicit (never ask).
 	ConsentMode string `json:"consent_mode,omitempty"`
+
+	// PostLogoutRedirectURIs are where RP-initiated logout (the
+	// end_session_endpoint) may send the user back to, compared exactly
+	// like redirect_uris. A post_logout_redirect_uri not listed here gets
+	// an error page and no redirect.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+
+	// RequirePushedAuthorizationRequests refuses this client's
+	// authorization requests unless they were first pushed to the
+	// pushed_authorization_request_endpoint (RFC 9126). Default false.
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // id returns the client ID under either name, for error messages.
@@ -125,6 +136,9 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		AuthorizationPolicy:      c.AuthorizationPolicy,
 		ConsentMode:              c.ConsentMode,
+
+		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 	}, nil
 }
 

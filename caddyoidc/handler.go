@@ -86,6 +86,16 @@ type Handler struct {
 	// EnableClientDebugMessages adds debug details to errors sent to clients.
 	EnableClientDebugMessages bool `json:"enable_client_debug_messages,omitempty"`
 
+	// RequirePushedAuthorizationRequests makes every client push its
+	// authorization requests to the pushed_authorization_request_endpoint
+	// (RFC 9126) first; a client can also require it for itself.
+	// Default false.
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// PARContextLifespan is how long the request_uri of a pushed
+	// authorization request stays usable; each is also usable once only.
+	// Default 5m (Authelia's pushed_authorizations.context_lifespan).
+	PARContextLifespan caddy.Duration `json:"par_context_lifespan,omitempty"`
+
 	provider *provider.Provider
 	logger   *zap.Logger
 	poolKey  string
@@ -170,6 +180,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MinimumParameterEntropy:   h.MinimumParameterEntropy,
 		EnableClientDebugMessages: h.EnableClientDebugMessages,
 		Logger:                    h.logger,
+
+		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
+		PARContextLifespan:                 time.Duration(h.PARContextLifespan),
 	}
 	for i, c := range h.Clients {
 		cc, err := c.engineConfig(repl)
