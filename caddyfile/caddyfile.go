@@ -40,6 +40,7 @@ package caddyfile
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -155,6 +156,40 @@ func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error 
 			if err := durationArg(d, &handler.PARContextLifespan); err != nil {
 				return err
 			}
+		case "default_authorization_policy":
+			if err := oneArg(d, &handler.DefaultAuthorizationPolicy); err != nil {
+				return err
+			}
+		case "authorization_policy":
+			name, pol, err := unmarshalPolicy(d)
+			if err != nil {
+				return err
+			}
+			if handler.AuthorizationPolicies == nil {
+				handler.AuthorizationPolicies = map[string]caddyoidc.AuthorizationPolicy{}
+			}
+			if _, dup := handler.AuthorizationPolicies[name]; dup {
+				return d.Errf("authorization_policy %q: defined twice", name)
+			}
+			handler.AuthorizationPolicies[name] = pol
+		case "regulation":
+			reg, err := unmarshalRegulation(d)
+			if err != nil {
+				return err
+			}
+			handler.Regulation = reg
+		case "session_inactivity":
+			if err := durationArg(d, &handler.SessionInactivity); err != nil {
+				return err
+			}
+		case "remember_me_lifespan":
+			if err := durationArg(d, &handler.RememberMeLifespan); err != nil {
+				return err
+			}
+		case "templates_dir":
+			if err := oneArg(d, &handler.TemplatesDir); err != nil {
+				return err
+			}
 		case "client":
 			c, err := unmarshalClient(d)
 			if err != nil {
@@ -210,6 +245,8 @@ func unmarshalClient(d *caddyfile.Dispenser) (caddyoidc.Client, error) {
 			err = oneArg(d, &c.AuthorizationPolicy)
 		case "consent_mode":
 			err = oneArg(d, &c.ConsentMode)
+		case "pre_configured_consent_duration":
+			err = durationArg(d, &c.PreConfiguredConsentDuration)
 		case "post_logout_redirect_uris", "post_logout_redirect_uri":
 			err = appendArgs(d, &c.PostLogoutRedirectURIs)
 		case "require_pushed_authorization_requests":
@@ -222,6 +259,80 @@ func unmarshalClient(d *caddyfile.Dispenser) (caddyoidc.Client, error) {
 		}
 	}
 	return c, nil
+}
+
+// unmarshalPolicy reads
+//
+//	authorization_policy <name> {
+//		default_policy one_factor|two_factor|deny
+//		rule one_factor|two_factor|deny <subject>...
+//	}
+//
+// Each subject argument is an alternative; conditions joined with & must
+// all hold: "rule two_factor group:photos group:admins&group:family".
+func unmarshalPolicy(d *caddyfile.Dispenser) (string, caddyoidc.AuthorizationPolicy, error) {
+	var pol caddyoidc.AuthorizationPolicy
+	if !d.NextArg() {
+		return "", pol, d.Errf("authorization_policy: the policy name is required")
+	}
+	name := d.Val()
+	if d.NextArg() {
+		return "", pol, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "default_policy":
+			if err := oneArg(d, &pol.DefaultPolicy); err != nil {
+				return "", pol, err
+			}
+		case "rule":
+			args := d.RemainingArgs()
+			if len(args) < 1 {
+				return "", pol, d.ArgErr()
+			}
+			rule := caddyoidc.PolicyRule{Policy: args[0]}
+			for _, alt := range args[1:] {
+				rule.Subject = append(rule.Subject, strings.Split(alt, "&"))
+			}
+			pol.Rules = append(pol.Rules, rule)
+		default:
+			return "", pol, d.Errf("authorization_policy %q: unrecognized option %q", name, opt)
+		}
+	}
+	return name, pol, nil
+}
+
+// unmarshalRegulation reads regulation { max_retries, find_time, ban_time }.
+func unmarshalRegulation(d *caddyfile.Dispenser) (*caddyoidc.Regulation, error) {
+	reg := &caddyoidc.Regulation{}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "max_retries":
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return nil, d.Errf("max_retries: %q is not a number of at least 0", s)
+			}
+			reg.MaxRetries = &n
+		case "find_time":
+			if err := durationArg(d, &reg.FindTime); err != nil {
+				return nil, err
+			}
+		case "ban_time":
+			if err := durationArg(d, &reg.BanTime); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("regulation: unrecognized option %q", opt)
+		}
+	}
+	return reg, nil
 }
 
 // oneArg reads exactly one argument. An empty string (“”) is allowed, as in

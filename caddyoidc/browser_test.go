@@ -83,8 +83,8 @@ func TestBrowser(t *testing.T) {
 	if af := str(out, "autofocus"); af != "input#username[text]" {
 		t.Errorf("autofocus on %q, want the username", af)
 	}
-	if order := strs(out, "tab_order"); !slices.Equal(order, []string{"input#username[text]", "input#password[password]", "button[submit]"}) {
-		t.Errorf("Tab order from the username: %q, want username → password → submit", order)
+	if order := strs(out, "tab_order"); !slices.Equal(order, []string{"input#username[text]", "input#password[password]", "input#remember_me[checkbox]", "button[submit]"}) {
+		t.Errorf("Tab order from the username: %q, want username → password → keep me signed in → submit", order)
 	}
 	le, _ := out["login_error"].(map[string]any)
 	if !strings.Contains(fmt.Sprint(le["alert"]), "Incorrect") || le["password_invalid"] != "true" || le["username_kept"] != "alice" {

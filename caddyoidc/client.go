@@ -3,6 +3,7 @@ package caddyoidc
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -70,13 +71,21 @@ type Client struct {
 	// (default) or ES256.
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 
-	// AuthorizationPolicy is one_factor. (two_factor arrives with second
-	// factors and is refused until then rather than silently weakened.)
+	// AuthorizationPolicy is one_factor, two_factor, or the name of one of
+	// the provider's authorization_policies. Default: the provider's
+	// default_authorization_policy (one_factor unless set).
 	AuthorizationPolicy string `json:"authorization_policy,omitempty"`
 
-	// ConsentMode is explicit (show the consent page; default, also "auto")
-	// or implicit (never ask).
+	// ConsentMode is auto (default: pre-configured when
+	// pre_configured_consent_duration is set, else explicit), explicit (ask
+	// every time), implicit (never ask) or pre-configured (offer to remember
+	// the choice).
 	ConsentMode string `json:"consent_mode,omitempty"`
+
+	// PreConfiguredConsentDuration lets users remember their consent for
+	// this long (consent_mode pre-configured, or auto when set): valid only
+	// for the same user, client, scopes and audience.
+	PreConfiguredConsentDuration caddy.Duration `json:"pre_configured_consent_duration,omitempty"`
 
 	// PostLogoutRedirectURIs are where RP-initiated logout (the
 	// end_session_endpoint) may send the user back to, compared exactly
@@ -120,22 +129,23 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		secret = strings.TrimRight(resolved, "\r\n")
 	}
 	return provider.ClientConfig{
-		ID:                       id,
-		Name:                     name,
-		Secret:                   secret,
-		Public:                   c.Public,
-		RedirectURIs:             c.RedirectURIs,
-		Scopes:                   c.Scopes,
-		Audience:                 c.Audience,
-		GrantTypes:               c.GrantTypes,
-		ResponseTypes:            c.ResponseTypes,
-		ResponseModes:            c.ResponseModes,
-		TokenEndpointAuthMethod:  c.TokenEndpointAuthMethod,
-		RequirePKCE:              c.RequirePKCE,
-		PKCEChallengeMethod:      c.PKCEChallengeMethod,
-		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
-		AuthorizationPolicy:      c.AuthorizationPolicy,
-		ConsentMode:              c.ConsentMode,
+		ID:                           id,
+		Name:                         name,
+		Secret:                       secret,
+		Public:                       c.Public,
+		RedirectURIs:                 c.RedirectURIs,
+		Scopes:                       c.Scopes,
+		Audience:                     c.Audience,
+		GrantTypes:                   c.GrantTypes,
+		ResponseTypes:                c.ResponseTypes,
+		ResponseModes:                c.ResponseModes,
+		TokenEndpointAuthMethod:      c.TokenEndpointAuthMethod,
+		RequirePKCE:                  c.RequirePKCE,
+		PKCEChallengeMethod:          c.PKCEChallengeMethod,
+		IDTokenSignedResponseAlg:     c.IDTokenSignedResponseAlg,
+		AuthorizationPolicy:          c.AuthorizationPolicy,
+		ConsentMode:                  c.ConsentMode,
+		PreConfiguredConsentDuration: time.Duration(c.PreConfiguredConsentDuration),
 
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,

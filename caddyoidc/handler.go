@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/provider"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -95,6 +96,28 @@ type Handler struct {
 	// authorization request stays usable; each is also usable once only.
 	// Default 5m (Authelia's pushed_authorizations.context_lifespan).
 	PARContextLifespan caddy.Duration `json:"par_context_lifespan,omitempty"`
+
+	// DefaultAuthorizationPolicy applies to clients that set no
+	// authorization_policy: one_factor (default), two_factor, or the name
+	// of one of AuthorizationPolicies.
+	DefaultAuthorizationPolicy string `json:"default_authorization_policy,omitempty"`
+	// AuthorizationPolicies are named policies with rules by user and
+	// group, which clients name in authorization_policy (Authelia's
+	// authorization_policies).
+	AuthorizationPolicies map[string]AuthorizationPolicy `json:"authorization_policies,omitempty"`
+	// Regulation bans users and addresses after repeated failures.
+	// Default: 3 failures in 2m ban for 5m.
+	Regulation *Regulation `json:"regulation,omitempty"`
+	// SessionInactivity signs a user out after this long without using the
+	// provider. Default 1h; a negative value disables it. Remember-me
+	// sessions have no inactivity timeout.
+	SessionInactivity caddy.Duration `json:"session_inactivity,omitempty"`
+	// RememberMeLifespan is how long a "Keep me signed in" session lasts.
+	// Default 30 days (720h); a negative value hides the checkbox.
+	RememberMeLifespan caddy.Duration `json:"remember_me_lifespan,omitempty"`
+	// TemplatesDir holds page templates that replace the embedded ones
+	// (layout.html, login.html, consent.html, …) for branding.
+	TemplatesDir string `json:"templates_dir,omitempty"`
 
 	provider *provider.Provider
 	logger   *zap.Logger
@@ -184,6 +207,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
 		PARContextLifespan:                 time.Duration(h.PARContextLifespan),
 	}
+	pols, err := policies(h.AuthorizationPolicies)
+	if err != nil {
+		return err
+	}
+	cfg.Authn = provider.AuthnConfig{
+		DefaultPolicy:      h.DefaultAuthorizationPolicy,
+		Policies:           pols,
+		TOTPKey:            state.totpKey,
+		Regulation:         h.Regulation.engineConfig(),
+		SessionInactivity:  time.Duration(h.SessionInactivity),
+		RememberMeLifespan: time.Duration(h.RememberMeLifespan),
+		ClientIP:           clientIP,
+		TemplatesDir:       repl.ReplaceKnown(h.TemplatesDir, ""),
+	}
 	for i, c := range h.Clients {
 		cc, err := c.engineConfig(repl)
 		if err != nil {
@@ -232,6 +269,7 @@ type issuerState struct {
 	keys         *keys.Manager
 	hmacSecret   []byte
 	cookieSecret []byte
+	totpKey      []byte
 }
 
 // Destruct implements caddy.Destructor; keys and secrets hold no resources.
@@ -252,7 +290,11 @@ func loadIssuerState(ctx caddy.Context, issuer string) (*issuerState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cookie secret: %w", err)
 	}
-	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret}, nil
+	totpKey, err := keys.LoadOrCreateSecret(ctx, st, totpKeyName(issuer), authn.SealKeySize) // the CLI uses the same key
+	if err != nil {
+		return nil, fmt.Errorf("totp key: %w", err)
+	}
+	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret, totpKey: totpKey}, nil
 }
 
 // issuerSlug is a short, file-name-safe identifier of an issuer: the host

@@ -242,13 +242,16 @@ func (b *browser) post(u string, form url.Values) page {
 	return b.do(req)
 }
 
-var inputRE = regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"`)
+var inputRE = regexp.MustCompile(`<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"[^>]*>`)
 var actionRE = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
 
 // formFields returns the hidden and prefilled inputs of the page's form.
 func (p page) formFields() url.Values {
 	v := url.Values{}
 	for _, m := range inputRE.FindAllStringSubmatch(p.body, -1) {
+		if strings.Contains(m[0], `type="checkbox"`) {
+			continue // unchecked unless the test sets it
+		}
 		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
 	return v
@@ -268,7 +271,7 @@ func (p page) formAction(issuer string) string {
 // login submits the login form shown on p.
 func (b *browser) login(p page, username, password string) page {
 	b.t.Helper()
-	if p.status != http.StatusOK || !strings.Contains(p.body, `name="password"`) {
+	if (p.status != http.StatusOK && p.status != http.StatusUnauthorized) || !strings.Contains(p.body, `name="password"`) {
 		b.t.Fatalf("expected the login page, got %d: %.400s", p.status, p.body)
 	}
 	form := p.formFields()

@@ -59,13 +59,29 @@ func TestProvisionErrorsNameClientAndOption(t *testing.T) {
 			client_secret hidden-secret-value
 			redirect_uris ` + cb + `
 		}`, []string{`client "public-app"`, "client_secret", "public"}, "hidden-secret-value"},
-		// Refused until second factors exist, rather than silently weakened.
-		{"two_factor policy", `
+		// A policy name that is neither built in nor configured.
+		{"unknown policy", `
 		client tfa-app {
 			client_secret x-secret
 			redirect_uris ` + cb + `
-			authorization_policy two_factor
-		}`, []string{`client "tfa-app"`, "authorization_policy", "two_factor"}, ""},
+			authorization_policy three_factor
+		}`, []string{`client "tfa-app"`, "authorization_policy", "three_factor"}, ""},
+		{"bad policy rule", `
+		authorization_policy staff {
+			default_policy deny
+			rule one_factor role:admin
+		}
+		client staff-app {
+			client_secret x-secret
+			redirect_uris ` + cb + `
+			authorization_policy staff
+		}`, []string{`"staff"`, "rules[0]", "role:admin"}, ""},
+		{"consent pre-configured without duration", `
+		client pc-app {
+			client_secret x-secret
+			redirect_uris ` + cb + `
+			consent_mode pre-configured
+		}`, []string{`client "pc-app"`, "consent_mode", "pre_configured_consent_duration"}, ""},
 		{"duplicate client id", `
 		client dup-app {
 			client_secret x-secret

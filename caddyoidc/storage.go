@@ -89,6 +89,10 @@ type pooledDB struct {
 // gcInterval is how often expired rows are deleted.
 const gcInterval = 15 * time.Minute
 
+// attemptRetention is how long authentication attempts are kept for
+// regulation.
+const attemptRetention = 7 * 24 * time.Hour
+
 func newPooledDB(db *store.DB, logger *zap.Logger) *pooledDB {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pooledDB{db: db, stop: cancel, done: make(chan struct{})}
@@ -102,6 +106,13 @@ func newPooledDB(db *store.DB, logger *zap.Logger) *pooledDB {
 				return
 			case now := <-t.C:
 				n, err := db.DeleteExpired(ctx, now)
+				if err == nil {
+					// Regulation needs attempts for find_time + ban_time;
+					// a week covers any sensible setting.
+					var m int64
+					m, err = db.DeleteAttemptsBefore(ctx, now.Add(-attemptRetention))
+					n += m
+				}
 				if err != nil && ctx.Err() == nil {
 					logger.Error("deleting expired grants and sessions", zap.Error(err))
 				} else if n > 0 {

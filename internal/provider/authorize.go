@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
@@ -24,6 +25,7 @@ type authFlow struct {
 	login    *store.LoginSession // the signed-in user, nil if none
 	fresh    bool                // the user authenticated within this flow
 	decision string              // "allow" or "deny" from the consent page, "" before it
+	remember bool                // the user asked to remember an allow decision
 }
 
 // serveAuthorize is the authorization endpoint (GET or POST).
@@ -88,14 +90,46 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		return
 	}
 
+	user, err := p.users.Lookup(login.Username)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+
+	// Authorization policy: who may use this client, and with how many factors.
+	level := client.policy.Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	if level == authn.Deny {
+		p.denied(w, r, ar, client, user)
+		return
+	}
+	if !authn.Satisfies(login.AMR, level) {
+		if promptNone {
+			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The client requires two-factor authentication and prompt=none forbids asking."))
+			return
+		}
+		p.secondFactorStep(w, r, client, user, p.returnTo(r, ar), "")
+		return
+	}
+
 	// Consent.
 	switch flow.decision {
 	case "deny":
 		p.log.Info("consent denied", zap.String("client_id", client.ID), zap.String("username", login.Username))
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return
+	case "allow":
+		if flow.remember && client.ConsentMode == "pre-configured" {
+			now := time.Now()
+			if err := p.db.PutConsent(ctx, store.Consent{
+				Username: user.Username, ClientID: client.ID,
+				Scopes: ar.GetRequestedScopes(), Audience: ar.GetRequestedAudience(),
+				GrantedAt: now, ExpiresAt: now.Add(client.ConsentDuration),
+			}); err != nil {
+				p.log.Error("remembering consent", zap.Error(err))
+			}
+		}
 	case "":
-		if !client.skipConsent() || slices.Contains(prompts, "consent") {
+		if slices.Contains(prompts, "consent") || !p.consented(ctx, client, user.Username, ar) {
 			if promptNone {
 				p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented and prompt=none forbids asking."))
 				return
@@ -111,11 +145,6 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	}
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
-	}
-	user, err := p.users.Lookup(login.Username)
-	if err != nil {
-		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
-		return
 	}
 	requestedAt := ar.GetRequestedAt()
 	if flow.fresh || flow.decision != "" {
@@ -136,6 +165,41 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	resp.AddParameter("iss", p.issuer) // RFC 9207
 	p.log.Info("authorization granted", zap.String("client_id", client.ID), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
 	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// consented reports whether the client may skip the consent page: implicit
+// consent, or a remembered consent of this user for exactly these scopes and
+// audience.
+func (p *Provider) consented(ctx context.Context, c *Client, username string, ar fosite.AuthorizeRequester) bool {
+	switch c.ConsentMode {
+	case "implicit":
+		return true
+	case "pre-configured":
+		rc, err := p.db.GetConsent(ctx, username, c.ID, time.Now())
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				p.log.Error("reading remembered consent", zap.Error(err))
+			}
+			return false
+		}
+		return sameSet(rc.Scopes, ar.GetRequestedScopes()) && sameSet(rc.Audience, ar.GetRequestedAudience())
+	}
+	return false
+}
+
+// sameSet compares two lists as sets.
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAuthorizeRequest applies the checks fosite leaves to us: per-client
@@ -249,9 +313,9 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	if ar == nil || !ar.IsRedirectURIValid() {
 		title, desc := "This sign-in link is not valid", rfc.HintField
 		if ar == nil || ar.GetClient() == nil {
-			desc = "The application that sent you here is not registered with this sign-in service, or the link is damaged. " + rfc.HintField
+			desc = "The application that sent you here is not registered with this sign-in service, or the link is damaged."
 		} else if strings.Contains(rfc.HintField, "redirect") {
-			desc = "The application asked to send you to an address that is not registered for it, so you are not being redirected. " + rfc.HintField
+			desc = "The application asked to send you back to an address that is not registered for it, so you are not being redirected. Whoever runs the application should check its redirect URI."
 		}
 		p.renderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
 		return
@@ -291,11 +355,35 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status in
 		ReturnTo:  returnTo,
 		Username:  username,
 		Error:     msg,
+
+		RememberMe:     p.rememberMeTTL > 0,
+		Passkeys:       p.passkeysEnrolled != nil,
+		WebAuthnBase:   p.base + pathWebAuthn,
+		ContinueAction: p.base + pathContinue,
 	}
 	if c != nil {
 		page.ClientName = c.DisplayName()
 	}
 	p.render(w, status, page)
+}
+
+// humanDuration writes a consent duration for people: "30 days", "12 hours".
+func humanDuration(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d >= time.Minute:
+		return plural(int64(d/time.Minute), "minute")
+	}
+	return plural(int64(d/time.Second), "second")
 }
 
 // renderConsent shows the consent page.
@@ -310,6 +398,9 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Clie
 	}
 	if u, err := p.users.Lookup(login.Username); err == nil && u.DisplayName != "" {
 		page.UserName = u.DisplayName
+	}
+	if c.ConsentMode == "pre-configured" {
+		page.RememberFor = humanDuration(c.ConsentDuration)
 	}
 	for _, s := range ar.GetRequestedScopes() {
 		desc, ok := scopeDescriptions[s]
@@ -348,7 +439,7 @@ func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
 		return
 	}
-	p.authorize(w, ar, authFlow{login: login, decision: decision})
+	p.authorize(w, ar, authFlow{login: login, decision: decision, remember: r.PostForm.Get("remember") != ""})
 }
 
 // serveLogin shows the login page (GET) or checks the credentials (POST) and
@@ -358,7 +449,7 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		returnTo := r.URL.Query().Get("return_to")
 		if _, ok := p.resume(r, returnTo); !ok {
-			returnTo = ""
+			returnTo = p.base + pathSettings
 		}
 		p.renderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
 		return
@@ -374,6 +465,9 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	returnTo := r.PostForm.Get("return_to")
 	next, ok := p.resume(r, returnTo)
+	if returnTo == p.base+pathSettings {
+		ok = true
+	}
 	if returnTo != "" && !ok {
 		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
 		return
@@ -385,16 +479,29 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
+	ctx, now, ip := r.Context(), time.Now(), p.clientIP(r)
+	banned := p.regulator.Check(ctx, username, ip, now)
+	// The password is checked even when banned, so that a ban looks and
+	// takes exactly like a wrong password: usernames cannot be probed.
 	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
-	if err != nil {
-		if !errors.Is(err, users.ErrInvalidCredentials) {
-			p.log.Error("authenticating user", zap.Error(err))
+	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
+		p.log.Error("authenticating user", zap.Error(err))
+	}
+	if banned == nil {
+		if regErr := p.regulator.Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
+			p.log.Error("recording attempt", zap.Error(regErr))
 		}
-		p.log.Info("login failed", zap.String("username", username), zap.String("remote", r.RemoteAddr))
+	}
+	if banned != nil || err != nil {
+		if banned != nil {
+			p.logBan(banned, username, ip)
+		} else {
+			p.log.Info("login failed", zap.String("username", username), zap.String("remote_ip", ip))
+		}
 		p.renderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
 		return
 	}
-	login, err := p.startLogin(w, r, user.Username, []string{"pwd"})
+	login, err := p.startLogin(w, r, user.Username, []string{"pwd"}, r.PostForm.Get("remember_me") != "" && p.rememberMeTTL > 0)
 	if err != nil {
 		p.log.Error("creating login session", zap.Error(err))
 		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
@@ -402,7 +509,7 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("login succeeded", zap.String("username", user.Username))
 	if next == nil {
-		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathLogout, CSRFToken: p.csrfToken(w, r), UserName: displayName(user)})
+		http.Redirect(w, r, p.base+pathSettings, http.StatusSeeOther)
 		return
 	}
 	p.authorize(w, next, authFlow{login: login, fresh: true})
@@ -424,6 +531,14 @@ func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
 			p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
 			return
+		}
+		if r.PostForm.Get("all_devices") != "" {
+			if login, err := p.currentLogin(r); err == nil && login != nil {
+				if err := p.db.DeleteLoginSessionsOfUser(r.Context(), login.Username); err != nil {
+					p.log.Error("ending every login session of the user", zap.Error(err))
+				}
+				p.log.Info("signed out on all devices", zap.String("username", login.Username))
+			}
 		}
 		if err := p.endLogin(w, r); err != nil {
 			p.log.Error("ending login session", zap.Error(err))

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -48,17 +49,28 @@ func (p *Provider) newSession(ctx context.Context, c *Client, u *users.User, log
 	extra["azp"] = c.ID
 	return &openid.DefaultSession{
 		Claims: &jwt.IDTokenClaims{
-			Issuer:                          p.issuer,
-			Subject:                         sub,
-			AuthTime:                        login.AuthTime,
-			RequestedAt:                     requestedAt,
-			AuthenticationMethodsReferences: login.AMR,
-			Extra:                           extra,
+			Issuer:                              p.issuer,
+			Subject:                             sub,
+			AuthTime:                            login.AuthTime,
+			RequestedAt:                         requestedAt,
+			AuthenticationMethodsReferences:     login.AMR,
+			AuthenticationContextClassReference: acr(login.AMR),
+			Extra:                               extra,
 		},
 		Headers:  &jwt.Headers{Extra: map[string]any{"alg": c.IDTokenAlg}},
 		Subject:  sub,
 		Username: u.Username,
 	}, nil
+}
+
+// acr names the strength of the authentication: "2" for two factors (or a
+// passkey with user verification), "1" for one. Clients that ask with
+// acr_values can compare it; the amr claim lists the methods.
+func acr(amr []string) string {
+	if authn.IsTwoFactor(amr) {
+		return "2"
+	}
+	return "1"
 }
 
 // emptySession is what fosite fills from storage.

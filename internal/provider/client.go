@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 )
 
@@ -54,8 +56,11 @@ type ClientConfig struct {
 	RequirePKCE              bool
 	PKCEChallengeMethod      string // "", "S256" or "plain"
 	IDTokenSignedResponseAlg string // RS256 (default) or ES256
-	AuthorizationPolicy      string // one_factor (default here) or two_factor
-	ConsentMode              string // auto (default), explicit or implicit
+	AuthorizationPolicy      string // one_factor, two_factor or a named policy; "" = the provider default
+	ConsentMode              string // auto (default), explicit, implicit or pre-configured
+	// PreConfiguredConsentDuration is how long a remembered consent lasts
+	// (consent_mode pre-configured, or auto when set).
+	PreConfiguredConsentDuration time.Duration
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// user back to; compared exactly.
 	PostLogoutRedirectURIs []string
@@ -72,7 +77,10 @@ type Client struct {
 	RequirePKCE         bool
 	PKCEChallengeMethod string
 	IDTokenAlg          string
-	ConsentMode         string
+	ConsentMode         string        // explicit, implicit or pre-configured
+	ConsentDuration     time.Duration // how long a remembered consent lasts (pre-configured)
+	PolicyName          string        // authorization_policy as configured
+	policy              authn.Policy  // resolved by the provider
 	ResponseModes       []fosite.ResponseModeType
 	secret              clientSecret
 
@@ -110,23 +118,29 @@ func newClient(cfg ClientConfig, algs []string) (*Client, error) {
 	c.ID = cfg.ID
 	c.Public = cfg.Public
 
-	switch policy := cfg.AuthorizationPolicy; policy {
-	case "", PolicyOneFactor:
-	case PolicyTwoFactor:
-		return nil, fmt.Errorf("authorization_policy: two_factor needs second factors, which this version does not provide yet; use one_factor")
-	default:
-		return nil, fmt.Errorf("authorization_policy: %q is not one of one_factor, two_factor", policy)
-	}
+	c.PolicyName = cfg.AuthorizationPolicy // resolved against the named policies by the provider
 
+	// Consent, as Authelia: auto means pre-configured when a duration is
+	// set, explicit otherwise.
+	c.ConsentDuration = cfg.PreConfiguredConsentDuration
 	switch mode := cfg.ConsentMode; mode {
-	case "", "auto", "explicit":
+	case "", "auto":
 		c.ConsentMode = "explicit"
-	case "implicit":
+		if c.ConsentDuration > 0 {
+			c.ConsentMode = "pre-configured"
+		}
+	case "explicit", "implicit":
 		c.ConsentMode = mode
 	case "pre-configured":
-		return nil, fmt.Errorf("consent_mode: pre-configured is not available yet; use explicit or implicit")
+		if c.ConsentDuration <= 0 {
+			return nil, fmt.Errorf("consent_mode: pre-configured needs pre_configured_consent_duration")
+		}
+		c.ConsentMode = mode
 	default:
-		return nil, fmt.Errorf("consent_mode: %q is not one of auto, explicit, implicit", mode)
+		return nil, fmt.Errorf("consent_mode: %q is not one of auto, explicit, implicit, pre-configured", mode)
+	}
+	if c.ConsentDuration < 0 {
+		return nil, fmt.Errorf("pre_configured_consent_duration: must not be negative")
 	}
 
 	// Secret and authentication method.

@@ -40,6 +40,11 @@ const (
 	pathConsent       = "/consent"
 	pathLogout        = "/logout"
 	pathAssets        = "/assets"
+	pathWebAuthn      = "/api/webauthn"
+	pathSecondFactor  = "/login/2fa"
+	pathTOTPEnroll    = "/login/totp"
+	pathContinue      = "/login/continue"
+	pathSettings      = "/settings"
 )
 
 // Config is everything the engine needs. Durable parts (DB, Keys) are shared
@@ -86,6 +91,10 @@ type Config struct {
 	// request_uri stays usable (default 5m, as fosite and Authelia).
 	PARContextLifespan time.Duration
 
+	// Authn configures authentication: policies, second factors,
+	// regulation, session lifetimes (twofactor.go).
+	Authn AuthnConfig
+
 	// Logger receives structured logs; never secrets or tokens.
 	Logger *zap.Logger
 }
@@ -109,6 +118,7 @@ type Provider struct {
 	fosite     *fosite.Config
 	storage    *store.Fosite
 	requirePAR bool // every client must push its authorization requests
+	authnState
 
 	discovery []byte // precomputed discovery document
 }
@@ -192,6 +202,9 @@ func New(cfg Config) (*Provider, error) {
 
 	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
+	}
+	if err := p.setupAuthn(cfg.Authn); err != nil {
+		return nil, err
 	}
 	p.assets = http.StripPrefix(p.base+pathAssets, p.pages.AssetHandler())
 
@@ -280,10 +293,11 @@ func (p *Provider) Handles(r *http.Request) bool {
 	switch path {
 	case pathDiscovery, pathOAuthMetadata, pathJWKS, pathAuthorize, pathToken,
 		pathUserinfo, pathIntrospection, pathRevocation, pathPAR, pathEndSession,
-		pathLogin, pathConsent, pathLogout:
+		pathLogin, pathConsent, pathLogout,
+		pathSecondFactor, pathTOTPEnroll, pathContinue, pathSettings:
 		return true
 	}
-	return strings.HasPrefix(path, pathAssets+"/")
+	return strings.HasPrefix(path, pathAssets+"/") || strings.HasPrefix(path, pathWebAuthn+"/")
 }
 
 // ServeHTTP serves one of the provider's endpoints; call Handles first.
@@ -317,7 +331,19 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveConsent(w, r)
 	case pathLogout:
 		p.serveLogout(w, r)
+	case pathSecondFactor:
+		p.serveSecondFactor(w, r)
+	case pathTOTPEnroll:
+		p.serveTOTPEnroll(w, r)
+	case pathContinue:
+		p.serveContinue(w, r)
+	case pathSettings:
+		p.serveSettings(w, r)
 	default:
+		if strings.HasPrefix(path, pathWebAuthn+"/") {
+			p.serveWebAuthn(w, r, strings.TrimPrefix(path, pathWebAuthn))
+			return
+		}
 		if strings.HasPrefix(path, pathAssets+"/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			p.assets.ServeHTTP(w, r)
 			return

@@ -45,36 +45,65 @@ func (p *Provider) currentLogin(r *http.Request) (*store.LoginSession, error) {
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	s, err := p.db.GetLoginSession(r.Context(), c.Value, time.Now())
+	now := time.Now()
+	s, err := p.db.GetLoginSession(r.Context(), c.Value, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	idle := now.Sub(s.LastSeenAt)
+	if !s.RememberMe && p.inactivity > 0 && idle > p.inactivity {
+		_ = p.db.DeleteLoginSession(r.Context(), c.Value)
+		return nil, nil
+	}
+	if idle > time.Minute { // one write a minute at most per session
+		if err := p.db.TouchLoginSession(r.Context(), c.Value, now); err != nil {
+			return nil, err
+		}
+		s.LastSeenAt = now
+	}
+	return s, nil
 }
 
 // startLogin creates a fresh login session (a new identifier on every login,
 // so a planted cookie is useless) and sets its cookie.
-func (p *Provider) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string) (*store.LoginSession, error) {
+//
+// A remember-me session lasts RememberMeLifespan with a persistent cookie and
+// no inactivity timeout; otherwise the cookie ends with the browser session
+// and the server ends the session after SessionLifespan or the inactivity
+// timeout, whichever comes first.
+func (p *Provider) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string, rememberMe bool) (*store.LoginSession, error) {
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
 		_ = p.db.DeleteLoginSession(r.Context(), old.Value)
 	}
 	now := time.Now().UTC()
 	s := store.LoginSession{
-		ID:        randomToken(),
-		Username:  username,
-		AuthTime:  now.Truncate(time.Second),
-		AMR:       amr,
-		CreatedAt: now,
-		ExpiresAt: now.Add(p.sessionTTL),
+		ID:         randomToken(),
+		Username:   username,
+		AuthTime:   now.Truncate(time.Second),
+		AMR:        amr,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(p.sessionTTL),
+		LastSeenAt: now,
+		RememberMe: rememberMe,
+	}
+	if rememberMe {
+		s.ExpiresAt = now.Add(p.rememberMeTTL)
 	}
 	if err := p.db.CreateLoginSession(r.Context(), s); err != nil {
 		return nil, err
+	}
+	var expires time.Time // a browser-session cookie unless remembered
+	if rememberMe {
+		expires = s.ExpiresAt
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    s.ID,
 		Path:     p.cookiePath(),
-		Expires:  s.ExpiresAt,
+		Expires:  expires,
 		Secure:   p.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,

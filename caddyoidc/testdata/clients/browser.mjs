@@ -124,7 +124,7 @@ main(async () => {
     result.autofocus = await activeElement(page);
     await username.focus();
     const order = [await activeElement(page)];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       await page.keyboard.press('Tab');
       order.push(await activeElement(page));
     }
