@@ -51,9 +51,15 @@ func jwksKeys(t *testing.T, e *env) (map[string]string, string) {
 // client drops its own: a POST (not retried by net/http) on a connection the
 // server just closed would fail with a reset that no real app would blame on
 // the provider.
+//
+// Caddy's Stop returns once the old servers' shutdowns have started; they
+// close idle connections moments later, in goroutines. Give them that moment
+// before dropping the client's pool, or a pooled connection may be closed by
+// the server after the client let go of the others.
 func reload(t *testing.T, e *env) error {
 	t.Helper()
 	err := e.load()
+	time.Sleep(250 * time.Millisecond)
 	http.DefaultClient.CloseIdleConnections()
 	return err
 }
