@@ -1,9 +1,491 @@
 package provider
 
-import "net/http"
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/ui"
+)
+
+// The WebAuthn (passkey) JSON endpoints, below /api/webauthn. Every POST
+// carries the page's CSRF token in the X-CSRF-Token header. The state of a
+// ceremony stays in the database; the browser holds only its random ID, in
+// an HttpOnly SameSite=Strict cookie, and each ceremony finishes once.
+const (
+	webauthnCookie = "caddy_oidc_webauthn"
+	// passkeyReauthWindow: adding or removing a passkey needs a sign-in this
+	// recent, so a session left open is not enough.
+	passkeyReauthWindow = 10 * time.Minute
+	passkeyNameMax      = 64
+	passkeyDefaultName  = "Passkey"
+	webauthnMaxBody     = 64 << 10
+)
+
+// relyingParties caches the WebAuthn relying party per issuer. It depends on
+// the issuer only, and a Provider is rebuilt on every configuration reload.
+var relyingParties sync.Map // issuer -> relyingParty
+
+type relyingParty struct {
+	rp  *webauthn.WebAuthn
+	err error
+}
+
+// newPasskeys returns the passkey ceremonies of p. It is cheap (the relying
+// party is built once per issuer) and fails with authn.ErrPasskeyUnavailable
+// when the issuer's host is an IP address.
+func newPasskeys(p *Provider) (*authn.Passkeys, error) {
+	v, ok := relyingParties.Load(p.issuer)
+	if !ok {
+		rp, err := authn.NewRelyingParty(p.issuer)
+		v, _ = relyingParties.LoadOrStore(p.issuer, relyingParty{rp, err})
+	}
+	e := v.(relyingParty)
+	if e.err != nil {
+		return nil, e.err
+	}
+	return authn.NewPasskeys(e.rp, p.db), nil
+}
+
+// passkeyHooks returns what the pages need to know about passkeys (the
+// AuthnConfig.PasskeysEnrolled and ListPasskeys functions), or nils when
+// passkeys are unavailable for this issuer (an IP address as host).
+func (p *Provider) passkeyHooks() (enrolled func(context.Context, string) (bool, error), list func(context.Context, string) ([]ui.Passkey, error)) {
+	keys, err := newPasskeys(p)
+	if err != nil {
+		return nil, nil
+	}
+	enrolled = keys.Has
+	list = func(ctx context.Context, username string) ([]ui.Passkey, error) {
+		all, err := keys.List(ctx, username)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]ui.Passkey, 0, len(all))
+		for _, k := range all {
+			item := ui.Passkey{ID: k.ID, Name: k.Name, Created: k.CreatedAt.Format("2006-01-02")}
+			if !k.LastUsedAt.IsZero() {
+				item.LastUsed = k.LastUsedAt.Format("2006-01-02")
+			}
+			out = append(out, item)
+		}
+		return out, nil
+	}
+	return enrolled, list
+}
 
 // serveWebAuthn serves the WebAuthn (passkey) JSON endpoints below
 // /api/webauthn; sub is the rest of the path.
 func (p *Provider) serveWebAuthn(w http.ResponseWriter, r *http.Request, sub string) {
-	http.NotFound(w, r)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	var (
+		handler func(http.ResponseWriter, *http.Request, *authn.Passkeys)
+		method  = http.MethodPost
+	)
+	switch sub {
+	case "/login/options":
+		handler = p.passkeyLoginOptions
+	case "/login/finish":
+		handler = p.passkeyLoginFinish
+	case "/2fa/options":
+		handler = p.passkey2FAOptions
+	case "/2fa/finish":
+		handler = p.passkey2FAFinish
+	case "/register/options":
+		handler = p.passkeyRegisterOptions
+	case "/register/finish":
+		handler = p.passkeyRegisterFinish
+	case "/credentials":
+		handler, method = p.passkeyList, http.MethodGet
+	case "/credentials/delete":
+		handler = p.passkeyDelete
+	default:
+		webauthnError(w, http.StatusNotFound, "not_found", "No such WebAuthn endpoint.")
+		return
+	}
+	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+		h.Set("Allow", method)
+		webauthnError(w, http.StatusMethodNotAllowed, "invalid_request", "Use "+method+".")
+		return
+	}
+	keys, err := newPasskeys(p)
+	if err != nil {
+		webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
+		return
+	}
+	if r.Method == http.MethodPost && !p.checkCSRFHeader(r) {
+		webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
+		return
+	}
+	handler(w, r, keys)
+}
+
+// checkCSRFHeader verifies a script's POST: the X-CSRF-Token header must be
+// the token of the page (an HMAC of the CSRF cookie, as for forms), and an
+// Origin header, when present, must be the issuer's origin.
+func (p *Provider) checkCSRFHeader(r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		iss, _ := url.Parse(p.issuer)
+		if origin != iss.Scheme+"://"+iss.Host {
+			return false
+		}
+	}
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || len(c.Value) < 32 {
+		return false
+	}
+	token := r.Header.Get("X-CSRF-Token")
+	return token != "" && hmac.Equal([]byte(p.csrfFor(c.Value)), []byte(token))
+}
+
+// webauthnError writes {"error","error_description"}.
+func webauthnError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+var webauthnOK = map[string]any{"ok": true}
+
+// setCeremony hands the browser the ID of a ceremony in progress.
+func (p *Provider) setCeremony(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: webauthnCookie, Value: id, Path: p.cookiePath(),
+		MaxAge: int(authn.PasskeyCeremonyLifetime / time.Second),
+		Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// takeCeremony reads the ceremony ID and clears the cookie: a ceremony is
+// answered once, whatever the outcome.
+func (p *Provider) takeCeremony(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(webauthnCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: webauthnCookie, Value: "", Path: p.cookiePath(), MaxAge: -1,
+		Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+	return c.Value
+}
+
+// readWebAuthnBody reads a bounded JSON body.
+func readWebAuthnBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, webauthnMaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			webauthnError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request is too large.")
+		} else {
+			webauthnError(w, http.StatusBadRequest, "invalid_request", "The request could not be read.")
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// passkeySession returns the signed-in user's login session, or writes 401.
+func (p *Provider) passkeySession(w http.ResponseWriter, r *http.Request) (*store.LoginSession, bool) {
+	login, err := p.currentLogin(r)
+	if err != nil {
+		p.log.Error("loading login session", zap.Error(err))
+		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not read your session. Please try again.")
+		return nil, false
+	}
+	if login == nil {
+		webauthnError(w, http.StatusUnauthorized, "login_required", "You are not signed in.")
+		return nil, false
+	}
+	if u, err := p.users.Lookup(login.Username); err != nil || u.Disabled {
+		webauthnError(w, http.StatusUnauthorized, "login_required", "Please sign in again.")
+		return nil, false
+	}
+	return login, true
+}
+
+// passkeyStepUp checks that a session may change the user's passkeys: a
+// sign-in within passkeyReauthWindow and, when the user has a second factor
+// (a passkey or an authenticator app), a session that used two factors, so
+// a stolen password alone cannot add a passkey and then sign in with it.
+func (p *Provider) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *store.LoginSession) bool {
+	if time.Since(login.AuthTime) > passkeyReauthWindow {
+		webauthnError(w, http.StatusUnauthorized, "login_required", "Please sign in again to change your passkeys.")
+		return false
+	}
+	if authn.IsTwoFactor(login.AMR) {
+		return true
+	}
+	has, err := p.db.WebAuthnUserHasSecondFactor(r.Context(), login.Username)
+	if err != nil {
+		p.log.Error("checking second factors", zap.String("username", login.Username), zap.Error(err))
+		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not check your second factors. Please try again.")
+		return false
+	}
+	if has {
+		webauthnError(w, http.StatusUnauthorized, "login_required", "Confirm it's you with your second factor first, then try again.")
+		return false
+	}
+	return true
+}
+
+// passkeyFailure answers a failed ceremony and logs it (never the response).
+func (p *Provider) passkeyFailure(w http.ResponseWriter, r *http.Request, op, username string, err error) {
+	fields := []zap.Field{zap.String("operation", op), zap.String("remote_ip", p.clientIP(r)), zap.Error(err)}
+	if username != "" {
+		fields = append(fields, zap.String("username", username))
+	}
+	switch {
+	case errors.Is(err, authn.ErrPasskeyCeremony):
+		p.log.Info("passkey ceremony rejected", fields...)
+		webauthnError(w, http.StatusBadRequest, "invalid_request", "The passkey prompt expired or was already answered. Try again.")
+	case errors.Is(err, authn.ErrPasskeyMalformed):
+		p.log.Info("passkey ceremony rejected", fields...)
+		webauthnError(w, http.StatusBadRequest, "invalid_request", "The browser's passkey answer could not be read.")
+	case errors.Is(err, authn.ErrPasskeyExists):
+		p.log.Info("passkey ceremony rejected", fields...)
+		webauthnError(w, http.StatusConflict, "invalid_request", "This passkey is already registered.")
+	case errors.Is(err, authn.ErrPasskeyCloned):
+		p.log.Warn("passkey refused: possibly cloned authenticator", fields...)
+		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
+	case errors.Is(err, authn.ErrPasskeyRefused):
+		p.log.Info("passkey refused", fields...)
+		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
+	case errors.Is(err, authn.ErrNoPasskeys):
+		webauthnError(w, http.StatusBadRequest, "invalid_request", "You have no passkey registered.")
+	default:
+		p.log.Error("passkey ceremony failed", fields...)
+		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not complete the passkey step. Please try again.")
+	}
+}
+
+// passkeyLoginOptions begins a passwordless sign-in.
+func (p *Provider) passkeyLoginOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	opts, id, err := keys.BeginLogin(r.Context())
+	if err != nil {
+		p.passkeyFailure(w, r, "login options", "", err)
+		return
+	}
+	p.setCeremony(w, id)
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// passkeyLoginFinish signs the user in with a discoverable credential
+// (user verification required): amr hwk and user.
+func (p *Provider) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	id := p.takeCeremony(w, r)
+	body, ok := readWebAuthnBody(w, r)
+	if !ok {
+		return
+	}
+	res, err := keys.FinishLogin(r.Context(), id, body)
+	if err != nil {
+		p.passkeyFailure(w, r, "login", "", err)
+		return
+	}
+	if u, err := p.users.Lookup(res.Username); err != nil || u.Disabled {
+		p.log.Info("passkey login refused: unknown or disabled user", zap.String("username", res.Username))
+		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
+		return
+	}
+	// The login page's "Keep me signed in" travels as ?remember_me=1.
+	rememberMe := r.URL.Query().Get("remember_me") == "1" && p.rememberMeTTL > 0
+	if _, err := p.startLogin(w, r, res.Username, []string{"hwk", "user"}, rememberMe); err != nil {
+		p.log.Error("creating login session", zap.Error(err))
+		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not save your session. Please try again.")
+		return
+	}
+	p.log.Info("login succeeded", zap.String("username", res.Username), zap.String("method", "passkey"))
+	writeJSON(w, http.StatusOK, webauthnOK)
+}
+
+// passkey2FAOptions begins a second-factor assertion for the signed-in user.
+func (p *Provider) passkey2FAOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	login, ok := p.passkeySession(w, r)
+	if !ok {
+		return
+	}
+	opts, id, err := keys.BeginSecondFactor(r.Context(), login.Username)
+	if err != nil {
+		p.passkeyFailure(w, r, "2fa options", login.Username, err)
+		return
+	}
+	p.setCeremony(w, id)
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// passkey2FAFinish adds "hwk" to the signed-in user's session.
+func (p *Provider) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	id := p.takeCeremony(w, r)
+	login, ok := p.passkeySession(w, r)
+	if !ok {
+		return
+	}
+	body, ok := readWebAuthnBody(w, r)
+	if !ok {
+		return
+	}
+	if _, err := keys.FinishSecondFactor(r.Context(), login.Username, id, body); err != nil {
+		p.passkeyFailure(w, r, "2fa", login.Username, err)
+		return
+	}
+	// As for the other second factors: the session now shows both methods
+	// and the time of this authentication.
+	s := *login
+	if !slices.Contains(s.AMR, "hwk") {
+		s.AMR = append(slices.Clone(s.AMR), "hwk")
+	}
+	if authn.IsTwoFactor(s.AMR) && !slices.Contains(s.AMR, "mfa") {
+		s.AMR = append(s.AMR, "mfa")
+	}
+	s.AuthTime = time.Now().UTC().Truncate(time.Second)
+	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
+		p.log.Error("updating login session", zap.Error(err))
+		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not save your session. Please try again.")
+		return
+	}
+	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", "hwk"))
+	writeJSON(w, http.StatusOK, webauthnOK)
+}
+
+// passkeyRegisterOptions begins adding a passkey to the signed-in user.
+func (p *Provider) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	login, ok := p.passkeySession(w, r)
+	if !ok || !p.passkeyStepUp(w, r, login) {
+		return
+	}
+	display := login.Username
+	if u, err := p.users.Lookup(login.Username); err == nil {
+		display = displayName(u)
+	}
+	opts, id, err := keys.BeginRegistration(r.Context(), login.Username, display)
+	if err != nil {
+		p.passkeyFailure(w, r, "register options", login.Username, err)
+		return
+	}
+	p.setCeremony(w, id)
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// passkeyRegisterFinish stores the new passkey.
+func (p *Provider) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	id := p.takeCeremony(w, r)
+	login, ok := p.passkeySession(w, r)
+	if !ok || !p.passkeyStepUp(w, r, login) {
+		return
+	}
+	body, ok := readWebAuthnBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Name       string          `json:"name"`
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || len(req.Credential) == 0 {
+		webauthnError(w, http.StatusBadRequest, "invalid_request", `The body must be {"name": "...", "credential": {...}}.`)
+		return
+	}
+	pk, err := keys.FinishRegistration(r.Context(), login.Username, id, passkeyName(req.Name), req.Credential)
+	if err != nil {
+		p.passkeyFailure(w, r, "register", login.Username, err)
+		return
+	}
+	p.log.Info("passkey registered", zap.String("username", login.Username), zap.String("credential", pk.ID), zap.Bool("discoverable", pk.Discoverable))
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "id": pk.ID})
+}
+
+// passkeyName cleans a user's label: control characters dropped, spaces
+// trimmed, at most passkeyNameMax characters, "Passkey" when empty.
+func passkeyName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > passkeyNameMax {
+		s = strings.TrimSpace(string([]rune(s)[:passkeyNameMax]))
+	}
+	if s == "" {
+		return passkeyDefaultName
+	}
+	return s
+}
+
+// passkeyInfo is one credential in the GET /credentials answer.
+type passkeyInfo struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+	Discoverable bool       `json:"discoverable"`
+}
+
+// passkeyList lists the signed-in user's passkeys.
+func (p *Provider) passkeyList(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	login, ok := p.passkeySession(w, r)
+	if !ok {
+		return
+	}
+	list, err := keys.List(r.Context(), login.Username)
+	if err != nil {
+		p.passkeyFailure(w, r, "list", login.Username, err)
+		return
+	}
+	out := make([]passkeyInfo, 0, len(list))
+	for _, k := range list {
+		info := passkeyInfo{ID: k.ID, Name: k.Name, CreatedAt: k.CreatedAt.UTC(), Discoverable: k.Discoverable}
+		if !k.LastUsedAt.IsZero() {
+			t := k.LastUsedAt.UTC()
+			info.LastUsedAt = &t
+		}
+		out = append(out, info)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// passkeyDelete removes one of the signed-in user's passkeys.
+func (p *Provider) passkeyDelete(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+	login, ok := p.passkeySession(w, r)
+	if !ok || !p.passkeyStepUp(w, r, login) {
+		return
+	}
+	body, ok := readWebAuthnBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.ID == "" {
+		webauthnError(w, http.StatusBadRequest, "invalid_request", `The body must be {"id": "..."}.`)
+		return
+	}
+	err := keys.Delete(r.Context(), login.Username, req.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		webauthnError(w, http.StatusNotFound, "not_found", "You have no such passkey.")
+		return
+	} else if err != nil {
+		p.passkeyFailure(w, r, "delete", login.Username, err)
+		return
+	}
+	p.log.Info("passkey removed", zap.String("username", login.Username), zap.String("credential", req.ID))
+	writeJSON(w, http.StatusOK, webauthnOK)
 }

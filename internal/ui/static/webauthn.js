@@ -1,1 +1,293 @@
-// Passkey support: filled in by the WebAuthn work.
+// Passkeys (WebAuthn) for the sign-in pages: passwordless sign-in, passkey
+// as second factor, adding and removing passkeys. Loaded with `defer` from
+// our own origin (CSP script-src 'self'); no inline script, no libraries.
+//
+// The page provides:
+//   <meta name="csrf-token" content="...">      sent as X-CSRF-Token
+//   <meta name="webauthn-base" content="...">   URL path of the JSON API
+//   #passkey-login      button: passwordless sign-in, then submits #passkey-continue
+//                       (a checked #remember_me keeps the session, as for passwords)
+//   #passkey-2fa        button: passkey as second factor, then submits #passkey-continue
+//   #passkey-register   button (+ input #passkey-name): adds a passkey, then reloads
+//   .passkey-delete[data-id]  buttons: remove a passkey, then reload
+//   #passkey-error      element (role=alert) where failures are shown
+(function () {
+  'use strict';
+
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.content : '';
+  }
+  var csrf = meta('csrf-token');
+  var base = meta('webauthn-base');
+
+  // --- base64url <-> ArrayBuffer ---
+
+  function toBuffer(s) {
+    s = String(s).replace(/-/g, '+').replace(/_/g, '/');
+    while (s.length % 4) {
+      s += '=';
+    }
+    var bin = atob(s);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) {
+      out[i] = bin.charCodeAt(i);
+    }
+    return out.buffer;
+  }
+
+  function toBase64url(buf) {
+    if (!buf) {
+      return undefined;
+    }
+    var bytes = new Uint8Array(buf);
+    var bin = '';
+    for (var i = 0; i < bytes.length; i++) {
+      bin += String.fromCharCode(bytes[i]);
+    }
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function descriptors(list) {
+    return (list || []).map(function (d) {
+      var out = { type: d.type || 'public-key', id: toBuffer(d.id) };
+      if (d.transports) {
+        out.transports = d.transports;
+      }
+      return out;
+    });
+  }
+
+  // --- options from the server -> the browser API ---
+
+  function requestOptions(o) {
+    var out = Object.assign({}, o, { challenge: toBuffer(o.challenge) });
+    if (o.allowCredentials) {
+      out.allowCredentials = descriptors(o.allowCredentials);
+    }
+    return out;
+  }
+
+  function creationOptions(o) {
+    var out = Object.assign({}, o, {
+      challenge: toBuffer(o.challenge),
+      user: Object.assign({}, o.user, { id: toBuffer(o.user.id) })
+    });
+    if (o.excludeCredentials) {
+      out.excludeCredentials = descriptors(o.excludeCredentials);
+    }
+    return out;
+  }
+
+  // --- the browser's credentials -> JSON for the server ---
+
+  function common(cred) {
+    return {
+      id: cred.id,
+      rawId: toBase64url(cred.rawId),
+      type: cred.type,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      authenticatorAttachment: cred.authenticatorAttachment || undefined
+    };
+  }
+
+  function assertionJSON(cred) {
+    var out = common(cred);
+    out.response = {
+      clientDataJSON: toBase64url(cred.response.clientDataJSON),
+      authenticatorData: toBase64url(cred.response.authenticatorData),
+      signature: toBase64url(cred.response.signature),
+      userHandle: toBase64url(cred.response.userHandle)
+    };
+    return out;
+  }
+
+  function attestationJSON(cred) {
+    var out = common(cred);
+    out.response = {
+      clientDataJSON: toBase64url(cred.response.clientDataJSON),
+      attestationObject: toBase64url(cred.response.attestationObject)
+    };
+    if (typeof cred.response.getTransports === 'function') {
+      out.response.transports = cred.response.getTransports();
+    }
+    return out;
+  }
+
+  // --- talking to the server ---
+
+  function ApiError(message) {
+    this.name = 'ApiError';
+    this.message = message;
+  }
+
+  function api(method, path, body) {
+    var init = {
+      method: method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json' }
+    };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    return fetch(base + path, init).then(function (resp) {
+      return resp.json().catch(function () {
+        return {};
+      }).then(function (data) {
+        if (!resp.ok) {
+          throw new ApiError(data.error_description || 'The sign-in service refused the request (' + resp.status + ').');
+        }
+        return data;
+      });
+    });
+  }
+
+  // --- the page ---
+
+  var errorBox = document.getElementById('passkey-error');
+
+  function showError(message) {
+    if (!errorBox) {
+      window.alert(message);
+      return;
+    }
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+  }
+
+  function clearError() {
+    if (errorBox) {
+      errorBox.textContent = '';
+      errorBox.hidden = true;
+    }
+  }
+
+  function explain(err) {
+    if (err instanceof ApiError) {
+      return err.message;
+    }
+    switch (err && err.name) {
+      case 'NotAllowedError':
+      case 'AbortError':
+        return 'The passkey prompt was closed or timed out. Try again when you are ready.';
+      case 'InvalidStateError':
+        return 'This device already holds a passkey for your account.';
+      case 'SecurityError':
+        return 'Passkeys cannot be used on this address.';
+      case 'NotSupportedError':
+        return 'This device has no passkey that works here.';
+      case 'TypeError':
+        return 'The sign-in service could not be reached. Check your connection and try again.';
+    }
+    return 'Something went wrong with the passkey. Please try again.';
+  }
+
+  function supported() {
+    if (!base || !window.PublicKeyCredential || !navigator.credentials) {
+      showError('This browser does not support passkeys.');
+      return false;
+    }
+    return true;
+  }
+
+  // busy runs task with the button disabled, showing any failure.
+  function busy(button, task) {
+    if (button.disabled || !supported()) {
+      return;
+    }
+    clearError();
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    Promise.resolve().then(task).catch(function (err) {
+      showError(explain(err));
+    }).then(function () {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    });
+  }
+
+  function continueFlow() {
+    var form = document.getElementById('passkey-continue');
+    if (form) {
+      form.submit();
+    } else {
+      window.location.reload();
+    }
+  }
+
+  // assert runs a sign-in ceremony: kind is "login" or "2fa".
+  function assert(kind) {
+    return api('POST', '/' + kind + '/options').then(function (options) {
+      return navigator.credentials.get({ publicKey: requestOptions(options) });
+    }).then(function (cred) {
+      if (!cred) {
+        throw { name: 'NotAllowedError' };
+      }
+      var finish = '/' + kind + '/finish';
+      var remember = document.getElementById('remember_me');
+      if (kind === 'login' && remember && remember.checked) {
+        finish += '?remember_me=1';
+      }
+      return api('POST', finish, assertionJSON(cred));
+    }).then(continueFlow);
+  }
+
+  function register() {
+    var input = document.getElementById('passkey-name');
+    var name = input ? input.value.trim() : '';
+    return api('POST', '/register/options').then(function (options) {
+      return navigator.credentials.create({ publicKey: creationOptions(options) });
+    }).then(function (cred) {
+      if (!cred) {
+        throw { name: 'NotAllowedError' };
+      }
+      return api('POST', '/register/finish', { name: name, credential: attestationJSON(cred) });
+    }).then(function () {
+      window.location.reload();
+    });
+  }
+
+  function remove(id) {
+    return api('POST', '/credentials/delete', { id: id }).then(function () {
+      window.location.reload();
+    });
+  }
+
+  function bind(id, task) {
+    var button = document.getElementById(id);
+    if (button) {
+      button.addEventListener('click', function (ev) {
+        ev.preventDefault();
+        busy(button, task);
+      });
+    }
+  }
+
+  bind('passkey-login', function () { return assert('login'); });
+  bind('passkey-2fa', function () { return assert('2fa'); });
+  bind('passkey-register', register);
+
+  var input = document.getElementById('passkey-name');
+  var registerButton = document.getElementById('passkey-register');
+  if (input && registerButton) {
+    input.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter') {
+        ev.preventDefault();
+        registerButton.click();
+      }
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll('.passkey-delete[data-id]'), function (button) {
+    button.addEventListener('click', function (ev) {
+      ev.preventDefault();
+      var label = button.getAttribute('data-name') || 'this passkey';
+      if (!window.confirm('Remove ' + label + '? You will no longer be able to sign in with it.')) {
+        return;
+      }
+      busy(button, function () { return remove(button.getAttribute('data-id')); });
+    });
+  });
+})();

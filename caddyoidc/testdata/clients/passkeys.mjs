@@ -1,0 +1,163 @@
+// Passkeys in a real browser: Debian's headless chromium driven by
+// playwright-core, with a CDP virtual authenticator (internal transport,
+// resident keys, user verification), through the provider's pages and
+// internal/ui/static/webauthn.js:
+//
+// 1. Sign in with the password at a one-factor client (the session the
+//    settings page needs).
+// 2. Settings: name and add a passkey (#passkey-register); the page reloads
+//    and lists it; the authenticator holds one resident credential.
+// 3. A new session: the login page's #passkey-login signs in without a
+//    password and the flow continues to the client.
+// 4. A new session at a two-factor client: password, then #passkey-2fa.
+//
+// Steps 3 and 4 are reported as skipped when the page shows no passkey
+// button. Console errors (CSP violations, script errors) are collected.
+//
+// env: ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI (http://127.0.0.1:PORT/callback)
+//      TF_CLIENT_ID USERNAME PASSWORD [ARTIFACTS_DIR]
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { env, main } from './pages.mjs';
+
+const issuer = env('ISSUER');
+const redirectURI = new URL(env('REDIRECT_URI'));
+const artifacts = process.env.ARTIFACTS_DIR || '';
+
+function callbackServer() {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>App</title><p>Signed in to the app.</p>');
+  });
+  return new Promise((resolve) => server.listen(Number(redirectURI.port), '127.0.0.1', () => resolve(server)));
+}
+
+function authorizeURL(clientID) {
+  const u = new URL(issuer + '/api/oidc/authorization');
+  u.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientID,
+    redirect_uri: redirectURI.toString(),
+    scope: 'openid profile',
+    state: 'state-' + Math.random().toString(36).slice(2, 12),
+  }).toString();
+  return u.toString();
+}
+
+function atCallback(url) {
+  const u = new URL(url); // playwright passes a URL
+  return u.origin === redirectURI.origin && u.pathname === redirectURI.pathname && u.searchParams.has('code');
+}
+
+main(async () => {
+  const server = await callbackServer();
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-sync',
+    ],
+  });
+  const result = { console_errors: [], screenshots: [] };
+  const shot = async (page, name) => {
+    if (!artifacts) return;
+    const path = join(artifacts, name);
+    await page.screenshot({ path, fullPage: true });
+    result.screenshots.push(path);
+  };
+  try {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US' });
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      // A refused ceremony answers 4xx on purpose; anything else is a bug.
+      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d\b/.test(m.text())) {
+        result.console_errors.push(`${page.url()}: ${m.text()}`);
+      }
+    });
+    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    page.on('dialog', (d) => d.accept());
+
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+
+    const passwordLogin = async () => {
+      await page.locator('#username').fill(env('USERNAME'));
+      await page.locator('#password').fill(env('PASSWORD'));
+      await Promise.all([page.waitForLoadState('load'), page.locator('button[type=submit]').first().click()]);
+    };
+
+    // 1. A password session.
+    await page.goto(authorizeURL(env('CLIENT_ID')));
+    await passwordLogin();
+    await page.waitForURL(atCallback, { timeout: 10000 });
+
+    // 2. Add a passkey on the settings page.
+    await page.goto(issuer + '/settings');
+    await shot(page, 'passkeys-settings.png');
+    if ((await page.locator('#passkey-register').count()) !== 1) {
+      throw new Error('the settings page has no #passkey-register button: ' + (await page.content()).slice(0, 600));
+    }
+    await page.locator('#passkey-name').fill('Chromium passkey');
+    await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#passkey-register').click()]);
+    result.settings_lists_passkey = (await page.content()).includes('Chromium passkey');
+    result.api_credentials = await page.evaluate(async () => {
+      const base = document.querySelector('meta[name="webauthn-base"]')?.content ?? '/api/webauthn';
+      const resp = await fetch(base + '/credentials', { credentials: 'same-origin' });
+      return resp.ok ? resp.json() : { status: resp.status };
+    });
+    await shot(page, 'passkeys-registered.png');
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    result.authenticator_credentials = credentials.length;
+    result.resident = credentials.length > 0 && credentials.every((c) => c.isResidentCredential);
+    result.rp_id = credentials[0]?.rpId;
+
+    // 3. Passwordless sign-in in a new session.
+    await context.clearCookies();
+    await page.goto(authorizeURL(env('CLIENT_ID')));
+    await shot(page, 'passkeys-login.png');
+    if ((await page.locator('#passkey-login').count()) === 1) {
+      await page.locator('#passkey-login').click();
+      await page.waitForURL(atCallback, { timeout: 15000 });
+      result.passwordless = true;
+    } else {
+      result.passwordless_skipped = 'the login page shows no #passkey-login button';
+    }
+
+    // 4. Password, then the passkey as second factor.
+    await context.clearCookies();
+    await page.goto(authorizeURL(env('TF_CLIENT_ID')));
+    await passwordLogin();
+    await shot(page, 'passkeys-second-factor.png');
+    if ((await page.locator('#passkey-2fa').count()) === 1) {
+      await page.locator('#passkey-2fa').click();
+      await page.waitForURL(atCallback, { timeout: 15000 });
+      result.second_factor = true;
+    } else {
+      result.second_factor_skipped = 'the second-factor page shows no #passkey-2fa button';
+    }
+
+    const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    result.sign_count = after.credentials[0]?.signCount ?? 0;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  return result;
+});

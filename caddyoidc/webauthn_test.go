@@ -1,0 +1,257 @@
+package caddyoidc_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"golang.org/x/oauth2"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn/passkeytest"
+)
+
+// passkeyClients: a client that needs two factors and one that does not.
+const passkeyClients = `
+		client pk-one {
+			client_secret pk-one-secret
+			redirect_uris ` + rpCallback + `
+			scopes openid profile
+			consent_mode implicit
+		}
+		client pk-app {
+			client_secret pk-secret
+			redirect_uris ` + rpCallback + `
+			scopes openid profile
+			authorization_policy two_factor
+			consent_mode implicit
+		}`
+
+// startOnLocalhost runs Caddy like start, with the issuer at localhost:
+// WebAuthn does not accept an IP address as the relying party ID.
+func (e *env) startOnLocalhost() {
+	e.t.Helper()
+	e.issuer = fmt.Sprintf("http://localhost:%d", e.port)
+	site := fmt.Sprintf("http://127.0.0.1:%d {", e.port)
+	cf := e.caddyfile()
+	if !strings.Contains(cf, site) {
+		e.t.Fatalf("the harness Caddyfile has no site %q", site)
+	}
+	cf = strings.Replace(cf, site, fmt.Sprintf("http://localhost:%d {", e.port), 1)
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+	if err != nil {
+		e.t.Fatalf("adapt: %v", err)
+	}
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		e.t.Fatalf("starting caddy: %v", err)
+	}
+	e.t.Cleanup(func() { _ = caddy.Stop() })
+	e.waitReady()
+}
+
+// webauthnCall posts to a WebAuthn endpoint as webauthn.js does.
+func (b *browser) webauthnCall(method, path, csrf string, body []byte) (int, []byte) {
+	b.t.Helper()
+	req, _ := http.NewRequest(method, b.issuer+"/api/webauthn"+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", b.issuer)
+	req.Header.Set("X-CSRF-Token", csrf)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		b.t.Errorf("%s: Cache-Control %q", path, cc)
+	}
+	return resp.StatusCode, raw
+}
+
+// ceremony runs options → authenticator → finish.
+func (b *browser) passkeyCeremony(kind, csrf string, answer func([]byte) ([]byte, error)) (int, []byte) {
+	b.t.Helper()
+	status, opts := b.webauthnCall(http.MethodPost, kind+"/options", csrf, nil)
+	if status != http.StatusOK {
+		b.t.Fatalf("%s options: %d %s", kind, status, opts)
+	}
+	resp, err := answer(opts)
+	if err != nil {
+		b.t.Fatalf("%s: authenticator: %v", kind, err)
+	}
+	return b.webauthnCall(http.MethodPost, kind+"/finish", csrf, resp)
+}
+
+// continueAfterPasskey posts the page's passkey-continue form.
+func (b *browser) continueAfterPasskey(p page) page {
+	b.t.Helper()
+	f := p.formFields()
+	return b.post(b.issuer+"/login/continue", url.Values{"csrf_token": {f.Get("csrf_token")}, "return_to": {f.Get("return_to")}})
+}
+
+func idTokenAMR(t *testing.T, r *rp, params url.Values) ([]any, any) {
+	t.Helper()
+	tok, err := r.config.Exchange(ctx(t), params.Get("code"))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	claims := jwtClaims(t, tok.Extra("id_token").(string))
+	amr, _ := claims["amr"].([]any)
+	return amr, claims["acr"]
+}
+
+func TestPasskeysThroughCaddy(t *testing.T) {
+	e := newEnv(t, passkeyClients)
+	e.startOnLocalhost()
+	auth := passkeytest.New(e.issuer)
+
+	// The script is served from the assets.
+	js := newBrowser(t, e.issuer).get(e.issuer + "/assets/webauthn.js")
+	if js.status != http.StatusOK || !strings.HasPrefix(js.header.Get("Content-Type"), "text/javascript") || !strings.Contains(js.body, "passkey-login") {
+		t.Fatalf("webauthn.js: %d %s", js.status, js.header.Get("Content-Type"))
+	}
+
+	r := newRP(t, e.issuer, "pk-app", "pk-secret", oauth2.AuthStyleInHeader)
+	r.config.Scopes = []string{"openid", "profile"}
+	one := newRP(t, e.issuer, "pk-one", "pk-one-secret", oauth2.AuthStyleInHeader)
+	one.config.Scopes = []string{"openid", "profile"}
+
+	// Alice signs in with her password (at a one-factor client) and
+	// registers a passkey.
+	b := newBrowser(t, e.issuer)
+	loginPage := b.get(one.config.AuthCodeURL(randString(t)))
+	csrf := loginPage.formFields().Get("csrf_token")
+	callbackParams(t, b.login(loginPage, "alice", testPassword), rpCallback)
+	status, body := b.passkeyCeremony("/register", csrf, func(opts []byte) ([]byte, error) {
+		resp, _, err := auth.Create(opts)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"name": "Test key", "credential": json.RawMessage(resp)})
+	})
+	if status != http.StatusOK || !strings.Contains(string(body), `"ok":true`) {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	status, body = b.webauthnCall(http.MethodGet, "/credentials", "", nil)
+	var list []map[string]any
+	if err := json.Unmarshal(body, &list); status != http.StatusOK || err != nil || len(list) != 1 || list[0]["name"] != "Test key" || list[0]["discoverable"] != true {
+		t.Fatalf("credentials: %d %s", status, body)
+	}
+	// A request without the CSRF header is refused.
+	if status, body := b.webauthnCall(http.MethodPost, "/register/options", "", nil); status != http.StatusForbidden {
+		t.Errorf("register without CSRF token: %d %s", status, body)
+	}
+
+	// Password, then the passkey as second factor.
+	b2 := newBrowser(t, e.issuer)
+	p := b2.login(b2.get(r.config.AuthCodeURL(randString(t))), "alice", testPassword)
+	csrf2 := p.formFields().Get("csrf_token")
+	if csrf2 == "" || p.formFields().Get("return_to") == "" {
+		t.Fatalf("expected a second-factor step with a form, got %d: %.600s", p.status, p.body)
+	}
+	if status, body := b2.passkeyCeremony("/2fa", csrf2, auth.Get); status != http.StatusOK {
+		t.Fatalf("2fa: %d %s", status, body)
+	}
+	amr, acr := idTokenAMR(t, r, callbackParams(t, b2.continueAfterPasskey(p), rpCallback))
+	if !slices.Contains(amr, any("pwd")) || !slices.Contains(amr, any("hwk")) || acr != "2" {
+		t.Errorf("after password + passkey: amr=%v acr=%v", amr, acr)
+	}
+
+	// Passwordless: the passkey alone, with user verification.
+	b3 := newBrowser(t, e.issuer)
+	p = b3.get(r.config.AuthCodeURL(randString(t)))
+	csrf3 := p.formFields().Get("csrf_token")
+	var assertion []byte
+	status, body = b3.passkeyCeremony("/login", csrf3, func(opts []byte) ([]byte, error) {
+		var err error
+		assertion, err = auth.Get(opts)
+		return assertion, err
+	})
+	if status != http.StatusOK {
+		t.Fatalf("passwordless: %d %s", status, body)
+	}
+	amr, acr = idTokenAMR(t, r, callbackParams(t, b3.continueAfterPasskey(p), rpCallback))
+	if !slices.Equal(amr, []any{"hwk", "user"}) || acr != "2" {
+		t.Errorf("after passwordless: amr=%v acr=%v", amr, acr)
+	}
+
+	// The same answer again, from another browser: refused.
+	b4 := newBrowser(t, e.issuer)
+	csrf4 := b4.get(e.issuer + "/login").formFields().Get("csrf_token")
+	b4.webauthnCall(http.MethodPost, "/login/options", csrf4, nil)
+	if status, body := b4.webauthnCall(http.MethodPost, "/login/finish", csrf4, assertion); status != http.StatusUnauthorized {
+		t.Errorf("replayed assertion: %d %s", status, body)
+	}
+
+	// Nothing of the ceremonies reaches the log.
+	var a struct {
+		Response struct {
+			Signature, ClientDataJSON string
+		} `json:"response"`
+	}
+	_ = json.Unmarshal(assertion, &a)
+	logs := e.logText()
+	if a.Response.Signature == "" || strings.Contains(logs, a.Response.Signature) || strings.Contains(logs, a.Response.ClientDataJSON) {
+		t.Error("the log contains a WebAuthn response")
+	}
+}
+
+// TestPasskeysInChromium runs testdata/clients/passkeys.mjs: headless
+// chromium with a CDP virtual authenticator through the pages and
+// webauthn.js (adding a passkey in the settings, passwordless sign-in, the
+// passkey as second factor).
+func TestPasskeysInChromium(t *testing.T) {
+	needTool(t, "chromium")
+	needTool(t, "node")
+	redirect := fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))
+	e := newEnv(t, `
+		client pk-browser {
+			client_secret pk-browser-secret
+			redirect_uris `+redirect+`
+			scopes openid profile
+			consent_mode implicit
+		}
+		client pk-browser-2fa {
+			client_secret pk-browser-secret
+			redirect_uris `+redirect+`
+			scopes openid profile
+			authorization_policy two_factor
+			consent_mode implicit
+		}`)
+	e.startOnLocalhost()
+	env := flowEnv(e, "pk-browser", "pk-browser-secret", redirect)
+	env["TF_CLIENT_ID"] = "pk-browser-2fa"
+	env["ARTIFACTS_DIR"] = artifactsDir(t)
+	out := script(t, "passkeys.mjs", env)
+
+	if errs := strs(out, "console_errors"); len(errs) > 0 {
+		t.Errorf("the browser reported errors: %q", errs)
+	}
+	creds, _ := out["api_credentials"].([]any)
+	if len(creds) != 1 || dig(creds[0].(map[string]any), "name") != "Chromium passkey" ||
+		out["authenticator_credentials"] != float64(1) || out["resident"] != true || out["rp_id"] != "localhost" {
+		t.Errorf("registration in the browser: %v", out)
+	}
+	// The settings page lists passkeys once the provider connects them
+	// (AuthnConfig.ListPasskeys); so do the login and second-factor pages.
+	if str(out, "passwordless_skipped") == "" && out["settings_lists_passkey"] != true {
+		t.Errorf("the settings page does not list the new passkey: %v", out)
+	}
+	for _, step := range []string{"passwordless", "second_factor"} {
+		if why := str(out, step+"_skipped"); why != "" {
+			t.Logf("%s: skipped: %s", step, why)
+		} else if out[step] != true {
+			t.Errorf("%s in the browser: %v", step, out)
+		}
+	}
+	if out["sign_count"] == float64(0) && out["passwordless"] == true {
+		t.Errorf("the authenticator's counter did not move: %v", out)
+	}
+}
