@@ -279,3 +279,21 @@ func TestLogoutEverywhere(t *testing.T) {
 		t.Error("signing out on all devices must end the other browser's session")
 	}
 }
+
+// TestSettingsSignIn signs in from the settings page itself (no client).
+func TestSettingsSignIn(t *testing.T) {
+	e := newEnv(t, standardClients)
+	e.start()
+	b := newBrowser(t, e.issuer)
+	p := b.get(e.issuer + "/settings")
+	if got := p.formFields().Get("return_to"); got != "/settings" {
+		t.Fatalf("settings without a session must show the login page returning to /settings, got return_to=%q", got)
+	}
+	p = b.login(p, "alice", testPassword) // the 303 to /settings is followed
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Security settings") || !strings.Contains(p.body, "Alice Example") {
+		t.Fatalf("settings page: %d %.300s", p.status, p.body)
+	}
+	if !strings.Contains(p.body, `value="totp-enroll"`) {
+		t.Error("a user without an authenticator is offered to set one up")
+	}
+}

@@ -473,7 +473,7 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var client *Client
-	if ok {
+	if next != nil {
 		if id := next.URL.Query().Get("client_id"); id != "" {
 			client = p.clients[id]
 		}

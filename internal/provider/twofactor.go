@@ -500,6 +500,9 @@ func (p *Provider) setupAuthn(cfg AuthnConfig) error {
 	p.regulator = authn.NewRegulator(p.db, reg)
 	p.clientIPFunc = cfg.ClientIP
 	p.passkeysEnrolled, p.listPasskeys = cfg.PasskeysEnrolled, cfg.ListPasskeys
+	if p.passkeysEnrolled == nil && p.listPasskeys == nil {
+		p.passkeysEnrolled, p.listPasskeys = p.passkeyHooks() // nil for an IP-address issuer
+	}
 	p.inactivity = cfg.SessionInactivity
 	if p.inactivity == 0 {
 		p.inactivity = time.Hour
