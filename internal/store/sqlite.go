@@ -23,7 +23,12 @@ import (
 //   - _txlock=immediate: BEGIN IMMEDIATE takes the write lock at the start
 //     of a transaction, so two transactions never both read and then fail to
 //     upgrade to writing (SQLITE_BUSY without waiting, or a deadlock).
-const sqliteParams = "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate"
+//   - mmap_size 256 MiB: pages are read through a memory map rather than one
+//     read(2) system call each (in profiles, read calls were a sixth of the
+//     token endpoint's time);
+//   - cache_size 8 MiB per connection.
+const sqliteParams = "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate" +
+	"&_pragma=mmap_size(268435456)&_pragma=cache_size(-8192)"
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // brings its schema up to date. The parent directory is created with mode

@@ -467,6 +467,12 @@ var migrations = []migration{
 		`CREATE INDEX auth_attempt_username_at ON auth_attempt (username, at)`,
 		`CREATE INDEX auth_attempt_remote_ip_at ON auth_attempt (remote_ip, at)`,
 	}},
+	// Rotation keeps every rotated refresh token of a grant (inactive) until
+	// it expires, for reuse detection; deactivating "the active ones of this
+	// grant" must not visit the whole chain on every refresh.
+	{version: 3, stmts: []string{
+		`CREATE INDEX oauth2_refresh_active_request_id ON oauth2_refresh (request_id) WHERE active`,
+	}},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,
