@@ -5,6 +5,13 @@
 //		users_file <path>
 //		storage sqlite [<path>]
 //		hmac_secret <secret>
+//		jwk <key_id> {                # repeatable; JSON jwks
+//			algorithm RS256|ES256
+//			use sig
+//			key <pem>                 # {file./etc/caddy/oidc.pem}
+//			certificate_chain <pem>
+//		}
+//		issuer_private_key <pem>      # Authelia's older single RS256 key
 //		access_token_lifespan <duration>
 //		authorize_code_lifespan <duration>
 //		id_token_lifespan <duration>
@@ -104,6 +111,16 @@ func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error 
 			}
 		case "hmac_secret":
 			if err := oneArg(d, &handler.HMACSecret); err != nil {
+				return err
+			}
+		case "jwk":
+			k, err := unmarshalJWK(d)
+			if err != nil {
+				return err
+			}
+			handler.JWKS = append(handler.JWKS, k)
+		case "issuer_private_key":
+			if err := oneArg(d, &handler.IssuerPrivateKey); err != nil {
 				return err
 			}
 		case "access_token_lifespan":

@@ -64,6 +64,19 @@ type Handler struct {
 	// instance sharing that storage uses the same one. Use a placeholder.
 	HMACSecret string `json:"hmac_secret,omitempty"`
 
+	// JWKS are signing keys from the configuration. The first key of each
+	// algorithm (RS256, ES256) signs, instead of the key generated for that
+	// algorithm; the others are published and verify. A key that signed
+	// before and is replaced or removed stays published, and keeps
+	// verifying ID token hints and JWT access tokens, until the last token
+	// it signed has expired (the longer of id_token_lifespan and
+	// access_token_lifespan), then drops out. Default: generated keys kept
+	// in Caddy's storage.
+	JWKS []JWK `json:"jwks,omitempty"`
+	// IssuerPrivateKey is Authelia's older single signing key: a PEM RSA
+	// private key, RS256, kid = its RFC 7638 thumbprint. Not with jwks.
+	IssuerPrivateKey string `json:"issuer_private_key,omitempty"`
+
 	// AccessTokenLifespan is how long access tokens live. Default 1h.
 	AccessTokenLifespan caddy.Duration `json:"access_token_lifespan,omitempty"`
 	// AuthorizeCodeLifespan is how long authorization codes live. Default 1m.
@@ -169,10 +182,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("storage: module %T is not a storage backend", mod)
 	}
 
-	// Keys and secrets outlive reloads: keep them in the pool, keyed by issuer.
+	// Keys and secrets outlive reloads: keep them in the pool, keyed by
+	// issuer and the configured keys (other keys need a new key manager).
+	keyOpts := keys.Options{Retention: h.keyRetention()}
+	if keyOpts.Configured, err = h.signingKeys(repl); err != nil {
+		return err
+	}
+	fp, err := keysFingerprint(keyOpts.Configured, keyOpts.Retention)
+	if err != nil {
+		return err
+	}
 	h.poolKey = issuer
+	if fp != "" {
+		h.poolKey += "#keys=" + fp
+	}
 	val, _, err := issuers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		return loadIssuerState(ctx, issuer)
+		return loadIssuerState(ctx, issuer, keyOpts)
 	})
 	if err != nil {
 		h.poolKey = "" // nothing to release in Cleanup
@@ -275,10 +300,10 @@ type issuerState struct {
 // Destruct implements caddy.Destructor; keys and secrets hold no resources.
 func (*issuerState) Destruct() error { return nil }
 
-func loadIssuerState(ctx caddy.Context, issuer string) (*issuerState, error) {
+func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*issuerState, error) {
 	st := ctx.Storage()
 	prefix := "oidc/" + issuerSlug(issuer)
-	km, err := keys.LoadOrCreate(ctx, st, prefix)
+	km, err := keys.Load(ctx, st, prefix, keyOpts)
 	if err != nil {
 		return nil, err
 	}

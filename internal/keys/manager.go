@@ -13,12 +13,20 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
 
 // keysFile is the storage key, under the prefix, of the private key set.
 const keysFile = "signing_keys.json"
+
+// DefaultRetention is how long a retired key stays published when the
+// caller does not say: the default lifespan of ID and access tokens.
+const DefaultRetention = time.Hour
 
 // supportedAlgs lists the algorithms the manager signs and verifies with, in
 // the order they are reported by Algorithms. LoadOrCreate makes sure each has
@@ -36,35 +44,100 @@ const (
 	stateRetired keyState = "retired"
 )
 
-// signingKey is one private key of the set with its metadata.
+// originConfig marks, in signing_keys.json, the record of a key that came
+// from the configuration: only its public half is stored, so that it can
+// stay published after the configuration drops it.
+const originConfig = "config"
+
+// signingKey is one key of the set with its metadata.
 type signingKey struct {
 	kid    string
 	alg    string
 	state  keyState
-	jwk    jose.JSONWebKey // private key, as stored
+	jwk    jose.JSONWebKey // private key, as stored; public for a configured key's record
 	public crypto.PublicKey
+	// configured: the key comes from the configuration. In storage it is a
+	// public record; in a Manager it holds the private key while configured.
+	configured bool
+	// retiredAt is when a retired key stopped signing.
+	retiredAt time.Time
+	// expires is when a retired key leaves the JWKS (the last token it may
+	// have signed has expired). Zero: published as long as it is loaded.
+	expires time.Time
 }
 
 // Manager holds the provider's signing keys: an active key per algorithm that
-// signs new tokens, and retired keys that are only published and verified.
-// A Manager is immutable after construction and safe for concurrent use.
+// signs new tokens, and retired keys that are only published and verified
+// until they expire. It is safe for concurrent use. The published set only
+// changes when a retired key expires; it is rebuilt then, once.
 type Manager struct {
-	keys   []*signingKey          // publication order
-	byKID  map[string]*signingKey // every key, by kid
+	keys   []*signingKey          // every loaded key, in publication order
 	active map[string]*signingKey // the active key, by alg
 	algs   []string               // algorithms with an active key
-	public jose.JSONWebKeySet     // public halves, in publication order
-	jwks   []byte                 // public JWK Set JSON, precomputed
+	now    func() time.Time
+
+	mu   sync.Mutex // serializes rebuilds of view
+	view atomic.Pointer[keyView]
 }
 
-// LoadOrCreate returns the key manager backed by the key set stored at
+// keyView is the published part of the key set at some time.
+type keyView struct {
+	byKID  map[string][]*signingKey // published keys, by kid
+	keys   []*signingKey            // published keys, in publication order
+	public jose.JSONWebKeySet       // their public halves
+	jwks   []byte                   // public JWK Set JSON, precomputed
+	until  time.Time                // when the next retired key expires; zero: never
+}
+
+// Options configure Load.
+type Options struct {
+	// Configured are the keys of the configuration, in order. The first
+	// key of each algorithm is the active one and replaces the generated
+	// key of that algorithm; the others are published (and verify) but do
+	// not sign.
+	Configured []ConfiguredKey
+	// Retention is how long a key stays published after it stops signing:
+	// the longest lifespan of a token it may have signed. Default
+	// DefaultRetention.
+	Retention time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// LoadOrCreate is Load without configured keys, with the default retention.
+func LoadOrCreate(ctx context.Context, st Storage, prefix string) (*Manager, error) {
+	return Load(ctx, st, prefix, Options{})
+}
+
+// Load returns the key manager backed by the key set stored at
 // prefix + "/signing_keys.json" in st. Under the storage lock
-// prefix + "/keys" it loads the set, generates an active key for each
-// supported algorithm that has none (RSA-2048 for RS256, P-256 for ES256,
-// kid = RFC 7638 SHA-256 thumbprint) and stores the set if it changed, so
-// every process sharing st ends up with the same keys. A stored set that
-// cannot be read or is invalid is an error; it is never overwritten.
-func LoadOrCreate(ctx context.Context, st Storage, prefix string) (m *Manager, err error) {
+// prefix + "/keys" it loads the set and brings it in line with opts:
+//
+//   - the first configured key of each algorithm becomes its active key; a
+//     key that was active before (generated, or configured and now removed
+//     or replaced) is retired: it stays published and keeps verifying for
+//     opts.Retention, then drops out (retired keys are kept in the set with
+//     the time they retired, so every instance sharing st agrees);
+//   - an algorithm with no configured key keeps its generated key, or gets
+//     one (RSA-2048 for RS256, P-256 for ES256, kid = RFC 7638 SHA-256
+//     thumbprint).
+//
+// The set is stored again if it changed. Configured private keys are never
+// stored: only a public record of each configured key that signed. A stored
+// set that cannot be read or is invalid is an error; it is never
+// overwritten.
+func Load(ctx context.Context, st Storage, prefix string, opts Options) (m *Manager, err error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	cfgActive, err := checkConfigured(opts.Configured)
+	if err != nil {
+		return nil, err
+	}
+
 	storageKey := path.Join(prefix, keysFile)
 	lockName := path.Join(prefix, "keys")
 
@@ -77,11 +150,11 @@ func LoadOrCreate(ctx context.Context, st Storage, prefix string) (m *Manager, e
 		}
 	}()
 
-	var keys []*signingKey
+	var stored []*signingKey
 	data, err := st.Load(ctx, storageKey)
 	switch {
 	case err == nil:
-		keys, err = decodeKeySet(data)
+		stored, err = decodeKeySet(data)
 		if err != nil {
 			return nil, fmt.Errorf("keys: stored key set %q: %w", storageKey, err)
 		}
@@ -91,31 +164,19 @@ func LoadOrCreate(ctx context.Context, st Storage, prefix string) (m *Manager, e
 		return nil, fmt.Errorf("keys: load %q: %w", storageKey, err)
 	}
 
-	hasActive := make(map[string]bool)
-	for _, k := range keys {
-		if k.state == stateActive {
-			hasActive[k.alg] = true
-		}
-	}
-	changed := false
-	for _, alg := range supportedAlgs {
-		if hasActive[alg] {
-			continue
-		}
-		k, err := generateKey(alg)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-		changed = true
-	}
-
-	m, err = newManager(keys)
+	stored, changed, err := reconcile(stored, cfgActive, opts.Retention, opts.Now())
 	if err != nil {
 		return nil, fmt.Errorf("keys: stored key set %q: %w", storageKey, err)
 	}
+	if _, err := newManager(stored); err != nil {
+		return nil, fmt.Errorf("keys: stored key set %q: %w", storageKey, err)
+	}
+	m, err = newManagerAt(inMemory(stored, opts.Configured, cfgActive), opts.Now)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
 	if changed {
-		data, err := encodeKeySet(keys)
+		data, err := encodeKeySet(stored)
 		if err != nil {
 			return nil, fmt.Errorf("keys: encode key set: %w", err)
 		}
@@ -126,19 +187,169 @@ func LoadOrCreate(ctx context.Context, st Storage, prefix string) (m *Manager, e
 	return m, nil
 }
 
-// newManager checks the set-level invariants (unique kids, at most one active
-// key per algorithm) and precomputes the published JWKS.
-func newManager(keys []*signingKey) (*Manager, error) {
+// checkConfigured checks the configured keys (unique kids, supported
+// algorithms) and returns the active one of each algorithm.
+func checkConfigured(cfg []ConfiguredKey) (map[string]*ConfiguredKey, error) {
+	active := map[string]*ConfiguredKey{}
+	seen := map[string]bool{}
+	for i := range cfg {
+		c := &cfg[i]
+		switch {
+		case c.KeyID == "":
+			return nil, fmt.Errorf("keys: configured key %d: key_id is empty", i)
+		case seen[c.KeyID]:
+			return nil, fmt.Errorf("keys: configured key %q: key_id used twice", c.KeyID)
+		case c.Key == nil:
+			return nil, fmt.Errorf("keys: configured key %q: no key", c.KeyID)
+		}
+		if _, err := checkKey(c.Algorithm, c.Key, true); err != nil {
+			return nil, fmt.Errorf("keys: configured key %q: %w", c.KeyID, err)
+		}
+		seen[c.KeyID] = true
+		if active[c.Algorithm] == nil {
+			active[c.Algorithm] = c
+		}
+	}
+	return active, nil
+}
+
+// sameKey reports whether a and b are the same public key.
+func sameKey(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
+}
+
+// reconcile brings the stored set in line with the configured active keys
+// at now (see Load) and reports whether it changed.
+func reconcile(stored []*signingKey, cfgActive map[string]*ConfiguredKey, retention time.Duration, now time.Time) ([]*signingKey, bool, error) {
+	changed := false
+	matches := func(k *signingKey) bool {
+		c := cfgActive[k.alg]
+		return c != nil && k.configured && c.KeyID == k.kid && sameKey(c.Key.Public(), k.public)
+	}
+	// Times are stored in whole seconds: retire times round down, expiry
+	// times up, so that a key never leaves before its last token.
+	retire := func(k *signingKey) {
+		k.state, k.retiredAt, k.expires = stateRetired, now.Truncate(time.Second), ceilSecond(now.Add(retention))
+		changed = true
+	}
+	var out []*signingKey
+	hasActive := map[string]bool{}
+	for _, k := range stored {
+		switch {
+		case k.state == stateActive && k.configured && !matches(k):
+			retire(k) // configured before, now removed or replaced
+		case k.state == stateActive && !k.configured && cfgActive[k.alg] != nil:
+			retire(k) // generated, now replaced by a configured key
+		case k.state == stateRetired && matches(k):
+			k.state, k.retiredAt, k.expires = stateActive, time.Time{}, time.Time{}
+			changed = true // configured again
+		case k.state == stateRetired && k.retiredAt.IsZero():
+			// Retired by an older version, which kept no time: count from now.
+			retire(k)
+		}
+		if k.state == stateRetired {
+			if until := ceilSecond(k.retiredAt.Add(retention)); until.After(k.expires) {
+				k.expires = until // a longer lifespan now: keep it longer
+			}
+			if !now.Before(k.expires) {
+				changed = true // its last token has expired
+				continue
+			}
+		}
+		if k.state == stateActive {
+			if hasActive[k.alg] {
+				return nil, false, fmt.Errorf("two active %s keys", k.alg)
+			}
+			hasActive[k.alg] = true
+		}
+		out = append(out, k)
+	}
+	for _, alg := range supportedAlgs {
+		if hasActive[alg] {
+			continue
+		}
+		var k *signingKey
+		if c := cfgActive[alg]; c != nil {
+			k = configuredRecord(c)
+		} else {
+			var err error
+			if k, err = generateKey(alg); err != nil {
+				return nil, false, err
+			}
+		}
+		out = append(out, k)
+		changed = true
+	}
+	return out, changed, nil
+}
+
+func ceilSecond(t time.Time) time.Time {
+	if c := t.Truncate(time.Second); c.Before(t) {
+		return c.Add(time.Second)
+	}
+	return t
+}
+
+// configuredRecord is the stored public record of an active configured key.
+func configuredRecord(c *ConfiguredKey) *signingKey {
+	pub := c.Key.Public()
+	return &signingKey{
+		kid: c.KeyID, alg: c.Algorithm, state: stateActive, configured: true, public: pub,
+		jwk: jose.JSONWebKey{Key: pub, KeyID: c.KeyID, Algorithm: c.Algorithm, Use: "sig", Certificates: c.Certificates},
+	}
+}
+
+// inMemory is the manager's key list: the stored set with each active
+// configured record replaced by the configured private key, then the
+// configured keys that do not sign (published while configured).
+func inMemory(stored []*signingKey, cfg []ConfiguredKey, cfgActive map[string]*ConfiguredKey) []*signingKey {
+	fromConfig := func(c *ConfiguredKey, state keyState) *signingKey {
+		return &signingKey{
+			kid: c.KeyID, alg: c.Algorithm, state: state, configured: true, public: c.Key.Public(),
+			jwk: jose.JSONWebKey{Key: c.Key, KeyID: c.KeyID, Algorithm: c.Algorithm, Use: "sig", Certificates: c.Certificates},
+		}
+	}
+	out := make([]*signingKey, 0, len(stored)+len(cfg))
+	for _, k := range stored {
+		if k.state == stateActive && k.configured {
+			k = fromConfig(cfgActive[k.alg], stateActive)
+		}
+		out = append(out, k)
+	}
+	for i := range cfg {
+		c := &cfg[i]
+		if cfgActive[c.Algorithm] == c {
+			continue
+		}
+		out = slices.DeleteFunc(out, func(k *signingKey) bool { // no need for its retired record
+			return k.state == stateRetired && k.kid == c.KeyID && sameKey(k.public, c.Key.Public())
+		})
+		out = append(out, fromConfig(c, stateRetired))
+	}
+	return out
+}
+
+// newManager checks the set-level invariants (at most one active key per
+// algorithm; a kid shared only with retired keys) and precomputes the
+// published JWKS.
+func newManager(keys []*signingKey) (*Manager, error) { return newManagerAt(keys, time.Now) }
+
+func newManagerAt(keys []*signingKey, now func() time.Time) (*Manager, error) {
 	m := &Manager{
 		keys:   keys,
-		byKID:  make(map[string]*signingKey, len(keys)),
 		active: make(map[string]*signingKey, len(supportedAlgs)),
+		now:    now,
 	}
+	live := map[string]bool{} // kids of the keys that do not expire
 	for _, k := range keys {
-		if _, dup := m.byKID[k.kid]; dup {
+		if k.state == stateRetired && !k.expires.IsZero() {
+			continue // may share its kid with the key that replaced it
+		}
+		if live[k.kid] {
 			return nil, fmt.Errorf("duplicate kid %q", k.kid)
 		}
-		m.byKID[k.kid] = k
+		live[k.kid] = true
 		if k.state != stateActive {
 			continue
 		}
@@ -152,27 +363,89 @@ func newManager(keys []*signingKey) (*Manager, error) {
 			m.algs = append(m.algs, alg)
 		}
 	}
-	for _, k := range keys {
-		m.public.Keys = append(m.public.Keys, jose.JSONWebKey{
-			Key:       k.public,
-			KeyID:     k.kid,
-			Algorithm: k.alg,
-			Use:       "sig",
-		})
-	}
-	jwks, err := json.Marshal(m.public)
+	v, err := m.buildView(m.now())
 	if err != nil {
-		return nil, fmt.Errorf("encode JWKS: %w", err)
+		return nil, err
 	}
-	m.jwks = jwks
+	m.view.Store(v)
 	return m, nil
 }
 
+// buildView computes the keys published at now.
+func (m *Manager) buildView(now time.Time) (*keyView, error) {
+	v := &keyView{byKID: make(map[string][]*signingKey, len(m.keys))}
+	// Active keys first: some clients take the first key of the JWKS.
+	ordered := slices.Clone(m.keys)
+	slices.SortStableFunc(ordered, func(a, b *signingKey) int {
+		return cmpBool(a.state != stateActive, b.state != stateActive)
+	})
+	for _, k := range ordered {
+		if !k.expires.IsZero() {
+			if !now.Before(k.expires) {
+				continue
+			}
+			if v.until.IsZero() || k.expires.Before(v.until) {
+				v.until = k.expires
+			}
+		}
+		v.keys = append(v.keys, k)
+		v.byKID[k.kid] = append(v.byKID[k.kid], k)
+		v.public.Keys = append(v.public.Keys, jose.JSONWebKey{
+			Key:          k.public,
+			KeyID:        k.kid,
+			Algorithm:    k.alg,
+			Use:          "sig",
+			Certificates: k.jwk.Certificates,
+		})
+	}
+	jwks, err := json.Marshal(v.public)
+	if err != nil {
+		return nil, fmt.Errorf("encode JWKS: %w", err)
+	}
+	v.jwks = jwks
+	return v, nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// current returns the published keys now, rebuilding them once when a
+// retired key has expired.
+func (m *Manager) current() *keyView {
+	v := m.view.Load()
+	if v.until.IsZero() {
+		return v
+	}
+	now := m.now()
+	if now.Before(v.until) {
+		return v
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v = m.view.Load(); !v.until.IsZero() && !now.Before(v.until) {
+		nv, err := m.buildView(now)
+		if err != nil {
+			return v // cannot happen: the same keys encoded before
+		}
+		m.view.Store(nv)
+		v = nv
+	}
+	return v
+}
+
 // JWKS returns the public JWK Set (kid, kty, alg, use and the public key
-// parameters of every active and retired key) as JSON, ready to serve. The
-// bytes are computed once; every call returns the same slice, which callers
-// must not modify.
-func (m *Manager) JWKS() []byte { return m.jwks }
+// parameters of every active and retired key; x5c for a configured key with
+// a certificate chain) as JSON, ready to serve. The bytes are computed when
+// the published set changes; until then every call returns the same slice,
+// which callers must not modify.
+func (m *Manager) JWKS() []byte { return m.current().jwks }
 
 // Algorithms returns the algorithms that have an active signing key, in a
 // fixed order (RS256 first). The returned slice is a copy.
@@ -183,7 +456,7 @@ func (m *Manager) Algorithms() []string {
 // PublicKeys returns the published key set (public keys only). The Key
 // values are shared with the manager and must not be modified.
 func (m *Manager) PublicKeys() jose.JSONWebKeySet {
-	return jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), m.public.Keys...)}
+	return jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), m.current().public.Keys...)}
 }
 
 // Sign returns a compact JWS of claims (marshaled with encoding/json; pass a
@@ -270,18 +543,25 @@ func (m *Manager) candidates(kid, alg string) ([]*signingKey, error) {
 	if alg != RS256 && alg != ES256 {
 		return nil, fmt.Errorf("keys: unsupported alg %q", alg)
 	}
+	v := m.current()
 	if kid != "" {
-		k := m.byKID[kid]
-		if k == nil {
+		ks := v.byKID[kid]
+		if len(ks) == 0 {
 			return nil, fmt.Errorf("keys: unknown kid %q", kid)
 		}
-		if k.alg != alg {
-			return nil, fmt.Errorf("keys: kid %q is a %s key, token says %s", kid, k.alg, alg)
+		var out []*signingKey
+		for _, k := range ks {
+			if k.alg == alg {
+				out = append(out, k)
+			}
 		}
-		return []*signingKey{k}, nil
+		if len(out) == 0 {
+			return nil, fmt.Errorf("keys: kid %q is a %s key, token says %s", kid, ks[0].alg, alg)
+		}
+		return out, nil
 	}
 	var out []*signingKey
-	for _, k := range m.keys {
+	for _, k := range v.keys {
 		if k.alg == alg {
 			out = append(out, k)
 		}
@@ -353,7 +633,10 @@ func decodeKey(raw json.RawMessage) (*signingKey, error) {
 		return nil, fmt.Errorf("invalid JWK: %w", err)
 	}
 	var meta struct {
-		State keyState `json:"state"`
+		State     keyState `json:"state"`
+		Origin    string   `json:"origin"`
+		RetiredAt int64    `json:"retired_at"`
+		ExpiresAt int64    `json:"expires_at"`
 	}
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return nil, fmt.Errorf("invalid state member: %w", err)
@@ -369,39 +652,36 @@ func decodeKey(raw json.RawMessage) (*signingKey, error) {
 	default:
 		return nil, fmt.Errorf("kid %q: unknown state %q", k.kid, k.state)
 	}
+	switch meta.Origin {
+	case "":
+	case originConfig:
+		k.configured = true
+	default:
+		return nil, fmt.Errorf("kid %q: unknown origin %q", k.kid, meta.Origin)
+	}
+	if meta.RetiredAt != 0 {
+		k.retiredAt = time.Unix(meta.RetiredAt, 0)
+	}
+	if meta.ExpiresAt != 0 {
+		k.expires = time.Unix(meta.ExpiresAt, 0)
+	}
 	if jwk.Use != "" && jwk.Use != "sig" {
 		return nil, fmt.Errorf("kid %q: use is %q, want \"sig\"", k.kid, jwk.Use)
 	}
-	switch key := jwk.Key.(type) {
-	case *rsa.PrivateKey:
-		if k.alg != RS256 {
-			return nil, fmt.Errorf("kid %q: RSA key with alg %q, want %s", k.kid, k.alg, RS256)
-		}
-		if key.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("kid %q: RSA key of %d bits, want at least 2048", k.kid, key.N.BitLen())
-		}
-		key.Precompute()
-		k.public = &key.PublicKey
-	case *ecdsa.PrivateKey:
-		if k.alg != ES256 {
-			return nil, fmt.Errorf("kid %q: EC key with alg %q, want %s", k.kid, k.alg, ES256)
-		}
-		if key.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("kid %q: EC key on %s, want P-256", k.kid, key.Curve.Params().Name)
-		}
-		k.public = &key.PublicKey
-	case *rsa.PublicKey, *ecdsa.PublicKey:
-		return nil, fmt.Errorf("kid %q: public key only, a private key is required", k.kid)
-	default:
-		return nil, fmt.Errorf("kid %q: unsupported key type %T", k.kid, key)
+	// A configured key's record holds its public half; generated keys are
+	// private.
+	pub, err := checkKey(k.alg, jwk.Key, !k.configured)
+	if err != nil {
+		return nil, fmt.Errorf("kid %q: %w", k.kid, err)
 	}
+	k.public = pub
 	jwk.Use = "sig"
 	k.jwk = jwk
 	return k, nil
 }
 
-// encodeKeySet serializes the private key set for storage, adding the
-// "state" member to keys that are not active.
+// encodeKeySet serializes the key set for storage, adding the "state",
+// "origin", "retired_at" and "expires_at" members where they say something.
 func encodeKeySet(keys []*signingKey) ([]byte, error) {
 	set := storedKeySet{Keys: make([]json.RawMessage, 0, len(keys))}
 	for _, k := range keys {
@@ -409,12 +689,27 @@ func encodeKeySet(keys []*signingKey) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kid %q: %w", k.kid, err)
 		}
+		extra := map[string]any{}
 		if k.state != stateActive {
+			extra["state"] = k.state
+		}
+		if k.configured {
+			extra["origin"] = originConfig
+		}
+		if !k.retiredAt.IsZero() {
+			extra["retired_at"] = k.retiredAt.Unix()
+		}
+		if !k.expires.IsZero() {
+			extra["expires_at"] = k.expires.Unix()
+		}
+		if len(extra) > 0 {
 			var members map[string]json.RawMessage
 			if err := json.Unmarshal(raw, &members); err != nil {
 				return nil, fmt.Errorf("kid %q: %w", k.kid, err)
 			}
-			members["state"], _ = json.Marshal(k.state)
+			for name, v := range extra {
+				members[name], _ = json.Marshal(v)
+			}
 			if raw, err = json.Marshal(members); err != nil {
 				return nil, fmt.Errorf("kid %q: %w", k.kid, err)
 			}

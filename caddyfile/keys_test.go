@@ -1,0 +1,65 @@
+package caddyfile
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
+)
+
+func TestUnmarshalSigningKeys(t *testing.T) {
+	tests := []struct {
+		name, input string
+		want        caddyoidc.Handler
+		wantErr     string
+	}{
+		{
+			name: "jwk, repeatable",
+			input: `oidc_provider https://a {
+				jwk main-2026 {
+					algorithm RS256
+					use sig
+					key {file./etc/caddy/oidc.pem}
+					certificate_chain {file./etc/caddy/oidc.crt}
+				}
+				jwk {
+					key_id ec
+					key {env.EC_KEY}
+				}
+			}`,
+			want: caddyoidc.Handler{Issuer: "https://a", JWKS: []caddyoidc.JWK{
+				{KeyID: "main-2026", Algorithm: "RS256", Use: "sig", Key: "{file./etc/caddy/oidc.pem}", CertificateChain: "{file./etc/caddy/oidc.crt}"},
+				{KeyID: "ec", Key: "{env.EC_KEY}"},
+			}},
+		},
+		{
+			name:  "issuer_private_key",
+			input: "oidc_provider https://a {\n issuer_private_key {file./etc/caddy/issuer.pem}\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", IssuerPrivateKey: "{file./etc/caddy/issuer.pem}"},
+		},
+		{name: "jwk without key", input: "oidc_provider https://a {\n jwk k {\n algorithm RS256\n }\n}", wantErr: `jwk "k": key is required`},
+		{name: "jwk unknown option", input: "oidc_provider https://a {\n jwk k {\n colour blue\n }\n}", wantErr: `jwk "k": unrecognized option "colour"`},
+		{name: "jwk two ids", input: "oidc_provider https://a {\n jwk a b {\n key x\n }\n}", wantErr: "wrong argument count"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got caddyoidc.Handler
+			err := UnmarshalHandler(caddyfile.NewTestDispenser(tc.input), &got)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}

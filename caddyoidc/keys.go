@@ -1,0 +1,115 @@
+package caddyoidc
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+)
+
+// JWK is a key given in the configuration, with Authelia's option names:
+// one of the provider's signing keys (jwks), or one of a client's public
+// keys (a client's jwks, for private_key_jwt).
+type JWK struct {
+	// KeyID is the key's kid. For a signing key it appears in the header of
+	// every token the key signs. Default: the RFC 7638 thumbprint of the
+	// key.
+	KeyID string `json:"key_id,omitempty"`
+	// Algorithm is the JWS algorithm. Signing keys: RS256 or ES256,
+	// default from the key type. Client keys: RS256, RS384, RS512, PS256,
+	// PS384, PS512, ES256, ES384 or ES512; default any that fits the key.
+	Algorithm string `json:"algorithm,omitempty"`
+	// Use must be sig (the default).
+	Use string `json:"use,omitempty"`
+	// Key is the PEM key: the private key for a signing key (RSA 2048 to
+	// 4096 bits, or ECDSA P-256; PKCS #1, PKCS #8 or SEC 1), the public key
+	// (or a certificate) for a client key. Use a {file.*} or {env.*}
+	// placeholder for a private key.
+	Key string `json:"key,omitempty"`
+	// CertificateChain is an optional PEM certificate chain for the key,
+	// leaf first, published as x5c.
+	CertificateChain string `json:"certificate_chain,omitempty"`
+}
+
+// resolve returns the key's PEM fields with placeholders resolved; a
+// trailing newline of a file does not matter in PEM.
+func (k JWK) resolve(repl *caddy.Replacer) (key, chain string) {
+	return repl.ReplaceKnown(k.Key, ""), repl.ReplaceKnown(k.CertificateChain, "")
+}
+
+// signingKeys reads the configured signing keys: jwks, or Authelia's older
+// issuer_private_key (an RS256 key whose kid is its thumbprint).
+func (h *Handler) signingKeys(repl *caddy.Replacer) ([]keys.ConfiguredKey, error) {
+	if h.IssuerPrivateKey != "" {
+		if len(h.JWKS) > 0 {
+			return nil, fmt.Errorf("issuer_private_key: set either jwks or its older form issuer_private_key, not both")
+		}
+		k, err := keys.ParseConfiguredKey("", keys.RS256, "sig", repl.ReplaceKnown(h.IssuerPrivateKey, ""), "")
+		if err != nil {
+			return nil, fmt.Errorf("issuer_private_key: %s", strings.TrimPrefix(err.Error(), "key: "))
+		}
+		return []keys.ConfiguredKey{k}, nil
+	}
+	var out []keys.ConfiguredKey
+	for i, j := range h.JWKS {
+		key, chain := j.resolve(repl)
+		k, err := keys.ParseConfiguredKey(j.KeyID, j.Algorithm, j.Use, key, chain)
+		if err != nil {
+			if j.KeyID != "" {
+				return nil, fmt.Errorf("jwks: key_id %q: %w", j.KeyID, err)
+			}
+			return nil, fmt.Errorf("jwks[%d]: %w", i, err)
+		}
+		for _, prev := range out {
+			if prev.KeyID == k.KeyID {
+				return nil, fmt.Errorf("jwks: key_id %q: used twice", k.KeyID)
+			}
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// keyRetention is how long a replaced signing key stays published: the
+// longest lifespan of a token it signs (ID tokens, JWT access tokens).
+func (h *Handler) keyRetention() time.Duration {
+	orDefault := func(d caddy.Duration) time.Duration {
+		if d > 0 {
+			return time.Duration(d)
+		}
+		return time.Hour // the default of both
+	}
+	return max(orDefault(h.IDTokenLifespan), orDefault(h.AccessTokenLifespan))
+}
+
+// keysFingerprint identifies a key configuration, so that a reload with
+// other keys (or another retention) builds a new key manager while a reload
+// with the same ones shares it.
+func keysFingerprint(cfg []keys.ConfiguredKey, retention time.Duration) (string, error) {
+	if len(cfg) == 0 && retention == time.Hour {
+		return "", nil
+	}
+	h := sha256.New()
+	_ = binary.Write(h, binary.BigEndian, int64(retention))
+	for _, k := range cfg {
+		der, err := x509.MarshalPKCS8PrivateKey(k.Key)
+		if err != nil {
+			return "", fmt.Errorf("jwks: key_id %q: %w", k.KeyID, err)
+		}
+		for _, part := range [][]byte{[]byte(k.KeyID), []byte(k.Algorithm), der} {
+			_ = binary.Write(h, binary.BigEndian, int64(len(part)))
+			h.Write(part)
+		}
+		for _, c := range k.Certificates {
+			h.Write(c.Raw)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12]), nil
+}
