@@ -229,14 +229,7 @@ func (p *Provider) serveTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 
 // completeFactor adds a second factor to the login session and continues.
 func (p *Provider) completeFactor(w http.ResponseWriter, r *http.Request, f pageForm, method string) {
-	s := *f.login
-	if !slices.Contains(s.AMR, method) {
-		s.AMR = append(slices.Clone(s.AMR), method)
-	}
-	if authn.IsTwoFactor(s.AMR) && !slices.Contains(s.AMR, "mfa") {
-		s.AMR = append(s.AMR, "mfa")
-	}
-	s.AuthTime = time.Now().UTC().Truncate(time.Second)
+	s := withFactor(*f.login, method)
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
 		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
@@ -244,6 +237,20 @@ func (p *Provider) completeFactor(w http.ResponseWriter, r *http.Request, f page
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))
 	p.continueAfterAuth(w, r, f, &s)
+}
+
+// withFactor returns the login session after a successful second factor:
+// the method (and "mfa" once two factors are shown) in its amr, and the time
+// of this authentication as its auth_time.
+func withFactor(s store.LoginSession, method string) store.LoginSession {
+	if !slices.Contains(s.AMR, method) {
+		s.AMR = append(slices.Clone(s.AMR), method)
+	}
+	if authn.IsTwoFactor(s.AMR) && !slices.Contains(s.AMR, "mfa") {
+		s.AMR = append(s.AMR, "mfa")
+	}
+	s.AuthTime = time.Now().UTC().Truncate(time.Second)
+	return s
 }
 
 // continueAfterAuth resumes the authorization request, or shows the settings.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -344,16 +343,7 @@ func (p *Provider) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys
 		p.passkeyFailure(w, r, "2fa", login.Username, err)
 		return
 	}
-	// As for the other second factors: the session now shows both methods
-	// and the time of this authentication.
-	s := *login
-	if !slices.Contains(s.AMR, "hwk") {
-		s.AMR = append(slices.Clone(s.AMR), "hwk")
-	}
-	if authn.IsTwoFactor(s.AMR) && !slices.Contains(s.AMR, "mfa") {
-		s.AMR = append(s.AMR, "mfa")
-	}
-	s.AuthTime = time.Now().UTC().Truncate(time.Second)
+	s := withFactor(*login, "hwk") // as for the other second factors
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
 		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not save your session. Please try again.")
