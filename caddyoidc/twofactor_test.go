@@ -297,3 +297,29 @@ func TestSettingsSignIn(t *testing.T) {
 		t.Error("a user without an authenticator is offered to set one up")
 	}
 }
+
+// TestConsentRevokedFromSettings: a remembered consent the user revokes on
+// the settings page is asked for again.
+func TestConsentRevokedFromSettings(t *testing.T) {
+	e := newEnv(t, strings.Replace(twoFactorClients, "pre_configured_consent_duration 3s", "pre_configured_consent_duration 1h", 1))
+	e.start()
+	r := newRP(t, e.issuer, "remember-app", "remember-secret", oauth2.AuthStyleInHeader)
+	r.config.Scopes = []string{"openid"}
+	b := newBrowser(t, e.issuer)
+	p := b.login(b.get(r.config.AuthCodeURL(randString(t))), "alice", testPassword)
+	callbackParams(t, b.submit(p, url.Values{"decision": {"allow"}, "remember": {"1"}}), rpCallback)
+	callbackParams(t, b.get(r.config.AuthCodeURL(randString(t))), rpCallback) // remembered
+
+	settings := b.get(e.issuer + "/settings")
+	m := regexp.MustCompile(`(?s)<form method="post" action="([^"]+)">\s*<input type="hidden" name="csrf_token" value="([^"]+)">\s*<input type="hidden" name="client_id" value="remember-app">`).FindStringSubmatch(settings.body)
+	if m == nil {
+		t.Fatalf("no revoke form for remember-app on the settings page: %.1200s", settings.body)
+	}
+	p = b.post(e.issuer+html.UnescapeString(m[1]), url.Values{"csrf_token": {html.UnescapeString(m[2])}, "client_id": {"remember-app"}, "action": {"consent-revoke"}})
+	if p.status != http.StatusOK || strings.Contains(p.body, `value="remember-app"`) {
+		t.Fatalf("after revoking: %d, the consent is still listed", p.status)
+	}
+	if p := b.get(r.config.AuthCodeURL(randString(t))); !strings.Contains(p.body, `name="decision"`) {
+		t.Fatalf("a revoked consent must be asked again, got %d", p.status)
+	}
+}
