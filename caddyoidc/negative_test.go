@@ -908,9 +908,9 @@ func TestMalformedRequests(t *testing.T) {
 		{"bad multipart", http.MethodPost, strings.NewReader("--x\r\ngarbage"), "multipart/form-data; boundary=x", "basic-app", "s3cret-basic", 400, ""},
 		{"unsupported grant_type", http.MethodPost, form("grant_type", "password", "username", "alice", "password", testPassword), formCT, "basic-app", "s3cret-basic", 400, ""},
 		{"client_credentials", http.MethodPost, form("grant_type", "client_credentials"), formCT, "basic-app", "s3cret-basic", 400, ""},
-		{"1 MB code", http.MethodPost, form("grant_type", "authorization_code", "code", big, "redirect_uri", rpCallback), formCT, "basic-app", "s3cret-basic", 400, "invalid_grant"},
-		{"1 MB refresh token", http.MethodPost, form("grant_type", "refresh_token", "refresh_token", big), formCT, "basic-app", "s3cret-basic", 400, "invalid_grant"},
-		{"1 MB client_id", http.MethodPost, form("grant_type", "authorization_code", "code", "x", "client_id", big, "client_secret", "x"), formCT, "", "", 401, "invalid_client"},
+		{"1 MB code", http.MethodPost, form("grant_type", "authorization_code", "code", big, "redirect_uri", rpCallback), formCT, "basic-app", "s3cret-basic", 400, "invalid_request"},
+		{"1 MB refresh token", http.MethodPost, form("grant_type", "refresh_token", "refresh_token", big), formCT, "basic-app", "s3cret-basic", 400, "invalid_request"},
+		{"1 MB client_id", http.MethodPost, form("grant_type", "authorization_code", "code", "x", "client_id", big, "client_secret", "x"), formCT, "", "", 400, "invalid_request"},
 		{"11 MB body", http.MethodPost, form("grant_type", "authorization_code", "pad", strings.Repeat("p", 11<<20)), formCT, "basic-app", "s3cret-basic", 0, ""},
 		{"both basic and post", http.MethodPost, form("grant_type", "authorization_code", "code", "x", "client_secret", "s3cret-basic"), formCT, "basic-app", "s3cret-basic", 400, "invalid_request"},
 	}
@@ -969,10 +969,15 @@ func TestMalformedRequests(t *testing.T) {
 			t.Errorf("%s: %d %q", name, p.status, p.location)
 		}
 	}
-	// A 1 MB username on the login form: the ordinary failure.
+	// A 1 MB username on the login form: refused while reading the form
+	// (bodies are capped), with a page saying so rather than a CSRF error.
 	lp := b.get(e.authURL(authQuery(t, "basic-app")))
-	if p := b.login(lp, big, "x"); p.status != http.StatusUnauthorized {
-		t.Errorf("1 MB username: %d, want 401", p.status)
+	if p := b.login(lp, big, "x"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "could not be read") {
+		t.Errorf("1 MB username: %d, want 400 and the form error page", p.status)
+	}
+	// A long but sane username is the ordinary failure.
+	if p := b.login(lp, strings.Repeat("u", 4096), "x"); p.status != http.StatusUnauthorized {
+		t.Errorf("4 KB username: %d, want 401", p.status)
 	}
 	// Still serving.
 	if p := b.get(e.issuer + "/.well-known/openid-configuration"); p.status != 200 {

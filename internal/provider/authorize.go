@@ -430,8 +430,7 @@ func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts the consent form.", "")
 		return
 	}
-	if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Go back to the application and sign in again.", "")
+	if !p.formOK(w, r, "Go back to the application and sign in again.") {
 		return
 	}
 	decision := r.PostForm.Get("decision")
@@ -470,8 +469,7 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only shows the sign-in form.", "")
 		return
 	}
-	if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Go back to the application and sign in again.", "")
+	if !p.formOK(w, r, "Go back to the application and sign in again.") {
 		return
 	}
 	returnTo := r.PostForm.Get("return_to")
@@ -539,8 +537,7 @@ func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		p.render(w, http.StatusOK, page)
 	case http.MethodPost:
-		if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
-			p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
+		if !p.formOK(w, r, "Reload the page and try again.") {
 			return
 		}
 		if r.PostForm.Get("all_devices") != "" {

@@ -47,6 +47,10 @@ const (
 	pathSettings      = "/settings"
 )
 
+// maxRequestBody bounds every request body the provider reads (forms, token
+// requests, WebAuthn JSON).
+const maxRequestBody = 64 << 10
+
 // Config is everything the engine needs. Durable parts (DB, Keys) are shared
 // across configuration reloads by the caller; the rest is per configuration.
 type Config struct {
@@ -302,6 +306,11 @@ func (p *Provider) Handles(r *http.Request) bool {
 
 // ServeHTTP serves one of the provider's endpoints; call Handles first.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		// Every request to the provider is a small form or JSON document;
+		// a larger body is refused while it is read, whatever the endpoint.
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	}
 	path := strings.TrimPrefix(r.URL.Path, p.base)
 	if r.URL.Path == "/.well-known/oauth-authorization-server"+p.base {
 		path = pathOAuthMetadata

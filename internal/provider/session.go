@@ -166,3 +166,18 @@ func (p *Provider) checkCSRF(r *http.Request) bool {
 	want := p.csrfFor(c.Value)
 	return hmac.Equal([]byte(want), []byte(r.PostForm.Get("csrf_token")))
 }
+
+// formOK parses a POST from one of our pages and checks its CSRF token,
+// writing the error page when either fails. retry tells the user what to do
+// about a stale form.
+func (p *Provider) formOK(w http.ResponseWriter, r *http.Request, retry string) bool {
+	if err := r.ParseForm(); err != nil {
+		p.renderError(w, http.StatusBadRequest, "The form could not be read", "It was malformed or too large. Go back and try again.", "invalid_request")
+		return false
+	}
+	if !p.checkCSRF(r) {
+		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. "+retry, "")
+		return false
+	}
+	return true
+}

@@ -135,8 +135,7 @@ func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request) (pageFor
 		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts a form.", "")
 		return f, false
 	}
-	if err := r.ParseForm(); err != nil || !p.checkCSRF(r) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Go back to the application and sign in again.", "")
+	if !p.formOK(w, r, "Go back to the application and sign in again.") {
 		return f, false
 	}
 	f.returnTo = r.PostForm.Get("return_to")
