@@ -41,11 +41,11 @@ func userClaims(u *users.User, scopes []string) map[string]any {
 // the header that picks the signing key, and the username for userinfo and
 // refresh.
 func (p *Provider) newSession(ctx context.Context, c *Client, u *users.User, login *store.LoginSession, scopes []string, requestedAt time.Time) (*openid.DefaultSession, error) {
-	sub, err := p.db.Subject(ctx, u.Username, "")
+	sub, err := p.subject(ctx, c, u.Username)
 	if err != nil {
 		return nil, fmt.Errorf("subject for user: %w", err)
 	}
-	extra := userClaims(u, scopes)
+	extra := p.idTokenClaims(c, u, scopes)
 	extra["azp"] = c.ID
 	return &openid.DefaultSession{
 		Claims: &jwt.IDTokenClaims{

@@ -67,6 +67,23 @@ type ClientConfig struct {
 	// RequirePushedAuthorizationRequests refuses this client's
 	// authorization requests unless they were pushed (RFC 9126).
 	RequirePushedAuthorizationRequests bool
+
+	// AccessTokenSignedResponseAlg is none or "" (opaque HMAC access
+	// tokens), RS256 or ES256 (RFC 9068 JWT access tokens).
+	AccessTokenSignedResponseAlg string
+	// UserinfoSignedResponseAlg is none or "" (userinfo as JSON), RS256 or
+	// ES256 (userinfo as a signed JWT, application/jwt).
+	UserinfoSignedResponseAlg string
+	// SectorIdentifier (a host) or SectorIdentifierURI (an https URL of a
+	// JSON array listing the client's redirect URIs, fetched by New) give
+	// the client pairwise subjects within that sector.
+	SectorIdentifier    string
+	SectorIdentifierURI string
+	// Lifespan names one of Config.Lifespans; "" = the provider's lifespans.
+	Lifespan string
+	// ClaimsPolicy names one of Config.ClaimsPolicies; "" = the default
+	// (every released claim in the ID token and userinfo).
+	ClaimsPolicy string
 }
 
 // Client is a registered client as fosite sees it.
@@ -86,6 +103,12 @@ type Client struct {
 
 	PostLogoutRedirectURIs []string // registered for RP-initiated logout
 	RequirePAR             bool     // authorization requests must be pushed
+
+	AccessTokenAlg string        // "" = opaque access tokens; RS256, ES256 = RFC 9068 JWTs (accesstoken.go)
+	UserinfoAlg    string        // "" = userinfo as JSON; RS256, ES256 = signed JWT
+	Sector         string        // pairwise subject sector; "" = public subjects (sector.go)
+	lifespans      *Lifespans    // the client's named lifespan, nil = the provider's (lifespan.go)
+	claimsPolicy   *ClaimsPolicy // nil = the default claims (claimspolicy.go)
 }
 
 // GetResponseModes implements fosite.ResponseModeClient.

@@ -70,5 +70,6 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"pushed_authorization_request_endpoint":         p.url(pathPAR),
 		"require_pushed_authorization_requests":         cfg.RequirePushedAuthorizationRequests,
 	}
+	p.tokenDiscovery(doc)
 	return json.Marshal(doc)
 }

@@ -88,7 +88,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.hintSubject != "" {
-		if sub, err := p.db.Subject(r.Context(), login.Username, ""); err == nil && sub != req.hintSubject {
+		if sub, err := p.subject(r.Context(), req.client, login.Username); err == nil && sub != req.hintSubject {
 			p.log.Info("logout request's id_token_hint names another user than the one signed in", zap.String("client_id", req.clientID()), zap.String("username", login.Username))
 		}
 	}

@@ -99,6 +99,15 @@ type Config struct {
 	// regulation, session lifetimes (twofactor.go).
 	Authn AuthnConfig
 
+	// Lifespans are named token lifespans that clients select with their
+	// Lifespan option (lifespan.go).
+	Lifespans map[string]Lifespans
+	// ClaimsPolicies are named claims policies that clients select with
+	// their ClaimsPolicy option; Scopes are custom scopes releasing claims
+	// (claimspolicy.go).
+	ClaimsPolicies map[string]ClaimsPolicy
+	Scopes         map[string]Scope
+
 	// Logger receives structured logs; never secrets or tokens.
 	Logger *zap.Logger
 }
@@ -125,6 +134,8 @@ type Provider struct {
 	authnState
 
 	discovery []byte // precomputed discovery document
+
+	scopes map[string]Scope // custom scopes (claimspolicy.go)
 }
 
 // New validates cfg and builds a Provider.
@@ -204,6 +215,10 @@ func New(cfg Config) (*Provider, error) {
 		p.clients[c.ID] = c
 	}
 
+	if err := p.setupClientTokens(cfg, iss.Scheme == "http"); err != nil {
+		return nil, err
+	}
+
 	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
@@ -243,12 +258,12 @@ func New(cfg Config) (*Provider, error) {
 	p.storage = storage
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
-		CoreStrategy:               compose.NewOAuth2HMACStrategy(fc),
+		CoreStrategy:               &tokenStrategy{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), p: p},
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
 		Signer:                     signer,
 	}
 	p.oauth2 = compose.Compose(fc, storage, strategy,
-		compose.OAuth2AuthorizeExplicitFactory,
+		withClientLifespans(compose.OAuth2AuthorizeExplicitFactory),
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,

@@ -50,7 +50,8 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
-	extra := userClaims(u, ar.GetGrantedScopes())
+	c, _ := ar.GetClient().(*Client)
+	extra := p.idTokenClaims(c, u, ar.GetGrantedScopes())
 	extra["azp"] = ar.GetClient().GetID()
 	sess.Claims.Extra = extra
 	return nil

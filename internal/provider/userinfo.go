@@ -58,10 +58,15 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The user behind the access token no longer exists or is disabled.")
 		return
 	}
-	claims := userClaims(u, ar.GetGrantedScopes())
+	c, _ := ar.GetClient().(*Client)
+	claims := p.releasedClaims(c, u, ar.GetGrantedScopes())
 	claims["sub"] = s.Subject
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
+	if c != nil && c.UserinfoAlg != "" {
+		p.writeSignedUserinfo(w, c, claims)
+		return
+	}
 	writeJSON(w, http.StatusOK, claims)
 }
 
@@ -101,4 +106,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeSignedUserinfo answers with the claims as a JWT signed with the
+// client's userinfo_signed_response_alg (OpenID Connect Core 5.3.2), with
+// iss and aud added.
+func (p *Provider) writeSignedUserinfo(w http.ResponseWriter, c *Client, claims map[string]any) {
+	claims["iss"] = p.issuer
+	claims["aud"] = c.ID
+	token, err := p.keys.Sign(claims, c.UserinfoAlg, nil)
+	if err != nil {
+		p.log.Error("userinfo: signing the response", zap.String("client_id", c.ID), zap.Error(err))
+		bearerError(w, http.StatusInternalServerError, "server_error", "The response could not be signed.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwt")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(token))
 }

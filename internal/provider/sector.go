@@ -1,0 +1,119 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Limits of the sector_identifier_uri fetch at provision.
+const (
+	sectorFetchTimeout = 10 * time.Second
+	sectorMaxBytes     = 64 << 10
+)
+
+// resolveSector sets the client's pairwise sector from sector_identifier (a
+// host, Authelia's older option) or sector_identifier_uri (OpenID Connect
+// Core 8.1 and Registration 5: an https URL of a JSON array of redirect URIs
+// that must list every redirect URI of the client; the sector is its host).
+// Without either the client gets public subjects. httpIssuer allows an http
+// loopback URI, for local testing.
+func resolveSector(ctx context.Context, c *Client, sector, uri string, httpIssuer bool) error {
+	switch {
+	case sector != "" && uri != "":
+		return fmt.Errorf("sector_identifier_uri: set either sector_identifier or sector_identifier_uri, not both")
+	case sector != "":
+		u, err := url.Parse("https://" + sector)
+		if err != nil || u.Host != sector || u.Hostname() == "" || u.User != nil {
+			return fmt.Errorf("sector_identifier: %q must be a host (example.com, or example.com:8443), not a URL", sector)
+		}
+		c.Sector = strings.ToLower(sector)
+		return nil
+	case uri == "":
+		return nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("sector_identifier_uri: %q is not an absolute https URL", uri)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && httpIssuer && isLoopback(u.Hostname()):
+	default:
+		return fmt.Errorf("sector_identifier_uri: %q must use https", uri)
+	}
+	listed, err := fetchSectorURIs(ctx, uri)
+	if err != nil {
+		return fmt.Errorf("sector_identifier_uri: %w", err)
+	}
+	for _, r := range c.RedirectURIs {
+		if !slices.Contains(listed, r) {
+			return fmt.Errorf("sector_identifier_uri: %q does not list the redirect URI %q", uri, r)
+		}
+	}
+	c.Sector = strings.ToLower(u.Host)
+	return nil
+}
+
+// fetchSectorURIs GETs a sector identifier document: a JSON array of
+// strings, at most sectorMaxBytes, within sectorFetchTimeout.
+func fetchSectorURIs(ctx context.Context, uri string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, sectorFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	client := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return errors.New("redirects are not followed")
+		},
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %q: %w", uri, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching %q: status %s", uri, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, sectorMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", uri, err)
+	}
+	if len(body) > sectorMaxBytes {
+		return nil, fmt.Errorf("%q is larger than %d bytes", uri, sectorMaxBytes)
+	}
+	var list []string
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("%q is not a JSON array of redirect URIs: %w", uri, err)
+	}
+	return list, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// subject returns the sub of username for client c: pairwise within the
+// client's sector, public without one (or without a client).
+func (p *Provider) subject(ctx context.Context, c *Client, username string) (string, error) {
+	sector := ""
+	if c != nil {
+		sector = c.Sector
+	}
+	return p.db.Subject(ctx, username, sector)
+}
