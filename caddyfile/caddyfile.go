@@ -23,6 +23,20 @@
 //		enable_client_debug_messages [true|false]
 //		require_pushed_authorization_requests [true|false]
 //		par_context_lifespan <duration>
+//		lifespan <name> {
+//			access_token <duration>
+//			authorize_code <duration>
+//			id_token <duration>
+//			refresh_token <duration>
+//		}
+//		claims_policy <name> {        # alias: claims_policies
+//			id_token [<claim>...]
+//			access_token <claim>...
+//			custom_claim <claim> [<attribute>]
+//		}
+//		scope <name> {                # alias: scopes
+//			claims <claim>...
+//		}
 //		client <client_id> {
 //			client_name <name>            # alias: description
 //			client_secret <secret>        # alias: secret
@@ -41,6 +55,12 @@
 //			consent_mode auto|explicit|implicit
 //			post_logout_redirect_uris <uri...>  # alias: post_logout_redirect_uri; repeatable
 //			require_pushed_authorization_requests [true|false]
+//			access_token_signed_response_alg none|RS256|ES256
+//			userinfo_signed_response_alg none|RS256|ES256  # alias: userinfo_signing_algorithm
+//			sector_identifier <host>
+//			sector_identifier_uri <https url>
+//			lifespan <name>
+//			claims_policy <name>
 //		}
 //	}
 package caddyfile
@@ -207,6 +227,18 @@ func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error 
 			if err := oneArg(d, &handler.TemplatesDir); err != nil {
 				return err
 			}
+		case "lifespan":
+			if err := unmarshalLifespan(d, handler); err != nil {
+				return err
+			}
+		case "claims_policy", "claims_policies":
+			if err := unmarshalClaimsPolicy(d, handler); err != nil {
+				return err
+			}
+		case "scope", "scopes":
+			if err := unmarshalScope(d, handler); err != nil {
+				return err
+			}
 		case "client":
 			c, err := unmarshalClient(d)
 			if err != nil {
@@ -268,6 +300,18 @@ func unmarshalClient(d *caddyfile.Dispenser) (caddyoidc.Client, error) {
 			err = appendArgs(d, &c.PostLogoutRedirectURIs)
 		case "require_pushed_authorization_requests":
 			err = boolArg(d, &c.RequirePushedAuthorizationRequests)
+		case "access_token_signed_response_alg":
+			err = oneArg(d, &c.AccessTokenSignedResponseAlg)
+		case "userinfo_signed_response_alg", "userinfo_signing_algorithm":
+			err = oneArg(d, &c.UserinfoSignedResponseAlg)
+		case "sector_identifier":
+			err = oneArg(d, &c.SectorIdentifier)
+		case "sector_identifier_uri":
+			err = oneArg(d, &c.SectorIdentifierURI)
+		case "lifespan":
+			err = oneArg(d, &c.Lifespan)
+		case "claims_policy":
+			err = oneArg(d, &c.ClaimsPolicy)
 		default:
 			return c, d.Errf("client %q: unrecognized option %q", c.ClientID, opt)
 		}

@@ -97,6 +97,40 @@ type Client struct {
 	// authorization requests unless they were first pushed to the
 	// pushed_authorization_request_endpoint (RFC 9126). Default false.
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+
+	// AccessTokenSignedResponseAlg is none (default: opaque access tokens),
+	// RS256 or ES256: RFC 9068 JWT access tokens (typ at+jwt) signed with
+	// the provider's keys, which resource servers can check against the
+	// JWKS. They still work at userinfo, introspection and revocation.
+	AccessTokenSignedResponseAlg string `json:"access_token_signed_response_alg,omitempty"`
+
+	// UserinfoSignedResponseAlg is none (default: userinfo answers JSON),
+	// RS256 or ES256: userinfo answers a signed JWT (application/jwt) with
+	// iss and aud added.
+	UserinfoSignedResponseAlg string `json:"userinfo_signed_response_alg,omitempty"`
+	// UserinfoSigningAlgorithm is the older Authelia name of
+	// userinfo_signed_response_alg.
+	UserinfoSigningAlgorithm string `json:"userinfo_signing_algorithm,omitempty"`
+
+	// SectorIdentifier, a host (example.com), gives the client pairwise
+	// subjects: the same sub for every client of the sector, a different
+	// one elsewhere. Authelia's older option; see sector_identifier_uri.
+	SectorIdentifier string `json:"sector_identifier,omitempty"`
+	// SectorIdentifierURI is an https URL serving a JSON array that lists
+	// every redirect URI of the client (OpenID Connect Registration 5). It
+	// is fetched when the config loads (10 s, 64 KiB at most); its host is
+	// the sector of the client's pairwise subjects.
+	SectorIdentifierURI string `json:"sector_identifier_uri,omitempty"`
+
+	// Lifespan names one of the provider's lifespans, whose token
+	// lifespans replace the provider-wide ones for this client.
+	Lifespan string `json:"lifespan,omitempty"`
+
+	// ClaimsPolicy names one of the provider's claims_policies: which
+	// claims go into the ID token and JWT access tokens, and the custom
+	// claims custom scopes release. Default: every claim the granted scopes
+	// release goes into the ID token and userinfo.
+	ClaimsPolicy string `json:"claims_policy,omitempty"`
 }
 
 // id returns the client ID under either name, for error messages.
@@ -118,6 +152,10 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		return provider.ClientConfig{}, err
 	}
 	secret, err := alias("client_secret", c.ClientSecret, "secret", c.Secret)
+	if err != nil {
+		return provider.ClientConfig{}, err
+	}
+	userinfoAlg, err := alias("userinfo_signed_response_alg", c.UserinfoSignedResponseAlg, "userinfo_signing_algorithm", c.UserinfoSigningAlgorithm)
 	if err != nil {
 		return provider.ClientConfig{}, err
 	}
@@ -149,6 +187,13 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+
+		AccessTokenSignedResponseAlg: c.AccessTokenSignedResponseAlg,
+		UserinfoSignedResponseAlg:    userinfoAlg,
+		SectorIdentifier:             c.SectorIdentifier,
+		SectorIdentifierURI:          c.SectorIdentifierURI,
+		Lifespan:                     c.Lifespan,
+		ClaimsPolicy:                 c.ClaimsPolicy,
 	}, nil
 }
 

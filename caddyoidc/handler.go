@@ -132,6 +132,17 @@ type Handler struct {
 	// (layout.html, login.html, consent.html, …) for branding.
 	TemplatesDir string `json:"templates_dir,omitempty"`
 
+	// Lifespans are named token lifespans (Authelia's
+	// lifespans.custom.<name>) that clients select with their lifespan
+	// option.
+	Lifespans map[string]Lifespan `json:"lifespans,omitempty"`
+	// ClaimsPolicies are named claims policies that clients select with
+	// their claims_policy option.
+	ClaimsPolicies map[string]ClaimsPolicy `json:"claims_policies,omitempty"`
+	// Scopes are custom scopes, by name, and the claims they release.
+	// Clients that may request one list it in their scopes.
+	Scopes map[string]Scope `json:"scopes,omitempty"`
+
 	provider *provider.Provider
 	logger   *zap.Logger
 	poolKey  string
@@ -246,6 +257,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ClientIP:           clientIP,
 		TemplatesDir:       repl.ReplaceKnown(h.TemplatesDir, ""),
 	}
+	cfg.Lifespans = engineLifespans(h.Lifespans)
+	cfg.ClaimsPolicies = engineClaimsPolicies(h.ClaimsPolicies)
+	cfg.Scopes = engineScopes(h.Scopes)
 	for i, c := range h.Clients {
 		cc, err := c.engineConfig(repl)
 		if err != nil {
