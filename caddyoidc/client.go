@@ -46,13 +46,22 @@ type Client struct {
 	// Audience lists the audiences the client may request.
 	Audience []string `json:"audience,omitempty"`
 
-	// GrantTypes allowed: authorization_code, refresh_token. Default both.
+	// GrantTypes allowed: authorization_code, refresh_token, implicit,
+	// client_credentials (confidential clients only), password (resource
+	// owner password credentials: discouraged, and only for clients whose
+	// authorization_policy is one_factor without rules). Default
+	// authorization_code and refresh_token.
 	GrantTypes []string `json:"grant_types,omitempty"`
 
-	// ResponseTypes allowed: code. Default code.
+	// ResponseTypes allowed: code, "code id_token", "code token",
+	// "code id_token token", id_token, "id_token token", token (words in
+	// any order). code needs the authorization_code grant type; token and
+	// id_token need implicit. Default code (with authorization_code).
 	ResponseTypes []string `json:"response_types,omitempty"`
 
-	// ResponseModes allowed: query, form_post. Default both.
+	// ResponseModes allowed: query, fragment, form_post. Default form_post,
+	// plus query for the code response type and fragment for the others.
+	// query cannot carry tokens, so it needs the code response type.
 	ResponseModes []string `json:"response_modes,omitempty"`
 
 	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,

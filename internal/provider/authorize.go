@@ -175,6 +175,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	}
 	resp.AddParameter("iss", p.issuer) // RFC 9207
 	p.log.Info("authorization granted", zap.String("client_id", client.ID), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		setFormPostHeaders(w.Header())
+	}
 	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -234,6 +237,9 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client
 	}
 	if nonce := form.Get("nonce"); nonce != "" && len(nonce) < p.minEntropy {
 		return fosite.ErrInsufficientEntropy.WithHintf("Parameter 'nonce' is set but does not satisfy the minimum entropy of %d characters.", p.minEntropy)
+	}
+	if err := checkResponseTypeAndMode(ar); err != nil {
+		return err
 	}
 	if form.Get("request") != "" {
 		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
@@ -331,10 +337,15 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		p.renderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
 		return
 	}
+	prepareErrorResponseMode(ar) // formpost.go
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		setFormPostHeaders(w.Header()) // the page adds iss itself
+	}
 	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, issuer: p.issuer}, ar, err)
 }
 
-// issWriter adds iss (RFC 9207) to the error redirect fosite writes.
+// issWriter adds iss (RFC 9207) to the error redirect fosite writes, in the
+// query or the fragment. The form_post page adds it itself (formpost.go).
 type issWriter struct {
 	http.ResponseWriter
 	issuer string
@@ -342,18 +353,7 @@ type issWriter struct {
 
 func (w *issWriter) WriteHeader(code int) {
 	if loc := w.Header().Get("Location"); loc != "" {
-		if u, err := url.Parse(loc); err == nil {
-			if u.Fragment != "" {
-				q, _ := url.ParseQuery(u.Fragment)
-				q.Set("iss", w.issuer)
-				u.Fragment = q.Encode()
-			} else {
-				q := u.Query()
-				q.Set("iss", w.issuer)
-				u.RawQuery = q.Encode()
-			}
-			w.Header().Set("Location", u.String())
-		}
+		w.Header().Set("Location", withIss(loc, w.issuer))
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

@@ -200,7 +200,9 @@ func newClient(cfg ClientConfig, algs []string) (*Client, error) {
 	}
 
 	// Redirect URIs: exact strings, compared byte for byte by fosite.
-	if len(cfg.RedirectURIs) == 0 {
+	// Clients that never use the authorization endpoint (client_credentials,
+	// password) need none.
+	if len(cfg.RedirectURIs) == 0 && usesAuthorizationEndpoint(cfg) {
 		return nil, fmt.Errorf("redirect_uris: at least one is required")
 	}
 	for _, raw := range cfg.RedirectURIs {
@@ -224,46 +226,9 @@ func newClient(cfg ClientConfig, algs []string) (*Client, error) {
 	}
 	c.Audience = slices.Clone(cfg.Audience)
 
-	c.GrantTypes = slices.Clone(cfg.GrantTypes)
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = slices.Clone(DefaultGrantTypes)
+	if err := c.setFlows(cfg); err != nil {
+		return nil, err
 	}
-	for _, g := range c.GrantTypes {
-		switch g {
-		case "authorization_code", "refresh_token":
-		default:
-			return nil, fmt.Errorf("grant_types: %q is not supported (authorization_code, refresh_token)", g)
-		}
-	}
-	c.ResponseTypes = slices.Clone(cfg.ResponseTypes)
-	if len(c.ResponseTypes) == 0 {
-		c.ResponseTypes = []string{"code"}
-	}
-	for _, rt := range c.ResponseTypes {
-		if rt != "code" {
-			return nil, fmt.Errorf("response_types: %q is not supported (code)", rt)
-		}
-	}
-	if slices.Contains(c.ResponseTypes, "code") && !slices.Contains(c.GrantTypes, "authorization_code") {
-		return nil, fmt.Errorf("response_types: code needs the authorization_code grant type")
-	}
-	modes := cfg.ResponseModes
-	if len(modes) == 0 {
-		modes = []string{"form_post", "query"}
-	}
-	for _, m := range modes {
-		switch m {
-		case "query", "form_post":
-			c.ResponseModes = append(c.ResponseModes, fosite.ResponseModeType(m))
-		case "fragment":
-			return nil, fmt.Errorf("response_modes: fragment is only for implicit and hybrid response types, which are not supported yet")
-		default:
-			return nil, fmt.Errorf("response_modes: %q is not one of query, form_post", m)
-		}
-	}
-	// fosite's default response mode for the code flow is query; allow it
-	// implicitly so an absent response_mode works.
-	c.ResponseModes = append(c.ResponseModes, fosite.ResponseModeDefault)
 
 	switch c.PKCEChallengeMethod {
 	case "", "S256", "plain":

@@ -37,6 +37,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		pkce = append(pkce, "plain")
 	}
 	authMethods := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+	grants, types, modes := p.supportedFlows() // flows.go
 	doc := map[string]any{
 		"issuer":                                         p.issuer,
 		"authorization_endpoint":                         p.url(pathAuthorize),
@@ -44,9 +45,9 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"userinfo_endpoint":                              p.url(pathUserinfo),
 		"jwks_uri":                                       p.url(pathJWKS),
 		"scopes_supported":                               scopes,
-		"response_types_supported":                       []string{"code"},
-		"response_modes_supported":                       []string{"query", "form_post"},
-		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"response_types_supported":                       types,
+		"response_modes_supported":                       modes,
+		"grant_types_supported":                          grants,
 		"subject_types_supported":                        []string{"public"},
 		"id_token_signing_alg_values_supported":          p.keys.Algorithms(),
 		"token_endpoint_auth_methods_supported":          authMethods,

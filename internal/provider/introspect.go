@@ -90,7 +90,7 @@ func (p *Provider) introspect(r *http.Request, caller fosite.Client, token strin
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("introspection: the token's session is unreadable")
 	}
-	if u, err := p.users.Lookup(sess.Username); err != nil || u.Disabled {
+	if u, err := p.users.Lookup(sess.Username); !isClientToken(ar) && (err != nil || u.Disabled) { // grants.go
 		if err != nil && !errors.Is(err, users.ErrUserNotFound) {
 			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}

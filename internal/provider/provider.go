@@ -225,6 +225,9 @@ func New(cfg Config) (*Provider, error) {
 	if err := p.setupAuthn(cfg.Authn); err != nil {
 		return nil, err
 	}
+	if err := p.checkPasswordGrants(); err != nil { // flows.go
+		return nil, err
+	}
 	p.assets = http.StripPrefix(p.base+pathAssets, p.pages.AssetHandler())
 
 	fc := &fosite.Config{
@@ -253,6 +256,7 @@ func New(cfg Config) (*Provider, error) {
 	// revocation, PAR) uses our strategy; introspection authenticates
 	// clients itself (see introspect.go).
 	fc.ClientAuthenticationStrategy = p.authenticateClient
+	fc.FormPostHTMLTemplate = newFormPostTemplate(cfg.Issuer) // formpost.go
 	p.fosite = fc
 	storage := store.NewFosite(cfg.DB, p.GetClient)
 	p.storage = storage
@@ -262,11 +266,17 @@ func New(cfg Config) (*Provider, error) {
 		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
 		Signer:                     signer,
 	}
-	p.oauth2 = compose.Compose(fc, storage, strategy,
+	// The password grant asks its storage to check passwords (grants.go).
+	p.oauth2 = compose.Compose(fc, passwordStorage{Fosite: storage, p: p}, strategy,
 		withClientLifespans(compose.OAuth2AuthorizeExplicitFactory),
 		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2AuthorizeImplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
+		compose.OpenIDConnectImplicitFactory,
+		withClientLifespans(compose.OpenIDConnectHybridFactory), // the code lifespan; before PKCE, which needs the code
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,

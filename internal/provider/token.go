@@ -12,7 +12,8 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
-// serveToken is the token endpoint: authorization_code and refresh_token.
+// serveToken is the token endpoint: authorization_code, refresh_token,
+// client_credentials and password.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sess := emptySession()
@@ -26,6 +27,17 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 			p.tokenError(w, r, ar, err)
 			return
 		}
+	}
+	// fosite grants nothing itself to the grants without a browser (grants.go).
+	switch gt := ar.GetGrantTypes(); {
+	case gt.ExactOne(GrantClientCredentials):
+		err = grantClientCredentials(ar)
+	case gt.ExactOne(GrantPassword):
+		err = p.passwordGrant(ctx, ar)
+	}
+	if err != nil {
+		p.tokenError(w, r, ar, err)
+		return
 	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
