@@ -8,8 +8,8 @@
 #   BENCH_ID_TOKEN_ALG=ES256 PEERS=ours SCENARIOS="flow refresh" bench/run.sh
 #
 # Our client "bench" gets BENCH_GRANT_TYPES (default authorization_code
-# refresh_token; add client_credentials for the cc scenario) and signs ID
-# tokens with BENCH_ID_TOKEN_ALG (default RS256, as the peers do).
+# refresh_token client_credentials) and signs ID tokens with
+# BENCH_ID_TOKEN_ALG (default RS256, as the peers do).
 #
 # It copies the harness to a temporary directory, patches its flow load
 # generator (opbench) to sign in once per worker through our login form and
@@ -47,7 +47,7 @@ http://127.0.0.1:9103 {
 			client_secret benchsecret
 			redirect_uris http://127.0.0.1:9/cb
 			scopes openid profile email offline_access ${BENCH_CC_SCOPE:-}
-			grant_types ${BENCH_GRANT_TYPES:-authorization_code refresh_token}
+			grant_types ${BENCH_GRANT_TYPES:-authorization_code refresh_token client_credentials}
 			id_token_signed_response_alg ${BENCH_ID_TOKEN_ALG:-RS256}
 			consent_mode implicit
 		}
