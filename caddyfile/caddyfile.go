@@ -48,6 +48,9 @@
 //			response_types <type...>
 //			response_modes <mode...>
 //			token_endpoint_auth_method <method>
+//			token_endpoint_auth_signing_alg <alg>
+//			jwks_uri <url>
+//			jwk [<key_id>] { algorithm <alg>; key <pem> }  # repeatable; JSON jwks
 //			require_pkce [true|false]
 //			pkce_challenge_method S256|plain
 //			id_token_signed_response_alg RS256|ES256
@@ -284,6 +287,15 @@ func unmarshalClient(d *caddyfile.Dispenser) (caddyoidc.Client, error) {
 			err = appendArgs(d, &c.ResponseModes)
 		case "token_endpoint_auth_method":
 			err = oneArg(d, &c.TokenEndpointAuthMethod)
+		case "token_endpoint_auth_signing_alg":
+			err = oneArg(d, &c.TokenEndpointAuthSigningAlg)
+		case "jwks_uri":
+			err = oneArg(d, &c.JWKSURI)
+		case "jwk":
+			var k caddyoidc.JWK
+			if k, err = unmarshalJWK(d); err == nil {
+				c.JWKS = append(c.JWKS, k)
+			}
 		case "require_pkce":
 			err = boolArg(d, &c.RequirePKCE)
 		case "pkce_challenge_method":

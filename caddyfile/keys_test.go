@@ -40,6 +40,25 @@ func TestUnmarshalSigningKeys(t *testing.T) {
 			input: "oidc_provider https://a {\n issuer_private_key {file./etc/caddy/issuer.pem}\n}",
 			want:  caddyoidc.Handler{Issuer: "https://a", IssuerPrivateKey: "{file./etc/caddy/issuer.pem}"},
 		},
+		{
+			name: "client assertion options",
+			input: `oidc_provider https://a {
+				client rp {
+					token_endpoint_auth_method private_key_jwt
+					token_endpoint_auth_signing_alg PS256
+					jwks_uri https://rp.example/jwks.json
+					jwk rp-1 {
+						algorithm PS256
+						key {file./etc/caddy/rp.pub}
+					}
+				}
+			}`,
+			want: caddyoidc.Handler{Issuer: "https://a", Clients: []caddyoidc.Client{{
+				ClientID: "rp", TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlg: "PS256",
+				JWKSURI: "https://rp.example/jwks.json",
+				JWKS:    []caddyoidc.JWK{{KeyID: "rp-1", Algorithm: "PS256", Key: "{file./etc/caddy/rp.pub}"}},
+			}}},
+		},
 		{name: "jwk without key", input: "oidc_provider https://a {\n jwk k {\n algorithm RS256\n }\n}", wantErr: `jwk "k": key is required`},
 		{name: "jwk unknown option", input: "oidc_provider https://a {\n jwk k {\n colour blue\n }\n}", wantErr: `jwk "k": unrecognized option "colour"`},
 		{name: "jwk two ids", input: "oidc_provider https://a {\n jwk a b {\n key x\n }\n}", wantErr: "wrong argument count"},

@@ -65,9 +65,26 @@ type Client struct {
 	ResponseModes []string `json:"response_modes,omitempty"`
 
 	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post,
-	// or none (public clients). When unset, a confidential client may use
-	// either client_secret_basic or client_secret_post.
+	// client_secret_jwt, private_key_jwt, or none (public clients). When
+	// unset, a confidential client may use either client_secret_basic or
+	// client_secret_post.
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+
+	// TokenEndpointAuthSigningAlg is the only algorithm the client's
+	// assertions may use: HS256, HS384 or HS512 for client_secret_jwt
+	// (whose client_secret must then be the plain secret, at least 32, 48
+	// or 64 bytes); RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384
+	// or ES512 for private_key_jwt. Default: any of the method's.
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
+	// JWKS are the client's public keys for private_key_jwt: key_id,
+	// algorithm, use and key (a PEM public key or certificate). Not with
+	// jwks_uri.
+	JWKS []JWK `json:"jwks,omitempty"`
+	// JWKSURI is where the client publishes its JWK Set, for
+	// private_key_jwt: https (http only on loopback); fetched with a 5s
+	// timeout and a 256 KiB limit, cached for 10 minutes, and fetched
+	// again when an assertion names a key it does not have.
+	JWKSURI string `json:"jwks_uri,omitempty"`
 
 	// RequirePKCE requires PKCE from this client even if it is confidential.
 	RequirePKCE bool `json:"require_pkce,omitempty"`
@@ -175,6 +192,10 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		}
 		secret = strings.TrimRight(resolved, "\r\n")
 	}
+	jwks, err := c.publicKeys(repl) // keys.go
+	if err != nil {
+		return provider.ClientConfig{}, err
+	}
 	return provider.ClientConfig{
 		ID:                           id,
 		Name:                         name,
@@ -196,6 +217,10 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+
+		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
+		JSONWebKeys:                 jwks,
+		JSONWebKeysURI:              c.JWKSURI,
 
 		AccessTokenSignedResponseAlg: c.AccessTokenSignedResponseAlg,
 		UserinfoSignedResponseAlg:    userinfoAlg,

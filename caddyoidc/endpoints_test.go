@@ -157,7 +157,7 @@ func TestIntrospection(t *testing.T) {
 	if meta["introspection_endpoint"] != e.issuer+"/api/oidc/introspection" {
 		t.Errorf("introspection_endpoint = %v", meta["introspection_endpoint"])
 	}
-	if m := epStrings(meta, "introspection_endpoint_auth_methods_supported"); strings.Join(m, " ") != "client_secret_basic client_secret_post" {
+	if m := epStrings(meta, "introspection_endpoint_auth_methods_supported"); strings.Join(m, " ") != "client_secret_basic client_secret_post client_secret_jwt private_key_jwt" {
 		t.Errorf("introspection_endpoint_auth_methods_supported = %v", m)
 	}
 
@@ -276,7 +276,7 @@ func TestRevocation(t *testing.T) {
 	if meta["revocation_endpoint"] != e.issuer+"/api/oidc/revocation" {
 		t.Errorf("revocation_endpoint = %v", meta["revocation_endpoint"])
 	}
-	if m := epStrings(meta, "revocation_endpoint_auth_methods_supported"); strings.Join(m, " ") != "client_secret_basic client_secret_post none" {
+	if m := epStrings(meta, "revocation_endpoint_auth_methods_supported"); strings.Join(m, " ") != "client_secret_basic client_secret_post none client_secret_jwt private_key_jwt" {
 		t.Errorf("revocation_endpoint_auth_methods_supported = %v", m)
 	}
 	userinfoWorks := func(r *rp, tok *oauth2.Token) bool {

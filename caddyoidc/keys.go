@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 )
@@ -112,4 +113,21 @@ func keysFingerprint(cfg []keys.ConfiguredKey, retention time.Duration) (string,
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
+}
+
+// publicKeys reads a client's jwks (public keys for private_key_jwt).
+func (c Client) publicKeys(repl *caddy.Replacer) ([]jose.JSONWebKey, error) {
+	var out []jose.JSONWebKey
+	for i, j := range c.JWKS {
+		key, chain := j.resolve(repl)
+		k, err := keys.ParsePublicJWK(j.KeyID, j.Algorithm, j.Use, key, chain)
+		if err != nil {
+			if j.KeyID != "" {
+				return nil, fmt.Errorf("jwks: key_id %q: %w", j.KeyID, err)
+			}
+			return nil, fmt.Errorf("jwks[%d]: %w", i, err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }

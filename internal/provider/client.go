@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
@@ -68,6 +69,14 @@ type ClientConfig struct {
 	// authorization requests unless they were pushed (RFC 9126).
 	RequirePushedAuthorizationRequests bool
 
+	// TokenEndpointAuthSigningAlg is the algorithm of the client's
+	// assertions (client_secret_jwt, private_key_jwt); "" accepts any of
+	// the method's. JSONWebKeys (inline) or JSONWebKeysURI (fetched) are
+	// the public keys of a private_key_jwt client (clientassert.go).
+	TokenEndpointAuthSigningAlg string
+	JSONWebKeys                 []jose.JSONWebKey
+	JSONWebKeysURI              string
+
 	// AccessTokenSignedResponseAlg is none or "" (opaque HMAC access
 	// tokens), RS256 or ES256 (RFC 9068 JWT access tokens).
 	AccessTokenSignedResponseAlg string
@@ -103,6 +112,8 @@ type Client struct {
 
 	PostLogoutRedirectURIs []string // registered for RP-initiated logout
 	RequirePAR             bool     // authorization requests must be pushed
+
+	assertion *assertionAuth // client_secret_jwt, private_key_jwt (clientassert.go)
 
 	AccessTokenAlg string        // "" = opaque access tokens; RS256, ES256 = RFC 9068 JWTs (accesstoken.go)
 	UserinfoAlg    string        // "" = userinfo as JSON; RS256, ES256 = signed JWT
@@ -175,13 +186,13 @@ func newClient(cfg ClientConfig, algs []string) (*Client, error) {
 		return nil, fmt.Errorf("token_endpoint_auth_method: a public client must use none, not %q", method)
 	case cfg.Public:
 		method = AuthMethodNone
-	case cfg.Secret == "":
+	case cfg.Secret == "" && method != AuthMethodPrivateKeyJWT:
 		return nil, fmt.Errorf("client_secret: required for a confidential client (or set public)")
 	}
 	switch method {
-	case "", AuthMethodBasic, AuthMethodPost, AuthMethodNone:
+	case "", AuthMethodBasic, AuthMethodPost, AuthMethodNone, AuthMethodSecretJWT, AuthMethodPrivateKeyJWT:
 	default:
-		return nil, fmt.Errorf("token_endpoint_auth_method: %q is not one of client_secret_basic, client_secret_post, none", method)
+		return nil, fmt.Errorf("token_endpoint_auth_method: %q is not one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none", method)
 	}
 	if method == AuthMethodNone && !cfg.Public {
 		return nil, fmt.Errorf("token_endpoint_auth_method: none is only for public clients")

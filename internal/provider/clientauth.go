@@ -11,8 +11,10 @@ import (
 	"github.com/ory/fosite"
 )
 
-// authenticateClient is fosite's ClientAuthenticationStrategy for the token
-// endpoint (and later introspection and revocation).
+// authenticateClient is fosite's ClientAuthenticationStrategy for the token,
+// revocation and PAR endpoints, and authenticates clients at introspection.
+// Client assertions (client_secret_jwt, private_key_jwt) are checked by
+// authenticateAssertion.
 //
 // A client that registers no token_endpoint_auth_method may use either
 // client_secret_basic or client_secret_post; one that registers a method must
@@ -21,7 +23,7 @@ import (
 // client that does not encode them is accepted too when the raw value matches.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	if form.Get("client_assertion_type") != "" || form.Get("client_assertion") != "" {
-		return nil, fosite.ErrInvalidClient.WithHint("Client assertions (private_key_jwt, client_secret_jwt) are not supported for this client.")
+		return p.authenticateAssertion(ctx, r, form) // clientassert.go
 	}
 
 	basicID, basicSecrets, hasBasic, err := basicCredentials(r)

@@ -72,5 +72,6 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"require_pushed_authorization_requests":         cfg.RequirePushedAuthorizationRequests,
 	}
 	p.tokenDiscovery(doc)
+	assertionDiscovery(doc) // clientassert.go
 	return json.Marshal(doc)
 }

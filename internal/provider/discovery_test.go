@@ -18,9 +18,9 @@ func TestDiscoveryListsEndpoints(t *testing.T) {
 		}
 		want := map[string]any{
 			"introspection_endpoint":                        epIssuer + "/api/oidc/introspection",
-			"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+			"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"},
 			"revocation_endpoint":                           epIssuer + "/api/oidc/revocation",
-			"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
+			"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none", "client_secret_jwt", "private_key_jwt"},
 			"end_session_endpoint":                          epIssuer + "/api/oidc/end-session",
 			"pushed_authorization_request_endpoint":         epIssuer + "/api/oidc/pushed-authorization-request",
 			"require_pushed_authorization_requests":         require,

@@ -135,6 +135,8 @@ type Provider struct {
 
 	discovery []byte // precomputed discovery document
 
+	clientJWKS *jwksFetcher // clients' jwks_uri documents (clientjwks.go)
+
 	scopes map[string]Scope // custom scopes (claimspolicy.go)
 }
 
@@ -219,6 +221,9 @@ func New(cfg Config) (*Provider, error) {
 		return nil, err
 	}
 
+	if err := p.setupClientAssertions(cfg); err != nil { // clientassert.go
+		return nil, err
+	}
 	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}

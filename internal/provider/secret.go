@@ -50,6 +50,9 @@ type clientSecret struct {
 // parseClientSecret interprets a configured secret. A value starting with '$'
 // must be a digest go-crypt can decode; anything else is plain text.
 func parseClientSecret(s string) (clientSecret, error) {
+	if s == "" {
+		return clientSecret{}, nil // none (private_key_jwt): matches nothing
+	}
 	if !strings.HasPrefix(s, "$") {
 		return clientSecret{plain: []byte(s)}, nil
 	}
@@ -74,7 +77,7 @@ func redactDecodeError(err error) string {
 // compare checks a presented secret.
 func (s clientSecret) compare(ctx context.Context, presented string) error {
 	if s.digest == nil {
-		if subtle.ConstantTimeCompare(s.plain, []byte(presented)) == 1 {
+		if len(s.plain) > 0 && subtle.ConstantTimeCompare(s.plain, []byte(presented)) == 1 {
 			return nil
 		}
 		return errSecretMismatch
