@@ -12,6 +12,11 @@
 //			certificate_chain <pem>
 //		}
 //		issuer_private_key <pem>      # Authelia's older single RS256 key
+//		cors {
+//			endpoints authorization token revocation introspection userinfo
+//			allowed_origins <origin>...|*
+//			allowed_origins_from_client_redirect_uris [true|false]
+//		}
 //		access_token_lifespan <duration>
 //		authorize_code_lifespan <duration>
 //		id_token_lifespan <duration>
@@ -146,6 +151,12 @@ func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error 
 			if err := oneArg(d, &handler.IssuerPrivateKey); err != nil {
 				return err
 			}
+		case "cors":
+			c, err := unmarshalCORS(d)
+			if err != nil {
+				return err
+			}
+			handler.CORS = c
 		case "access_token_lifespan":
 			if err := durationArg(d, &handler.AccessTokenLifespan); err != nil {
 				return err

@@ -77,6 +77,11 @@ type Handler struct {
 	// private key, RS256, kid = its RFC 7638 thumbprint. Not with jwks.
 	IssuerPrivateKey string `json:"issuer_private_key,omitempty"`
 
+	// CORS lets browser apps on other origins call the authorization,
+	// token, revocation, introspection and userinfo endpoints (Authelia's
+	// cors). Default: none (discovery and the JWKS allow every origin).
+	CORS *CORS `json:"cors,omitempty"`
+
 	// AccessTokenLifespan is how long access tokens live. Default 1h.
 	AccessTokenLifespan caddy.Duration `json:"access_token_lifespan,omitempty"`
 	// AuthorizeCodeLifespan is how long authorization codes live. Default 1m.
@@ -260,6 +265,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Lifespans = engineLifespans(h.Lifespans)
 	cfg.ClaimsPolicies = engineClaimsPolicies(h.ClaimsPolicies)
 	cfg.Scopes = engineScopes(h.Scopes)
+	cfg.CORS = h.CORS.engineConfig() // cors.go
 	for i, c := range h.Clients {
 		cc, err := c.engineConfig(repl)
 		if err != nil {

@@ -79,7 +79,8 @@ func (h *Handler) signingKeys(repl *caddy.Replacer) ([]keys.ConfiguredKey, error
 }
 
 // keyRetention is how long a replaced signing key stays published: the
-// longest lifespan of a token it signs (ID tokens, JWT access tokens).
+// longest lifespan of a token it signs (ID tokens, JWT access tokens),
+// provider-wide or in a named lifespan.
 func (h *Handler) keyRetention() time.Duration {
 	orDefault := func(d caddy.Duration) time.Duration {
 		if d > 0 {
@@ -87,7 +88,11 @@ func (h *Handler) keyRetention() time.Duration {
 		}
 		return time.Hour // the default of both
 	}
-	return max(orDefault(h.IDTokenLifespan), orDefault(h.AccessTokenLifespan))
+	longest := max(orDefault(h.IDTokenLifespan), orDefault(h.AccessTokenLifespan))
+	for _, l := range h.Lifespans {
+		longest = max(longest, time.Duration(l.IDToken), time.Duration(l.AccessToken))
+	}
+	return longest
 }
 
 // keysFingerprint identifies a key configuration, so that a reload with

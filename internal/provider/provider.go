@@ -99,6 +99,10 @@ type Config struct {
 	// regulation, session lifetimes (twofactor.go).
 	Authn AuthnConfig
 
+	// CORS allows browser apps on other origins to call the token,
+	// userinfo and other endpoints (cors.go).
+	CORS CORSConfig
+
 	// Lifespans are named token lifespans that clients select with their
 	// Lifespan option (lifespan.go).
 	Lifespans map[string]Lifespans
@@ -136,6 +140,7 @@ type Provider struct {
 	discovery []byte // precomputed discovery document
 
 	clientJWKS *jwksFetcher // clients' jwks_uri documents (clientjwks.go)
+	cors       *corsPolicy  // nil: no CORS beyond discovery and JWKS (cors.go)
 
 	scopes map[string]Scope // custom scopes (claimspolicy.go)
 }
@@ -222,6 +227,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 
 	if err := p.setupClientAssertions(cfg); err != nil { // clientassert.go
+		return nil, err
+	}
+	if err := p.setupCORS(cfg.CORS); err != nil { // cors.go
 		return nil, err
 	}
 	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
@@ -344,6 +352,9 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, p.base)
 	if r.URL.Path == "/.well-known/oauth-authorization-server"+p.base {
 		path = pathOAuthMetadata
+	}
+	if p.handleCORS(w, r, path) { // cors.go: a preflight request
+		return
 	}
 	switch path {
 	case pathDiscovery, pathOAuthMetadata:
