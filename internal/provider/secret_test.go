@@ -1,0 +1,223 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+)
+
+// pbkdf2Digest is Authelia's documentation digest of "insecure_secret":
+// pbkdf2-sha512 with 310000 rounds, the cost Authelia recommends.
+const pbkdf2Digest = "$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng"
+
+// digestProvider is a provider with a client whose secret is pbkdf2Digest
+// and which may use client_credentials.
+func digestProvider(tb testing.TB) *Provider {
+	tb.Helper()
+	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: tb.TempDir()}, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "oidc.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	p, err := New(Config{
+		Issuer: epIssuer, Users: epUsers{}, Keys: km, DB: db,
+		HMACSecret: []byte(strings.Repeat("h", 32)), CookieSecret: []byte(strings.Repeat("c", 32)),
+		Clients: []ClientConfig{{
+			ID: "digest-app", Secret: pbkdf2Digest, Scopes: []string{"openid"},
+			GrantTypes: []string{"client_credentials"},
+		}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// clearVerified empties the cache of verified secrets.
+func clearVerified() {
+	verified.mu.Lock()
+	clear(verified.m)
+	verified.mu.Unlock()
+}
+
+func basicRequest(id, secret string, form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, epIssuer+pathToken, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	_ = r.ParseForm()
+	return r
+}
+
+// BenchmarkTokenClientSecretDigest is the per-request cost of
+// authenticating a client whose secret is a pbkdf2-sha512 digest of 310000
+// rounds: cold (the first request after a start or a changed digest) and
+// cached (every later one), for client authentication alone and for a whole
+// client_credentials token request.
+func BenchmarkTokenClientSecretDigest(b *testing.B) {
+	p := digestProvider(b)
+	ctx := context.Background()
+	auth := func(b *testing.B, cold bool) {
+		r := basicRequest("digest-app", "insecure_secret", url.Values{"grant_type": {"client_credentials"}})
+		clearVerified()
+		if _, err := p.authenticateClient(ctx, r, r.PostForm); err != nil { // warm (untimed)
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if cold {
+				clearVerified()
+			}
+			if _, err := p.authenticateClient(ctx, r, r.PostForm); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	token := func(b *testing.B, cold bool) {
+		form := url.Values{"grant_type": {"client_credentials"}}
+		clearVerified()
+		p.ServeHTTP(httptest.NewRecorder(), basicRequest("digest-app", "insecure_secret", form)) // warm (untimed)
+		for b.Loop() {
+			if cold {
+				clearVerified()
+			}
+			w := httptest.NewRecorder()
+			p.ServeHTTP(w, basicRequest("digest-app", "insecure_secret", form))
+			if w.Code != http.StatusOK {
+				b.Fatalf("token: %d %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("auth/cold", func(b *testing.B) { auth(b, true) })
+	b.Run("auth/cached", func(b *testing.B) { auth(b, false) })
+	b.Run("token/cold", func(b *testing.B) { token(b, true) })
+	b.Run("token/cached", func(b *testing.B) { token(b, false) })
+}
+
+// A correct secret that is cached never waits for the hash slots, however
+// many wrong secrets are being hashed.
+func TestCachedSecretSkipsHashSlots(t *testing.T) {
+	s, err := parseClientSecret(pbkdf2Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.compare(ctx, "insecure_secret"); err != nil { // caches it
+		t.Fatal(err)
+	}
+	// Take every slot, as a burst of wrong secrets would.
+	for range cap(hashSlots) {
+		hashSlots <- struct{}{}
+	}
+	defer func() {
+		for range cap(hashSlots) {
+			<-hashSlots
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- s.compare(ctx, "insecure_secret") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("cached secret: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("a cached correct secret waited for a hash slot")
+	}
+	// A secret that needs hashing waits (and gives up with its request).
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.compare(short, "wrong-secret"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("uncached secret with every slot taken: %v", err)
+	}
+}
+
+// A burst of wrong secrets (many times more than there are slots) keeps
+// every slot busy, yet requests with the correct, cached secret go through
+// at once, and the hash work never exceeds the slots.
+func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hashes pbkdf2 for a second")
+	}
+	p := digestProvider(t)
+	ctx := context.Background()
+	good := basicRequest("digest-app", "insecure_secret", url.Values{})
+	clearVerified()
+	if _, err := p.authenticateClient(ctx, good, good.PostForm); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var wrong, busiest atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 4 * cap(hashSlots) {
+		wg.Go(func() {
+			bad := basicRequest("digest-app", "wrong-secret-"+string(rune('a'+i)), url.Values{})
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := p.authenticateClient(ctx, bad, bad.PostForm); err == nil {
+					t.Error("a wrong secret was accepted")
+				}
+				wrong.Add(1)
+			}
+		})
+	}
+	wg.Go(func() { // how many hashes run at once
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if n := int64(len(hashSlots)); n > busiest.Load() {
+				busiest.Store(n)
+			}
+		}
+	})
+	time.Sleep(100 * time.Millisecond) // let the burst take every slot
+
+	var slowest time.Duration
+	deadline := time.Now().Add(time.Second)
+	n := 0
+	for time.Now().Before(deadline) {
+		start := time.Now()
+		if _, err := p.authenticateClient(ctx, good, good.PostForm); err != nil {
+			t.Fatalf("correct secret during the burst: %v", err)
+		}
+		slowest = max(slowest, time.Since(start))
+		n++
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d correct requests during a burst of %d wrong ones (%d goroutines, %d slots, %d CPUs): slowest %v",
+		n, wrong.Load(), 4*cap(hashSlots), cap(hashSlots), runtime.NumCPU(), slowest)
+	if busiest.Load() > int64(cap(hashSlots)) {
+		t.Errorf("%d hashes at once, more than the %d slots", busiest.Load(), cap(hashSlots))
+	}
+	// One pbkdf2 hash takes ~100 ms here: a request that waited for a slot
+	// would take at least that.
+	if slowest > 50*time.Millisecond {
+		t.Errorf("a correct cached secret took %v during the burst", slowest)
+	}
+}
