@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -65,6 +66,17 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		return
 	}
 
+	// id_token_hint: checked here, against our keys (an expired hint is fine),
+	// so that a hint naming another user leads to login_required or the login
+	// page rather than to a failure when the ID token is issued. fosite would
+	// compare it again then; once checked, it is removed from the request.
+	hintSub, err := p.idTokenHintSubject(form.Get("id_token_hint"))
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The id_token_hint is not an ID token issued by this provider.").WithWrap(err))
+		return
+	}
+	form.Del("id_token_hint")
+
 	// Authentication.
 	login := flow.login
 	if login != nil {
@@ -80,6 +92,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		if maxAge, ok := parseMaxAge(form.Get("max_age")); ok && time.Since(login.AuthTime) > time.Duration(maxAge)*time.Second {
 			needLogin = true
 		}
+	}
+	if !needLogin && !flow.fresh && flow.decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
+		needLogin = true // the application expects another user
 	}
 	if needLogin {
 		if promptNone {
@@ -175,10 +190,55 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	}
 	resp.AddParameter("iss", p.issuer) // RFC 9207
 	p.log.Info("authorization granted", zap.String("client_id", client.ID), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
+	if isOOB(ar) {
+		// A native app without a redirect URI: the user copies the code.
+		p.render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
+		return
+	}
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
 		setFormPostHeaders(w.Header())
 	}
 	p.oauth2.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// oobRedirectURI is the out-of-band redirect of public native clients: the
+// code is shown to the user instead of sent anywhere.
+const oobRedirectURI = "urn:ietf:wg:oauth:2.0:oob"
+
+func isOOB(ar fosite.AuthorizeRequester) bool {
+	return ar.GetRedirectURI() != nil && ar.GetRedirectURI().String() == oobRedirectURI
+}
+
+// idTokenHintSubject verifies an id_token_hint (signature by one of our
+// keys, current or retired; our issuer; expiry not checked, as the spec
+// allows) and returns its subject. An empty hint gives "".
+func (p *Provider) idTokenHintSubject(hint string) (string, error) {
+	if hint == "" {
+		return "", nil
+	}
+	claims, err := p.keys.Verify(hint)
+	if err != nil {
+		return "", err
+	}
+	sub, _ := claims["sub"].(string)
+	if iss, _ := claims["iss"].(string); iss != p.issuer || sub == "" {
+		return "", fmt.Errorf("id_token_hint: wrong issuer or no subject")
+	}
+	return sub, nil
+}
+
+// isSubjectOf reports whether sub names the user, as this client sees them
+// (pairwise) or publicly.
+func (p *Provider) isSubjectOf(ctx context.Context, c *Client, username, sub string) bool {
+	for _, get := range []func() (string, error){
+		func() (string, error) { return p.subject(ctx, c, username) },
+		func() (string, error) { return p.db.Subject(ctx, username, "") },
+	} {
+		if s, err := get(); err == nil && s == sub {
+			return true
+		}
+	}
+	return false
 }
 
 // consented reports whether the client may skip the consent page: implicit
@@ -335,6 +395,10 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 			desc = "The application asked to send you back to an address that is not registered for it, so you are not being redirected. Whoever runs the application should check its redirect URI."
 		}
 		p.renderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
+		return
+	}
+	if isOOB(ar) {
+		p.renderError(w, rfc.CodeField, "The sign-in did not complete", rfc.HintField, rfc.ErrorField)
 		return
 	}
 	prepareErrorResponseMode(ar) // formpost.go

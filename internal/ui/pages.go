@@ -120,3 +120,10 @@ type SettingsPage struct {
 	Consents     []Consent
 	WebAuthnBase string // URL path of the WebAuthn JSON endpoints; empty hides passkeys
 }
+
+// CodePage shows an authorization code to copy into a native application
+// that registered the out-of-band redirect (urn:ietf:wg:oauth:2.0:oob).
+type CodePage struct {
+	ClientName string // the application to paste the code into
+	Code       string // the authorization code
+}

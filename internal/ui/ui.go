@@ -53,7 +53,7 @@ type view struct {
 }
 
 // pageNames are the page templates, each rendered inside the layout.
-var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings"}
+var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code"}
 
 // New parses the embedded templates. assetPath is the URL path under which
 // AssetHandler is mounted (e.g. "/idp/assets"), used in <link> hrefs.
@@ -202,6 +202,13 @@ func describe(page any) (name, title string, data any, err error) {
 		return describe(&pg)
 	case SettingsPage:
 		return describe(&pg)
+	case CodePage:
+		return describe(&pg)
+	case *CodePage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		return "code", "Copy this code", pg, nil
 	case *SecondFactorPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
