@@ -133,33 +133,7 @@ func userAttribute(u *users.User, name string) (any, bool) {
 	if !ok || v == nil {
 		return nil, false
 	}
-	return jsonValue(v), true
-}
-
-// jsonValue turns what YAML decoded into something encoding/json can write
-// (map[any]any keys become strings).
-func jsonValue(v any) any {
-	switch v := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[fmt.Sprint(k)] = jsonValue(e)
-		}
-		return m
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = jsonValue(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(v))
-		for i, e := range v {
-			s[i] = jsonValue(e)
-		}
-		return s
-	}
-	return v
+	return v, true // Lookup returned a copy, already JSON-safe
 }
 
 // claimValue resolves a claim a custom scope releases to client c: a custom

@@ -23,7 +23,9 @@ func TestClaimsPolicyAndCustomScopes(t *testing.T) {
 	u := &users.User{
 		Username: "alice", DisplayName: "Alice", Email: "alice@example.com", Locale: "de-CH",
 		Address: &users.Address{Locality: "Bern", Country: "CH"},
-		Extra:   map[string]any{"employee_id": 7, "department": "ops", "nested": map[any]any{"a": []any{1, map[any]any{2: "b"}}}},
+		// As users.Lookup returns it: JSON-safe (the users package turns YAML's
+		// map[any]any into map[string]any; tested there).
+		Extra: map[string]any{"employee_id": 7, "department": "ops", "nested": map[string]any{"a": []any{1, map[string]any{"2": "b"}}}},
 	}
 	scopes := []string{"openid", "profile", "email", "hr"}
 	js := func(m map[string]any) string { b, _ := json.Marshal(m); return string(b) }

@@ -1,6 +1,9 @@
 package users
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrInvalidCredentials is returned for an unknown user, a wrong password and a
 // disabled user alike, so that callers cannot tell them apart.
@@ -36,9 +39,10 @@ type User struct {
 	PhoneExtension string   // "phone_extension"
 	Address        *Address // "address"; nil when absent
 
-	// Extra holds the custom attributes of the "extra" map, as YAML decoded
-	// them (strings, numbers, booleans, []any and map[string]any). Nil when
-	// absent.
+	// Extra holds the custom attributes of the "extra" map, as values
+	// encoding/json can write: strings, numbers, booleans, []any and
+	// map[string]any (YAML maps with other keys get their keys as strings).
+	// Nil when absent.
 	Extra map[string]any
 }
 
@@ -67,7 +71,9 @@ func (u *User) clone() *User {
 	return &c
 }
 
-// copyValue deep-copies the maps and slices that YAML decoding produces.
+// copyValue deep-copies the maps and slices that YAML decoding produces,
+// turning map[any]any (a YAML map with non-string keys) into map[string]any
+// so that every value can be written as JSON (claims).
 func copyValue(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
@@ -77,9 +83,9 @@ func copyValue(v any) any {
 		}
 		return m
 	case map[any]any:
-		m := make(map[any]any, len(v))
+		m := make(map[string]any, len(v))
 		for k, e := range v {
-			m[k] = copyValue(e)
+			m[fmt.Sprint(k)] = copyValue(e)
 		}
 		return m
 	case []any:
