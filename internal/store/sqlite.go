@@ -76,5 +76,6 @@ func OpenSQLite(path string) (*DB, error) {
 		_ = sqldb.Close()
 		return nil, fmt.Errorf("store: sqlite: %s: %w", path, err)
 	}
+	db.startGroupCommit() // SQLite has one writer: batch the short writes
 	return db, nil
 }

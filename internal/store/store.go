@@ -43,6 +43,10 @@ type DB struct {
 	// channel send that honours the context, instead of SQLite's busy
 	// handler, which polls with sleeps of up to 100 ms.
 	wgate chan struct{}
+
+	// group, when not nil, batches writes made outside a transaction
+	// (groupcommit.go).
+	group *groupCommitter
 }
 
 // dialect holds what differs between SQL backends.
@@ -77,6 +81,7 @@ func rebindDollar(q string) string {
 
 // Close closes the prepared statements and the database.
 func (db *DB) Close() error {
+	db.stopGroupCommit()
 	var errs []error
 	db.stmts.Range(func(k, v any) bool {
 		if err := v.(*sql.Stmt).Close(); err != nil {
@@ -273,6 +278,9 @@ func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // exec runs a writing statement and returns the number of rows it affected.
 // Outside a transaction it takes the write gate for the statement's duration.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if db.group != nil && db.txFrom(ctx) == nil {
+		return db.groupExec(ctx, query, args) // groupcommit.go
+	}
 	st, err := db.stmt(ctx, query)
 	if err != nil {
 		return 0, err

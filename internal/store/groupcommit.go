@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Group commit. Each write outside an explicit transaction used to be a
+// transaction of its own: on SQLite one commit (WAL frames for the table and
+// every index page it touched, several system calls) per access token.
+// Writes arriving together now share a transaction: one writer goroutine
+// takes whatever is queued, up to maxBatch statements, runs them in one
+// transaction and answers each caller after the commit. Callers still return
+// only once their write is durable (as durable as synchronous=NORMAL makes
+// any commit), so read-your-writes and error reporting are unchanged; a
+// statement that fails (a unique violation, say) fails alone, as SQLite rolls
+// back only that statement.
+
+// maxBatch bounds how many writes share one transaction.
+const maxBatch = 64
+
+// errClosed is returned for a write after Close.
+var errClosed = errors.New("store: database is closed")
+
+// pendingWrite is one queued statement and, once done is closed, its result.
+type pendingWrite struct {
+	ctx   context.Context
+	query string
+	args  []any
+	n     int64
+	err   error
+	done  chan struct{}
+}
+
+// groupCommitter owns the queue and its writer goroutine.
+type groupCommitter struct {
+	mu     sync.RWMutex // guards closed against sends on a closed queue
+	closed bool
+	queue  chan *pendingWrite
+	done   chan struct{} // closed when the writer has stopped
+}
+
+// startGroupCommit starts the writer for db.
+func (db *DB) startGroupCommit() {
+	g := &groupCommitter{queue: make(chan *pendingWrite, maxBatch), done: make(chan struct{})}
+	db.group = g
+	go db.writeLoop(g)
+}
+
+// stopGroupCommit stops accepting writes and waits for the queued ones.
+func (db *DB) stopGroupCommit() {
+	g := db.group
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.queue)
+	}
+	g.mu.Unlock()
+	<-g.done
+}
+
+// groupExec queues a write and waits for its result.
+func (db *DB) groupExec(ctx context.Context, query string, args []any) (int64, error) {
+	w := &pendingWrite{ctx: ctx, query: query, args: args, done: make(chan struct{})}
+	g := db.group
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return 0, errClosed
+	}
+	select {
+	case g.queue <- w:
+	case <-ctx.Done():
+		g.mu.RUnlock()
+		return 0, ctx.Err()
+	}
+	g.mu.RUnlock()
+	<-w.done // bounded: the writer finishes every batch it takes
+	return w.n, w.err
+}
+
+// writeLoop runs batches until the queue is closed.
+func (db *DB) writeLoop(g *groupCommitter) {
+	defer close(g.done)
+	batch := make([]*pendingWrite, 0, maxBatch)
+	for w := range g.queue {
+		batch = append(batch[:0], w)
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-g.queue:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, more)
+			default:
+				break collect
+			}
+		}
+		db.runBatch(batch)
+	}
+}
+
+// runBatch runs the writes in one transaction and reports to each caller.
+func (db *DB) runBatch(batch []*pendingWrite) {
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	ctx, err := db.BeginTX(context.Background())
+	if err != nil {
+		for _, w := range batch {
+			w.err = err
+		}
+		return
+	}
+	for _, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			w.err = err // the caller gave up before its turn: not written
+			continue
+		}
+		st, err := db.stmt(ctx, w.query)
+		if err != nil {
+			w.err = err
+			continue
+		}
+		res, err := st.ExecContext(ctx, w.args...)
+		if err != nil {
+			w.err = err
+			continue
+		}
+		w.n, w.err = res.RowsAffected()
+	}
+	if err := db.Commit(ctx); err != nil {
+		for _, w := range batch {
+			if w.err == nil {
+				w.n, w.err = 0, err
+			}
+		}
+	}
+}

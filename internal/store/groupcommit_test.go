@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestGroupCommit(t *testing.T) {
+	db, err := OpenSQLite(filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+
+	// Many concurrent writers: every write lands, each caller gets its own result.
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- db.CreateLoginSession(ctx, LoginSession{ID: fmt.Sprintf("session-%03d-abcdefghijklmnop", i), Username: "u", ExpiresAt: now.Add(time.Hour)})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, err := db.GetLoginSession(ctx, fmt.Sprintf("session-%03d-abcdefghijklmnop", i), now); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+
+	// A failing statement fails alone: duplicates of existing sessions are
+	// refused while new ones in the same batches are written.
+	results := make([]error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("fresh-%03d-abcdefghijklmnop", i)
+			if i%2 == 0 {
+				id = fmt.Sprintf("session-%03d-abcdefghijklmnop", i) // exists: unique violation
+			}
+			results[i] = db.CreateLoginSession(ctx, LoginSession{ID: id, Username: "u", ExpiresAt: now.Add(time.Hour)})
+		}()
+	}
+	wg.Wait()
+	for i, err := range results {
+		if (i%2 == 0) != (err != nil) {
+			t.Errorf("write %d: err = %v", i, err)
+		}
+		if i%2 == 1 {
+			if _, err := db.GetLoginSession(ctx, fmt.Sprintf("fresh-%03d-abcdefghijklmnop", i), now); err != nil {
+				t.Errorf("fresh session %d lost beside a failed write: %v", i, err)
+			}
+		}
+	}
+
+	// A cancelled caller is not written.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.CreateLoginSession(cctx, LoginSession{ID: "cancelled-abcdefghijklmnop", Username: "u", ExpiresAt: now.Add(time.Hour)}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled write: %v", err)
+	}
+
+	// Writes inside an explicit transaction are not batched and still work.
+	tctx, err := db.BeginTX(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateLoginSession(tctx, LoginSession{ID: "in-tx-abcdefghijklmnopqrst", Username: "u", ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(tctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteLoginSession(ctx, "session-000-abcdefghijklmnop"); !errors.Is(err, errClosed) {
+		t.Errorf("write after Close: %v, want errClosed", err)
+	}
+}
+
+// BenchmarkConcurrentWrites measures writes from many
+// goroutines at once, as client_credentials traffic makes them.
+func BenchmarkConcurrentWrites(b *testing.B) {
+	db, err := OpenSQLite(filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	var i int64
+	var mu sync.Mutex
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			i++
+			id := fmt.Sprintf("bench-session-%012d", i)
+			mu.Unlock()
+			if err := db.CreateLoginSession(ctx, LoginSession{ID: id, Username: "u", ExpiresAt: exp}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
