@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -94,27 +92,9 @@ func (f *jwksFetcher) get(ctx context.Context, uri string, refresh bool) (*jose.
 
 // fetch downloads and parses a JWK Set, keeping its public signing keys.
 func (f *jwksFetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
-	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	body, err := getBounded(ctx, f.client, uri, "application/jwk-set+json, application/json", jwksFetchTimeout, jwksMaxBytes)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: status %d", uri, resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", uri, err)
-	}
-	if len(body) > jwksMaxBytes {
-		return nil, fmt.Errorf("GET %s: the JWK Set is larger than %d bytes", uri, jwksMaxBytes)
 	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -163,12 +143,4 @@ func checkJWKSURI(raw string) error {
 		return errors.New("must be https (http only to a loopback address): keys fetched over plain http could be forged")
 	}
 	return fmt.Errorf("%q must be an https URL", raw)
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,7 +44,7 @@ func resolveSector(ctx context.Context, c *Client, sector, uri string, httpIssue
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && httpIssuer && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && httpIssuer && isLoopbackHost(u.Hostname()):
 	default:
 		return fmt.Errorf("sector_identifier_uri: %q must use https", uri)
 	}
@@ -66,46 +64,20 @@ func resolveSector(ctx context.Context, c *Client, sector, uri string, httpIssue
 // fetchSectorURIs GETs a sector identifier document: a JSON array of
 // strings, at most sectorMaxBytes, within sectorFetchTimeout.
 func fetchSectorURIs(ctx context.Context, uri string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, sectorFetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
 	client := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return errors.New("redirects are not followed")
 		},
 	}
-	resp, err := client.Do(req)
+	body, err := getBounded(ctx, client, uri, "application/json", sectorFetchTimeout, sectorMaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %q: %w", uri, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %q: status %s", uri, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, sectorMaxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", uri, err)
-	}
-	if len(body) > sectorMaxBytes {
-		return nil, fmt.Errorf("%q is larger than %d bytes", uri, sectorMaxBytes)
+		return nil, err
 	}
 	var list []string
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, fmt.Errorf("%q is not a JSON array of redirect URIs: %w", uri, err)
 	}
 	return list, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // subject returns the sub of username for client c: pairwise within the
