@@ -85,10 +85,10 @@ func (r *Regulation) engineConfig() *authn.RegulationConfig {
 		cfg.MaxRetries = *r.MaxRetries
 	}
 	if r.FindTime != 0 {
-		cfg.FindTime = caddyDurationToTime(r.FindTime)
+		cfg.FindTime = time.Duration(r.FindTime)
 	}
 	if r.BanTime != 0 {
-		cfg.BanTime = caddyDurationToTime(r.BanTime)
+		cfg.BanTime = time.Duration(r.BanTime)
 	}
 	return &cfg
 }
@@ -129,5 +129,3 @@ func clientIP(r *http.Request) string {
 	}
 	return ""
 }
-
-func caddyDurationToTime(d caddy.Duration) time.Duration { return time.Duration(d) }

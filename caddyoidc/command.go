@@ -207,9 +207,9 @@ func printEnrollment(w io.Writer, username, issuer string, replaced bool, e auth
 }
 
 // storageConfig is the handler's storage module config, with the default
-// of Handler.Provision (SQLite at <data dir>/oidc/<issuerSlug>.db) when raw
-// is empty. The two must agree, or the command would write to a database the
-// handler does not read.
+// (SQLite at <data dir>/oidc/<issuerSlug>.db) when raw is empty. Both
+// Handler.Provision and the totp command use it, so the command always writes
+// to the database the handler reads.
 func storageConfig(raw json.RawMessage, issuer string) json.RawMessage {
 	if len(raw) != 0 {
 		return raw

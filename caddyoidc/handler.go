@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -183,12 +182,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("users: module %T is not a user source", mod)
 	}
 
-	if h.StorageRaw == nil {
-		h.StorageRaw = caddyconfigJSON(map[string]string{
-			"backend": "sqlite",
-			"path":    filepath.Join(caddy.AppDataDir(), "oidc", issuerSlug(issuer)+".db"),
-		})
-	}
+	h.StorageRaw = storageConfig(h.StorageRaw, issuer) // the totp command opens the same database
 	mod, err = ctx.LoadModule(h, "StorageRaw")
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
