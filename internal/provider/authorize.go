@@ -79,9 +79,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 
 	// Authentication.
 	login := flow.login
+	var user *users.User
 	if login != nil {
-		if u, err := p.users.Lookup(login.Username); err != nil || u.Disabled {
+		u, err := p.users.Lookup(login.Username)
+		if err != nil || u.Disabled {
 			login = nil // the user was removed or disabled since signing in
+		} else {
+			user = u
 		}
 	}
 	needLogin := login == nil
@@ -102,12 +106,6 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			return
 		}
 		p.renderLogin(w, r, http.StatusOK, client, p.returnTo(r, ar), form.Get("login_hint"), "")
-		return
-	}
-
-	user, err := p.users.Lookup(login.Username)
-	if err != nil {
-		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
 
@@ -149,7 +147,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 				p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented and prompt=none forbids asking."))
 				return
 			}
-			p.renderConsent(w, r, client, login, ar)
+			p.renderConsent(w, r, client, user, ar)
 			return
 		}
 	}
@@ -462,17 +460,14 @@ func humanDuration(d time.Duration) string {
 }
 
 // renderConsent shows the consent page.
-func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Client, login *store.LoginSession, ar fosite.AuthorizeRequester) {
+func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Client, u *users.User, ar fosite.AuthorizeRequester) {
 	page := ui.ConsentPage{
 		ClientName: c.DisplayName(),
 		ClientID:   c.ID,
-		UserName:   login.Username,
+		UserName:   displayName(u),
 		Action:     p.base + pathConsent,
 		CSRFToken:  p.csrfToken(w, r),
 		ReturnTo:   p.returnTo(r, ar),
-	}
-	if u, err := p.users.Lookup(login.Username); err == nil && u.DisplayName != "" {
-		page.UserName = u.DisplayName
 	}
 	if c.ConsentMode == "pre-configured" {
 		page.RememberFor = humanDuration(c.ConsentDuration)
