@@ -98,7 +98,7 @@ func TestFositeDecodeValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tok.Valid() || string(tok.Method) != alg || tok.Header["kid"] != shared().active[alg].kid || tok.Claims["sub"] != "alice" {
+			if !tok.Valid() || string(tok.Method) != alg || tok.Header["kid"] != shared().activeKey(alg).kid || tok.Claims["sub"] != "alice" {
 				t.Errorf("token = %+v", tok)
 			}
 		})

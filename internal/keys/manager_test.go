@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 	jose "github.com/go-jose/go-jose/v4"
@@ -46,7 +47,7 @@ func newStorage(t *testing.T) *certmagic.FileStorage {
 
 func kids(m *Manager) []string {
 	var out []string
-	for _, k := range m.keys {
+	for _, k := range m.all() {
 		out = append(out, k.kid)
 	}
 	return out
@@ -62,7 +63,7 @@ func TestLoadOrCreatePersists(t *testing.T) {
 	if got := m1.Algorithms(); strings.Join(got, ",") != "RS256,ES256" {
 		t.Fatalf("Algorithms() = %v", got)
 	}
-	for _, k := range m1.keys {
+	for _, k := range m1.all() {
 		tp, err := k.jwk.Thumbprint(crypto.SHA256)
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +182,7 @@ func TestSignVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := jws.Signatures[0].Protected
-			if h.Algorithm != tc.alg || h.KeyID != m.active[tc.alg].kid || h.ExtraHeaders["typ"] != tc.wantTy {
+			if h.Algorithm != tc.alg || h.KeyID != m.activeKey(tc.alg).kid || h.ExtraHeaders["typ"] != tc.wantTy {
 				t.Errorf("header = %+v", h)
 			}
 			claims, err := m.Verify(token)
@@ -228,7 +229,7 @@ func rejectedTokens(t *testing.T, m *Manager) map[string]string {
 			return out
 		}
 	}
-	rsaKey := m.active[RS256]
+	rsaKey := m.activeKey(RS256)
 	der, err := x509.MarshalPKIXPublicKey(rsaKey.public)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +243,7 @@ func rejectedTokens(t *testing.T, m *Manager) map[string]string {
 	}
 	rsaJWK, _ := json.Marshal(jose.JSONWebKey{Key: rsaKey.public})
 	return map[string]string{
-		"foreign key, our kid": craft(t, map[string]any{"alg": "ES256", "kid": m.active[ES256].kid}, ecSign(foreignEC)),
+		"foreign key, our kid": craft(t, map[string]any{"alg": "ES256", "kid": m.activeKey(ES256).kid}, ecSign(foreignEC)),
 		"foreign key, no kid":  craft(t, map[string]any{"alg": "ES256"}, ecSign(foreignEC)),
 		"foreign key and kid":  craft(t, map[string]any{"alg": "ES256", "kid": "foreign"}, ecSign(foreignEC)),
 		"alg none":             craft(t, map[string]any{"alg": "none", "typ": "JWT"}, func([]byte) []byte { return nil }),
@@ -274,7 +275,7 @@ func TestRetiredKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	retired.state = stateRetired
-	data, err := encodeKeySet(append(append([]*signingKey(nil), m.keys...), retired))
+	data, err := encodeKeySet(append(append([]*signingKey(nil), m.all()...), retired))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,8 +286,8 @@ func TestRetiredKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded.PublicKeys().Keys) != 3 || loaded.active[ES256].kid != m.active[ES256].kid {
-		t.Fatalf("loaded %v, active ES256 %q", kids(loaded), loaded.active[ES256].kid)
+	if len(loaded.PublicKeys().Keys) != 3 || loaded.activeKey(ES256).kid != m.activeKey(ES256).kid {
+		t.Fatalf("loaded %v, active ES256 %q", kids(loaded), loaded.activeKey(ES256).kid)
 	}
 	if got := loaded.Algorithms(); strings.Join(got, ",") != "RS256,ES256" {
 		t.Errorf("Algorithms() = %v", got)
@@ -327,7 +328,7 @@ func TestLoadOrCreateAddsMissingAlg(t *testing.T) {
 	ctx := context.Background()
 	st := newStorage(t)
 	m := shared()
-	data, err := encodeKeySet([]*signingKey{m.active[RS256]})
+	data, err := encodeKeySet([]*signingKey{m.activeKey(RS256)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestLoadOrCreateAddsMissingAlg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loaded.active[RS256].kid != m.active[RS256].kid || loaded.active[ES256] == nil {
+	if loaded.activeKey(RS256).kid != m.activeKey(RS256).kid || loaded.activeKey(ES256) == nil {
 		t.Fatalf("kids %v", kids(loaded))
 	}
 	again, err := LoadOrCreate(ctx, st, "p")
@@ -353,7 +354,7 @@ func TestLoadOrCreateAddsMissingAlg(t *testing.T) {
 func TestLoadOrCreateCorrupt(t *testing.T) {
 	ctx := context.Background()
 	m := shared()
-	good, err := encodeKeySet(m.keys)
+	good, err := encodeKeySet(m.all())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +375,12 @@ func TestLoadOrCreateCorrupt(t *testing.T) {
 	}
 	smallSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: small, KeyID: "small", Algorithm: RS256, Use: "sig"}}})
 	wrongAlg := strings.Replace(string(good), `"alg": "ES256"`, `"alg": "RS256"`, 1)
-	dupActive, _ := encodeKeySet([]*signingKey{m.active[ES256], mustGenerate(t, ES256)})
+	dupActive, _ := encodeKeySet([]*signingKey{m.activeKey(ES256), mustGenerate(t, ES256)})
+	pendings := []*signingKey{m.activeKey(ES256), mustGenerate(t, ES256), mustGenerate(t, ES256)}
+	for _, k := range pendings[1:] {
+		k.state, k.activatesAt = statePending, time.Unix(2_000_000_000, 0)
+	}
+	dupPending, _ := encodeKeySet(pendings)
 
 	tests := []struct {
 		name, data, want string
@@ -387,6 +393,8 @@ func TestLoadOrCreateCorrupt(t *testing.T) {
 		{"alg does not match key", wrongAlg, "EC key with alg"},
 		{"two active ES256", string(dupActive), "two active ES256"},
 		{"unknown state", strings.Replace(string(good), `"kid": `, `"state": "bogus", "kid": `, 1), `key 0: kid "`},
+		{"pending without activates_at", strings.Replace(string(good), `"kid": `, `"state": "pending", "kid": `, 1), "pending without activates_at"},
+		{"two pending ES256", string(dupPending), "two pending ES256"},
 		{"incomplete JWK", `{"keys":[{"kty":"EC","kid":"a","alg":"ES256"}]}`, "key 0: invalid JWK"},
 	}
 	for _, tc := range tests {

@@ -136,7 +136,7 @@ func TestConfiguredKeyRotation(t *testing.T) {
 	}
 
 	gen := load()
-	genRS, genES := gen.active[RS256].kid, gen.active[ES256].kid
+	genRS, genES := gen.activeKey(RS256).kid, gen.activeKey(ES256).kid
 	tokGen := signWith(t, gen, RS256)
 
 	// 1. A configured RS256 key signs; the generated one is retired.
@@ -219,7 +219,7 @@ func TestConfiguredKeyRotation(t *testing.T) {
 	// 4. Without configured keys, a new RS256 key is generated and the
 	// configured one is retired.
 	m4 := load()
-	if kid := m4.active[RS256].kid; kid == "next" || kid == genRS {
+	if kid := m4.activeKey(RS256).kid; kid == "next" || kid == genRS {
 		t.Fatalf("active RS256 kid %q", kid)
 	}
 	if !slices.Contains(publishedKIDs(m4), "next") {
@@ -228,8 +228,8 @@ func TestConfiguredKeyRotation(t *testing.T) {
 
 	// 5. Configured again: the retired record becomes active again.
 	m5 := load(configured(t, "next", k2))
-	if m5.active[RS256].kid != "next" || len(storedKeys(t, st, "p")) != 3 {
-		t.Fatalf("reactivated: active %q, stored %v", m5.active[RS256].kid, storedKeys(t, st, "p"))
+	if m5.activeKey(RS256).kid != "next" || len(storedKeys(t, st, "p")) != 3 {
+		t.Fatalf("reactivated: active %q, stored %v", m5.activeKey(RS256).kid, storedKeys(t, st, "p"))
 	}
 }
 
@@ -296,8 +296,8 @@ func TestConfiguredStandbyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.active[ES256].kid != "es-1" || m.active[RS256].kid != "rs-1" {
-		t.Fatalf("active %q %q", m.active[ES256].kid, m.active[RS256].kid)
+	if m.activeKey(ES256).kid != "es-1" || m.activeKey(RS256).kid != "rs-1" {
+		t.Fatalf("active %q %q", m.activeKey(ES256).kid, m.activeKey(RS256).kid)
 	}
 	if got := publishedKIDs(m); !slices.Equal(got, sortedOf("es-1", "es-2", "rs-1")) {
 		t.Fatalf("published %v", got)
@@ -343,7 +343,7 @@ func TestLegacyRetiredKeyGetsRetention(t *testing.T) {
 	m := shared()
 	retired := mustGenerate(t, ES256)
 	retired.state = stateRetired
-	data, err := encodeKeySet(append(slices.Clone(m.keys), retired))
+	data, err := encodeKeySet(append(slices.Clone(m.all()), retired))
 	if err != nil {
 		t.Fatal(err)
 	}
