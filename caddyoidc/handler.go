@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -75,6 +76,19 @@ type Handler struct {
 	// IssuerPrivateKey is Authelia's older single signing key: a PEM RSA
 	// private key, RS256, kid = its RFC 7638 thumbprint. Not with jwks.
 	IssuerPrivateKey string `json:"issuer_private_key,omitempty"`
+	// KeyRotationPeriod rotates the generated signing keys: each signs for
+	// this long, then the next one takes over. The next key is published
+	// in the JWKS a lead before it signs (a quarter of the period, at most
+	// 24h, at least two key_refresh_intervals); the old one stays published
+	// until the last token it signed has expired. Configured keys (jwks,
+	// issuer_private_key) are never rotated. Default 0: no automatic
+	// rotation. At least 4 times key_refresh_interval.
+	KeyRotationPeriod caddy.Duration `json:"key_rotation_period,omitempty"`
+	// KeyRefreshInterval is how often the signing keys kept in Caddy's
+	// storage are read again, so that a key rotated by another instance
+	// sharing the storage is published and used without a reload; rotation
+	// is checked at the same time. Default 1m; at least 1s.
+	KeyRefreshInterval caddy.Duration `json:"key_refresh_interval,omitempty"`
 
 	// CORS lets browser apps on other origins call the authorization,
 	// token, revocation, introspection and userinfo endpoints (Authelia's
@@ -150,6 +164,7 @@ type Handler struct {
 	provider *provider.Provider
 	logger   *zap.Logger
 	poolKey  string
+	state    *issuerState // from the pool, while poolKey is set
 }
 
 // CaddyModule returns the Caddy module information.
@@ -194,11 +209,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	// Keys and secrets outlive reloads: keep them in the pool, keyed by
 	// issuer and the configured keys (other keys need a new key manager).
-	keyOpts := keys.Options{Retention: h.keyRetention()}
-	if keyOpts.Configured, err = h.signingKeys(repl); err != nil {
+	keyOpts, err := h.keyOptions(repl)
+	if err != nil {
 		return err
 	}
-	fp, err := keysFingerprint(keyOpts.Configured, keyOpts.Retention)
+	fp, err := keysFingerprint(keyOpts)
 	if err != nil {
 		return err
 	}
@@ -214,6 +229,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("keys: %w", err)
 	}
 	state := val.(*issuerState)
+	h.state = state
+	state.attach(h, ctx.Storage(), h.logger.Named("keys"))
 
 	hmacSecret := state.hmacSecret
 	if s := repl.ReplaceKnown(h.HMACSecret, ""); s != "" {
@@ -293,6 +310,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // calls it even after a failed Provision.
 func (h *Handler) Cleanup() error {
 	if h.poolKey != "" {
+		h.state.detach(h)
 		_, err := issuers.Delete(h.poolKey)
 		return err
 	}
@@ -305,14 +323,17 @@ var issuers = caddy.NewUsagePool()
 
 // issuerState is what must survive a reload for one issuer.
 type issuerState struct {
-	keys         *keys.Manager
+	keys         *keys.Manager // its refresher runs until Destruct
 	hmacSecret   []byte
 	cookieSecret []byte
 	totpKey      []byte
+
+	mu    sync.Mutex
+	users []keysUser // the handlers sharing keys, oldest first (keys.go)
 }
 
-// Destruct implements caddy.Destructor; keys and secrets hold no resources.
-func (*issuerState) Destruct() error { return nil }
+// Destruct implements caddy.Destructor: it stops the key refresher.
+func (s *issuerState) Destruct() error { return s.keys.Close() }
 
 func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*issuerState, error) {
 	st := ctx.Storage()
@@ -333,6 +354,7 @@ func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*i
 	if err != nil {
 		return nil, fmt.Errorf("totp key: %w", err)
 	}
+	km.Start() // follow rotations by other instances sharing the storage
 	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret, totpKey: totpKey}, nil
 }
 

@@ -1,16 +1,19 @@
 package caddyoidc
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	jose "github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 )
@@ -95,15 +98,41 @@ func (h *Handler) keyRetention() time.Duration {
 	return longest
 }
 
+// keyOptions are the options of the key manager: the configured keys, the
+// retention, and the rotation.
+func (h *Handler) keyOptions(repl *caddy.Replacer) (keys.Options, error) {
+	opts := keys.Options{
+		Retention:       h.keyRetention(),
+		RotationPeriod:  time.Duration(h.KeyRotationPeriod),
+		RefreshInterval: time.Duration(h.KeyRefreshInterval),
+	}
+	switch {
+	case opts.RefreshInterval < 0 || opts.RefreshInterval > 0 && opts.RefreshInterval < time.Second:
+		return opts, fmt.Errorf("key_refresh_interval: %v is less than 1s", opts.RefreshInterval)
+	case opts.RotationPeriod < 0:
+		return opts, fmt.Errorf("key_rotation_period: %v is negative (0 turns rotation off)", opts.RotationPeriod)
+	}
+	refresh := cmp.Or(opts.RefreshInterval, keys.DefaultRefreshInterval)
+	if opts.RotationPeriod > 0 && opts.RotationPeriod < keys.MinRotationPeriodFactor*refresh {
+		return opts, fmt.Errorf("key_rotation_period: %v is shorter than %d times key_refresh_interval (%v)", opts.RotationPeriod, keys.MinRotationPeriodFactor, refresh)
+	}
+	var err error
+	opts.Configured, err = h.signingKeys(repl)
+	return opts, err
+}
+
 // keysFingerprint identifies a key configuration, so that a reload with
-// other keys (or another retention) builds a new key manager while a reload
-// with the same ones shares it.
-func keysFingerprint(cfg []keys.ConfiguredKey, retention time.Duration) (string, error) {
-	if len(cfg) == 0 && retention == time.Hour {
+// other keys (or another retention, rotation period or refresh interval)
+// builds a new key manager while a reload with the same ones shares it.
+func keysFingerprint(opts keys.Options) (string, error) {
+	cfg := opts.Configured
+	if len(cfg) == 0 && opts.Retention == time.Hour && opts.RotationPeriod == 0 && opts.RefreshInterval == 0 {
 		return "", nil
 	}
 	h := sha256.New()
-	_ = binary.Write(h, binary.BigEndian, int64(retention))
+	for _, d := range []time.Duration{opts.Retention, opts.RotationPeriod, opts.RefreshInterval} {
+		_ = binary.Write(h, binary.BigEndian, int64(d))
+	}
 	for _, k := range cfg {
 		der, err := x509.MarshalPKCS8PrivateKey(k.Key)
 		if err != nil {
@@ -135,4 +164,34 @@ func (c Client) publicKeys(repl *caddy.Replacer) ([]jose.JSONWebKey, error) {
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// keysUser is a handler that shares an issuer's keys, with the storage and
+// logger of its configuration.
+type keysUser struct {
+	h      *Handler
+	st     keys.Storage
+	logger *zap.Logger
+}
+
+// attach records that h, provisioned with storage st, shares the keys. The
+// key refresher uses the storage and logger of the newest handler still
+// provisioned: the manager outlives the configuration it was loaded with,
+// whose storage module may be cleaned up after a reload.
+func (s *issuerState) attach(h *Handler, st keys.Storage, logger *zap.Logger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users = append(s.users, keysUser{h: h, st: st, logger: logger})
+	s.keys.Attach(st, logger)
+}
+
+// detach undoes attach when h is cleaned up: after a reload, or after a
+// failed one, whose storage the refresher must not keep.
+func (s *issuerState) detach(h *Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users = slices.DeleteFunc(s.users, func(u keysUser) bool { return u.h == h })
+	if n := len(s.users); n > 0 {
+		s.keys.Attach(s.users[n-1].st, s.users[n-1].logger)
+	}
 }

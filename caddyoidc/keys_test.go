@@ -253,6 +253,63 @@ func TestSigningKeyRotation(t *testing.T) {
 	}
 }
 
+// Automatic rotation (key_rotation_period) without a reload: the JWKS
+// gains the next key before any token carries its kid, then ID tokens
+// switch to it, and a token of the old key still verifies.
+func TestAutomaticKeyRotation(t *testing.T) {
+	e := newEnv(t, endpointClients)
+	e.extra = `
+		key_rotation_period 4s
+		key_refresh_interval 1s` // lead 2s
+	e.start()
+	first, _ := jwksKeys(t, e)
+	tOld := idTokenFor(t, e, "logout-app", "s3cret-logout")
+	oldKID, _ := jwtHeader(t, tOld)["kid"].(string)
+	if _, ok := first[oldKID]; !ok || len(first) != 2 {
+		t.Fatalf("kid %q, JWKS %v", oldKID, first)
+	}
+
+	start := time.Now()
+	var next string
+	for next == "" {
+		if time.Since(start) > 6*time.Second {
+			t.Fatal("no new key in the JWKS after 6s")
+		}
+		time.Sleep(100 * time.Millisecond)
+		keys, _ := jwksKeys(t, e)
+		for kid, raw := range keys {
+			if _, seen := first[kid]; !seen && strings.Contains(raw, `"kty":"RSA"`) {
+				next = kid
+			}
+		}
+	}
+	t.Logf("next RS256 key published after %v", time.Since(start))
+	for {
+		kid, _ := jwtHeader(t, idTokenFor(t, e, "logout-app", "s3cret-logout"))["kid"].(string)
+		if kid == next {
+			break
+		}
+		if kid != oldKID {
+			t.Fatalf("ID token signed by %q, neither the old key nor the next one published first", kid)
+		}
+		if time.Since(start) > 12*time.Second {
+			t.Fatal("ID tokens still signed by the old key after 12s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("ID tokens signed by the next key after %v", time.Since(start))
+	if !hintAccepted(t, e, tOld) {
+		t.Error("end-session refuses an id_token_hint of the rotated-out key")
+	}
+	r := newRP(t, e.issuer, "logout-app", "s3cret-logout", oauth2.AuthStyleInHeader)
+	if _, err := r.verifier.Verify(ctx(t), tOld); err != nil {
+		t.Errorf("a relying party no longer verifies the old key's token: %v", err)
+	}
+	if log := e.logText(); strings.Contains(log, "refreshing the signing keys") || !strings.Contains(log, "next signing key published") {
+		t.Errorf("the refresher reported errors, or not the rotation:\n%s", log)
+	}
+}
+
 // Bad signing keys fail at provision, naming the option and the key, never
 // quoting key material; the running config keeps serving.
 func TestSigningKeyProvisionErrors(t *testing.T) {

@@ -97,8 +97,9 @@ type Manager struct {
 	storageKey string
 	lockName   string
 
-	mu   sync.Mutex // serializes swaps of view
-	view atomic.Pointer[keyView]
+	mu     sync.Mutex // serializes swaps of view
+	view   atomic.Pointer[keyView]
+	logger atomic.Pointer[zap.Logger]
 
 	// Refresh state, under refreshMu. Holding it across storage calls
 	// never blocks the hot path, which only ever takes mu.
@@ -222,6 +223,7 @@ func Load(ctx context.Context, st Storage, prefix string, opts Options) (m *Mana
 		storageKey: path.Join(prefix, keysFile),
 		lockName:   path.Join(prefix, "keys"),
 	}
+	m.logger.Store(opts.Logger)
 
 	lockName := m.lockName // m is nil when the deferred unlock runs after an error
 	if err := st.Lock(ctx, lockName); err != nil {

@@ -76,7 +76,7 @@ func (m *Manager) adopt(data []byte, now time.Time) error {
 	m.mu.Lock()
 	m.view.Store(v)
 	m.mu.Unlock()
-	m.opts.Logger.Info("signing keys reloaded from storage", zap.Strings("published", kidsOf(v.keys)))
+	m.logger.Load().Info("signing keys reloaded from storage", zap.Strings("published", kidsOf(v.keys)))
 	return nil
 }
 
@@ -116,7 +116,7 @@ func (m *Manager) maintain(ctx context.Context, now time.Time) (err error) {
 	}
 	for _, k := range next {
 		if k.state == statePending && !slices.ContainsFunc(m.seenKeys, func(o *signingKey) bool { return o.kid == k.kid }) {
-			m.opts.Logger.Info("next signing key published",
+			m.logger.Load().Info("next signing key published",
 				zap.String("alg", k.alg), zap.String("kid", k.kid), zap.Time("signs_from", k.activatesAt))
 		}
 	}
@@ -131,10 +131,15 @@ func kidsOf(keys []*signingKey) []string {
 	return out
 }
 
-// SetStorage makes the manager read and write the key set in st from now
-// on: the storage of the newest configuration, when the manager outlives
-// the one it was loaded with.
-func (m *Manager) SetStorage(st Storage) {
+// Attach makes the manager read and write the key set in st, and report to
+// logger (nil: no reports), from now on: the storage and logger of the
+// newest configuration, when the manager outlives the one it was loaded
+// with.
+func (m *Manager) Attach(st Storage, logger *zap.Logger) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	m.logger.Store(logger)
 	m.refreshMu.Lock()
 	m.st = st
 	m.refreshMu.Unlock()
@@ -162,7 +167,7 @@ func (m *Manager) run(ctx context.Context) {
 		case <-tick.C:
 		}
 		if err := m.Refresh(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			m.opts.Logger.Warn("refreshing the signing keys", zap.Error(err))
+			m.logger.Load().Warn("refreshing the signing keys", zap.Error(err))
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // pendingKIDs returns the kids of the pending keys stored at prefix, by
@@ -274,5 +276,42 @@ func TestRefreshReadErrors(t *testing.T) {
 	}
 	if _, err := m.Sign(map[string]any{"sub": "a"}, RS256, nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// After Attach, the manager reads the new storage and reports to the new
+// logger.
+func TestAttach(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	st1, st2 := newStorage(t), newStorage(t)
+	m, err := Load(ctx, st1, "p", Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.Store(ctx, "p/signing_keys.json", loadData(t, st1)); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	m.Attach(st2, zap.New(core))
+	if err := st1.Store(ctx, "p/signing_keys.json", []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh read the old storage: %v", err)
+	}
+	// Another instance on st2 rotates.
+	clock.add(45 * time.Minute)
+	if _, err := Load(ctx, st2, "p", Options{Now: clock.Now, RotationPeriod: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if next := pendingKIDs(t, st2, "p")[ES256]; next == "" || !slices.Contains(publishedKIDs(m), next) {
+		t.Errorf("next key %q not published: %v", next, publishedKIDs(m))
+	}
+	if logs.FilterMessage("signing keys reloaded from storage").Len() != 1 {
+		t.Errorf("logged %v", logs.All())
 	}
 }

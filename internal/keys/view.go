@@ -25,6 +25,7 @@ func newManager(keys []*signingKey) (*Manager, error) {
 	}
 	m := &Manager{opts: opts}
 	m.view.Store(v)
+	m.logger.Store(opts.Logger)
 	return m, nil
 }
 
