@@ -12,6 +12,8 @@
 //			certificate_chain <pem>
 //		}
 //		issuer_private_key <pem>      # Authelia's older single RS256 key
+//		key_rotation_period <duration>  # rotate generated keys; default off
+//		key_refresh_interval <duration> # re-read shared keys; default 1m
 //		cors {
 //			endpoints authorization token revocation introspection userinfo
 //			allowed_origins <origin>...|*
@@ -149,6 +151,14 @@ func UnmarshalHandler(d *caddyfile.Dispenser, handler *caddyoidc.Handler) error 
 			handler.JWKS = append(handler.JWKS, k)
 		case "issuer_private_key":
 			if err := oneArg(d, &handler.IssuerPrivateKey); err != nil {
+				return err
+			}
+		case "key_rotation_period":
+			if err := durationArg(d, &handler.KeyRotationPeriod); err != nil {
+				return err
+			}
+		case "key_refresh_interval":
+			if err := durationArg(d, &handler.KeyRefreshInterval); err != nil {
 				return err
 			}
 		case "cors":

@@ -4,7 +4,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
@@ -59,6 +61,20 @@ func TestUnmarshalSigningKeys(t *testing.T) {
 				JWKS:    []caddyoidc.JWK{{KeyID: "rp-1", Algorithm: "PS256", Key: "{file./etc/caddy/rp.pub}"}},
 			}}},
 		},
+		{
+			name:  "rotation",
+			input: "oidc_provider https://a {\n key_rotation_period 720h\n key_refresh_interval 30s\n}",
+			want: caddyoidc.Handler{Issuer: "https://a",
+				KeyRotationPeriod: caddy.Duration(720 * time.Hour), KeyRefreshInterval: caddy.Duration(30 * time.Second)},
+		},
+		{
+			name:  "rotation in days",
+			input: "oidc_provider https://a {\n key_rotation_period 90d\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", KeyRotationPeriod: caddy.Duration(90 * 24 * time.Hour)},
+		},
+		{name: "rotation without a duration", input: "oidc_provider https://a {\n key_rotation_period\n}", wantErr: "wrong argument count"},
+		{name: "rotation, bad duration", input: "oidc_provider https://a {\n key_rotation_period soon\n}", wantErr: "soon"},
+		{name: "refresh, two durations", input: "oidc_provider https://a {\n key_refresh_interval 1m 2m\n}", wantErr: "wrong argument count"},
 		{name: "jwk without key", input: "oidc_provider https://a {\n jwk k {\n algorithm RS256\n }\n}", wantErr: `jwk "k": key is required`},
 		{name: "jwk unknown option", input: "oidc_provider https://a {\n jwk k {\n colour blue\n }\n}", wantErr: `jwk "k": unrecognized option "colour"`},
 		{name: "jwk two ids", input: "oidc_provider https://a {\n jwk a b {\n key x\n }\n}", wantErr: "wrong argument count"},
