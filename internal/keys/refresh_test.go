@@ -315,3 +315,44 @@ func TestAttach(t *testing.T) {
 		t.Errorf("logged %v", logs.All())
 	}
 }
+
+// A configured key that takes over an algorithm drops that algorithm's
+// pending generated key (it never signed); other algorithms keep theirs.
+func TestConfiguredKeyDropsPending(t *testing.T) {
+	ctx := context.Background()
+	st := newStorage(t)
+	clock := newClock()
+	opts := Options{RotationPeriod: time.Hour, Now: clock.Now}
+	if _, err := Load(ctx, st, "p", opts); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(45 * time.Minute)
+	if _, err := Load(ctx, st, "p", opts); err != nil { // rotates at load, too
+		t.Fatal(err)
+	}
+	pending := pendingKIDs(t, st, "p")
+	if len(pending) != 2 {
+		t.Fatalf("pending %v", pending)
+	}
+	opts.Configured = []ConfiguredKey{configured(t, "main", rsaKeys()[0])}
+	m, err := Load(ctx, st, "p", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingKIDs(t, st, "p"); got[RS256] != "" || got[ES256] != pending[ES256] {
+		t.Fatalf("pending after configuring RS256: %v, was %v", got, pending)
+	}
+	if slices.Contains(publishedKIDs(m), pending[RS256]) || !slices.Contains(publishedKIDs(m), pending[ES256]) {
+		t.Errorf("published %v", publishedKIDs(m))
+	}
+	clock.add(time.Hour) // no rotation of the configured key, ever
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := kidOf(t, signWith(t, m, RS256)); got != "main" {
+		t.Errorf("RS256 signs with %q", got)
+	}
+	if got := pendingKIDs(t, st, "p"); got[RS256] != "" {
+		t.Errorf("a configured key was rotated: %v", got)
+	}
+}
