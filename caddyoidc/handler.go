@@ -208,7 +208,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	// Keys and secrets outlive reloads: keep them in the pool, keyed by
-	// issuer and the configured keys (other keys need a new key manager).
+	// issuer and the key options (other keys, retention or rotation need a
+	// new key manager).
 	keyOpts, err := h.keyOptions(repl)
 	if err != nil {
 		return err
