@@ -42,7 +42,7 @@ type Handler struct {
 	// Issuer is the issuer identifier: the https URL clients discover the
 	// provider at, optionally with a path (https://example.com/idp). It
 	// appears byte for byte in discovery and in every token. Required; the
-	// Caddyfile defaults it to https://<site address>.
+	// Caddyfile takes it as the directive's argument or the issuer option.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Users is the user database, a module in the oidc.users namespace, e.g.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -61,6 +62,23 @@ func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	}
 	s.path = "sqlite:" + abs
 	s.db = val.(*pooledDB).db
+	return nil
+}
+
+// UnmarshalCaddyfile reads the SQLite backend's Caddyfile form:
+//
+//	storage sqlite [<path>]
+func (s *SQLiteStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the backend name
+	if d.NextArg() {
+		s.Path = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("storage sqlite: unrecognized option %q", d.Val())
+	}
 	return nil
 }
 
@@ -133,7 +151,8 @@ func (p *pooledDB) Destruct() error {
 
 // Interface guards
 var (
-	_ caddy.Provisioner  = (*SQLiteStorage)(nil)
-	_ caddy.CleanerUpper = (*SQLiteStorage)(nil)
-	_ StorageSource      = (*SQLiteStorage)(nil)
+	_ caddy.Provisioner     = (*SQLiteStorage)(nil)
+	_ caddy.CleanerUpper    = (*SQLiteStorage)(nil)
+	_ caddyfile.Unmarshaler = (*SQLiteStorage)(nil)
+	_ StorageSource         = (*SQLiteStorage)(nil)
 )
