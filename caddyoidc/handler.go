@@ -7,7 +7,6 @@ package caddyoidc
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -316,7 +315,7 @@ func (*issuerState) Destruct() error { return nil }
 
 func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*issuerState, error) {
 	st := ctx.Storage()
-	prefix := "oidc/" + issuerSlug(issuer)
+	prefix := storagePrefix(issuer)
 	km, err := keys.Load(ctx, st, prefix, keyOpts)
 	if err != nil {
 		return nil, err
@@ -334,34 +333,6 @@ func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*i
 		return nil, fmt.Errorf("totp key: %w", err)
 	}
 	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret, totpKey: totpKey}, nil
-}
-
-// issuerSlug is a short, file-name-safe identifier of an issuer: the host
-// for readability plus a hash so that paths and ports never collide.
-func issuerSlug(issuer string) string {
-	sum := sha256.Sum256([]byte(issuer))
-	host := issuer
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
-	}
-	if i := strings.IndexAny(host, "/:"); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.Map(func(r rune) rune {
-		if r == '.' || r == '-' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(host))
-	return host + "-" + hex.EncodeToString(sum[:6])
-}
-
-func caddyconfigJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // UserSource is implemented by modules in the oidc.users namespace.

@@ -23,7 +23,7 @@ func init() {
 // Caddy instances sharing one state, use a PostgreSQL backend instead.
 type SQLiteStorage struct {
 	// Path of the database file. Default: oidc/<issuer>.db in Caddy's data
-	// directory.
+	// directory, a file per issuer (filled in by the handler).
 	Path string `json:"path,omitempty"`
 
 	db   *store.DB
@@ -43,7 +43,9 @@ func (SQLiteStorage) CaddyModule() caddy.ModuleInfo {
 func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	path := caddy.NewReplacer().ReplaceKnown(s.Path, "")
 	if path == "" {
-		path = filepath.Join(caddy.AppDataDir(), "oidc", "oidc.db")
+		// The handler fills in the default (storageConfig), so only an
+		// empty placeholder gets here.
+		return fmt.Errorf("path: empty")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
