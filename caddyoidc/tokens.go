@@ -1,8 +1,6 @@
 package caddyoidc
 
-import (
-	"github.com/caddyserver/caddy/v2"
-)
+import "github.com/caddyserver/caddy/v2"
 
 // Lifespan is a named set of token lifespans (Authelia's
 // lifespans.custom.<name>) that clients select with their lifespan option.
