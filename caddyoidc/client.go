@@ -2,12 +2,8 @@ package caddyoidc
 
 import (
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
-
-	"github.com/caddy-oidc/caddy-oidc/internal/provider"
 )
 
 // Client is one registered relying party, with Authelia's option names. The
@@ -167,68 +163,19 @@ func (c Client) id() string {
 	return c.ID
 }
 
-// engineConfig resolves aliases and placeholders.
-func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error) {
-	id, err := alias("client_id", c.ClientID, "id", c.ID)
-	if err != nil {
-		return provider.ClientConfig{}, err
-	}
-	name, err := alias("client_name", c.ClientName, "description", c.Description)
-	if err != nil {
-		return provider.ClientConfig{}, err
-	}
-	secret, err := alias("client_secret", c.ClientSecret, "secret", c.Secret)
-	if err != nil {
-		return provider.ClientConfig{}, err
-	}
-	userinfoAlg, err := alias("userinfo_signed_response_alg", c.UserinfoSignedResponseAlg, "userinfo_signing_algorithm", c.UserinfoSigningAlgorithm)
-	if err != nil {
-		return provider.ClientConfig{}, err
-	}
-	if secret != "" {
-		resolved := repl.ReplaceKnown(secret, "")
-		if resolved == "" {
-			return provider.ClientConfig{}, fmt.Errorf("client_secret: the placeholder resolved to an empty value")
+// validate checks that no option is given under both its names.
+func (c Client) validate() error {
+	for _, a := range [][4]string{
+		{"client_id", c.ClientID, "id", c.ID},
+		{"client_name", c.ClientName, "description", c.Description},
+		{"client_secret", c.ClientSecret, "secret", c.Secret},
+		{"userinfo_signed_response_alg", c.UserinfoSignedResponseAlg, "userinfo_signing_algorithm", c.UserinfoSigningAlgorithm},
+	} {
+		if _, err := alias(a[0], a[1], a[2], a[3]); err != nil {
+			return err
 		}
-		secret = strings.TrimRight(resolved, "\r\n")
 	}
-	jwks, err := c.publicKeys(repl) // keys.go
-	if err != nil {
-		return provider.ClientConfig{}, err
-	}
-	return provider.ClientConfig{
-		ID:                           id,
-		Name:                         name,
-		Secret:                       secret,
-		Public:                       c.Public,
-		RedirectURIs:                 c.RedirectURIs,
-		Scopes:                       c.Scopes,
-		Audience:                     c.Audience,
-		GrantTypes:                   c.GrantTypes,
-		ResponseTypes:                c.ResponseTypes,
-		ResponseModes:                c.ResponseModes,
-		TokenEndpointAuthMethod:      c.TokenEndpointAuthMethod,
-		RequirePKCE:                  c.RequirePKCE,
-		PKCEChallengeMethod:          c.PKCEChallengeMethod,
-		IDTokenSignedResponseAlg:     c.IDTokenSignedResponseAlg,
-		AuthorizationPolicy:          c.AuthorizationPolicy,
-		ConsentMode:                  c.ConsentMode,
-		PreConfiguredConsentDuration: time.Duration(c.PreConfiguredConsentDuration),
-
-		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
-		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
-
-		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
-		JSONWebKeys:                 jwks,
-		JSONWebKeysURI:              c.JWKSURI,
-
-		AccessTokenSignedResponseAlg: c.AccessTokenSignedResponseAlg,
-		UserinfoSignedResponseAlg:    userinfoAlg,
-		SectorIdentifier:             c.SectorIdentifier,
-		SectorIdentifierURI:          c.SectorIdentifierURI,
-		Lifespan:                     c.Lifespan,
-		ClaimsPolicy:                 c.ClaimsPolicy,
-	}, nil
+	return nil
 }
 
 // alias picks the canonical option or its older name, refusing both.

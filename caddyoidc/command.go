@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -46,21 +45,6 @@ With several oidc_provider handlers in the config, choose one with --issuer.`,
 			cmd.AddCommand(totpCommand())
 		},
 	})
-}
-
-// totpKeyName is the key, in Caddy's storage (the config's storage module,
-// or the default file storage in Caddy's data directory), of the 32-byte
-// random key that seals the TOTP secrets of issuer: "oidc/<issuerSlug>/totp_key".
-// It is created on first use with keys.LoadOrCreateSecret under the storage
-// lock, so every Caddy instance sharing the storage, and `caddy oidc totp`,
-// use the same key. The handler must load it exactly like this:
-//
-//	keys.LoadOrCreateSecret(ctx, ctx.Storage(), totpKeyName(issuer), authn.SealKeySize)
-//
-// Losing the key makes every enrolled TOTP secret unreadable (users then
-// have to enrol again); a copy of the database without the key reveals none.
-func totpKeyName(issuer string) string {
-	return "oidc/" + issuerSlug(issuer) + "/totp_key"
 }
 
 // totpCommand is `caddy oidc totp` with its add and remove subcommands.
@@ -204,20 +188,6 @@ func printEnrollment(w io.Writer, username, issuer string, replaced bool, e auth
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "URI:    %s\n", e.URI)
 	fmt.Fprintf(w, "Secret: %s\n", e.Secret)
-}
-
-// storageConfig is the handler's storage module config, with the default
-// (SQLite at <data dir>/oidc/<issuerSlug>.db) when raw is empty. Both
-// Handler.Provision and the totp command use it, so the command always writes
-// to the database the handler reads.
-func storageConfig(raw json.RawMessage, issuer string) json.RawMessage {
-	if len(raw) != 0 {
-		return raw
-	}
-	return caddyconfigJSON(map[string]string{
-		"backend": "sqlite",
-		"path":    filepath.Join(caddy.AppDataDir(), "oidc", issuerSlug(issuer)+".db"),
-	})
 }
 
 // findHandler finds the oidc_provider handlers anywhere in the JSON config

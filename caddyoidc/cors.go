@@ -1,7 +1,5 @@
 package caddyoidc
 
-import "github.com/caddy-oidc/caddy-oidc/internal/provider"
-
 // CORS is Authelia's cors section: which endpoints browser apps on other
 // origins may call, and from which origins. CORS headers are sent only to
 // requests with an allowed Origin header (never Allow-Credentials);
@@ -20,16 +18,4 @@ type CORS struct {
 	// AllowedOriginsFromClientRedirectURIs adds the origin of every http
 	// and https redirect URI of every client, except localhost.
 	AllowedOriginsFromClientRedirectURIs bool `json:"allowed_origins_from_client_redirect_uris,omitempty"`
-}
-
-// engineConfig converts the cors section for the engine; nil means none.
-func (c *CORS) engineConfig() provider.CORSConfig {
-	if c == nil {
-		return provider.CORSConfig{}
-	}
-	return provider.CORSConfig{
-		Endpoints:                            c.Endpoints,
-		AllowedOrigins:                       c.AllowedOrigins,
-		AllowedOriginsFromClientRedirectURIs: c.AllowedOriginsFromClientRedirectURIs,
-	}
 }

@@ -6,14 +6,11 @@
 package caddyoidc
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -43,7 +40,7 @@ type Handler struct {
 	// Issuer is the issuer identifier: the https URL clients discover the
 	// provider at, optionally with a path (https://example.com/idp). It
 	// appears byte for byte in discovery and in every token. Required; the
-	// Caddyfile defaults it to https://<site address>.
+	// Caddyfile takes it as the directive's argument or the issuer option.
 	Issuer string `json:"issuer,omitempty"`
 
 	// Users is the user database, a module in the oidc.users namespace, e.g.
@@ -161,6 +158,7 @@ type Handler struct {
 	// Clients that may request one list it in their scopes.
 	Scopes map[string]Scope `json:"scopes,omitempty"`
 
+	users    UserSource // the loaded UsersRaw (LoadModule clears UsersRaw)
 	provider *provider.Provider
 	logger   *zap.Logger
 	poolKey  string
@@ -176,24 +174,30 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision loads the users and storage modules, the shared keys and secrets,
-// and builds the provider.
+// and builds the provider. It runs Validate first, so that a config Validate
+// refuses opens no database and generates no key (Caddy runs Validate again
+// after Provision; it is cheap).
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := h.Validate(); err != nil {
+		return err
+	}
 	repl := caddy.NewReplacer()
-	issuer := repl.ReplaceKnown(h.Issuer, "")
+	cfg, err := h.engineConfig(repl) // engine.go: every option, no I/O
+	if err != nil {
+		return err
+	}
+	issuer := cfg.Issuer
 	if issuer == "" {
-		return fmt.Errorf("issuer: required")
+		return fmt.Errorf("issuer: the placeholder resolved to an empty value")
 	}
 
-	if h.UsersRaw == nil {
-		return fmt.Errorf("users: required (e.g. users_file in the Caddyfile)")
-	}
 	mod, err := ctx.LoadModule(h, "UsersRaw")
 	if err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
-	userSource, ok := mod.(UserSource)
-	if !ok {
+	var ok bool
+	if h.users, ok = mod.(UserSource); !ok {
 		return fmt.Errorf("users: module %T is not a user source", mod)
 	}
 
@@ -233,61 +237,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.state = state
 	state.attach(h, ctx.Storage(), h.logger.Named("keys"))
 
-	hmacSecret := state.hmacSecret
-	if s := repl.ReplaceKnown(h.HMACSecret, ""); s != "" {
-		sum := sha256.Sum256([]byte(strings.TrimRight(s, "\r\n")))
-		hmacSecret = sum[:]
+	// What the config does not say: the modules' and the pool's parts.
+	cfg.Users = h.users.Users()
+	cfg.DB = storage.DB()
+	cfg.Keys = state.keys
+	if cfg.HMACSecret == nil {
+		cfg.HMACSecret = state.hmacSecret
 	}
-
-	cfg := provider.Config{
-		Issuer:                    issuer,
-		Users:                     userSource.Users(),
-		Keys:                      state.keys,
-		DB:                        storage.DB(),
-		HMACSecret:                hmacSecret,
-		CookieSecret:              state.cookieSecret,
-		AccessTokenLifespan:       time.Duration(h.AccessTokenLifespan),
-		AuthorizeCodeLifespan:     time.Duration(h.AuthorizeCodeLifespan),
-		IDTokenLifespan:           time.Duration(h.IDTokenLifespan),
-		RefreshTokenLifespan:      time.Duration(h.RefreshTokenLifespan),
-		SessionLifespan:           time.Duration(h.SessionLifespan),
-		EnforcePKCE:               h.EnforcePKCE,
-		EnablePKCEPlainChallenge:  h.EnablePKCEPlainChallenge,
-		MinimumParameterEntropy:   h.MinimumParameterEntropy,
-		EnableClientDebugMessages: h.EnableClientDebugMessages,
-		Logger:                    h.logger,
-
-		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
-		PARContextLifespan:                 time.Duration(h.PARContextLifespan),
-	}
-	pols, err := policies(h.AuthorizationPolicies)
-	if err != nil {
-		return err
-	}
-	cfg.Authn = provider.AuthnConfig{
-		DefaultPolicy:      h.DefaultAuthorizationPolicy,
-		Policies:           pols,
-		TOTPKey:            state.totpKey,
-		Regulation:         h.Regulation.engineConfig(),
-		SessionInactivity:  time.Duration(h.SessionInactivity),
-		RememberMeLifespan: time.Duration(h.RememberMeLifespan),
-		ClientIP:           clientIP,
-		TemplatesDir:       repl.ReplaceKnown(h.TemplatesDir, ""),
-	}
-	cfg.Lifespans = engineLifespans(h.Lifespans)
-	cfg.ClaimsPolicies = engineClaimsPolicies(h.ClaimsPolicies)
-	cfg.Scopes = engineScopes(h.Scopes)
-	cfg.CORS = h.CORS.engineConfig() // cors.go
-	for i, c := range h.Clients {
-		cc, err := c.engineConfig(repl)
-		if err != nil {
-			if id := c.id(); id != "" {
-				return fmt.Errorf("client %q: %w", id, err)
-			}
-			return fmt.Errorf("clients[%d]: %w", i, err)
-		}
-		cfg.Clients = append(cfg.Clients, cc)
-	}
+	cfg.CookieSecret = state.cookieSecret
+	cfg.Authn.TOTPKey = state.totpKey
+	cfg.Authn.ClientIP = clientIP
+	cfg.Logger = h.logger
 	if h.provider, err = provider.New(cfg); err != nil {
 		return err
 	}
@@ -295,6 +255,34 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("issuer is not https: cookies are sent without the Secure flag; use this only for local testing", zap.String("issuer", issuer))
 	}
 	h.logger.Info("OpenID Connect provider ready", zap.String("issuer", issuer), zap.Int("clients", len(cfg.Clients)))
+	return nil
+}
+
+// Validate checks what the config says on its own, without I/O: required
+// options, options given under both their names, the authorization
+// policies. Errors name the option (and the client). The engine checks the
+// rest (redirect URIs, grant and response types, ...) in Provision.
+func (h *Handler) Validate() error {
+	if h.Issuer == "" {
+		return fmt.Errorf("issuer: required")
+	}
+	if h.UsersRaw == nil && h.users == nil {
+		return fmt.Errorf("users: required (e.g. users_file in the Caddyfile)")
+	}
+	if h.IssuerPrivateKey != "" && len(h.JWKS) > 0 {
+		return fmt.Errorf("issuer_private_key: set either jwks or its older form issuer_private_key, not both")
+	}
+	if _, err := policies(h.AuthorizationPolicies); err != nil {
+		return err
+	}
+	for i, c := range h.Clients {
+		if err := c.validate(); err != nil {
+			if id := c.id(); id != "" {
+				return fmt.Errorf("client %q: %w", id, err)
+			}
+			return fmt.Errorf("clients[%d]: %w", i, err)
+		}
+	}
 	return nil
 }
 
@@ -338,7 +326,7 @@ func (s *issuerState) Destruct() error { return s.keys.Close() }
 
 func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*issuerState, error) {
 	st := ctx.Storage()
-	prefix := "oidc/" + issuerSlug(issuer)
+	prefix := storagePrefix(issuer)
 	km, err := keys.Load(ctx, st, prefix, keyOpts)
 	if err != nil {
 		return nil, err
@@ -359,34 +347,6 @@ func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*i
 	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret, totpKey: totpKey}, nil
 }
 
-// issuerSlug is a short, file-name-safe identifier of an issuer: the host
-// for readability plus a hash so that paths and ports never collide.
-func issuerSlug(issuer string) string {
-	sum := sha256.Sum256([]byte(issuer))
-	host := issuer
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
-	}
-	if i := strings.IndexAny(host, "/:"); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.Map(func(r rune) rune {
-		if r == '.' || r == '-' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(host))
-	return host + "-" + hex.EncodeToString(sum[:6])
-}
-
-func caddyconfigJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
 // UserSource is implemented by modules in the oidc.users namespace.
 type UserSource interface {
 	Users() users.Backend
@@ -400,6 +360,7 @@ type StorageSource interface {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

@@ -51,10 +51,7 @@ func (k JWK) resolve(repl *caddy.Replacer) (key, chain string) {
 // signingKeys reads the configured signing keys: jwks, or Authelia's older
 // issuer_private_key (an RS256 key whose kid is its thumbprint).
 func (h *Handler) signingKeys(repl *caddy.Replacer) ([]keys.ConfiguredKey, error) {
-	if h.IssuerPrivateKey != "" {
-		if len(h.JWKS) > 0 {
-			return nil, fmt.Errorf("issuer_private_key: set either jwks or its older form issuer_private_key, not both")
-		}
+	if h.IssuerPrivateKey != "" { // not with jwks: Validate
 		k, err := keys.ParseConfiguredKey("", keys.RS256, "sig", repl.ReplaceKnown(h.IssuerPrivateKey, ""), "")
 		if err != nil {
 			return nil, fmt.Errorf("issuer_private_key: %s", strings.TrimPrefix(err.Error(), "key: "))

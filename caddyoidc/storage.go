@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -22,7 +23,7 @@ func init() {
 // Caddy instances sharing one state, use a PostgreSQL backend instead.
 type SQLiteStorage struct {
 	// Path of the database file. Default: oidc/<issuer>.db in Caddy's data
-	// directory.
+	// directory, a file per issuer (filled in by the handler).
 	Path string `json:"path,omitempty"`
 
 	db   *store.DB
@@ -42,7 +43,9 @@ func (SQLiteStorage) CaddyModule() caddy.ModuleInfo {
 func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	path := caddy.NewReplacer().ReplaceKnown(s.Path, "")
 	if path == "" {
-		path = filepath.Join(caddy.AppDataDir(), "oidc", "oidc.db")
+		// The handler fills in the default (storageConfig), so only an
+		// empty placeholder gets here.
+		return fmt.Errorf("path: empty")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -61,6 +64,23 @@ func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	}
 	s.path = "sqlite:" + abs
 	s.db = val.(*pooledDB).db
+	return nil
+}
+
+// UnmarshalCaddyfile reads the SQLite backend's Caddyfile form:
+//
+//	storage sqlite [<path>]
+func (s *SQLiteStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the backend name
+	if d.NextArg() {
+		s.Path = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("storage sqlite: unrecognized option %q", d.Val())
+	}
 	return nil
 }
 
@@ -133,7 +153,8 @@ func (p *pooledDB) Destruct() error {
 
 // Interface guards
 var (
-	_ caddy.Provisioner  = (*SQLiteStorage)(nil)
-	_ caddy.CleanerUpper = (*SQLiteStorage)(nil)
-	_ StorageSource      = (*SQLiteStorage)(nil)
+	_ caddy.Provisioner     = (*SQLiteStorage)(nil)
+	_ caddy.CleanerUpper    = (*SQLiteStorage)(nil)
+	_ caddyfile.Unmarshaler = (*SQLiteStorage)(nil)
+	_ StorageSource         = (*SQLiteStorage)(nil)
 )

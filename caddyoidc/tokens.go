@@ -1,12 +1,6 @@
 package caddyoidc
 
-import (
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
-
-	"github.com/caddy-oidc/caddy-oidc/internal/provider"
-)
+import "github.com/caddyserver/caddy/v2"
 
 // Lifespan is a named set of token lifespans (Authelia's
 // lifespans.custom.<name>) that clients select with their lifespan option.
@@ -55,52 +49,4 @@ type Scope struct {
 	// Claims are standard claims (given_name, family_name, locale,
 	// picture, ...) or custom claims of the client's claims policy.
 	Claims []string `json:"claims,omitempty"`
-}
-
-// engineLifespans converts the named lifespans for the engine.
-func engineLifespans(in map[string]Lifespan) map[string]provider.Lifespans {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(map[string]provider.Lifespans, len(in))
-	for name, l := range in {
-		out[name] = provider.Lifespans{
-			AccessToken:   time.Duration(l.AccessToken),
-			AuthorizeCode: time.Duration(l.AuthorizeCode),
-			IDToken:       time.Duration(l.IDToken),
-			RefreshToken:  time.Duration(l.RefreshToken),
-		}
-	}
-	return out
-}
-
-// engineClaimsPolicies converts the named claims policies for the engine.
-func engineClaimsPolicies(in map[string]ClaimsPolicy) map[string]provider.ClaimsPolicy {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(map[string]provider.ClaimsPolicy, len(in))
-	for name, p := range in {
-		pol := provider.ClaimsPolicy{IDToken: p.IDToken, AccessToken: p.AccessToken}
-		if len(p.CustomClaims) > 0 {
-			pol.CustomClaims = make(map[string]string, len(p.CustomClaims))
-			for claim, c := range p.CustomClaims {
-				pol.CustomClaims[claim] = c.Attribute
-			}
-		}
-		out[name] = pol
-	}
-	return out
-}
-
-// engineScopes converts the custom scopes for the engine.
-func engineScopes(in map[string]Scope) map[string]provider.Scope {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(map[string]provider.Scope, len(in))
-	for name, s := range in {
-		out[name] = provider.Scope{Claims: s.Claims}
-	}
-	return out
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -45,11 +46,32 @@ func (f *FileUsers) Provision(caddy.Context) error {
 	return nil
 }
 
+// UnmarshalCaddyfile reads the file backend's Caddyfile form,
+//
+//	users file <path>
+//
+// of which users_file <path> is the shorthand.
+func (f *FileUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the backend name
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	f.Path = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("users file: unrecognized option %q", d.Val())
+	}
+	return nil
+}
+
 // Users returns the backend.
 func (f *FileUsers) Users() users.Backend { return f.backend }
 
 // Interface guards
 var (
-	_ caddy.Provisioner = (*FileUsers)(nil)
-	_ UserSource        = (*FileUsers)(nil)
+	_ caddy.Provisioner     = (*FileUsers)(nil)
+	_ caddyfile.Unmarshaler = (*FileUsers)(nil)
+	_ UserSource            = (*FileUsers)(nil)
 )

@@ -1,4 +1,4 @@
-package caddyfile
+package caddyoidc_test
 
 import (
 	"encoding/json"
@@ -46,7 +46,7 @@ func TestUnmarshalTokenOptions(t *testing.T) {
 		}
 	}`)
 	var h caddyoidc.Handler
-	if err := UnmarshalHandler(d, &h); err != nil {
+	if err := h.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := h.Lifespans["short"], (caddyoidc.Lifespan{
@@ -76,7 +76,7 @@ func TestUnmarshalTokenOptions(t *testing.T) {
 		{"scope s {\ndescription x\n}", `scope "s": unrecognized option "description"`},
 	} {
 		d := caddyfile.NewTestDispenser("oidc_provider https://auth.example.com {\n" + tc.input + "\n}")
-		err := UnmarshalHandler(d, &caddyoidc.Handler{})
+		err := new(caddyoidc.Handler).UnmarshalCaddyfile(d)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.input, err, tc.want)
 		}

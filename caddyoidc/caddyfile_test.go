@@ -1,4 +1,4 @@
-package caddyfile
+package caddyoidc_test
 
 import (
 	"reflect"
@@ -100,14 +100,31 @@ func TestUnmarshalHandler(t *testing.T) {
 		{name: "bad bool", input: "oidc_provider https://a {\n client x {\n public maybe\n }\n}", wantErr: `"maybe" is not true or false`},
 		{name: "bad duration", input: "oidc_provider https://a {\n access_token_lifespan soon\n}", wantErr: "soon"},
 		{name: "bad entropy", input: "oidc_provider https://a {\n minimum_parameter_entropy many\n}", wantErr: "minimum_parameter_entropy"},
-		{name: "unknown storage", input: "oidc_provider https://a {\n storage redis\n}", wantErr: `unknown backend "redis"`},
+		{name: "unknown storage", input: "oidc_provider https://a {\n storage redis\n}", wantErr: `storage: unknown backend "redis"`},
 		{name: "users_file without path", input: "oidc_provider https://a {\n users_file\n}", wantErr: "wrong argument count"},
+		{
+			name:  "bare storage sqlite",
+			input: "oidc_provider https://a {\n storage sqlite\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", StorageRaw: []byte(`{"backend":"sqlite"}`)},
+		},
+		{
+			name:  "users by backend name, as users_file",
+			input: "oidc_provider https://a {\n users file {env.USERS}\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", UsersRaw: []byte(`{"backend":"file","path":"{env.USERS}"}`)},
+		},
+		{name: "storage without backend", input: "oidc_provider https://a {\n storage\n}", wantErr: "wrong argument count"},
+		{name: "storage sqlite two paths", input: "oidc_provider https://a {\n storage sqlite /a /b\n}", wantErr: "wrong argument count"},
+		{name: "storage sqlite block", input: "oidc_provider https://a {\n storage sqlite {\n journal wal\n }\n}", wantErr: `storage sqlite: unrecognized option "journal"`},
+		{name: "unknown users backend", input: "oidc_provider https://a {\n users ldap ldap://x\n}", wantErr: `users: unknown backend "ldap" (file)`},
+		{name: "users file without path", input: "oidc_provider https://a {\n users file\n}", wantErr: "wrong argument count"},
+		{name: "policy defined twice", input: "oidc_provider https://a {\n authorization_policy p {\n default_policy deny\n }\n authorization_policy p {\n }\n}", wantErr: `authorization_policy "p": defined twice`},
+		{name: "regulation retries", input: "oidc_provider https://a {\n regulation {\n max_retries -1\n }\n}", wantErr: `max_retries: "-1" is not a number of at least 0`},
 		{name: "scopes without values", input: "oidc_provider https://a {\n client x {\n scopes\n }\n}", wantErr: "wrong argument count"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got caddyoidc.Handler
-			err := UnmarshalHandler(caddyfile.NewTestDispenser(tc.input), &got)
+			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)

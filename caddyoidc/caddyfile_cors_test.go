@@ -1,4 +1,4 @@
-package caddyfile
+package caddyoidc_test
 
 import (
 	"reflect"
@@ -12,14 +12,14 @@ import (
 
 func TestUnmarshalCORS(t *testing.T) {
 	var got caddyoidc.Handler
-	err := UnmarshalHandler(caddyfile.NewTestDispenser(`oidc_provider https://a {
+	err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`oidc_provider https://a {
 		cors {
 			endpoints authorization token
 			endpoints userinfo
 			allowed_origins https://a.example.com *
 			allowed_origins_from_client_redirect_uris
 		}
-	}`), &got)
+	}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestUnmarshalCORS(t *testing.T) {
 		"oidc_provider https://a {\n cors {\n allowed_headers x\n }\n}": `cors: unrecognized option "allowed_headers"`,
 	} {
 		var h caddyoidc.Handler
-		if err := UnmarshalHandler(caddyfile.NewTestDispenser(input), &h); err == nil || !strings.Contains(err.Error(), wantErr) {
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), wantErr) {
 			t.Errorf("%q: err = %v, want %q", input, err, wantErr)
 		}
 	}

@@ -1,4 +1,4 @@
-package caddyfile
+package caddyoidc_test
 
 import (
 	"reflect"
@@ -82,7 +82,7 @@ func TestUnmarshalSigningKeys(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got caddyoidc.Handler
-			err := UnmarshalHandler(caddyfile.NewTestDispenser(tc.input), &got)
+			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)

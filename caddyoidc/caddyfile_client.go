@@ -1,0 +1,134 @@
+package caddyoidc
+
+import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+// unmarshalClient reads
+//
+//	client <client_id> {
+//		client_secret <secret>
+//		redirect_uris <uri>...
+//		...
+//	}
+//
+// with every option of Client under its Authelia name (README.md, "client").
+func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
+	var c Client
+	if !d.NextArg() {
+		return c, d.Errf("client: the client ID is required (client <client_id> { ... })")
+	}
+	c.ClientID = d.Val()
+	if d.NextArg() {
+		return c, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "client_name", "description":
+			err = oneArg(d, &c.ClientName)
+		case "client_secret", "secret":
+			err = oneArg(d, &c.ClientSecret)
+		case "public":
+			err = boolArg(d, &c.Public)
+		case "redirect_uris", "redirect_uri":
+			err = appendArgs(d, &c.RedirectURIs)
+		case "scopes":
+			err = appendArgs(d, &c.Scopes)
+		case "audience":
+			err = appendArgs(d, &c.Audience)
+		case "grant_types":
+			err = appendArgs(d, &c.GrantTypes)
+		case "response_types":
+			err = appendArgs(d, &c.ResponseTypes)
+		case "response_modes":
+			err = appendArgs(d, &c.ResponseModes)
+		case "token_endpoint_auth_method":
+			err = oneArg(d, &c.TokenEndpointAuthMethod)
+		case "token_endpoint_auth_signing_alg":
+			err = oneArg(d, &c.TokenEndpointAuthSigningAlg)
+		case "jwks_uri":
+			err = oneArg(d, &c.JWKSURI)
+		case "jwk":
+			var k JWK
+			if k, err = unmarshalJWK(d); err == nil {
+				c.JWKS = append(c.JWKS, k)
+			}
+		case "require_pkce":
+			err = boolArg(d, &c.RequirePKCE)
+		case "pkce_challenge_method":
+			err = oneArg(d, &c.PKCEChallengeMethod)
+		case "id_token_signed_response_alg":
+			err = oneArg(d, &c.IDTokenSignedResponseAlg)
+		case "authorization_policy":
+			err = oneArg(d, &c.AuthorizationPolicy)
+		case "consent_mode":
+			err = oneArg(d, &c.ConsentMode)
+		case "pre_configured_consent_duration":
+			err = durationArg(d, &c.PreConfiguredConsentDuration)
+		case "post_logout_redirect_uris", "post_logout_redirect_uri":
+			err = appendArgs(d, &c.PostLogoutRedirectURIs)
+		case "require_pushed_authorization_requests":
+			err = boolArg(d, &c.RequirePushedAuthorizationRequests)
+		case "access_token_signed_response_alg":
+			err = oneArg(d, &c.AccessTokenSignedResponseAlg)
+		case "userinfo_signed_response_alg", "userinfo_signing_algorithm":
+			err = oneArg(d, &c.UserinfoSignedResponseAlg)
+		case "sector_identifier":
+			err = oneArg(d, &c.SectorIdentifier)
+		case "sector_identifier_uri":
+			err = oneArg(d, &c.SectorIdentifierURI)
+		case "lifespan":
+			err = oneArg(d, &c.Lifespan)
+		case "claims_policy":
+			err = oneArg(d, &c.ClaimsPolicy)
+		default:
+			return c, d.Errf("client %q: unrecognized option %q", c.ClientID, opt)
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// unmarshalJWK reads a key, for the provider's signing keys and a client's
+// public keys alike:
+//
+//	jwk [<key_id>] {
+//		algorithm <alg>
+//		use sig
+//		key <pem>                  # {file./etc/caddy/oidc.pem}
+//		certificate_chain <pem>
+//	}
+func unmarshalJWK(d *caddyfile.Dispenser) (JWK, error) {
+	var k JWK
+	if d.NextArg() {
+		k.KeyID = d.Val()
+	}
+	if d.NextArg() {
+		return k, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "key_id":
+			err = oneArg(d, &k.KeyID)
+		case "algorithm":
+			err = oneArg(d, &k.Algorithm)
+		case "use":
+			err = oneArg(d, &k.Use)
+		case "key":
+			err = oneArg(d, &k.Key)
+		case "certificate_chain":
+			err = oneArg(d, &k.CertificateChain)
+		default:
+			return k, d.Errf("jwk %q: unrecognized option %q", k.KeyID, opt)
+		}
+		if err != nil {
+			return k, err
+		}
+	}
+	if k.Key == "" {
+		return k, d.Errf("jwk %q: key is required", k.KeyID)
+	}
+	return k, nil
+}
