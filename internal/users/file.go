@@ -221,7 +221,8 @@ func load(path string) (fileState, *snapshot, error) {
 	if err != nil {
 		return fileState{missing: true}, nil, fmt.Errorf("users file: %w", err)
 	}
-	defer f.Close()
+	// Read-only: a failed Close loses nothing, the content is read already.
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return fileState{missing: true}, nil, fmt.Errorf("users file: %w", err)

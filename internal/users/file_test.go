@@ -278,7 +278,11 @@ func TestLookup(t *testing.T) {
 	u, _ := b.Lookup("john")
 	u.Groups[0] = "root"
 	u.Address.Locality = "Lyon"
-	u.Extra["tags"].([]any)[0] = "z"
+	tags, ok := u.Extra["tags"].([]any)
+	if !ok || len(tags) == 0 {
+		t.Fatalf("Extra[tags] = %#v, want a non-empty list", u.Extra["tags"])
+	}
+	tags[0] = "z"
 	u.Extra["new"] = true
 	again, _ := b.Lookup("john")
 	if !reflect.DeepEqual(again, want["john"]) {
