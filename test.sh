@@ -3,10 +3,13 @@
 # CI runs (.ci/run). It needs Go and Node.js >= 20; .ci/setup.sh installs the
 # rest (Debian's chromium and python3-authlib, the pinned npm clients) the
 # end-to-end tests with real client libraries use. The build tag is required
-# (see README).
+# (see README). After the tests, .ci/checks.sh checks that go.mod is tidy,
+# lints, runs the engine's tests under the race detector, fuzzes every Fuzz
+# target for a few seconds and looks for known vulnerabilities.
 set -euo pipefail
 cd "$(dirname "$0")"
 .ci/setup.sh
 export GOFLAGS="${GOFLAGS:-} -tags=nobadger"
 go vet ./...
 go test -count=1 -timeout 30m ./...
+.ci/checks.sh

@@ -122,7 +122,11 @@ func TestRender(t *testing.T) {
 					t.Errorf("decision buttons = %v, want allow=Allow and deny=Deny", got)
 				}
 				items := findAll(doc, isElem("li"))
-				scopes := samplePages["consent"].(*ConsentPage).Scopes
+				consent, ok := samplePages["consent"].(*ConsentPage)
+				if !ok {
+					t.Fatalf("samplePages[consent] is a %T", samplePages["consent"])
+				}
+				scopes := consent.Scopes
 				if len(items) != len(scopes) {
 					t.Fatalf("%d scope items, want %d", len(items), len(scopes))
 				}
@@ -356,8 +360,7 @@ func TestAssetHandler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			body := drain(t, res)
 			if res.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d", res.StatusCode, tt.status)
 			}
@@ -381,18 +384,31 @@ func TestAssetHandler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
+		drain(t, res)
 		req, _ := http.NewRequest("GET", srv.URL+"/idp/assets/style.css", nil)
 		req.Header.Set("If-None-Match", res.Header.Get("ETag"))
 		res, err = http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
+		drain(t, res)
 		if res.StatusCode != http.StatusNotModified {
 			t.Errorf("status = %d, want 304", res.StatusCode)
 		}
 	})
+}
+
+// drain reads and closes a response body, failing the test on error.
+func drain(t *testing.T, res *http.Response) []byte {
+	t.Helper()
+	body, err := io.ReadAll(res.Body)
+	if cerr := res.Body.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	return body
 }
 
 // TestPreview writes every sample page and the static files to the directory

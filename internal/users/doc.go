@@ -43,7 +43,8 @@
 //     map of custom attributes).
 //
 // Other keys are ignored. The file is checked when it is loaded: every user
-// needs a password digest in a supported format, and a file without users is
+// needs a password digest in a supported format, extra values must be
+// representable in JSON (no .nan or .inf), and a file without users is
 // rejected. Error messages name the user and the field at fault, and never
 // repeat the digest.
 //

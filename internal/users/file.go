@@ -1,6 +1,7 @@
 package users
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -221,7 +222,8 @@ func load(path string) (fileState, *snapshot, error) {
 	if err != nil {
 		return fileState{missing: true}, nil, fmt.Errorf("users file: %w", err)
 	}
-	defer f.Close()
+	// Read-only: a failed Close loses nothing, the content is read already.
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return fileState{missing: true}, nil, fmt.Errorf("users file: %w", err)
@@ -317,6 +319,11 @@ func parseUser(dec *crypt.Decoder, name string, n *yaml.Node) (*entry, error) {
 		return nil, fmt.Errorf("password: %w; %s", redact(err, fu.Password), digestHint)
 	default:
 		return nil, fmt.Errorf("password: %w", redact(err, fu.Password))
+	}
+	// Extra attributes become claims: one that JSON cannot carry (YAML's
+	// .nan and .inf) would fail every token of the user, so refuse it now.
+	if _, err := json.Marshal(copyMap(fu.Extra)); err != nil {
+		return nil, fmt.Errorf("extra: a value JSON cannot represent: %w", err)
 	}
 	return &entry{
 		digest: d,

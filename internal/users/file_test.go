@@ -278,7 +278,11 @@ func TestLookup(t *testing.T) {
 	u, _ := b.Lookup("john")
 	u.Groups[0] = "root"
 	u.Address.Locality = "Lyon"
-	u.Extra["tags"].([]any)[0] = "z"
+	tags, ok := u.Extra["tags"].([]any)
+	if !ok || len(tags) == 0 {
+		t.Fatalf("Extra[tags] = %#v, want a non-empty list", u.Extra["tags"])
+	}
+	tags[0] = "z"
 	u.Extra["new"] = true
 	again, _ := b.Lookup("john")
 	if !reflect.DeepEqual(again, want["john"]) {
@@ -433,6 +437,8 @@ func TestBadFiles(t *testing.T) {
 		{"disabled not a bool", "users:\n  john:\n    password: '" + good + "'\n    disabled: maybe\n", good, []string{`user "john"`, "disabled:"}},
 		{"password not a string", "users:\n  john:\n    password: [a, b]\n", "", []string{`user "john"`, "password:"}},
 		{"user is a string", "users:\n  john: '" + good + "'\n", good, []string{`user "john"`, "expected a map"}},
+		{"extra NaN", "users:\n  john:\n    password: '" + good + "'\n    extra:\n      score: .nan\n", good, []string{`user "john"`, "extra:", "NaN"}},
+		{"extra infinity in a list", "users:\n  john:\n    password: '" + good + "'\n    extra:\n      l: [1, -.inf]\n", good, []string{`user "john"`, "extra:", "Inf"}},
 		{"empty username", "users:\n  '':\n    password: '" + good + "'\n", good, []string{"empty username"}},
 		{"duplicate user", "users:\n  john:\n    password: '" + good + "'\n  john:\n    password: '" + good + "'\n", good, []string{"users: line 4", `"john" already defined`}},
 	}

@@ -66,7 +66,7 @@ func (u *User) clone() *User {
 		c.Address = &a
 	}
 	if u.Extra != nil {
-		c.Extra = copyValue(u.Extra).(map[string]any)
+		c.Extra = copyMap(u.Extra)
 	}
 	return &c
 }
@@ -77,11 +77,7 @@ func (u *User) clone() *User {
 func copyValue(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = copyValue(e)
-		}
-		return m
+		return copyMap(v)
 	case map[any]any:
 		m := make(map[string]any, len(v))
 		for k, e := range v {
@@ -97,6 +93,15 @@ func copyValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// copyMap deep-copies m with copyValue.
+func copyMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, e := range m {
+		c[k] = copyValue(e)
+	}
+	return c
 }
 
 // Backend is a source of users.
