@@ -464,7 +464,7 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Clie
 	page := ui.ConsentPage{
 		ClientName: c.DisplayName(),
 		ClientID:   c.ID,
-		UserName:   displayName(u),
+		UserName:   u.DisplayName(),
 		Action:     p.base + pathConsent,
 		CSRFToken:  p.csrfToken(w, r),
 		ReturnTo:   p.returnTo(r, ar),
@@ -591,7 +591,7 @@ func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
 		if login, err := p.currentLogin(r); err == nil && login != nil {
 			page.UserName = login.Username
 			if u, err := p.users.Lookup(login.Username); err == nil {
-				page.UserName = displayName(u)
+				page.UserName = u.DisplayName()
 			}
 		}
 		p.render(w, http.StatusOK, page)
@@ -615,13 +615,6 @@ func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, POST")
 		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only signs you out.", "")
 	}
-}
-
-func displayName(u *users.User) string {
-	if u.DisplayName != "" {
-		return u.DisplayName
-	}
-	return u.Username
 }
 
 // render writes a page, logging template failures.

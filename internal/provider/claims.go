@@ -20,7 +20,7 @@ import (
 func userClaims(u *users.User, scopes []string) map[string]any {
 	claims := map[string]any{}
 	if slices.Contains(scopes, "profile") {
-		claims["name"] = displayName(u)
+		claims["name"] = u.DisplayName()
 		claims["preferred_username"] = u.Username
 	}
 	if slices.Contains(scopes, "email") && u.Email != "" {

@@ -57,7 +57,7 @@ var standardClaims = []string{
 func standardClaim(u *users.User, name string) (any, bool) {
 	switch name {
 	case "name":
-		return displayName(u), true
+		return u.DisplayName(), true
 	case "preferred_username":
 		return u.Username, true
 	case "email_verified":
@@ -83,7 +83,7 @@ func userAttribute(u *users.User, name string) (any, bool) {
 	case "username":
 		return str(u.Username)
 	case "display_name", "displayname":
-		return str(u.DisplayName)
+		return str(u.FullName)
 	case "email":
 		return str(u.Email)
 	case "groups":

@@ -21,7 +21,7 @@ func TestClaimsPolicyAndCustomScopes(t *testing.T) {
 		)
 	})
 	u := &users.User{
-		Username: "alice", DisplayName: "Alice", Email: "alice@example.com", Locale: "de-CH",
+		Username: "alice", FullName: "Alice", Email: "alice@example.com", Locale: "de-CH",
 		Address: &users.Address{Locality: "Bern", Country: "CH"},
 		// As users.Lookup returns it: JSON-safe (the users package turns YAML's
 		// map[any]any into map[string]any; tested there).

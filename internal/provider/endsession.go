@@ -99,7 +99,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		UserName:  login.Username,
 	}
 	if u, err := p.users.Lookup(login.Username); err == nil {
-		page.UserName = displayName(u)
+		page.UserName = u.DisplayName()
 	}
 	p.render(w, http.StatusOK, page)
 }

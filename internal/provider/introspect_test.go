@@ -63,7 +63,7 @@ func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
 	cfg := Config{
 		Issuer: epIssuer,
 		Users: epUsers{
-			"alice": {Username: "alice", DisplayName: "Alice", Email: "alice@example.com"},
+			"alice": {Username: "alice", FullName: "Alice", Email: "alice@example.com"},
 			"carol": {Username: "carol", Disabled: true},
 		},
 		Keys:         km,

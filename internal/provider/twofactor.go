@@ -72,7 +72,7 @@ func (p *Provider) secondFactorStep(w http.ResponseWriter, r *http.Request, c *C
 		return
 	}
 	page := ui.SecondFactorPage{
-		UserName:       displayName(u),
+		UserName:       u.DisplayName(),
 		Action:         p.base + pathSecondFactor,
 		CSRFToken:      p.csrfToken(w, r),
 		ReturnTo:       returnTo,
@@ -102,7 +102,7 @@ func (p *Provider) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *C
 		return
 	}
 	page := ui.TOTPEnrollPage{
-		UserName:  displayName(u),
+		UserName:  u.DisplayName(),
 		QRCode:    template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG)),
 		Secret:    e.Secret,
 		Action:    p.base + pathTOTPEnroll,
@@ -380,7 +380,7 @@ func (p *Provider) serveSettings(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) renderSettings(w http.ResponseWriter, r *http.Request, u *users.User, msg, errMsg string) {
 	ctx := r.Context()
 	page := ui.SettingsPage{
-		UserName:     displayName(u),
+		UserName:     u.DisplayName(),
 		Message:      msg,
 		Error:        errMsg,
 		CSRFToken:    p.csrfToken(w, r),

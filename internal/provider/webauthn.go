@@ -361,7 +361,7 @@ func (p *Provider) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request
 	}
 	display := login.Username
 	if u, err := p.users.Lookup(login.Username); err == nil {
-		display = displayName(u)
+		display = u.DisplayName()
 	}
 	opts, id, err := keys.BeginRegistration(r.Context(), login.Username, display)
 	if err != nil {

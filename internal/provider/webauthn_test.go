@@ -79,7 +79,7 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 		issuer: fmt.Sprintf("http://%s:%d", host, port),
 		server: fmt.Sprintf("http://127.0.0.1:%d", port),
 		users: &pkUsers{m: map[string]*users.User{
-			"alice": {Username: "alice", DisplayName: "Alice Example"},
+			"alice": {Username: "alice", FullName: "Alice Example"},
 			"bob":   {Username: "bob"},
 			"carol": {Username: "carol"},
 		}},
