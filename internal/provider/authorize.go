@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
@@ -53,7 +54,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		p.authorizeError(w, r, ar, err)
 		return
 	}
-	client := ar.GetClient().(*Client)
+	client := ar.GetClient().(*clients.Client)
 	if err := p.checkAuthorizeRequest(ar, client); err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
@@ -110,7 +111,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	}
 
 	// Authorization policy: who may use this client, and with how many factors.
-	level := client.policy.Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
 	if level == authn.Deny {
 		p.denied(w, r, ar, client, user)
 		return
@@ -127,16 +128,16 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	// Consent.
 	switch flow.decision {
 	case "deny":
-		p.log.Info("consent denied", zap.String("client_id", client.ID), zap.String("username", login.Username))
+		p.log.Info("consent denied", zap.String("client_id", client.GetID()), zap.String("username", login.Username))
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return
 	case "allow":
-		if flow.remember && client.ConsentMode == "pre-configured" {
+		if flow.remember && client.ConsentMode() == "pre-configured" {
 			now := time.Now()
 			if err := p.db.PutConsent(ctx, store.Consent{
-				Username: user.Username, ClientID: client.ID,
+				Username: user.Username, ClientID: client.GetID(),
 				Scopes: ar.GetRequestedScopes(), Audience: ar.GetRequestedAudience(),
-				GrantedAt: now, ExpiresAt: now.Add(client.ConsentDuration),
+				GrantedAt: now, ExpiresAt: now.Add(client.ConsentDuration()),
 			}); err != nil {
 				p.log.Error("remembering consent", zap.Error(err))
 			}
@@ -187,7 +188,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		return
 	}
 	resp.AddParameter("iss", p.issuer) // RFC 9207
-	p.log.Info("authorization granted", zap.String("client_id", client.ID), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
+	p.log.Info("authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
 	if isOOB(ar) {
 		// A native app without a redirect URI: the user copies the code.
 		p.render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
@@ -227,7 +228,7 @@ func (p *Provider) idTokenHintSubject(hint string) (string, error) {
 
 // isSubjectOf reports whether sub names the user, as this client sees them
 // (pairwise) or publicly.
-func (p *Provider) isSubjectOf(ctx context.Context, c *Client, username, sub string) bool {
+func (p *Provider) isSubjectOf(ctx context.Context, c *clients.Client, username, sub string) bool {
 	for _, get := range []func() (string, error){
 		func() (string, error) { return p.subject(ctx, c, username) },
 		func() (string, error) { return p.db.Subject(ctx, username, "") },
@@ -242,12 +243,12 @@ func (p *Provider) isSubjectOf(ctx context.Context, c *Client, username, sub str
 // consented reports whether the client may skip the consent page: implicit
 // consent, or a remembered consent of this user for exactly these scopes and
 // audience.
-func (p *Provider) consented(ctx context.Context, c *Client, username string, ar fosite.AuthorizeRequester) bool {
-	switch c.ConsentMode {
+func (p *Provider) consented(ctx context.Context, c *clients.Client, username string, ar fosite.AuthorizeRequester) bool {
+	switch c.ConsentMode() {
 	case "implicit":
 		return true
 	case "pre-configured":
-		rc, err := p.db.GetConsent(ctx, username, c.ID, time.Now())
+		rc, err := p.db.GetConsent(ctx, username, c.GetID(), time.Now())
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				p.log.Error("reading remembered consent", zap.Error(err))
@@ -276,21 +277,21 @@ func sameSet(a, b []string) bool {
 
 // checkAuthorizeRequest applies the checks fosite leaves to us: per-client
 // PKCE requirements and the nonce's minimum length.
-func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client) error {
+func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *clients.Client) error {
 	form := ar.GetRequestForm()
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
-	if c.RequirePKCE && challenge == "" {
+	if c.RequirePKCE() && challenge == "" {
 		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
 	}
 	if err := p.checkPKCEPolicy(ar, c, challenge, method); err != nil {
 		return err
 	}
-	if c.PKCEChallengeMethod != "" && challenge != "" {
+	if c.PKCEChallengeMethod() != "" && challenge != "" {
 		if method == "" {
 			method = "plain"
 		}
-		if method != c.PKCEChallengeMethod {
-			return fosite.ErrInvalidRequest.WithHintf("The client must use code_challenge_method '%s'.", c.PKCEChallengeMethod)
+		if method != c.PKCEChallengeMethod() {
+			return fosite.ErrInvalidRequest.WithHintf("The client must use code_challenge_method '%s'.", c.PKCEChallengeMethod())
 		}
 	}
 	if nonce := form.Get("nonce"); nonce != "" && len(nonce) < p.minEntropy {
@@ -312,7 +313,7 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client
 // handler does, but before the login and consent pages: fosite checks it only
 // when it issues the code, so a public client without PKCE would have the
 // user sign in and consent just to receive invalid_request.
-func (p *Provider) checkPKCEPolicy(ar fosite.AuthorizeRequester, c *Client, challenge, method string) error {
+func (p *Provider) checkPKCEPolicy(ar fosite.AuthorizeRequester, c *clients.Client, challenge, method string) error {
 	f, ok := p.oauth2.(*fosite.Fosite)
 	if !ok || !ar.GetResponseTypes().Has("code") {
 		return nil // fosite's handler still checks when it issues the code
@@ -421,7 +422,7 @@ func (w *issWriter) WriteHeader(code int) {
 }
 
 // renderLogin shows the login page for an authorization request.
-func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, c *Client, returnTo, username, msg string) {
+func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, c *clients.Client, returnTo, username, msg string) {
 	page := ui.LoginPage{
 		Action:    p.base + pathLogin,
 		CSRFToken: p.csrfToken(w, r),
@@ -460,17 +461,17 @@ func humanDuration(d time.Duration) string {
 }
 
 // renderConsent shows the consent page.
-func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Client, u *users.User, ar fosite.AuthorizeRequester) {
+func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *clients.Client, u *users.User, ar fosite.AuthorizeRequester) {
 	page := ui.ConsentPage{
 		ClientName: c.DisplayName(),
-		ClientID:   c.ID,
+		ClientID:   c.GetID(),
 		UserName:   u.DisplayName(),
 		Action:     p.base + pathConsent,
 		CSRFToken:  p.csrfToken(w, r),
 		ReturnTo:   p.returnTo(r, ar),
 	}
-	if c.ConsentMode == "pre-configured" {
-		page.RememberFor = humanDuration(c.ConsentDuration)
+	if c.ConsentMode() == "pre-configured" {
+		page.RememberFor = humanDuration(c.ConsentDuration())
 	}
 	for _, s := range ar.GetRequestedScopes() {
 		desc, ok := scopeDescriptions[s]
@@ -540,10 +541,10 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
 		return
 	}
-	var client *Client
+	var client *clients.Client
 	if next != nil {
 		if id := next.URL.Query().Get("client_id"); id != "" {
-			client = p.clients[id]
+			client = p.clients.Get(id)
 		}
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))

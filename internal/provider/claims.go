@@ -3,50 +3,27 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
-// userClaims are the claims about the user that the granted scopes release.
-// They go into the ID token and into userinfo alike: several real clients
-// read only one of the two.
-func userClaims(u *users.User, scopes []string) map[string]any {
-	claims := map[string]any{}
-	if slices.Contains(scopes, "profile") {
-		claims["name"] = u.DisplayName()
-		claims["preferred_username"] = u.Username
-	}
-	if slices.Contains(scopes, "email") && u.Email != "" {
-		claims["email"] = u.Email
-		claims["email_verified"] = true // the administrator wrote it in the users file
-	}
-	if slices.Contains(scopes, "groups") {
-		groups := u.Groups
-		if groups == nil {
-			groups = []string{}
-		}
-		claims["groups"] = groups
-	}
-	return claims
-}
-
 // newSession builds the fosite session behind a grant: the ID token claims,
 // the header that picks the signing key, and the username for userinfo and
 // refresh.
-func (p *Provider) newSession(ctx context.Context, c *Client, u *users.User, login *store.LoginSession, scopes []string, requestedAt time.Time) (*openid.DefaultSession, error) {
+func (p *Provider) newSession(ctx context.Context, c *clients.Client, u *users.User, login *store.LoginSession, scopes []string, requestedAt time.Time) (*openid.DefaultSession, error) {
 	sub, err := p.subject(ctx, c, u.Username)
 	if err != nil {
 		return nil, fmt.Errorf("subject for user: %w", err)
 	}
-	extra := p.idTokenClaims(c, u, scopes)
-	extra["azp"] = c.ID
+	extra := p.claims.IDToken(c.ClaimsPolicy(), u, scopes)
+	extra["azp"] = c.GetID()
 	return &openid.DefaultSession{
 		Claims: &jwt.IDTokenClaims{
 			Issuer:                              p.issuer,
@@ -57,7 +34,7 @@ func (p *Provider) newSession(ctx context.Context, c *Client, u *users.User, log
 			AuthenticationContextClassReference: acr(login.AMR),
 			Extra:                               extra,
 		},
-		Headers:  &jwt.Headers{Extra: map[string]any{"alg": c.IDTokenAlg}},
+		Headers:  &jwt.Headers{Extra: map[string]any{"alg": c.IDTokenAlg()}},
 		Subject:  sub,
 		Username: u.Username,
 	}, nil
@@ -76,4 +53,14 @@ func acr(amr []string) string {
 // emptySession is what fosite fills from storage.
 func emptySession() *openid.DefaultSession {
 	return &openid.DefaultSession{Claims: &jwt.IDTokenClaims{}, Headers: &jwt.Headers{}}
+}
+
+// subject returns the sub of username for client c: pairwise within the
+// client's sector, public without one (or without a client).
+func (p *Provider) subject(ctx context.Context, c *clients.Client, username string) (string, error) {
+	sector := ""
+	if c != nil {
+		sector = c.Sector()
+	}
+	return p.db.Subject(ctx, username, sector)
 }

@@ -83,8 +83,8 @@ func (p *Provider) setupCORS(cfg CORSConfig) error {
 		c.origins[n] = true
 	}
 	if cfg.AllowedOriginsFromClientRedirectURIs {
-		for _, id := range p.clientIDs() {
-			for _, uri := range p.clients[id].RedirectURIs {
+		for _, cl := range p.clients.All() {
+			for _, uri := range cl.GetRedirectURIs() {
 				u, err := url.Parse(uri)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || strings.EqualFold(u.Hostname(), "localhost") {
 					continue

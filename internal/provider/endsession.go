@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,16 +8,17 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
 // endSessionRequest is a validated RP-initiated logout request (OpenID
 // Connect RP-Initiated Logout 1.0).
 type endSessionRequest struct {
-	client      *Client // the client that sent the user, nil when unknown
-	redirectURI string  // a registered post_logout_redirect_uri, "" for none
-	state       string  // echoed on the redirect
-	hintSubject string  // sub of the id_token_hint, "" without one
+	client      *clients.Client // the client that sent the user, nil when unknown
+	redirectURI string          // a registered post_logout_redirect_uri, "" for none
+	state       string          // echoed on the redirect
+	hintSubject string          // sub of the id_token_hint, "" without one
 }
 
 // endSessionError is why a logout request is refused; the user reads it.
@@ -168,7 +168,7 @@ func (p *Provider) parseEndSession(form url.Values) (*endSessionRequest, error) 
 		req.hintSubject, _ = claims["sub"].(string)
 	}
 	if clientID != "" {
-		req.client = p.clients[clientID]
+		req.client = p.clients.Get(clientID)
 		if req.client == nil {
 			return nil, &endSessionError{"The application that sent you here is not registered with this sign-in service."}
 		}
@@ -177,7 +177,7 @@ func (p *Provider) parseEndSession(form url.Values) (*endSessionRequest, error) 
 		switch {
 		case req.client == nil:
 			return nil, &endSessionError{"The application asked to be sent back to an address but did not say which application it is (client_id or id_token_hint), so you are not being redirected."}
-		case !slices.Contains(req.client.PostLogoutRedirectURIs, uri):
+		case !req.client.IsPostLogoutRedirectURI(uri):
 			return nil, &endSessionError{"The application asked to send you to an address that is not registered for it, so you are not being redirected."}
 		}
 		req.redirectURI = uri
@@ -206,7 +206,7 @@ func (req *endSessionRequest) clientID() string {
 	if req.client == nil {
 		return ""
 	}
-	return req.client.ID
+	return req.client.GetID()
 }
 
 // returnTo is the confirmation form's return_to: the endpoint with the
@@ -214,7 +214,7 @@ func (req *endSessionRequest) clientID() string {
 func (req *endSessionRequest) returnTo(endpoint string) string {
 	q := url.Values{}
 	if req.client != nil {
-		q.Set("client_id", req.client.ID)
+		q.Set("client_id", req.client.GetID())
 	}
 	if req.redirectURI != "" {
 		q.Set("post_logout_redirect_uri", req.redirectURI)
@@ -245,20 +245,4 @@ func (p *Provider) endSessionRedirect(w http.ResponseWriter, r *http.Request, re
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, target, http.StatusSeeOther)
-}
-
-// validatePostLogoutRedirectURIs checks a client's post_logout_redirect_uris
-// with the rules of redirect_uris (absolute, no fragment, a host for http and
-// https); the out-of-band URN makes no sense here.
-func validatePostLogoutRedirectURIs(uris []string) error {
-	for _, raw := range uris {
-		err := validateRedirectURI(raw, false)
-		if raw == "urn:ietf:wg:oauth:2.0:oob" {
-			err = fmt.Errorf("the out-of-band URN is not a place to return to")
-		}
-		if err != nil {
-			return fmt.Errorf("post_logout_redirect_uris: %q: %w", raw, err)
-		}
-	}
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -110,7 +111,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	if !ok || sess.Username == "" {
 		return fosite.ErrServerError.WithDebug("password grant: the session has no username")
 	}
-	client, ok := ar.GetClient().(*Client)
+	client, ok := ar.GetClient().(*clients.Client)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("password grant: unexpected client type")
 	}
@@ -123,7 +124,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	}
 	// New refuses the grant unless the policy is one_factor for everyone;
 	// check again rather than issue tokens a policy would refuse.
-	if client.policy.Evaluate(authn.Subject{Username: u.Username, Groups: u.Groups}) != authn.OneFactor {
+	if client.Policy().Evaluate(authn.Subject{Username: u.Username, Groups: u.Groups}) != authn.OneFactor {
 		return fosite.ErrAccessDenied.WithHint("The client's authorization policy does not allow the password grant for this user.")
 	}
 	for _, s := range ar.GetRequestedScopes() {
@@ -140,7 +141,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	}
 	// Keep the expiry times fosite's handler set on the session.
 	sess.Claims, sess.Headers, sess.Subject, sess.Username = full.Claims, full.Headers, full.Subject, full.Username
-	p.log.Info("password grant", zap.String("client_id", client.ID), zap.String("username", u.Username))
+	p.log.Info("password grant", zap.String("client_id", client.GetID()), zap.String("username", u.Username))
 	return nil
 }
 

@@ -10,13 +10,14 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
 // introspectionAuthMethods are the client authentication methods the
 // introspection endpoint accepts: confidential clients only (RFC 7662 2.1
 // requires authorization, to prevent token scanning).
-var introspectionAuthMethods = []string{AuthMethodBasic, AuthMethodPost}
+var introspectionAuthMethods = []string{clients.AuthMethodBasic, clients.AuthMethodPost}
 
 // serveIntrospection is the token introspection endpoint (RFC 7662).
 //
@@ -44,7 +45,7 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	if !p.parseEndpointForm(w, r, "introspection") {
 		return
 	}
-	client, err := p.authenticateClient(ctx, r, r.PostForm)
+	client, err := p.clientAuth.Authenticate(ctx, r, r.PostForm)
 	if err != nil {
 		p.endpointError(w, r, "introspection", err)
 		return

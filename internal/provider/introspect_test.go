@@ -108,7 +108,7 @@ func (tp *epProvider) mint(clientID, username string, audience ...string) grant 
 	sess.SetExpiresAt(fosite.RefreshToken, now.Add(90*time.Minute))
 	req := fosite.NewRequest()
 	req.ID = randomToken()
-	req.Client = tp.clients[clientID]
+	req.Client = tp.clients.Get(clientID)
 	req.Session = sess
 	req.RequestedAt = now
 	req.GrantedScope = fosite.Arguments{"openid", "profile"}
@@ -263,7 +263,7 @@ func TestIntrospectionRequestErrors(t *testing.T) {
 func TestMayIntrospect(t *testing.T) {
 	tp := newEndpointProvider(t, nil)
 	req := fosite.NewRequest()
-	req.Client = tp.clients["app"]
+	req.Client = tp.clients.Get("app")
 	req.GrantedAudience = fosite.Arguments{"rs"}
 	for caller, want := range map[string]bool{"app": true, "rs": true, "other": false, "": false} {
 		if got := mayIntrospect(caller, req); got != want {

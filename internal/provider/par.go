@@ -11,6 +11,8 @@ import (
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
 // pushedInteractionLifespan is the least time a user has to finish signing in
@@ -35,7 +37,7 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, "pushed authorization request", err)
 		return
 	}
-	client := ar.GetClient().(*Client)
+	client := ar.GetClient().(*clients.Client)
 	// Our own checks (per-client PKCE, nonce length, no request objects) run
 	// now, so the client hears of a bad request here rather than through the
 	// user's browser.
@@ -48,7 +50,7 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, "pushed authorization request", err)
 		return
 	}
-	p.log.Info("authorization request pushed", zap.String("client_id", client.ID))
+	p.log.Info("authorization request pushed", zap.String("client_id", client.GetID()))
 	p.oauth2.WritePushedAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -90,11 +92,11 @@ func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) boo
 	if uri != "" {
 		return true // checkAuthorizeRequest refuses request objects by reference
 	}
-	c := p.clients[r.Form.Get("client_id")]
-	if c == nil || !(p.requirePAR || c.RequirePAR) {
+	c := p.clients.Get(r.Form.Get("client_id"))
+	if c == nil || !(p.requirePAR || c.RequirePAR()) {
 		return true
 	}
-	p.log.Info("authorization request rejected", zap.String("client_id", c.ID), zap.String("error", "invalid_request"), zap.String("hint", "the client must use a pushed authorization request"))
+	p.log.Info("authorization request rejected", zap.String("client_id", c.GetID()), zap.String("error", "invalid_request"), zap.String("hint", "the client must use a pushed authorization request"))
 	p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid",
 		"The application must send its sign-in request to this service first (a pushed authorization request), and did not, so you are not being redirected.",
 		"invalid_request")

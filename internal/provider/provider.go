@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/claims"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
@@ -50,6 +51,26 @@ const (
 // maxRequestBody bounds every request body the provider reads (forms, token
 // requests, WebAuthn JSON).
 const maxRequestBody = 64 << 10
+
+// The client options and provider-wide definitions live in package clients
+// and claims; these aliases keep the configuration in one place for callers.
+type (
+	// ClientConfig is one registered client (clients.Config).
+	ClientConfig = clients.Config
+	// Lifespans are named token lifespans (clients.Lifespans).
+	Lifespans = clients.Lifespans
+	// ClaimsPolicy is a named claims policy (claims.Policy).
+	ClaimsPolicy = claims.Policy
+	// Scope is a custom scope (claims.Scope).
+	Scope = claims.Scope
+)
+
+// PKCE enforcement policies, with Authelia's names.
+const (
+	EnforcePKCENever             = "never"
+	EnforcePKCEPublicClientsOnly = "public_clients_only"
+	EnforcePKCEAlways            = "always"
+)
 
 // Config is everything the engine needs. Durable parts (DB, Keys) are shared
 // across configuration reloads by the caller; the rest is per configuration.
@@ -104,11 +125,11 @@ type Config struct {
 	CORS CORSConfig
 
 	// Lifespans are named token lifespans that clients select with their
-	// Lifespan option (lifespan.go).
+	// Lifespan option.
 	Lifespans map[string]Lifespans
 	// ClaimsPolicies are named claims policies that clients select with
 	// their ClaimsPolicy option; Scopes are custom scopes releasing claims
-	// (claimspolicy.go).
+	// (package claims).
 	ClaimsPolicies map[string]ClaimsPolicy
 	Scopes         map[string]Scope
 
@@ -121,7 +142,9 @@ type Provider struct {
 	issuer     string
 	base       string // the issuer's path without trailing slash, "" for the root
 	secure     bool   // cookies get the Secure flag (https issuer)
-	clients    map[string]*Client
+	clients    *clients.Registry
+	clientAuth *clients.Authenticator
+	claims     *claims.Set
 	users      users.Backend
 	keys       *keys.Manager
 	db         *store.DB
@@ -137,12 +160,8 @@ type Provider struct {
 	requirePAR bool // every client must push its authorization requests
 	authnState
 
-	discovery []byte // precomputed discovery document
-
-	clientJWKS *jwksFetcher // clients' jwks_uri documents (clientjwks.go)
-	cors       *corsPolicy  // nil: no CORS beyond discovery and JWKS (cors.go)
-
-	scopes map[string]Scope // custom scopes (claimspolicy.go)
+	discovery []byte      // precomputed discovery document
+	cors      *corsPolicy // nil: no CORS beyond discovery and JWKS (cors.go)
 }
 
 // New validates cfg and builds a Provider.
@@ -194,7 +213,6 @@ func New(cfg Config) (*Provider, error) {
 		issuer:     cfg.Issuer,
 		base:       strings.TrimSuffix(iss.Path, "/"),
 		secure:     iss.Scheme == "https",
-		clients:    make(map[string]*Client, len(cfg.Clients)),
 		users:      cfg.Users,
 		keys:       cfg.Keys,
 		db:         cfg.DB,
@@ -204,29 +222,22 @@ func New(cfg Config) (*Provider, error) {
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
 	}
-	algs := cfg.Keys.Algorithms()
-	for i, cc := range cfg.Clients {
-		c, err := newClient(cc, algs)
-		if err != nil {
-			if cc.ID == "" {
-				return nil, fmt.Errorf("clients[%d]: %w", i, err)
-			}
-			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
-		}
-		if c.PKCEChallengeMethod == "plain" && !cfg.EnablePKCEPlainChallenge {
-			return nil, fmt.Errorf("client %q: pkce_challenge_method: plain needs enable_pkce_plain_challenge", cc.ID)
-		}
-		if _, dup := p.clients[c.ID]; dup {
-			return nil, fmt.Errorf("client %q: client_id: registered twice", c.ID)
-		}
-		p.clients[c.ID] = c
-	}
-
-	if err := p.setupClientTokens(cfg, iss.Scheme == "http"); err != nil {
+	if p.claims, err = claims.New(cfg.ClaimsPolicies, cfg.Scopes); err != nil {
 		return nil, err
 	}
-
-	if err := p.setupClientAssertions(cfg); err != nil { // clientassert.go
+	defPolicy := cfg.Authn.DefaultPolicy
+	if defPolicy == "" {
+		defPolicy = clients.PolicyOneFactor
+	}
+	if p.clients, err = clients.NewRegistry(context.Background(), cfg.Clients, clients.Env{
+		Algorithms:     cfg.Keys.Algorithms(),
+		AllowPlainPKCE: cfg.EnablePKCEPlainChallenge,
+		HTTPIssuer:     iss.Scheme == "http",
+		Lifespans:      cfg.Lifespans,
+		Claims:         p.claims,
+		Policies:       cfg.Authn.Policies,
+		DefaultPolicy:  defPolicy,
+	}); err != nil {
 		return nil, err
 	}
 	if err := p.setupCORS(cfg.CORS); err != nil { // cors.go
@@ -236,9 +247,6 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 	if err := p.setupAuthn(cfg.Authn); err != nil {
-		return nil, err
-	}
-	if err := p.checkPasswordGrants(); err != nil { // flows.go
 		return nil, err
 	}
 	p.assets = http.StripPrefix(p.base+pathAssets, p.pages.AssetHandler())
@@ -268,11 +276,12 @@ func New(cfg Config) (*Provider, error) {
 	// Every endpoint that authenticates clients through fosite (token,
 	// revocation, PAR) uses our strategy; introspection authenticates
 	// clients itself (see introspect.go).
-	fc.ClientAuthenticationStrategy = p.authenticateClient
 	fc.FormPostHTMLTemplate = newFormPostTemplate(cfg.Issuer) // formpost.go
 	p.fosite = fc
-	storage := store.NewFosite(cfg.DB, p.GetClient)
+	storage := store.NewFosite(cfg.DB, p.clients.GetClient)
 	p.storage = storage
+	p.clientAuth = clients.NewAuthenticator(p.clients, storage, p.issuer, p.base, p.url(pathToken), p.log, nil)
+	fc.ClientAuthenticationStrategy = p.clientAuth.Authenticate
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               &tokenStrategy{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), p: p},
@@ -306,14 +315,6 @@ func setDefault(d *time.Duration, v time.Duration) {
 	if *d == 0 {
 		*d = v
 	}
-}
-
-// GetClient returns a registered client; it is also the storage's client lookup.
-func (p *Provider) GetClient(_ context.Context, id string) (fosite.Client, error) {
-	if c, ok := p.clients[id]; ok {
-		return c, nil
-	}
-	return nil, fosite.ErrNotFound
 }
 
 // Issuer returns the issuer identifier.
@@ -422,13 +423,3 @@ func (p *Provider) serveStatic(w http.ResponseWriter, r *http.Request, body []by
 
 // url returns the absolute URL of an endpoint path.
 func (p *Provider) url(path string) string { return p.issuer + path }
-
-// clientIDs lists the registered client IDs, sorted (for logs and tests).
-func (p *Provider) clientIDs() []string {
-	ids := make([]string, 0, len(p.clients))
-	for id := range p.clients {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
@@ -58,7 +59,7 @@ func (p *Provider) hasPasskeys(ctx context.Context, username string) bool {
 // secondFactorStep shows what the user needs to complete two-factor
 // authentication: the code or passkey prompt, or enrolment of an
 // authenticator app when they have no second factor yet.
-func (p *Provider) secondFactorStep(w http.ResponseWriter, r *http.Request, c *Client, u *users.User, returnTo, msg string) {
+func (p *Provider) secondFactorStep(w http.ResponseWriter, r *http.Request, c *clients.Client, u *users.User, returnTo, msg string) {
 	ctx := r.Context()
 	enrolled, err := p.totp.Enrolled(ctx, u.Username)
 	if err != nil {
@@ -94,7 +95,7 @@ func (p *Provider) secondFactorStep(w http.ResponseWriter, r *http.Request, c *C
 
 // renderTOTPEnroll creates a new (unconfirmed) authenticator secret and shows
 // it once.
-func (p *Provider) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *Client, u *users.User, returnTo, msg string) {
+func (p *Provider) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *clients.Client, u *users.User, returnTo, msg string) {
 	e, err := p.totp.Enroll(r.Context(), u.Username)
 	if err != nil {
 		p.log.Error("starting authenticator enrolment", zap.String("username", u.Username), zap.Error(err))
@@ -123,7 +124,7 @@ type pageForm struct {
 	user     *users.User
 	returnTo string
 	next     *http.Request // the authorization request to resume, or nil for the settings page
-	client   *Client
+	client   *clients.Client
 }
 
 // readPageForm validates a POST from a page that needs a signed-in user.
@@ -146,7 +147,7 @@ func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request) (pageFor
 			return f, false
 		}
 		f.next = next
-		f.client = p.clients[next.URL.Query().Get("client_id")]
+		f.client = p.clients.Get(next.URL.Query().Get("client_id"))
 	}
 	login, err := p.currentLogin(r)
 	if err != nil {
@@ -277,8 +278,8 @@ func (p *Provider) serveContinue(w http.ResponseWriter, r *http.Request) {
 
 // denied tells the user they may not use the client, and the client that
 // access was denied (the page links to the error redirect).
-func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *Client, u *users.User) {
-	p.log.Info("authorization policy denied the user", zap.String("client_id", c.ID), zap.String("username", u.Username))
+func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clients.Client, u *users.User) {
+	p.log.Info("authorization policy denied the user", zap.String("client_id", c.GetID()), zap.String("username", u.Username))
 	rec := &redirectRecorder{header: http.Header{}}
 	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: rec, issuer: p.issuer}, ar,
 		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))
@@ -399,7 +400,7 @@ func (p *Provider) renderSettings(w http.ResponseWriter, r *http.Request, u *use
 	}
 	for _, c := range consents {
 		item := ui.Consent{ClientID: c.ClientID, Scopes: strings.Join(c.Scopes, " "), Expires: c.ExpiresAt.Format("2006-01-02")}
-		if cl, ok := p.clients[c.ClientID]; ok {
+		if cl := p.clients.Get(c.ClientID); cl != nil {
 			item.ClientName = cl.DisplayName()
 		}
 		page.Consents = append(page.Consents, item)
@@ -451,34 +452,9 @@ type authnState struct {
 	rememberMeTTL    time.Duration
 }
 
-// setupAuthn builds the authentication machinery and resolves each client's
-// authorization policy.
+// setupAuthn builds the authentication machinery (the clients' policies
+// are resolved by package clients).
 func (p *Provider) setupAuthn(cfg AuthnConfig) error {
-	for name, pol := range cfg.Policies {
-		if name == "one_factor" || name == "two_factor" || name == "deny" || name == "" {
-			return fmt.Errorf("authorization_policies: %q is a reserved name", name)
-		}
-		if pol.Default == 0 {
-			return fmt.Errorf("authorization_policies: %q: default_policy is required", name)
-		}
-	}
-	if cfg.DefaultPolicy == "" {
-		cfg.DefaultPolicy = PolicyOneFactor
-	}
-	if _, err := cfg.Policies.Resolve(cfg.DefaultPolicy); err != nil {
-		return fmt.Errorf("default_authorization_policy: %w", err)
-	}
-	for _, c := range p.clients {
-		name := c.PolicyName
-		if name == "" {
-			name = cfg.DefaultPolicy
-		}
-		pol, err := cfg.Policies.Resolve(name)
-		if err != nil {
-			return fmt.Errorf("client %q: authorization_policy: %w", c.ID, err)
-		}
-		c.policy = pol
-	}
 	key := cfg.TOTPKey
 	if key == nil {
 		m := hmac.New(sha256.New, p.cookieKey)

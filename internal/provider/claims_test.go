@@ -30,22 +30,22 @@ func TestClaimsPolicyAndCustomScopes(t *testing.T) {
 	scopes := []string{"openid", "profile", "email", "hr"}
 	js := func(m map[string]any) string { b, _ := json.Marshal(m); return string(b) }
 
-	hr := tp.clients["hr-app"]
-	if got, want := js(tp.releasedClaims(hr, u, scopes)), `{"address":{"country":"CH","locality":"Bern"},"email":"alice@example.com","email_verified":true,"employee_id":7,"locale":"de-CH","name":"Alice","nested":{"a":[1,{"2":"b"}]},"preferred_username":"alice","team":"ops"}`; got != want {
+	hr := tp.clients.Get("hr-app")
+	if got, want := js(tp.claims.Released(hr.ClaimsPolicy(), u, scopes)), `{"address":{"country":"CH","locality":"Bern"},"email":"alice@example.com","email_verified":true,"employee_id":7,"locale":"de-CH","name":"Alice","nested":{"a":[1,{"2":"b"}]},"preferred_username":"alice","team":"ops"}`; got != want {
 		t.Errorf("released to hr-app:\n got %s\nwant %s", got, want)
 	}
-	if got, want := js(tp.idTokenClaims(hr, u, scopes)), `{"employee_id":7,"name":"Alice"}`; got != want {
+	if got, want := js(tp.claims.IDToken(hr.ClaimsPolicy(), u, scopes)), `{"employee_id":7,"name":"Alice"}`; got != want {
 		t.Errorf("hr-app ID token: %s, want %s", got, want)
 	}
-	if got := js(tp.idTokenClaims(tp.clients["none-app"], u, scopes)); got != `{}` {
+	if got := js(tp.claims.IDToken(tp.clients.Get("none-app").ClaimsPolicy(), u, scopes)); got != `{}` {
 		t.Errorf("none-app ID token: %s", got)
 	}
 	// Without a policy: standard claims of the custom scope, no custom ones,
 	// all in the ID token.
-	if got, want := js(tp.idTokenClaims(tp.clients["app"], u, scopes)), `{"address":{"country":"CH","locality":"Bern"},"email":"alice@example.com","email_verified":true,"locale":"de-CH","name":"Alice","preferred_username":"alice"}`; got != want {
+	if got, want := js(tp.claims.IDToken(tp.clients.Get("app").ClaimsPolicy(), u, scopes)), `{"address":{"country":"CH","locality":"Bern"},"email":"alice@example.com","email_verified":true,"locale":"de-CH","name":"Alice","preferred_username":"alice"}`; got != want {
 		t.Errorf("app ID token:\n got %s\nwant %s", got, want)
 	}
-	if got := tp.accessTokenClaims(hr, u, scopes); got != nil {
+	if got := tp.claims.AccessToken(hr.ClaimsPolicy(), u, scopes); got != nil {
 		t.Errorf("access token claims without an access_token list: %v", got)
 	}
 }
