@@ -485,11 +485,6 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *clie
 
 // serveConsent takes the consent page's decision and finishes the request.
 func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts the consent form.", "")
-		return
-	}
 	if !p.formOK(w, r, "Go back to the application and sign in again.") {
 		return
 	}
@@ -515,18 +510,12 @@ func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
 // serveLogin shows the login page (GET) or checks the credentials (POST) and
 // continues the authorization request.
 func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
+	if r.Method != http.MethodPost { // GET, HEAD
 		returnTo := r.URL.Query().Get("return_to")
 		if _, ok := p.resume(r, returnTo); !ok {
 			returnTo = p.base + pathSettings
 		}
 		p.renderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
-		return
-	case http.MethodPost:
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only shows the sign-in form.", "")
 		return
 	}
 	if !p.formOK(w, r, "Go back to the application and sign in again.") {
@@ -612,9 +601,6 @@ func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
 			p.log.Error("ending login session", zap.Error(err))
 		}
 		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathLogout, Done: true})
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only signs you out.", "")
 	}
 }
 

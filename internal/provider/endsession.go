@@ -48,13 +48,6 @@ func (e *endSessionError) Error() string { return e.description }
 // in is sent straight back (there is nothing to confirm), or sees "not
 // signed in".
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPost:
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only signs you out.", "")
-		return
-	}
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	}

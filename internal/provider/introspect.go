@@ -131,18 +131,12 @@ func mayIntrospect(caller string, ar fosite.Requester) bool {
 	return ar.GetClient().GetID() == caller || slices.Contains(ar.GetGrantedAudience(), caller)
 }
 
-// parseEndpointForm checks that a back-channel request (introspection,
-// revocation, PAR) is a POST and parses its body. On failure it has answered.
+// parseEndpointForm parses the body of a back-channel request
+// (introspection, revocation, PAR; the route table lets only POST through).
+// On failure it has answered.
 // Introspection and revocation read parameters from the body only: a token
 // in a URL ends up in logs.
 func (p *Provider) parseEndpointForm(w http.ResponseWriter, r *http.Request, endpoint string) bool {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		e := fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s', expected 'POST'.", r.Method)
-		e.CodeField = http.StatusMethodNotAllowed
-		p.endpointError(w, r, endpoint, e)
-		return false
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		p.endpointError(w, r, endpoint, fosite.ErrInvalidRequest.WithHint("Unable to parse the HTTP body; send a form (application/x-www-form-urlencoded)."))

@@ -24,30 +24,6 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
-// Endpoint paths below the issuer. They match Authelia's, so apps configured
-// by hand for Authelia keep working.
-const (
-	pathDiscovery     = "/.well-known/openid-configuration"
-	pathOAuthMetadata = "/.well-known/oauth-authorization-server"
-	pathJWKS          = "/jwks.json"
-	pathAuthorize     = "/api/oidc/authorization"
-	pathToken         = "/api/oidc/token"
-	pathUserinfo      = "/api/oidc/userinfo"
-	pathIntrospection = "/api/oidc/introspection"
-	pathRevocation    = "/api/oidc/revocation"
-	pathPAR           = "/api/oidc/pushed-authorization-request"
-	pathEndSession    = "/api/oidc/end-session"
-	pathLogin         = "/login"
-	pathConsent       = "/consent"
-	pathLogout        = "/logout"
-	pathAssets        = "/assets"
-	pathWebAuthn      = "/api/webauthn"
-	pathSecondFactor  = "/login/2fa"
-	pathTOTPEnroll    = "/login/totp"
-	pathContinue      = "/login/continue"
-	pathSettings      = "/settings"
-)
-
 // maxRequestBody bounds every request body the provider reads (forms, token
 // requests, WebAuthn JSON).
 const maxRequestBody = 64 << 10
@@ -160,8 +136,9 @@ type Provider struct {
 	requirePAR bool // every client must push its authorization requests
 	authnState
 
-	discovery []byte      // precomputed discovery document
-	cors      *corsPolicy // nil: no CORS beyond discovery and JWKS (cors.go)
+	mux       *http.ServeMux // the route table (routes.go)
+	discovery []byte         // precomputed discovery document
+	cors      *corsPolicy    // nil: no CORS beyond discovery and JWKS (cors.go)
 }
 
 // New validates cfg and builds a Provider.
@@ -176,6 +153,9 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("issuer: %q must be an absolute https URL", cfg.Issuer)
 	case iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(cfg.Issuer, "/"):
 		return nil, fmt.Errorf("issuer: %q must not have a query, a fragment or a trailing slash", cfg.Issuer)
+	case strings.ContainsAny(iss.Path, "{} \t\n"):
+		// The route table is a ServeMux below this path.
+		return nil, fmt.Errorf("issuer: %q: the path must not contain spaces or braces", cfg.Issuer)
 	}
 	if cfg.Users == nil || cfg.Keys == nil || cfg.DB == nil {
 		return nil, fmt.Errorf("provider: users, keys and storage are required")
@@ -308,6 +288,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
+	p.mux = p.newMux()
 	return p, nil
 }
 
@@ -319,107 +300,6 @@ func setDefault(d *time.Duration, v time.Duration) {
 
 // Issuer returns the issuer identifier.
 func (p *Provider) Issuer() string { return p.issuer }
-
-// Handles reports whether the request is for one of the provider's paths.
-// The caller passes other requests on.
-func (p *Provider) Handles(r *http.Request) bool {
-	path := r.URL.Path
-	if path == "/.well-known/oauth-authorization-server"+p.base && p.base != "" {
-		return true // RFC 8414 3: the well-known segment goes before the issuer path
-	}
-	if p.base != "" {
-		if !strings.HasPrefix(path, p.base+"/") {
-			return false
-		}
-		path = path[len(p.base):]
-	}
-	switch path {
-	case pathDiscovery, pathOAuthMetadata, pathJWKS, pathAuthorize, pathToken,
-		pathUserinfo, pathIntrospection, pathRevocation, pathPAR, pathEndSession,
-		pathLogin, pathConsent, pathLogout,
-		pathSecondFactor, pathTOTPEnroll, pathContinue, pathSettings:
-		return true
-	}
-	return strings.HasPrefix(path, pathAssets+"/") || strings.HasPrefix(path, pathWebAuthn+"/")
-}
-
-// ServeHTTP serves one of the provider's endpoints; call Handles first.
-func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil {
-		// Every request to the provider is a small form or JSON document;
-		// a larger body is refused while it is read, whatever the endpoint.
-		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	}
-	path := strings.TrimPrefix(r.URL.Path, p.base)
-	if r.URL.Path == "/.well-known/oauth-authorization-server"+p.base {
-		path = pathOAuthMetadata
-	}
-	if p.handleCORS(w, r, path) { // cors.go: a preflight request
-		return
-	}
-	switch path {
-	case pathDiscovery, pathOAuthMetadata:
-		p.serveStatic(w, r, p.discovery, "application/json")
-	case pathJWKS:
-		p.serveStatic(w, r, p.keys.JWKS(), "application/jwk-set+json")
-	case pathAuthorize:
-		p.serveAuthorize(w, r)
-	case pathToken:
-		p.serveToken(w, r)
-	case pathUserinfo:
-		p.serveUserinfo(w, r)
-	case pathIntrospection:
-		p.serveIntrospection(w, r)
-	case pathRevocation:
-		p.serveRevocation(w, r)
-	case pathPAR:
-		p.servePAR(w, r)
-	case pathEndSession:
-		p.serveEndSession(w, r)
-	case pathLogin:
-		p.serveLogin(w, r)
-	case pathConsent:
-		p.serveConsent(w, r)
-	case pathLogout:
-		p.serveLogout(w, r)
-	case pathSecondFactor:
-		p.serveSecondFactor(w, r)
-	case pathTOTPEnroll:
-		p.serveTOTPEnroll(w, r)
-	case pathContinue:
-		p.serveContinue(w, r)
-	case pathSettings:
-		p.serveSettings(w, r)
-	default:
-		if strings.HasPrefix(path, pathWebAuthn+"/") {
-			p.serveWebAuthn(w, r, strings.TrimPrefix(path, pathWebAuthn))
-			return
-		}
-		if strings.HasPrefix(path, pathAssets+"/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			p.assets.ServeHTTP(w, r)
-			return
-		}
-		http.NotFound(w, r)
-	}
-}
-
-// serveStatic writes precomputed bytes: discovery and JWKS do no work per request.
-func (p *Provider) serveStatic(w http.ResponseWriter, r *http.Request, body []byte, contentType string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	h := w.Header()
-	h["Content-Type"] = []string{contentType}
-	h["Cache-Control"] = []string{"public, max-age=300"}
-	h["Access-Control-Allow-Origin"] = []string{"*"}
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	_, _ = w.Write(body)
-}
 
 // url returns the absolute URL of an endpoint path.
 func (p *Provider) url(path string) string { return p.issuer + path }

@@ -127,15 +127,11 @@ type pageForm struct {
 	client   *clients.Client
 }
 
-// readPageForm validates a POST from a page that needs a signed-in user.
+// readPageForm validates a POST (the route table lets no other method
+// through) from a page that needs a signed-in user.
 // It writes the error page and returns false when the form is not usable.
 func (p *Provider) readPageForm(w http.ResponseWriter, r *http.Request) (pageForm, bool) {
 	var f pageForm
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts a form.", "")
-		return f, false
-	}
 	if !p.formOK(w, r, "Go back to the application and sign in again.") {
 		return f, false
 	}

@@ -18,11 +18,6 @@ import (
 // serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
 // POST with the access token as a bearer token (RFC 6750 2.1, 2.2).
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		bearerError(w, http.StatusMethodNotAllowed, "invalid_request", "The userinfo endpoint accepts GET and POST.")
-		return
-	}
 	token, err := bearerToken(r)
 	if err != nil {
 		bearerError(w, http.StatusBadRequest, "invalid_request", err.Error())

@@ -88,52 +88,61 @@ func (p *Provider) passkeyHooks() (enrolled func(context.Context, string) (bool,
 	return enrolled, list
 }
 
-// serveWebAuthn serves the WebAuthn (passkey) JSON endpoints below
-// /api/webauthn; sub is the rest of the path.
-func (p *Provider) serveWebAuthn(w http.ResponseWriter, r *http.Request, sub string) {
+// webauthnRoutes are the WebAuthn (passkey) JSON endpoints below
+// /api/webauthn, for the route table.
+func (p *Provider) webauthnRoutes() []route {
+	post, get := []string{http.MethodPost}, []string{http.MethodGet, http.MethodHead}
+	rs := []route{
+		{"/login/options", post, p.passkeyCeremony(p.passkeyLoginOptions), nil},
+		{"/login/finish", post, p.passkeyCeremony(p.passkeyLoginFinish), nil},
+		{"/2fa/options", post, p.passkeyCeremony(p.passkey2FAOptions), nil},
+		{"/2fa/finish", post, p.passkeyCeremony(p.passkey2FAFinish), nil},
+		{"/register/options", post, p.passkeyCeremony(p.passkeyRegisterOptions), nil},
+		{"/register/finish", post, p.passkeyCeremony(p.passkeyRegisterFinish), nil},
+		{"/credentials", get, p.passkeyCeremony(p.passkeyList), nil},
+		{"/credentials/delete", post, p.passkeyCeremony(p.passkeyDelete), nil},
+	}
+	for i := range rs {
+		rs[i].path = pathWebAuthn + rs[i].path
+		use := rs[i].methods[0]
+		rs[i].refuse = func(w http.ResponseWriter, _ *http.Request) {
+			webauthnHeaders(w)
+			w.Header().Set("Allow", use)
+			webauthnError(w, http.StatusMethodNotAllowed, "invalid_request", "Use "+use+".")
+		}
+	}
+	return rs
+}
+
+// webauthnHeaders are set on every answer of the WebAuthn endpoints.
+func webauthnHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	var (
-		handler func(http.ResponseWriter, *http.Request, *authn.Passkeys)
-		method  = http.MethodPost
-	)
-	switch sub {
-	case "/login/options":
-		handler = p.passkeyLoginOptions
-	case "/login/finish":
-		handler = p.passkeyLoginFinish
-	case "/2fa/options":
-		handler = p.passkey2FAOptions
-	case "/2fa/finish":
-		handler = p.passkey2FAFinish
-	case "/register/options":
-		handler = p.passkeyRegisterOptions
-	case "/register/finish":
-		handler = p.passkeyRegisterFinish
-	case "/credentials":
-		handler, method = p.passkeyList, http.MethodGet
-	case "/credentials/delete":
-		handler = p.passkeyDelete
-	default:
-		webauthnError(w, http.StatusNotFound, "not_found", "No such WebAuthn endpoint.")
-		return
+}
+
+// webauthnNotFound answers an unknown path below /api/webauthn.
+func (p *Provider) webauthnNotFound(w http.ResponseWriter, _ *http.Request) {
+	webauthnHeaders(w)
+	webauthnError(w, http.StatusNotFound, "not_found", "No such WebAuthn endpoint.")
+}
+
+// passkeyCeremony wraps a WebAuthn endpoint: it needs passkeys for this
+// issuer and, for a POST, the page's CSRF token.
+func (p *Provider) passkeyCeremony(handler func(http.ResponseWriter, *http.Request, *authn.Passkeys)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		webauthnHeaders(w)
+		keys, err := newPasskeys(p)
+		if err != nil {
+			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
+			return
+		}
+		if r.Method == http.MethodPost && !p.checkCSRFHeader(r) {
+			webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
+			return
+		}
+		handler(w, r, keys)
 	}
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		h.Set("Allow", method)
-		webauthnError(w, http.StatusMethodNotAllowed, "invalid_request", "Use "+method+".")
-		return
-	}
-	keys, err := newPasskeys(p)
-	if err != nil {
-		webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
-		return
-	}
-	if r.Method == http.MethodPost && !p.checkCSRFHeader(r) {
-		webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
-		return
-	}
-	handler(w, r, keys)
 }
 
 // checkCSRFHeader verifies a script's POST: the X-CSRF-Token header must be
