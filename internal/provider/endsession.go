@@ -100,7 +100,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 // confirmEndSession handles the confirmation form: it ends the login
 // session, then redirects to the client or shows "signed out".
 func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
-	if !p.checkCSRF(r) {
+	if !p.checkCSRF(r, r.PostForm.Get("csrf_token")) {
 		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
 		return
 	}

@@ -116,6 +116,7 @@ type Config struct {
 // Provider serves the OpenID Connect endpoints.
 type Provider struct {
 	issuer     string
+	origin     string // the issuer's origin, scheme://host, for CSRF checks
 	base       string // the issuer's path without trailing slash, "" for the root
 	secure     bool   // cookies get the Secure flag (https issuer)
 	clients    *clients.Registry
@@ -191,6 +192,7 @@ func New(cfg Config) (*Provider, error) {
 
 	p := &Provider{
 		issuer:     cfg.Issuer,
+		origin:     iss.Scheme + "://" + iss.Host,
 		base:       strings.TrimSuffix(iss.Path, "/"),
 		secure:     iss.Scheme == "https",
 		users:      cfg.Users,

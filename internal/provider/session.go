@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -150,21 +149,28 @@ func (p *Provider) csrfFor(cookieValue string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// checkCSRF verifies a form POST: the token must match the cookie, and an
-// Origin header, when present, must be the issuer's origin.
-func (p *Provider) checkCSRF(r *http.Request) bool {
-	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
-		iss, _ := url.Parse(p.issuer)
-		if origin != iss.Scheme+"://"+iss.Host {
-			return false
-		}
-	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || len(c.Value) < 32 {
+// sameOrigin reports whether a POST may come from the request's Origin: none
+// (older browsers, non-browser clients) or exactly the issuer's origin.
+// "null" is cross-origin: browsers send it from sandboxed frames, data:
+// and file: documents, and after cross-origin redirects, none of which is
+// one of our pages.
+func (p *Provider) sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	return origin == "" || origin == p.origin
+}
+
+// checkCSRF verifies a POST from one of our pages: the Origin (sameOrigin),
+// and a token, from the form's csrf_token or a script's X-CSRF-Token
+// header, that matches the CSRF cookie.
+func (p *Provider) checkCSRF(r *http.Request, token string) bool {
+	if !p.sameOrigin(r) {
 		return false
 	}
-	want := p.csrfFor(c.Value)
-	return hmac.Equal([]byte(want), []byte(r.PostForm.Get("csrf_token")))
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || len(c.Value) < 32 || token == "" {
+		return false
+	}
+	return hmac.Equal([]byte(p.csrfFor(c.Value)), []byte(token))
 }
 
 // formOK parses a POST from one of our pages and checks its CSRF token,
@@ -175,7 +181,7 @@ func (p *Provider) formOK(w http.ResponseWriter, r *http.Request, retry string) 
 		p.renderError(w, http.StatusBadRequest, "The form could not be read", "It was malformed or too large. Go back and try again.", "invalid_request")
 		return false
 	}
-	if !p.checkCSRF(r) {
+	if !p.checkCSRF(r, r.PostForm.Get("csrf_token")) {
 		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. "+retry, "")
 		return false
 	}

@@ -2,12 +2,10 @@ package provider
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -137,30 +135,12 @@ func (p *Provider) passkeyCeremony(handler func(http.ResponseWriter, *http.Reque
 			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
 			return
 		}
-		if r.Method == http.MethodPost && !p.checkCSRFHeader(r) {
+		if r.Method == http.MethodPost && !p.checkCSRF(r, r.Header.Get("X-CSRF-Token")) {
 			webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
 			return
 		}
 		handler(w, r, keys)
 	}
-}
-
-// checkCSRFHeader verifies a script's POST: the X-CSRF-Token header must be
-// the token of the page (an HMAC of the CSRF cookie, as for forms), and an
-// Origin header, when present, must be the issuer's origin.
-func (p *Provider) checkCSRFHeader(r *http.Request) bool {
-	if origin := r.Header.Get("Origin"); origin != "" {
-		iss, _ := url.Parse(p.issuer)
-		if origin != iss.Scheme+"://"+iss.Host {
-			return false
-		}
-	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || len(c.Value) < 32 {
-		return false
-	}
-	token := r.Header.Get("X-CSRF-Token")
-	return token != "" && hmac.Equal([]byte(p.csrfFor(c.Value)), []byte(token))
 }
 
 // webauthnError writes {"error","error_description"}.
