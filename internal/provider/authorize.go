@@ -2,10 +2,9 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,35 +15,26 @@ import (
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
-	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
-// authFlow is what the pages add to an authorization request on its way
-// through login and consent.
-type authFlow struct {
-	login    *store.LoginSession // the signed-in user, nil if none
-	fresh    bool                // the user authenticated within this flow
-	decision string              // "allow" or "deny" from the consent page, "" before it
-	remember bool                // the user asked to remember an allow decision
-}
-
 // serveAuthorize is the authorization endpoint (GET or POST).
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	login, err := p.currentLogin(r)
+	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
 		return
 	}
-	p.authorize(w, r, authFlow{login: login})
+	p.authorize(w, r, pages.Flow{Login: login})
 }
 
 // authorize runs one authorization request to its end: a redirect back to the
 // client (code or error), the login page, the consent page, or an error page
 // when the client or redirect URI cannot be trusted.
-func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFlow) {
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.Flow) {
 	ctx := r.Context()
 	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
 		return
@@ -79,7 +69,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	form.Del("id_token_hint")
 
 	// Authentication.
-	login := flow.login
+	login := flow.Login
 	var user *users.User
 	if login != nil {
 		u, err := p.users.Lookup(login.Username)
@@ -90,7 +80,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		}
 	}
 	needLogin := login == nil
-	if !needLogin && !flow.fresh && flow.decision == "" {
+	if !needLogin && !flow.Fresh && flow.Decision == "" {
 		if slices.Contains(prompts, "login") {
 			needLogin = true
 		}
@@ -98,7 +88,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			needLogin = true
 		}
 	}
-	if !needLogin && !flow.fresh && flow.decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
+	if !needLogin && !flow.Fresh && flow.Decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
 		needLogin = true // the application expects another user
 	}
 	if needLogin {
@@ -106,7 +96,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in and prompt=none forbids asking."))
 			return
 		}
-		p.renderLogin(w, r, http.StatusOK, client, p.returnTo(r, ar), form.Get("login_hint"), "")
+		p.pages.RenderLogin(w, r, http.StatusOK, client, p.returnTo(r, ar), form.Get("login_hint"), "")
 		return
 	}
 
@@ -121,34 +111,27 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The client requires two-factor authentication and prompt=none forbids asking."))
 			return
 		}
-		p.secondFactorStep(w, r, client, user, p.returnTo(r, ar), "")
+		p.pages.SecondFactorStep(w, r, client, user, p.returnTo(r, ar), "")
 		return
 	}
 
 	// Consent.
-	switch flow.decision {
+	switch flow.Decision {
 	case "deny":
 		p.log.Info("consent denied", zap.String("client_id", client.GetID()), zap.String("username", login.Username))
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return
 	case "allow":
-		if flow.remember && client.ConsentMode() == "pre-configured" {
-			now := time.Now()
-			if err := p.db.PutConsent(ctx, store.Consent{
-				Username: user.Username, ClientID: client.GetID(),
-				Scopes: ar.GetRequestedScopes(), Audience: ar.GetRequestedAudience(),
-				GrantedAt: now, ExpiresAt: now.Add(client.ConsentDuration()),
-			}); err != nil {
-				p.log.Error("remembering consent", zap.Error(err))
-			}
+		if flow.Remember {
+			p.pages.RememberConsent(ctx, client, user.Username, ar.GetRequestedScopes(), ar.GetRequestedAudience())
 		}
 	case "":
-		if slices.Contains(prompts, "consent") || !p.consented(ctx, client, user.Username, ar) {
+		if slices.Contains(prompts, "consent") || !p.pages.Consented(ctx, client, user.Username, ar.GetRequestedScopes(), ar.GetRequestedAudience()) {
 			if promptNone {
 				p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented and prompt=none forbids asking."))
 				return
 			}
-			p.renderConsent(w, r, client, user, ar)
+			p.pages.RenderConsent(w, r, client, user, ar.GetRequestedScopes(), p.returnTo(r, ar))
 			return
 		}
 	}
@@ -161,7 +144,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		ar.GrantAudience(a)
 	}
 	requestedAt := ar.GetRequestedAt()
-	if flow.fresh || flow.decision != "" {
+	if flow.Fresh || flow.Decision != "" {
 		// The re-authentication or consent happened within this flow, before
 		// this parse of the request: the request began no later than that.
 		requestedAt = login.AuthTime
@@ -191,7 +174,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	p.log.Info("authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
 	if isOOB(ar) {
 		// A native app without a redirect URI: the user copies the code.
-		p.render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
+		p.pages.Render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
 		return
 	}
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
@@ -238,41 +221,6 @@ func (p *Provider) isSubjectOf(ctx context.Context, c *clients.Client, username,
 		}
 	}
 	return false
-}
-
-// consented reports whether the client may skip the consent page: implicit
-// consent, or a remembered consent of this user for exactly these scopes and
-// audience.
-func (p *Provider) consented(ctx context.Context, c *clients.Client, username string, ar fosite.AuthorizeRequester) bool {
-	switch c.ConsentMode() {
-	case "implicit":
-		return true
-	case "pre-configured":
-		rc, err := p.db.GetConsent(ctx, username, c.GetID(), time.Now())
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				p.log.Error("reading remembered consent", zap.Error(err))
-			}
-			return false
-		}
-		return sameSet(rc.Scopes, ar.GetRequestedScopes()) && sameSet(rc.Audience, ar.GetRequestedAudience())
-	}
-	return false
-}
-
-// sameSet compares two lists as sets.
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
 }
 
 // checkAuthorizeRequest applies the checks fosite leaves to us: per-client
@@ -353,24 +301,6 @@ func (p *Provider) returnTo(r *http.Request, ar fosite.AuthorizeRequester) strin
 	return p.base + pathAuthorize + "?" + ar.GetRequestForm().Encode()
 }
 
-// resume rebuilds the authorization request a page form refers to. It accepts
-// only our own authorization endpoint, so it cannot become an open redirect.
-func (p *Provider) resume(r *http.Request, returnTo string) (*http.Request, bool) {
-	u, err := url.Parse(returnTo)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.base+pathAuthorize || u.Fragment != "" {
-		return nil, false
-	}
-	ar := r.Clone(r.Context())
-	ar.Method = http.MethodGet
-	ar.URL = &url.URL{Path: u.Path, RawQuery: u.RawQuery}
-	ar.RequestURI = u.RequestURI()
-	ar.Body = http.NoBody
-	ar.ContentLength = 0
-	ar.Header.Del("Content-Type")
-	ar.Form, ar.PostForm, ar.MultipartForm = nil, nil, nil
-	return ar, true
-}
-
 // authorizeError answers a failed authorization request. When the client or
 // its redirect URI cannot be trusted, the user gets a readable page and the
 // browser goes nowhere; otherwise the client gets the error at its redirect
@@ -393,11 +323,11 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		} else if strings.Contains(rfc.HintField, "redirect") {
 			desc = "The application asked to send you back to an address that is not registered for it, so you are not being redirected. Whoever runs the application should check its redirect URI."
 		}
-		p.renderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
+		p.pages.RenderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
 		return
 	}
 	if isOOB(ar) {
-		p.renderError(w, rfc.CodeField, "The sign-in did not complete", rfc.HintField, rfc.ErrorField)
+		p.pages.RenderError(w, rfc.CodeField, "The sign-in did not complete", rfc.HintField, rfc.ErrorField)
 		return
 	}
 	prepareErrorResponseMode(ar) // formpost.go
@@ -421,197 +351,30 @@ func (w *issWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// renderLogin shows the login page for an authorization request.
-func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, c *clients.Client, returnTo, username, msg string) {
-	page := ui.LoginPage{
-		Action:    p.base + pathLogin,
-		CSRFToken: p.csrfToken(w, r),
-		ReturnTo:  returnTo,
-		Username:  username,
-		Error:     msg,
-
-		RememberMe:     p.rememberMeTTL > 0,
-		Passkeys:       p.passkeysEnrolled != nil,
-		WebAuthnBase:   p.base + pathWebAuthn,
-		ContinueAction: p.base + pathContinue,
+// denied tells the user they may not use the client, and the client that
+// access was denied (the page links to the error redirect).
+func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clients.Client, u *users.User) {
+	p.log.Info("authorization policy denied the user", zap.String("client_id", c.GetID()), zap.String("username", u.Username))
+	rec := &redirectRecorder{header: http.Header{}}
+	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: rec, issuer: p.issuer}, ar,
+		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))
+	page := ui.ErrorPage{
+		Title:       "You can't use " + c.DisplayName(),
+		Description: "Your account is not allowed to sign in to this application. If you think it should be, ask whoever runs this service.",
+		Code:        "access_denied",
 	}
-	if c != nil {
-		page.ClientName = c.DisplayName()
+	if loc := rec.header.Get("Location"); loc != "" && rec.status >= 300 && rec.status < 400 {
+		page.ContinueURL = template.URL(loc) // our own redirect to a registered URI
 	}
-	p.render(w, status, page)
+	p.pages.Render(w, http.StatusForbidden, page)
 }
 
-// humanDuration writes a consent duration for people: "30 days", "12 hours".
-func humanDuration(d time.Duration) string {
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return strconv.FormatInt(n, 10) + " " + unit + "s"
-	}
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int64(d/(24*time.Hour)), "day")
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int64(d/time.Hour), "hour")
-	case d >= time.Minute:
-		return plural(int64(d/time.Minute), "minute")
-	}
-	return plural(int64(d/time.Second), "second")
+// redirectRecorder captures the redirect fosite would send.
+type redirectRecorder struct {
+	header http.Header
+	status int
 }
 
-// renderConsent shows the consent page.
-func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *clients.Client, u *users.User, ar fosite.AuthorizeRequester) {
-	page := ui.ConsentPage{
-		ClientName: c.DisplayName(),
-		ClientID:   c.GetID(),
-		UserName:   u.DisplayName(),
-		Action:     p.base + pathConsent,
-		CSRFToken:  p.csrfToken(w, r),
-		ReturnTo:   p.returnTo(r, ar),
-	}
-	if c.ConsentMode() == "pre-configured" {
-		page.RememberFor = humanDuration(c.ConsentDuration())
-	}
-	for _, s := range ar.GetRequestedScopes() {
-		desc, ok := scopeDescriptions[s]
-		if !ok {
-			desc = "Access to " + s
-		}
-		page.Scopes = append(page.Scopes, ui.Scope{Name: s, Description: desc})
-	}
-	p.render(w, http.StatusOK, page)
-}
-
-// serveConsent takes the consent page's decision and finishes the request.
-func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
-		return
-	}
-	decision := r.PostForm.Get("decision")
-	if decision != "allow" && decision != "deny" {
-		p.renderError(w, http.StatusBadRequest, "Unknown choice", "The consent form was incomplete. Go back to the application and try again.", "invalid_request")
-		return
-	}
-	ar, ok := p.resume(r, r.PostForm.Get("return_to"))
-	if !ok {
-		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The consent form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
-		return
-	}
-	login, err := p.currentLogin(r)
-	if err != nil {
-		p.log.Error("loading login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
-		return
-	}
-	p.authorize(w, ar, authFlow{login: login, decision: decision, remember: r.PostForm.Get("remember") != ""})
-}
-
-// serveLogin shows the login page (GET) or checks the credentials (POST) and
-// continues the authorization request.
-func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost { // GET, HEAD
-		returnTo := r.URL.Query().Get("return_to")
-		if _, ok := p.resume(r, returnTo); !ok {
-			returnTo = p.base + pathSettings
-		}
-		p.renderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
-		return
-	}
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
-		return
-	}
-	returnTo := r.PostForm.Get("return_to")
-	next, ok := p.resume(r, returnTo)
-	if returnTo == p.base+pathSettings {
-		ok = true
-	}
-	if returnTo != "" && !ok {
-		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
-		return
-	}
-	var client *clients.Client
-	if next != nil {
-		if id := next.URL.Query().Get("client_id"); id != "" {
-			client = p.clients.Get(id)
-		}
-	}
-	username := strings.TrimSpace(r.PostForm.Get("username"))
-	ctx, now, ip := r.Context(), time.Now(), p.clientIP(r)
-	banned := p.regulator.Check(ctx, username, ip, now)
-	// The password is checked even when banned, so that a ban looks and
-	// takes exactly like a wrong password: usernames cannot be probed.
-	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
-	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
-		p.log.Error("authenticating user", zap.Error(err))
-	}
-	if banned == nil {
-		if regErr := p.regulator.Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
-			p.log.Error("recording attempt", zap.Error(regErr))
-		}
-	}
-	if banned != nil || err != nil {
-		if banned != nil {
-			p.logBan(banned, username, ip)
-		} else {
-			p.log.Info("login failed", zap.String("username", username), zap.String("remote_ip", ip))
-		}
-		p.renderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
-		return
-	}
-	login, err := p.startLogin(w, r, user.Username, []string{"pwd"}, r.PostForm.Get("remember_me") != "" && p.rememberMeTTL > 0)
-	if err != nil {
-		p.log.Error("creating login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
-		return
-	}
-	p.log.Info("login succeeded", zap.String("username", user.Username))
-	if next == nil {
-		http.Redirect(w, r, p.base+pathSettings, http.StatusSeeOther)
-		return
-	}
-	p.authorize(w, next, authFlow{login: login, fresh: true})
-}
-
-// serveLogout shows the sign-out confirmation (GET) and signs out (POST).
-func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		page := ui.LogoutPage{Action: p.base + pathLogout, CSRFToken: p.csrfToken(w, r)}
-		if login, err := p.currentLogin(r); err == nil && login != nil {
-			page.UserName = login.Username
-			if u, err := p.users.Lookup(login.Username); err == nil {
-				page.UserName = u.DisplayName()
-			}
-		}
-		p.render(w, http.StatusOK, page)
-	case http.MethodPost:
-		if !p.formOK(w, r, "Reload the page and try again.") {
-			return
-		}
-		if r.PostForm.Get("all_devices") != "" {
-			if login, err := p.currentLogin(r); err == nil && login != nil {
-				if err := p.db.DeleteLoginSessionsOfUser(r.Context(), login.Username); err != nil {
-					p.log.Error("ending every login session of the user", zap.Error(err))
-				}
-				p.log.Info("signed out on all devices", zap.String("username", login.Username))
-			}
-		}
-		if err := p.endLogin(w, r); err != nil {
-			p.log.Error("ending login session", zap.Error(err))
-		}
-		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathLogout, Done: true})
-	}
-}
-
-// render writes a page, logging template failures.
-func (p *Provider) render(w http.ResponseWriter, status int, page any) {
-	if err := p.pages.Render(w, status, page); err != nil {
-		p.log.Error("rendering page", zap.Error(err))
-	}
-}
-
-// renderError writes the readable error page.
-func (p *Provider) renderError(w http.ResponseWriter, status int, title, desc, code string) {
-	p.render(w, status, ui.ErrorPage{Title: title, Description: desc, Code: code})
-}
+func (r *redirectRecorder) Header() http.Header         { return r.header }
+func (r *redirectRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *redirectRecorder) WriteHeader(status int)      { r.status = status }

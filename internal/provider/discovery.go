@@ -7,15 +7,6 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
-// scopeDescriptions are shown on the consent page.
-var scopeDescriptions = map[string]string{
-	"openid":         "Sign you in with your account",
-	"profile":        "Your name and username",
-	"email":          "Your email address",
-	"groups":         "The groups you belong to",
-	"offline_access": "Stay signed in to the application (refresh tokens)",
-}
-
 // claimsSupported lists every claim the provider can put in an ID token or
 // userinfo response.
 var claimsSupported = []string{

@@ -52,7 +52,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	}
 	if err := r.ParseForm(); err != nil {
-		p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out request could not be read.", "invalid_request")
+		p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out request could not be read.", "invalid_request")
 		return
 	}
 	if r.Method == http.MethodPost && r.PostForm.Has("csrf_token") {
@@ -63,13 +63,13 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	req, err := p.parseEndSession(r.Form)
 	if err != nil {
 		p.log.Info("logout request rejected", zap.String("client_id", r.Form.Get("client_id")), zap.String("reason", err.Error()))
-		p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
+		p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
 		return
 	}
-	login, err := p.currentLogin(r)
+	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
 		return
 	}
 	if login == nil {
@@ -77,7 +77,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			p.endSessionRedirect(w, r, req)
 			return
 		}
-		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession})
+		p.pages.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession})
 		return
 	}
 	if req.hintSubject != "" {
@@ -87,39 +87,39 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	page := ui.LogoutPage{
 		Action:    p.base + pathEndSession,
-		CSRFToken: p.csrfToken(w, r),
+		CSRFToken: p.pages.CSRFToken(w, r),
 		ReturnTo:  req.returnTo(p.base + pathEndSession),
 		UserName:  login.Username,
 	}
 	if u, err := p.users.Lookup(login.Username); err == nil {
 		page.UserName = u.DisplayName()
 	}
-	p.render(w, http.StatusOK, page)
+	p.pages.Render(w, http.StatusOK, page)
 }
 
 // confirmEndSession handles the confirmation form: it ends the login
 // session, then redirects to the client or shows "signed out".
 func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
-	if !p.checkCSRF(r, r.PostForm.Get("csrf_token")) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
+	if !p.pages.CheckCSRF(r, r.PostForm.Get("csrf_token")) {
+		p.pages.RenderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
 		return
 	}
 	req := &endSessionRequest{}
 	if returnTo := r.PostForm.Get("return_to"); returnTo != "" {
 		u, err := url.Parse(returnTo)
 		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.base+pathEndSession || u.Fragment != "" {
-			p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+			p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
 			return
 		}
 		if req, err = p.parseEndSession(u.Query()); err != nil {
-			p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
+			p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
 			return
 		}
 	}
-	login, _ := p.currentLogin(r)
-	if err := p.endLogin(w, r); err != nil {
+	login, _ := p.pages.CurrentLogin(r)
+	if err := p.pages.EndLogin(w, r); err != nil {
 		p.log.Error("ending login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not end your session. Please try again.", "server_error")
+		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not end your session. Please try again.", "server_error")
 		return
 	}
 	fields := []zap.Field{zap.String("client_id", req.clientID())}
@@ -131,7 +131,7 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 		p.endSessionRedirect(w, r, req)
 		return
 	}
-	p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession, Done: true})
+	p.pages.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession, Done: true})
 }
 
 // parseEndSession validates the parameters of a logout request.

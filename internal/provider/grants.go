@@ -68,22 +68,22 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 	username := strings.TrimSpace(name)
 	ip := ""
 	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
-		ip = p.clientIP(r)
+		ip = p.pages.ClientIP(r)
 	}
 	now := time.Now()
-	banned := p.regulator.Check(ctx, username, ip, now)
+	banned := p.pages.Regulator().Check(ctx, username, ip, now)
 	user, err := p.users.Authenticate(username, secret)
 	if err != nil && !errors.Is(err, users.ErrInvalidCredentials) {
 		p.log.Error("authenticating user (password grant)", zap.Error(err))
 		return "", err // server_error
 	}
 	if banned == nil {
-		if regErr := p.regulator.Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
+		if regErr := p.pages.Regulator().Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
 			p.log.Error("recording attempt", zap.Error(regErr))
 		}
 	}
 	if banned != nil {
-		p.logBan(banned, username, ip)
+		p.pages.LogBan(banned, username, ip)
 		return "", fosite.ErrNotFound
 	}
 	if err != nil {

@@ -5,6 +5,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,8 +21,8 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/claims"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
-	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -39,6 +41,8 @@ type (
 	ClaimsPolicy = claims.Policy
 	// Scope is a custom scope (claims.Scope).
 	Scope = claims.Scope
+	// AuthnConfig is how users authenticate (pages.AuthnConfig).
+	AuthnConfig = pages.AuthnConfig
 )
 
 // PKCE enforcement policies, with Authelia's names.
@@ -93,7 +97,7 @@ type Config struct {
 	PARContextLifespan time.Duration
 
 	// Authn configures authentication: policies, second factors,
-	// regulation, session lifetimes (twofactor.go).
+	// regulation, session lifetimes (package pages).
 	Authn AuthnConfig
 
 	// CORS allows browser apps on other origins to call the token,
@@ -118,7 +122,6 @@ type Provider struct {
 	issuer     string
 	origin     string // the issuer's origin, scheme://host, for CSRF checks
 	base       string // the issuer's path without trailing slash, "" for the root
-	secure     bool   // cookies get the Secure flag (https issuer)
 	clients    *clients.Registry
 	clientAuth *clients.Authenticator
 	claims     *claims.Set
@@ -126,16 +129,12 @@ type Provider struct {
 	keys       *keys.Manager
 	db         *store.DB
 	oauth2     fosite.OAuth2Provider
-	pages      *ui.Pages
-	assets     http.Handler
+	pages      *pages.Pages
 	log        *zap.Logger
-	cookieKey  []byte
-	sessionTTL time.Duration
 	minEntropy int
 	fosite     *fosite.Config
 	storage    *store.Fosite
 	requirePAR bool // every client must push its authorization requests
-	authnState
 
 	mux       *http.ServeMux // the route table (routes.go)
 	discovery []byte         // precomputed discovery document
@@ -194,13 +193,10 @@ func New(cfg Config) (*Provider, error) {
 		issuer:     cfg.Issuer,
 		origin:     iss.Scheme + "://" + iss.Host,
 		base:       strings.TrimSuffix(iss.Path, "/"),
-		secure:     iss.Scheme == "https",
 		users:      cfg.Users,
 		keys:       cfg.Keys,
 		db:         cfg.DB,
 		log:        cfg.Logger,
-		cookieKey:  cfg.CookieSecret,
-		sessionTTL: cfg.SessionLifespan,
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
 	}
@@ -225,13 +221,6 @@ func New(cfg Config) (*Provider, error) {
 	if err := p.setupCORS(cfg.CORS); err != nil { // cors.go
 		return nil, err
 	}
-	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
-		return nil, fmt.Errorf("pages: %w", err)
-	}
-	if err := p.setupAuthn(cfg.Authn); err != nil {
-		return nil, err
-	}
-	p.assets = http.StripPrefix(p.base+pathAssets, p.pages.AssetHandler())
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:            cfg.AccessTokenLifespan,
@@ -264,6 +253,20 @@ func New(cfg Config) (*Provider, error) {
 	p.storage = storage
 	p.clientAuth = clients.NewAuthenticator(p.clients, storage, p.issuer, p.base, p.url(pathToken), p.log, nil)
 	fc.ClientAuthenticationStrategy = p.clientAuth.Authenticate
+	if p.pages, err = pages.New(pages.Config{
+		Issuer:          cfg.Issuer,
+		AuthorizePath:   p.base + pathAuthorize,
+		CookieKey:       cfg.CookieSecret,
+		SessionLifespan: cfg.SessionLifespan,
+		Authn:           cfg.Authn,
+		Users:           cfg.Users,
+		Clients:         p.clients,
+		Store:           cfg.DB,
+		Authorize:       p.authorize, // the pages resume authorization requests
+		Logger:          cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               &tokenStrategy{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), p: p},
@@ -305,3 +308,12 @@ func (p *Provider) Issuer() string { return p.issuer }
 
 // url returns the absolute URL of an endpoint path.
 func (p *Provider) url(path string) string { return p.issuer + path }
+
+// randomToken returns 256 bits of randomness, base64url encoded.
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

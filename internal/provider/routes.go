@@ -5,10 +5,12 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 )
 
-// Endpoint paths below the issuer. They match Authelia's, so apps configured
-// by hand for Authelia keep working.
+// Endpoint paths below the issuer (the pages' are pages.Path*). They match
+// Authelia's, so apps configured by hand for Authelia keep working.
 const (
 	pathDiscovery     = "/.well-known/openid-configuration"
 	pathOAuthMetadata = "/.well-known/oauth-authorization-server"
@@ -20,15 +22,6 @@ const (
 	pathRevocation    = "/api/oidc/revocation"
 	pathPAR           = "/api/oidc/pushed-authorization-request"
 	pathEndSession    = "/api/oidc/end-session"
-	pathLogin         = "/login"
-	pathConsent       = "/consent"
-	pathLogout        = "/logout"
-	pathAssets        = "/assets"
-	pathWebAuthn      = "/api/webauthn"
-	pathSecondFactor  = "/login/2fa"
-	pathTOTPEnroll    = "/login/totp"
-	pathContinue      = "/login/continue"
-	pathSettings      = "/settings"
 )
 
 // route is one entry of the route table: a path below the issuer, the
@@ -48,7 +41,7 @@ func (p *Provider) routes() []route {
 	get, post, getPost := []string{http.MethodGet, http.MethodHead}, []string{http.MethodPost}, []string{http.MethodGet, http.MethodPost}
 	page := func(desc string) http.HandlerFunc { // a readable 405 for people
 		return func(w http.ResponseWriter, _ *http.Request) {
-			p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", desc, "")
+			p.pages.RenderError(w, http.StatusMethodNotAllowed, "Nothing to see here", desc, "")
 		}
 	}
 	oauth := func(endpoint string) http.HandlerFunc { // an OAuth error for clients
@@ -71,16 +64,23 @@ func (p *Provider) routes() []route {
 		{pathRevocation, post, p.serveRevocation, oauth("revocation")},
 		{pathPAR, post, p.servePAR, oauth("pushed authorization request")},
 		{pathEndSession, getPost, p.serveEndSession, page("This address only signs you out.")},
-		{pathLogin, getPost, p.serveLogin, page("This address only shows the sign-in form.")},
-		{pathConsent, post, p.serveConsent, page("This address only accepts the consent form.")},
-		{pathLogout, getPost, p.serveLogout, page("This address only signs you out.")},
-		{pathSecondFactor, post, p.serveSecondFactor, page("This address only accepts a form.")},
-		{pathTOTPEnroll, post, p.serveTOTPEnroll, page("This address only accepts a form.")},
-		{pathContinue, post, p.serveContinue, page("This address only accepts a form.")},
-		{pathSettings, getPost, p.serveSettings, page("This address only accepts a form.")},
-		{pathAssets + "/", get, p.assets.ServeHTTP, http.NotFound},
+		{pages.PathLogin, getPost, p.pages.ServeLogin, page("This address only shows the sign-in form.")},
+		{pages.PathConsent, post, p.pages.ServeConsent, page("This address only accepts the consent form.")},
+		{pages.PathLogout, getPost, p.pages.ServeLogout, page("This address only signs you out.")},
+		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, page("This address only accepts a form.")},
+		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, page("This address only accepts a form.")},
+		{pages.PathContinue, post, p.pages.ServeContinue, page("This address only accepts a form.")},
+		{pages.PathSettings, getPost, p.pages.ServeSettings, page("This address only accepts a form.")},
+		{pages.PathAssets + "/", get, p.pages.ServeAssets, http.NotFound},
 	}
-	return append(rs, p.webauthnRoutes()...)
+	for _, e := range p.pages.PasskeyEndpoints() { // JSON for the pages' scripts
+		methods := []string{e.Method}
+		if e.Method == http.MethodGet {
+			methods = append(methods, http.MethodHead)
+		}
+		rs = append(rs, route{e.Path, methods, e.Serve, e.Refuse})
+	}
+	return rs
 }
 
 // newMux builds the ServeMux of the route table, below the issuer's path.
@@ -93,6 +93,9 @@ func (p *Provider) newMux() *http.ServeMux {
 			mux.HandleFunc(m+" "+full, rt.serve)
 		}
 		allow := strings.Join(rt.methods, ", ")
+		if strings.HasPrefix(rt.path, pages.PathWebAuthn+"/") {
+			allow = rt.methods[0] // as the passkey endpoints always answered
+		}
 		refuse := rt.refuse
 		if refuse == nil {
 			refuse = func(w http.ResponseWriter, _ *http.Request) {
@@ -113,7 +116,7 @@ func (p *Provider) newMux() *http.ServeMux {
 		})
 	}
 	// Unknown WebAuthn endpoints get a JSON answer.
-	mux.HandleFunc(p.base+pathWebAuthn+"/", p.webauthnNotFound)
+	mux.HandleFunc(p.base+pages.PathWebAuthn+"/", p.pages.ServePasskeyNotFound)
 	return mux
 }
 

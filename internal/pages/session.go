@@ -1,4 +1,4 @@
-package provider
+package pages
 
 import (
 	"crypto/hmac"
@@ -30,21 +30,21 @@ func randomToken() string {
 }
 
 // cookiePath scopes our cookies to the issuer's path.
-func (p *Provider) cookiePath() string {
+func (p *Pages) cookiePath() string {
 	if p.base == "" {
 		return "/"
 	}
 	return p.base + "/"
 }
 
-// currentLogin returns the login session named by the request's cookie, or
+// CurrentLogin returns the login session named by the request's cookie, or
 // nil when there is none or it expired.
-func (p *Provider) currentLogin(r *http.Request) (*store.LoginSession, error) {
+func (p *Pages) CurrentLogin(r *http.Request) (*store.LoginSession, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	now := time.Now()
+	now := p.now()
 	s, err := p.db.GetLoginSession(r.Context(), c.Value, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -73,11 +73,11 @@ func (p *Provider) currentLogin(r *http.Request) (*store.LoginSession, error) {
 // no inactivity timeout; otherwise the cookie ends with the browser session
 // and the server ends the session after SessionLifespan or the inactivity
 // timeout, whichever comes first.
-func (p *Provider) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string, rememberMe bool) (*store.LoginSession, error) {
+func (p *Pages) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string, rememberMe bool) (*store.LoginSession, error) {
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
 		_ = p.db.DeleteLoginSession(r.Context(), old.Value)
 	}
-	now := time.Now().UTC()
+	now := p.now().UTC()
 	s := store.LoginSession{
 		ID:         randomToken(),
 		Username:   username,
@@ -110,8 +110,8 @@ func (p *Provider) startLogin(w http.ResponseWriter, r *http.Request, username s
 	return &s, nil
 }
 
-// endLogin deletes the login session and its cookie.
-func (p *Provider) endLogin(w http.ResponseWriter, r *http.Request) error {
+// EndLogin deletes the login session and its cookie.
+func (p *Pages) EndLogin(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	if c, e := r.Cookie(sessionCookie); e == nil && c.Value != "" {
 		err = p.db.DeleteLoginSession(r.Context(), c.Value)
@@ -126,10 +126,10 @@ func (p *Provider) endLogin(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// csrfToken returns the token to embed in a form, setting the CSRF cookie
+// CSRFToken returns the token to embed in a form, setting the CSRF cookie
 // when the browser has none. The token is an HMAC of the cookie value, so a
 // cross-site attacker can neither read nor forge it.
-func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request) string {
+func (p *Pages) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 	value := ""
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
 		value = c.Value
@@ -143,7 +143,7 @@ func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	return p.csrfFor(value)
 }
 
-func (p *Provider) csrfFor(cookieValue string) string {
+func (p *Pages) csrfFor(cookieValue string) string {
 	m := hmac.New(sha256.New, p.cookieKey)
 	m.Write([]byte("csrf\x00" + cookieValue))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
@@ -154,15 +154,15 @@ func (p *Provider) csrfFor(cookieValue string) string {
 // "null" is cross-origin: browsers send it from sandboxed frames, data:
 // and file: documents, and after cross-origin redirects, none of which is
 // one of our pages.
-func (p *Provider) sameOrigin(r *http.Request) bool {
+func (p *Pages) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	return origin == "" || origin == p.origin
 }
 
-// checkCSRF verifies a POST from one of our pages: the Origin (sameOrigin),
+// CheckCSRF verifies a POST from one of our pages: the Origin (sameOrigin),
 // and a token, from the form's csrf_token or a script's X-CSRF-Token
 // header, that matches the CSRF cookie.
-func (p *Provider) checkCSRF(r *http.Request, token string) bool {
+func (p *Pages) CheckCSRF(r *http.Request, token string) bool {
 	if !p.sameOrigin(r) {
 		return false
 	}
@@ -176,13 +176,13 @@ func (p *Provider) checkCSRF(r *http.Request, token string) bool {
 // formOK parses a POST from one of our pages and checks its CSRF token,
 // writing the error page when either fails. retry tells the user what to do
 // about a stale form.
-func (p *Provider) formOK(w http.ResponseWriter, r *http.Request, retry string) bool {
+func (p *Pages) formOK(w http.ResponseWriter, r *http.Request, retry string) bool {
 	if err := r.ParseForm(); err != nil {
-		p.renderError(w, http.StatusBadRequest, "The form could not be read", "It was malformed or too large. Go back and try again.", "invalid_request")
+		p.RenderError(w, http.StatusBadRequest, "The form could not be read", "It was malformed or too large. Go back and try again.", "invalid_request")
 		return false
 	}
-	if !p.checkCSRF(r, r.PostForm.Get("csrf_token")) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. "+retry, "")
+	if !p.CheckCSRF(r, r.PostForm.Get("csrf_token")) {
+		p.RenderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. "+retry, "")
 		return false
 	}
 	return true
