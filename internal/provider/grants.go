@@ -54,7 +54,7 @@ func grantClientCredentials(ar fosite.AccessRequester) error {
 // asks of its storage: checking the user's password. It checks it as the
 // login page does, under regulation.
 type passwordStorage struct {
-	*store.Fosite
+	FositeStorage
 	p *Provider
 }
 

@@ -46,7 +46,8 @@ func (u epUsers) Lookup(name string) (*users.User, error) {
 // introspection, revocation, logout and PAR tests.
 type epProvider struct {
 	*Provider
-	t *testing.T
+	t  *testing.T
+	db *store.DB // the provider's storage, for the tests to look into
 }
 
 func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
@@ -82,11 +83,12 @@ func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	db = cfg.DB // mutate may replace it
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &epProvider{Provider: p, t: t}
+	return &epProvider{Provider: p, t: t, db: db}
 }
 
 // grant is a stored grant with its tokens.

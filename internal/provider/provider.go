@@ -127,13 +127,13 @@ type Provider struct {
 	claims     *claims.Set
 	users      users.Backend
 	keys       *keys.Manager
-	db         *store.DB
+	db         Subjects
 	oauth2     fosite.OAuth2Provider
 	pages      *pages.Pages
 	log        *zap.Logger
 	minEntropy int
 	fosite     *fosite.Config
-	storage    *store.Fosite
+	storage    FositeStorage
 	requirePAR bool // every client must push its authorization requests
 
 	mux       *http.ServeMux // the route table (routes.go)
@@ -274,7 +274,7 @@ func New(cfg Config) (*Provider, error) {
 		Signer:                     signer,
 	}
 	// The password grant asks its storage to check passwords (grants.go).
-	p.oauth2 = compose.Compose(fc, passwordStorage{Fosite: storage, p: p}, strategy,
+	p.oauth2 = compose.Compose(fc, passwordStorage{FositeStorage: storage, p: p}, strategy,
 		withClientLifespans(compose.OAuth2AuthorizeExplicitFactory),
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2AuthorizeImplicitFactory,
