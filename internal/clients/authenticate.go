@@ -48,7 +48,9 @@ func NewAuthenticator(reg *Registry, jtis JTIStore, issuer, base, tokenURL strin
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Authenticator{reg: reg, jtis: jtis, issuer: issuer, base: base, tokenURL: tokenURL, log: log, now: now, jwks: newJWKSFetcher()}
+	a := &Authenticator{reg: reg, jtis: jtis, issuer: issuer, base: base, tokenURL: tokenURL, log: log, now: now, jwks: newJWKSFetcher()}
+	a.jwks.now = now
+	return a
 }
 
 // Authenticate is fosite's ClientAuthenticationStrategy for the token,

@@ -21,14 +21,15 @@ const testIssuer = "https://auth.example.com"
 // testEnv is the provider-wide environment of the tests.
 func testEnv() Env { return Env{Algorithms: []string{"RS256", "ES256"}} }
 
-// newTestAuth returns the authenticator of a registry of cfgs.
-func newTestAuth(tb testing.TB, cfgs ...Config) *Authenticator {
+// newTestAuth returns the authenticator of a registry of cfgs, on clock now
+// (nil: time.Now).
+func newTestAuth(tb testing.TB, now func() time.Time, cfgs ...Config) *Authenticator {
 	tb.Helper()
 	reg, err := NewRegistry(context.Background(), cfgs, testEnv())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewAuthenticator(reg, &memJTIs{m: map[string]time.Time{}}, testIssuer, "", testIssuer+"/api/oidc/token", nil, nil)
+	return NewAuthenticator(reg, &memJTIs{m: map[string]time.Time{}}, testIssuer, "", testIssuer+"/api/oidc/token", nil, now)
 }
 
 // memJTIs is a JTIStore in memory.
@@ -68,7 +69,7 @@ const pbkdf2Digest = "$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5q
 
 // digestAuth authenticates a client whose secret is pbkdf2Digest.
 func digestAuth(tb testing.TB) *Authenticator {
-	return newTestAuth(tb, Config{ID: "digest-app", Secret: pbkdf2Digest, Scopes: []string{"openid"}, GrantTypes: []string{"client_credentials"}})
+	return newTestAuth(tb, nil, Config{ID: "digest-app", Secret: pbkdf2Digest, Scopes: []string{"openid"}, GrantTypes: []string{"client_credentials"}})
 }
 
 var _ JTIStore = (*memJTIs)(nil)

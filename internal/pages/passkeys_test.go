@@ -63,6 +63,7 @@ type pkEnv struct {
 	t      *testing.T
 	p      *Pages
 	db     *store.DB
+	clock  *testClock // the pages' clock; real time unless a test moves it
 	users  *pkUsers
 	issuer string // http://localhost:<port>
 	server string // http://127.0.0.1:<port>, where requests go
@@ -77,6 +78,7 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 	port := l.Addr().(*net.TCPAddr).Port
 	e := &pkEnv{
 		t:      t,
+		clock:  &testClock{},
 		issuer: fmt.Sprintf("http://%s:%d", host, port),
 		server: fmt.Sprintf("http://127.0.0.1:%d", port),
 		users: &pkUsers{m: map[string]*users.User{
@@ -99,11 +101,12 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 		Issuer:          e.issuer,
 		AuthorizePath:   "/api/oidc/authorization",
 		CookieKey:       []byte(strings.Repeat("c", 32)),
-		SessionLifespan: time.Hour,
+		SessionLifespan: 12 * time.Hour, // the provider's default
 		Authn:           AuthnConfig{TOTPKey: []byte(strings.Repeat("t", 32))},
 		Users:           e.users,
 		Clients:         reg,
 		Store:           db,
+		Now:             e.clock.now,
 	}); err != nil {
 		t.Fatal(err)
 	}

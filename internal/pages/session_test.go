@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +68,69 @@ func TestCSRFOrigin(t *testing.T) {
 	for _, bad := range []string{"", "x", e.p.csrfFor(strings.Repeat("a", 43))} {
 		if e.p.CheckCSRF(req, bad) {
 			t.Errorf("token %q accepted", bad)
+		}
+	}
+}
+
+// testClock is real time shifted by what a test adds.
+type testClock struct {
+	mu    sync.Mutex
+	shift time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.shift)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.shift += d
+	c.mu.Unlock()
+}
+
+// Login sessions end after the inactivity timeout (default 1h) or their
+// lifetime (12h here), remember-me sessions only with theirs (default 30
+// days). The clock moves, nothing sleeps.
+func TestLoginSessionExpiry(t *testing.T) {
+	e := newPasskeyEnv(t, "localhost")
+	start := func(rememberMe bool) *http.Request {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, e.issuer+PathLogin, nil)
+		if _, err := e.p.startLogin(w, r, "alice", []string{"pwd"}, rememberMe); err != nil {
+			t.Fatal(err)
+		}
+		next := httptest.NewRequest(http.MethodGet, e.issuer+PathSettings, nil)
+		for _, c := range w.Result().Cookies() {
+			next.AddCookie(c)
+		}
+		return next
+	}
+	alive := func(r *http.Request) bool {
+		s, err := e.p.CurrentLogin(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s != nil
+	}
+	plain, kept := start(false), start(true)
+	for _, step := range []struct {
+		advance     time.Duration
+		plain, kept bool
+	}{
+		{0, true, true},
+		{59 * time.Minute, true, true},              // within the default hour of inactivity (and touched now)
+		{59 * time.Minute, true, true},              // touched a minute ago: idle for 59 minutes
+		{61 * time.Minute, false, true},             // idle past the hour: the plain session ends
+		{30*24*time.Hour + time.Hour, false, false}, // past the remember-me lifetime
+	} {
+		e.clock.advance(step.advance)
+		if got := alive(plain); got != step.plain {
+			t.Errorf("after +%v: plain session alive = %v, want %v", step.advance, got, step.plain)
+		}
+		if got := alive(kept); got != step.kept {
+			t.Errorf("after +%v: remember-me session alive = %v, want %v", step.advance, got, step.kept)
 		}
 	}
 }

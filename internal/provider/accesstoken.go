@@ -66,7 +66,7 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 	if typ, _ := jwtHeaderValue(token, "typ").(string); !strings.EqualFold(typ, jwtAccessTokenType) && !strings.EqualFold(typ, "application/"+jwtAccessTokenType) {
 		return fosite.ErrInvalidTokenFormat.WithHint("The token is not a JWT access token.")
 	}
-	now := time.Now().UTC()
+	now := s.p.now().UTC()
 	exp, _ := claims["exp"].(float64)
 	if exp == 0 || time.Unix(int64(exp), 0).Before(now) {
 		return fosite.ErrTokenExpired.WithHint("The access token expired.")
@@ -84,7 +84,7 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 // sign-in, so auth_time stays that of the sign-in while iat is the new
 // token's.
 func (p *Provider) jwtAccessToken(ctx context.Context, c *clients.Client, r fosite.Requester) (string, error) {
-	now := time.Now().UTC()
+	now := p.now().UTC()
 	sess := r.GetSession()
 	exp := sess.GetExpiresAt(fosite.AccessToken)
 	if exp.IsZero() {

@@ -84,7 +84,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		if slices.Contains(prompts, "login") {
 			needLogin = true
 		}
-		if maxAge, ok := parseMaxAge(form.Get("max_age")); ok && time.Since(login.AuthTime) > time.Duration(maxAge)*time.Second {
+		if maxAge, ok := parseMaxAge(form.Get("max_age")); ok && p.now().Sub(login.AuthTime) > time.Duration(maxAge)*time.Second {
 			needLogin = true
 		}
 	}

@@ -70,7 +70,7 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
 		ip = p.pages.ClientIP(r)
 	}
-	now := time.Now()
+	now := p.now()
 	banned := p.pages.Regulator().Check(ctx, username, ip, now)
 	user, err := p.users.Authenticate(username, secret)
 	if err != nil && !errors.Is(err, users.ErrInvalidCredentials) {
@@ -133,7 +133,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	now := p.now().UTC().Truncate(time.Second)
 	login := &store.LoginSession{Username: u.Username, AuthTime: now, AMR: []string{"pwd"}}
 	full, err := p.newSession(ctx, client, u, login, ar.GetGrantedScopes(), now)
 	if err != nil {

@@ -144,7 +144,7 @@ func (p *Provider) repush(ctx context.Context, ar fosite.AuthorizeRequester) (st
 		sess = s.Clone()
 	}
 	lifespan := max(pushedInteractionLifespan, p.fosite.GetPushedAuthorizeContextLifespan(ctx))
-	sess.SetExpiresAt(fosite.PushedAuthorizeRequestContext, time.Now().UTC().Add(lifespan))
+	sess.SetExpiresAt(fosite.PushedAuthorizeRequestContext, p.now().UTC().Add(lifespan))
 	cp.Session = sess
 	uri := p.parPrefix() + randomToken()
 	if err := p.storage.CreatePARSession(ctx, uri, &cp); err != nil {

@@ -115,6 +115,12 @@ type Config struct {
 
 	// Logger receives structured logs; never secrets or tokens.
 	Logger *zap.Logger
+
+	// Now is the engine's clock for the expiry decisions it makes itself
+	// (login sessions, max_age, client assertions, JWT access tokens,
+	// consents); default time.Now. fosite's own token expiry reads the
+	// system clock.
+	Now func() time.Time
 }
 
 // Provider serves the OpenID Connect endpoints.
@@ -124,6 +130,7 @@ type Provider struct {
 	base       string // the issuer's path without trailing slash, "" for the root
 	clients    *clients.Registry
 	clientAuth *clients.Authenticator
+	now        func() time.Time // the clock (Config.Now)
 	claims     *claims.Set
 	users      users.Backend
 	keys       *keys.Manager
@@ -166,6 +173,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	setDefault(&cfg.AccessTokenLifespan, time.Hour)
 	setDefault(&cfg.AuthorizeCodeLifespan, time.Minute)
 	setDefault(&cfg.IDTokenLifespan, time.Hour)
@@ -197,6 +207,7 @@ func New(cfg Config) (*Provider, error) {
 		keys:       cfg.Keys,
 		db:         cfg.DB,
 		log:        cfg.Logger,
+		now:        cfg.Now,
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
 	}
@@ -251,7 +262,7 @@ func New(cfg Config) (*Provider, error) {
 	p.fosite = fc
 	storage := store.NewFosite(cfg.DB, p.clients.GetClient)
 	p.storage = storage
-	p.clientAuth = clients.NewAuthenticator(p.clients, storage, p.issuer, p.base, p.url(pathToken), p.log, nil)
+	p.clientAuth = clients.NewAuthenticator(p.clients, storage, p.issuer, p.base, p.url(pathToken), p.log, p.now)
 	fc.ClientAuthenticationStrategy = p.clientAuth.Authenticate
 	if p.pages, err = pages.New(pages.Config{
 		Issuer:          cfg.Issuer,
@@ -264,6 +275,7 @@ func New(cfg Config) (*Provider, error) {
 		Store:           cfg.DB,
 		Authorize:       p.authorize, // the pages resume authorization requests
 		Logger:          cfg.Logger,
+		Now:             cfg.Now,
 	}); err != nil {
 		return nil, err
 	}
