@@ -157,3 +157,41 @@ func TestPasswordGrantNeedsOneFactor(t *testing.T) {
 		})
 	}
 }
+
+// NewRegistry checks the options that name provider-wide definitions;
+// errors name the client and the option.
+func TestRegistryErrors(t *testing.T) {
+	app := Config{ID: "app", Secret: "app-secret", RedirectURIs: []string{"https://app.example/cb"}}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config, *Env)
+		want   string
+	}{
+		{"unknown claims_policy", func(c *Config, _ *Env) { c.ClaimsPolicy = "nope" }, `client "app": claims_policy: "nope"`},
+		{"unknown lifespan", func(c *Config, e *Env) {
+			e.Lifespans = map[string]Lifespans{"short": {AccessToken: 1}}
+			c.Lifespan = "long"
+		}, `client "app": lifespan: "long" is not one of the lifespans ("short")`},
+		{"negative lifespan", func(_ *Config, e *Env) {
+			e.Lifespans = map[string]Lifespans{"neg": {RefreshToken: -1}}
+		}, `lifespans "neg": refresh_token: must not be negative`},
+		{"bad access token alg", func(c *Config, _ *Env) { c.AccessTokenSignedResponseAlg = "HS256" }, `client "app": access_token_signed_response_alg: "HS256"`},
+		{"bad userinfo alg", func(c *Config, _ *Env) { c.UserinfoSignedResponseAlg = "RS512" }, `client "app": userinfo_signed_response_alg: "RS512"`},
+		{"plain PKCE not enabled", func(c *Config, _ *Env) { c.PKCEChallengeMethod = "plain" }, `client "app": pkce_challenge_method: plain needs enable_pkce_plain_challenge`},
+		{"registered twice", func(c *Config, _ *Env) {}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, env := app, testEnv()
+			tc.mutate(&c, &env)
+			cfgs := []Config{c}
+			want := tc.want
+			if want == "" {
+				cfgs, want = []Config{c, c}, `client "app": client_id: registered twice`
+			}
+			_, err := NewRegistry(context.Background(), cfgs, env)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want %q", err, want)
+			}
+		})
+	}
+}
