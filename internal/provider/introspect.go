@@ -26,7 +26,7 @@ var introspectionAuthMethods = []string{clients.AuthMethodBasic, clients.AuthMet
 // with fosite's own hasher (our clients keep theirs in a go-crypt digest),
 // and also accepts any valid access token as a bearer credential, so any
 // user's token could introspect every other token. We authenticate the
-// client with authenticateClient instead, and use fosite only to look the
+// client with the clients.Authenticator instead, and use fosite only to look the
 // token up (IntrospectToken).
 //
 // Policy, stricter than RFC 7662 requires (RFC 7662 4 allows it):

@@ -1,6 +1,11 @@
-// Package provider is the OpenID Connect engine: it composes fosite with our
-// storage, keys, users and pages, and serves every endpoint under the issuer.
-// It knows nothing about Caddy; package caddyoidc adapts it.
+// Package provider is the OpenID Connect engine: it composes fosite with the
+// client registry (package clients), the claims (claims), the signing keys
+// (keys), the users, the storage and the pages people see (pages), and
+// serves every endpoint under the issuer from one route table (routes.go).
+// Each protocol endpoint has its file: discovery.go (and the JWKS in
+// routes.go), authorize.go, token.go, userinfo.go, introspect.go,
+// revoke.go, par.go, endsession.go. It knows nothing about Caddy; package
+// caddyoidc adapts it.
 package provider
 
 import (
