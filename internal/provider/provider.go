@@ -25,6 +25,7 @@ import (
 
 	"github.com/caddy-oidc/caddy-oidc/internal/claims"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/cors"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -48,7 +49,19 @@ type (
 	Scope = claims.Scope
 	// AuthnConfig is how users authenticate (pages.AuthnConfig).
 	AuthnConfig = pages.AuthnConfig
+	// CORSConfig is the cors section (cors.Config).
+	CORSConfig = cors.Config
 )
+
+// corsEndpoints are the endpoints the cors option may name, with their
+// paths and the methods they answer.
+var corsEndpoints = map[string]cors.Endpoint{
+	"authorization": {Path: pathAuthorize, Methods: "GET, POST"},
+	"token":         {Path: pathToken, Methods: "POST"},
+	"revocation":    {Path: pathRevocation, Methods: "POST"},
+	"introspection": {Path: pathIntrospection, Methods: "POST"},
+	"userinfo":      {Path: pathUserinfo, Methods: "GET, POST"},
+}
 
 // PKCE enforcement policies, with Authelia's names.
 const (
@@ -106,7 +119,7 @@ type Config struct {
 	Authn AuthnConfig
 
 	// CORS allows browser apps on other origins to call the token,
-	// userinfo and other endpoints (cors.go).
+	// userinfo and other endpoints (package cors).
 	CORS CORSConfig
 
 	// Lifespans are named token lifespans that clients select with their
@@ -150,7 +163,7 @@ type Provider struct {
 
 	mux       *http.ServeMux // the route table (routes.go)
 	discovery []byte         // precomputed discovery document
-	cors      *corsPolicy    // nil: no CORS beyond discovery and JWKS (cors.go)
+	cors      *cors.Policy   // nil: no CORS beyond discovery and JWKS
 }
 
 // New validates cfg and builds a Provider.
@@ -234,7 +247,11 @@ func New(cfg Config) (*Provider, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := p.setupCORS(cfg.CORS); err != nil { // cors.go
+	var redirectURIs []string
+	for _, c := range p.clients.All() {
+		redirectURIs = append(redirectURIs, c.GetRedirectURIs()...)
+	}
+	if p.cors, err = cors.New(cfg.CORS, corsEndpoints, redirectURIs); err != nil {
 		return nil, err
 	}
 

@@ -147,7 +147,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// a larger body is refused while it is read, whatever the endpoint.
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	}
-	if p.handleCORS(w, r, strings.TrimPrefix(r.URL.Path, p.base)) { // cors.go: a preflight request
+	if p.cors.Handle(w, r, strings.TrimPrefix(r.URL.Path, p.base)) { // a preflight request
 		return
 	}
 	p.mux.ServeHTTP(w, r)
