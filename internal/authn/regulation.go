@@ -116,7 +116,7 @@ const regulationMaxKey = 256
 // failure. Looking at every run rather than only the latest one means a
 // stray failure recorded during a ban does not lift it.
 type Regulator struct {
-	db      *store.DB
+	db      AttemptStore
 	cfg     RegulationConfig
 	ipLimit int
 }
@@ -124,7 +124,7 @@ type Regulator struct {
 // NewRegulator returns a regulator storing attempts in db. MaxRetries 0
 // disables it (Check always allows, Record does nothing); zero FindTime or
 // BanTime take the defaults.
-func NewRegulator(db *store.DB, cfg RegulationConfig) *Regulator {
+func NewRegulator(db AttemptStore, cfg RegulationConfig) *Regulator {
 	def := DefaultRegulation()
 	if cfg.MaxRetries < 0 {
 		cfg.MaxRetries = 0

@@ -58,7 +58,7 @@ type Enrollment struct {
 // cannot be replayed, even by concurrent requests. A TOTP is safe for
 // concurrent use.
 type TOTP struct {
-	db     *store.DB
+	db     TOTPStore
 	sealer *Sealer
 	issuer string
 }
@@ -66,7 +66,7 @@ type TOTP struct {
 // NewTOTP returns a TOTP keeping secrets in db, sealed with sealer. issuer
 // is the name authenticator apps show beside the account (e.g. the host of
 // the provider).
-func NewTOTP(db *store.DB, sealer *Sealer, issuer string) *TOTP {
+func NewTOTP(db TOTPStore, sealer *Sealer, issuer string) *TOTP {
 	return &TOTP{db: db, sealer: sealer, issuer: issuer}
 }
 

@@ -96,13 +96,13 @@ func NewRelyingParty(issuer string) (*webauthn.WebAuthn, error) {
 // create and safe for concurrent use.
 type Passkeys struct {
 	rp  *webauthn.WebAuthn
-	db  *store.DB
+	db  PasskeyStore
 	now func() time.Time
 }
 
 // NewPasskeys returns the passkey ceremonies of rp (see [NewRelyingParty])
 // stored in db.
-func NewPasskeys(rp *webauthn.WebAuthn, db *store.DB) *Passkeys {
+func NewPasskeys(rp *webauthn.WebAuthn, db PasskeyStore) *Passkeys {
 	return &Passkeys{rp: rp, db: db, now: time.Now}
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
 // jwtAccessTokenType is the typ header of RFC 9068 access tokens.
@@ -40,8 +42,8 @@ func (s *tokenStrategy) AccessTokenSignature(ctx context.Context, token string) 
 
 // GenerateAccessToken implements oauth2.AccessTokenStrategy.
 func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
-	c, ok := r.GetClient().(*Client)
-	if !ok || c.AccessTokenAlg == "" {
+	c, ok := r.GetClient().(*clients.Client)
+	if !ok || c.AccessTokenAlg() == "" {
 		return s.CoreStrategy.GenerateAccessToken(ctx, r)
 	}
 	token, err := s.p.jwtAccessToken(ctx, c, r)
@@ -64,7 +66,7 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 	if typ, _ := jwtHeaderValue(token, "typ").(string); !strings.EqualFold(typ, jwtAccessTokenType) && !strings.EqualFold(typ, "application/"+jwtAccessTokenType) {
 		return fosite.ErrInvalidTokenFormat.WithHint("The token is not a JWT access token.")
 	}
-	now := time.Now().UTC()
+	now := s.p.now().UTC()
 	exp, _ := claims["exp"].(float64)
 	if exp == 0 || time.Unix(int64(exp), 0).Before(now) {
 		return fosite.ErrTokenExpired.WithHint("The access token expired.")
@@ -81,14 +83,14 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 // client's claims policy adds. On refresh the session keeps the original
 // sign-in, so auth_time stays that of the sign-in while iat is the new
 // token's.
-func (p *Provider) jwtAccessToken(ctx context.Context, c *Client, r fosite.Requester) (string, error) {
-	now := time.Now().UTC()
+func (p *Provider) jwtAccessToken(ctx context.Context, c *clients.Client, r fosite.Requester) (string, error) {
+	now := p.now().UTC()
 	sess := r.GetSession()
 	exp := sess.GetExpiresAt(fosite.AccessToken)
 	if exp.IsZero() {
 		exp = now.Add(c.GetEffectiveLifespan(fosite.GrantTypeAuthorizationCode, fosite.AccessToken, p.fosite.GetAccessTokenLifespan(ctx)))
 	}
-	aud := []string{c.ID}
+	aud := []string{c.GetID()}
 	for _, a := range r.GetGrantedAudience() {
 		if !slices.Contains(aud, a) {
 			aud = append(aud, a)
@@ -98,9 +100,9 @@ func (p *Provider) jwtAccessToken(ctx context.Context, c *Client, r fosite.Reque
 	username := ""
 	if os, ok := sess.(*openid.DefaultSession); ok {
 		username = os.Username
-		if username != "" && c.claimsPolicy != nil && len(c.claimsPolicy.AccessToken) > 0 {
+		if username != "" && c.ClaimsPolicy() != nil && len(c.ClaimsPolicy().AccessToken) > 0 {
 			if u, err := p.users.Lookup(username); err == nil {
-				for k, v := range p.accessTokenClaims(c, u, r.GetGrantedScopes()) {
+				for k, v := range p.claims.AccessToken(c.ClaimsPolicy(), u, r.GetGrantedScopes()) {
 					claims[k] = v
 				}
 			}
@@ -119,19 +121,19 @@ func (p *Provider) jwtAccessToken(ctx context.Context, c *Client, r fosite.Reque
 	}
 	sub := sess.GetSubject()
 	if sub == "" {
-		sub = c.ID // RFC 9068 2.2: no resource owner, the client is the subject
+		sub = c.GetID() // RFC 9068 2.2: no resource owner, the client is the subject
 	}
 	claims["iss"] = p.issuer
 	claims["sub"] = sub
 	claims["aud"] = aud
-	claims["client_id"] = c.ID
+	claims["client_id"] = c.GetID()
 	claims["exp"] = exp.Unix()
 	claims["iat"] = now.Unix()
 	claims["jti"] = randomToken()
 	if scopes := r.GetGrantedScopes(); len(scopes) > 0 {
 		claims["scope"] = strings.Join(scopes, " ")
 	}
-	return p.keys.Sign(claims, c.AccessTokenAlg, map[string]any{"typ": jwtAccessTokenType})
+	return p.keys.Sign(claims, c.AccessTokenAlg(), map[string]any{"typ": jwtAccessTokenType})
 }
 
 // jwtHeaderValue reads one member of a compact JWT's header, unverified.

@@ -25,7 +25,7 @@ func jwtRequest(tp *epProvider, clientID string, exp time.Time) *fosite.Request 
 	sess.SetExpiresAt(fosite.AccessToken, exp)
 	req := fosite.NewRequest()
 	req.ID = randomToken()
-	req.Client = tp.clients[clientID]
+	req.Client = tp.clients.Get(clientID)
 	req.Session = sess
 	req.GrantedScope = fosite.Arguments{"openid", "profile"}
 	req.GrantedAudience = fosite.Arguments{"rs"}

@@ -2,10 +2,9 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,35 +14,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
-	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
-// authFlow is what the pages add to an authorization request on its way
-// through login and consent.
-type authFlow struct {
-	login    *store.LoginSession // the signed-in user, nil if none
-	fresh    bool                // the user authenticated within this flow
-	decision string              // "allow" or "deny" from the consent page, "" before it
-	remember bool                // the user asked to remember an allow decision
-}
-
 // serveAuthorize is the authorization endpoint (GET or POST).
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	login, err := p.currentLogin(r)
+	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
 		return
 	}
-	p.authorize(w, r, authFlow{login: login})
+	p.authorize(w, r, pages.Flow{Login: login})
 }
 
 // authorize runs one authorization request to its end: a redirect back to the
 // client (code or error), the login page, the consent page, or an error page
 // when the client or redirect URI cannot be trusted.
-func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFlow) {
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.Flow) {
 	ctx := r.Context()
 	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
 		return
@@ -53,7 +44,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		p.authorizeError(w, r, ar, err)
 		return
 	}
-	client := ar.GetClient().(*Client)
+	client := ar.GetClient().(*clients.Client)
 	if err := p.checkAuthorizeRequest(ar, client); err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
@@ -78,7 +69,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 	form.Del("id_token_hint")
 
 	// Authentication.
-	login := flow.login
+	login := flow.Login
 	var user *users.User
 	if login != nil {
 		u, err := p.users.Lookup(login.Username)
@@ -89,15 +80,15 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		}
 	}
 	needLogin := login == nil
-	if !needLogin && !flow.fresh && flow.decision == "" {
+	if !needLogin && !flow.Fresh && flow.Decision == "" {
 		if slices.Contains(prompts, "login") {
 			needLogin = true
 		}
-		if maxAge, ok := parseMaxAge(form.Get("max_age")); ok && time.Since(login.AuthTime) > time.Duration(maxAge)*time.Second {
+		if maxAge, ok := parseMaxAge(form.Get("max_age")); ok && p.now().Sub(login.AuthTime) > time.Duration(maxAge)*time.Second {
 			needLogin = true
 		}
 	}
-	if !needLogin && !flow.fresh && flow.decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
+	if !needLogin && !flow.Fresh && flow.Decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
 		needLogin = true // the application expects another user
 	}
 	if needLogin {
@@ -105,12 +96,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in and prompt=none forbids asking."))
 			return
 		}
-		p.renderLogin(w, r, http.StatusOK, client, p.returnTo(r, ar), form.Get("login_hint"), "")
+		p.pages.RenderLogin(w, r, http.StatusOK, client, p.returnTo(r, ar), form.Get("login_hint"), "")
 		return
 	}
 
 	// Authorization policy: who may use this client, and with how many factors.
-	level := client.policy.Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
 	if level == authn.Deny {
 		p.denied(w, r, ar, client, user)
 		return
@@ -120,34 +111,27 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The client requires two-factor authentication and prompt=none forbids asking."))
 			return
 		}
-		p.secondFactorStep(w, r, client, user, p.returnTo(r, ar), "")
+		p.pages.SecondFactorStep(w, r, client, user, p.returnTo(r, ar), "")
 		return
 	}
 
 	// Consent.
-	switch flow.decision {
+	switch flow.Decision {
 	case "deny":
-		p.log.Info("consent denied", zap.String("client_id", client.ID), zap.String("username", login.Username))
+		p.log.Info("consent denied", zap.String("client_id", client.GetID()), zap.String("username", login.Username))
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return
 	case "allow":
-		if flow.remember && client.ConsentMode == "pre-configured" {
-			now := time.Now()
-			if err := p.db.PutConsent(ctx, store.Consent{
-				Username: user.Username, ClientID: client.ID,
-				Scopes: ar.GetRequestedScopes(), Audience: ar.GetRequestedAudience(),
-				GrantedAt: now, ExpiresAt: now.Add(client.ConsentDuration),
-			}); err != nil {
-				p.log.Error("remembering consent", zap.Error(err))
-			}
+		if flow.Remember {
+			p.pages.RememberConsent(ctx, client, user.Username, ar.GetRequestedScopes(), ar.GetRequestedAudience())
 		}
 	case "":
-		if slices.Contains(prompts, "consent") || !p.consented(ctx, client, user.Username, ar) {
+		if slices.Contains(prompts, "consent") || !p.pages.Consented(ctx, client, user.Username, ar.GetRequestedScopes(), ar.GetRequestedAudience()) {
 			if promptNone {
 				p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented and prompt=none forbids asking."))
 				return
 			}
-			p.renderConsent(w, r, client, user, ar)
+			p.pages.RenderConsent(w, r, client, user, ar.GetRequestedScopes(), p.returnTo(r, ar))
 			return
 		}
 	}
@@ -160,7 +144,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		ar.GrantAudience(a)
 	}
 	requestedAt := ar.GetRequestedAt()
-	if flow.fresh || flow.decision != "" {
+	if flow.Fresh || flow.Decision != "" {
 		// The re-authentication or consent happened within this flow, before
 		// this parse of the request: the request began no later than that.
 		requestedAt = login.AuthTime
@@ -187,10 +171,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow authFl
 		return
 	}
 	resp.AddParameter("iss", p.issuer) // RFC 9207
-	p.log.Info("authorization granted", zap.String("client_id", client.ID), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
+	p.log.Info("authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
 	if isOOB(ar) {
 		// A native app without a redirect URI: the user copies the code.
-		p.render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
+		p.pages.Render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
 		return
 	}
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
@@ -227,7 +211,7 @@ func (p *Provider) idTokenHintSubject(hint string) (string, error) {
 
 // isSubjectOf reports whether sub names the user, as this client sees them
 // (pairwise) or publicly.
-func (p *Provider) isSubjectOf(ctx context.Context, c *Client, username, sub string) bool {
+func (p *Provider) isSubjectOf(ctx context.Context, c *clients.Client, username, sub string) bool {
 	for _, get := range []func() (string, error){
 		func() (string, error) { return p.subject(ctx, c, username) },
 		func() (string, error) { return p.db.Subject(ctx, username, "") },
@@ -239,58 +223,23 @@ func (p *Provider) isSubjectOf(ctx context.Context, c *Client, username, sub str
 	return false
 }
 
-// consented reports whether the client may skip the consent page: implicit
-// consent, or a remembered consent of this user for exactly these scopes and
-// audience.
-func (p *Provider) consented(ctx context.Context, c *Client, username string, ar fosite.AuthorizeRequester) bool {
-	switch c.ConsentMode {
-	case "implicit":
-		return true
-	case "pre-configured":
-		rc, err := p.db.GetConsent(ctx, username, c.ID, time.Now())
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				p.log.Error("reading remembered consent", zap.Error(err))
-			}
-			return false
-		}
-		return sameSet(rc.Scopes, ar.GetRequestedScopes()) && sameSet(rc.Audience, ar.GetRequestedAudience())
-	}
-	return false
-}
-
-// sameSet compares two lists as sets.
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
-}
-
 // checkAuthorizeRequest applies the checks fosite leaves to us: per-client
 // PKCE requirements and the nonce's minimum length.
-func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client) error {
+func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *clients.Client) error {
 	form := ar.GetRequestForm()
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
-	if c.RequirePKCE && challenge == "" {
+	if c.RequirePKCE() && challenge == "" {
 		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
 	}
 	if err := p.checkPKCEPolicy(ar, c, challenge, method); err != nil {
 		return err
 	}
-	if c.PKCEChallengeMethod != "" && challenge != "" {
+	if c.PKCEChallengeMethod() != "" && challenge != "" {
 		if method == "" {
 			method = "plain"
 		}
-		if method != c.PKCEChallengeMethod {
-			return fosite.ErrInvalidRequest.WithHintf("The client must use code_challenge_method '%s'.", c.PKCEChallengeMethod)
+		if method != c.PKCEChallengeMethod() {
+			return fosite.ErrInvalidRequest.WithHintf("The client must use code_challenge_method '%s'.", c.PKCEChallengeMethod())
 		}
 	}
 	if nonce := form.Get("nonce"); nonce != "" && len(nonce) < p.minEntropy {
@@ -312,7 +261,7 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *Client
 // handler does, but before the login and consent pages: fosite checks it only
 // when it issues the code, so a public client without PKCE would have the
 // user sign in and consent just to receive invalid_request.
-func (p *Provider) checkPKCEPolicy(ar fosite.AuthorizeRequester, c *Client, challenge, method string) error {
+func (p *Provider) checkPKCEPolicy(ar fosite.AuthorizeRequester, c *clients.Client, challenge, method string) error {
 	f, ok := p.oauth2.(*fosite.Fosite)
 	if !ok || !ar.GetResponseTypes().Has("code") {
 		return nil // fosite's handler still checks when it issues the code
@@ -352,24 +301,6 @@ func (p *Provider) returnTo(r *http.Request, ar fosite.AuthorizeRequester) strin
 	return p.base + pathAuthorize + "?" + ar.GetRequestForm().Encode()
 }
 
-// resume rebuilds the authorization request a page form refers to. It accepts
-// only our own authorization endpoint, so it cannot become an open redirect.
-func (p *Provider) resume(r *http.Request, returnTo string) (*http.Request, bool) {
-	u, err := url.Parse(returnTo)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.base+pathAuthorize || u.Fragment != "" {
-		return nil, false
-	}
-	ar := r.Clone(r.Context())
-	ar.Method = http.MethodGet
-	ar.URL = &url.URL{Path: u.Path, RawQuery: u.RawQuery}
-	ar.RequestURI = u.RequestURI()
-	ar.Body = http.NoBody
-	ar.ContentLength = 0
-	ar.Header.Del("Content-Type")
-	ar.Form, ar.PostForm, ar.MultipartForm = nil, nil, nil
-	return ar, true
-}
-
 // authorizeError answers a failed authorization request. When the client or
 // its redirect URI cannot be trusted, the user gets a readable page and the
 // browser goes nowhere; otherwise the client gets the error at its redirect
@@ -392,11 +323,11 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		} else if strings.Contains(rfc.HintField, "redirect") {
 			desc = "The application asked to send you back to an address that is not registered for it, so you are not being redirected. Whoever runs the application should check its redirect URI."
 		}
-		p.renderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
+		p.pages.RenderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
 		return
 	}
 	if isOOB(ar) {
-		p.renderError(w, rfc.CodeField, "The sign-in did not complete", rfc.HintField, rfc.ErrorField)
+		p.pages.RenderError(w, rfc.CodeField, "The sign-in did not complete", rfc.HintField, rfc.ErrorField)
 		return
 	}
 	prepareErrorResponseMode(ar) // formpost.go
@@ -420,218 +351,58 @@ func (w *issWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// renderLogin shows the login page for an authorization request.
-func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, status int, c *Client, returnTo, username, msg string) {
-	page := ui.LoginPage{
-		Action:    p.base + pathLogin,
-		CSRFToken: p.csrfToken(w, r),
-		ReturnTo:  returnTo,
-		Username:  username,
-		Error:     msg,
-
-		RememberMe:     p.rememberMeTTL > 0,
-		Passkeys:       p.passkeysEnrolled != nil,
-		WebAuthnBase:   p.base + pathWebAuthn,
-		ContinueAction: p.base + pathContinue,
+// denied tells the user they may not use the client, and the client that
+// access was denied (the page links to the error redirect).
+func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clients.Client, u *users.User) {
+	p.log.Info("authorization policy denied the user", zap.String("client_id", c.GetID()), zap.String("username", u.Username))
+	rec := &redirectRecorder{header: http.Header{}}
+	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: rec, issuer: p.issuer}, ar,
+		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))
+	page := ui.ErrorPage{
+		Title:       "You can't use " + c.DisplayName(),
+		Description: "Your account is not allowed to sign in to this application. If you think it should be, ask whoever runs this service.",
+		Code:        "access_denied",
 	}
-	if c != nil {
-		page.ClientName = c.DisplayName()
+	if loc := rec.header.Get("Location"); loc != "" && rec.status >= 300 && rec.status < 400 {
+		page.ContinueURL = template.URL(loc) // our own redirect to a registered URI
 	}
-	p.render(w, status, page)
+	p.pages.Render(w, http.StatusForbidden, page)
 }
 
-// humanDuration writes a consent duration for people: "30 days", "12 hours".
-func humanDuration(d time.Duration) string {
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return strconv.FormatInt(n, 10) + " " + unit + "s"
-	}
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return plural(int64(d/(24*time.Hour)), "day")
-	case d >= time.Hour && d%time.Hour == 0:
-		return plural(int64(d/time.Hour), "hour")
-	case d >= time.Minute:
-		return plural(int64(d/time.Minute), "minute")
-	}
-	return plural(int64(d/time.Second), "second")
+// redirectRecorder captures the redirect fosite would send.
+type redirectRecorder struct {
+	header http.Header
+	status int
 }
 
-// renderConsent shows the consent page.
-func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, c *Client, u *users.User, ar fosite.AuthorizeRequester) {
-	page := ui.ConsentPage{
-		ClientName: c.DisplayName(),
-		ClientID:   c.ID,
-		UserName:   displayName(u),
-		Action:     p.base + pathConsent,
-		CSRFToken:  p.csrfToken(w, r),
-		ReturnTo:   p.returnTo(r, ar),
-	}
-	if c.ConsentMode == "pre-configured" {
-		page.RememberFor = humanDuration(c.ConsentDuration)
-	}
-	for _, s := range ar.GetRequestedScopes() {
-		desc, ok := scopeDescriptions[s]
-		if !ok {
-			desc = "Access to " + s
-		}
-		page.Scopes = append(page.Scopes, ui.Scope{Name: s, Description: desc})
-	}
-	p.render(w, http.StatusOK, page)
-}
+func (r *redirectRecorder) Header() http.Header         { return r.header }
+func (r *redirectRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *redirectRecorder) WriteHeader(status int)      { r.status = status }
 
-// serveConsent takes the consent page's decision and finishes the request.
-func (p *Provider) serveConsent(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts the consent form.", "")
-		return
+// checkResponseTypeAndMode refuses, before any page is shown, what fosite
+// would refuse only after the user signed in and consented: tokens in the
+// query, a form_post to a redirect URI a form cannot post to, and an ID
+// token from the authorization endpoint without the openid scope, a nonce
+// (OpenID Connect Core 3.2.2.1, 3.3.2.11) or the redirect_uri parameter.
+func checkResponseTypeAndMode(ar fosite.AuthorizeRequester) error {
+	types, form := ar.GetResponseTypes(), ar.GetRequestForm()
+	codeOnly := types.ExactOne("code")
+	switch mode := ar.GetResponseMode(); {
+	case !codeOnly && mode == fosite.ResponseModeQuery:
+		return fosite.ErrUnsupportedResponseMode.WithHintf("The response_mode 'query' cannot carry the tokens of response_type '%s'; use fragment or form_post.", form.Get("response_type"))
+	case mode == fosite.ResponseModeFormPost && !canFormPost(ar.GetRedirectURI()):
+		return fosite.ErrUnsupportedResponseMode.WithHint("The response_mode 'form_post' needs an http or https redirect_uri.")
 	}
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
-		return
-	}
-	decision := r.PostForm.Get("decision")
-	if decision != "allow" && decision != "deny" {
-		p.renderError(w, http.StatusBadRequest, "Unknown choice", "The consent form was incomplete. Go back to the application and try again.", "invalid_request")
-		return
-	}
-	ar, ok := p.resume(r, r.PostForm.Get("return_to"))
-	if !ok {
-		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The consent form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
-		return
-	}
-	login, err := p.currentLogin(r)
-	if err != nil {
-		p.log.Error("loading login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
-		return
-	}
-	p.authorize(w, ar, authFlow{login: login, decision: decision, remember: r.PostForm.Get("remember") != ""})
-}
-
-// serveLogin shows the login page (GET) or checks the credentials (POST) and
-// continues the authorization request.
-func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		returnTo := r.URL.Query().Get("return_to")
-		if _, ok := p.resume(r, returnTo); !ok {
-			returnTo = p.base + pathSettings
-		}
-		p.renderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
-		return
-	case http.MethodPost:
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only shows the sign-in form.", "")
-		return
-	}
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
-		return
-	}
-	returnTo := r.PostForm.Get("return_to")
-	next, ok := p.resume(r, returnTo)
-	if returnTo == p.base+pathSettings {
-		ok = true
-	}
-	if returnTo != "" && !ok {
-		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
-		return
-	}
-	var client *Client
-	if next != nil {
-		if id := next.URL.Query().Get("client_id"); id != "" {
-			client = p.clients[id]
+	if types.Has("id_token") {
+		switch {
+		case !ar.GetRequestedScopes().Has("openid"):
+			return fosite.ErrInvalidScope.WithHint("The response_type 'id_token' needs the 'openid' scope.")
+		case form.Get("nonce") == "":
+			return fosite.ErrInvalidRequest.WithHint("Parameter 'nonce' must be set when requesting an ID Token from the authorization endpoint (implicit and hybrid flows).")
 		}
 	}
-	username := strings.TrimSpace(r.PostForm.Get("username"))
-	ctx, now, ip := r.Context(), time.Now(), p.clientIP(r)
-	banned := p.regulator.Check(ctx, username, ip, now)
-	// The password is checked even when banned, so that a ban looks and
-	// takes exactly like a wrong password: usernames cannot be probed.
-	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
-	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
-		p.log.Error("authenticating user", zap.Error(err))
+	if !codeOnly && ar.GetRequestedScopes().Has("openid") && form.Get("redirect_uri") == "" {
+		return fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter is required when using OpenID Connect 1.0.")
 	}
-	if banned == nil {
-		if regErr := p.regulator.Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
-			p.log.Error("recording attempt", zap.Error(regErr))
-		}
-	}
-	if banned != nil || err != nil {
-		if banned != nil {
-			p.logBan(banned, username, ip)
-		} else {
-			p.log.Info("login failed", zap.String("username", username), zap.String("remote_ip", ip))
-		}
-		p.renderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
-		return
-	}
-	login, err := p.startLogin(w, r, user.Username, []string{"pwd"}, r.PostForm.Get("remember_me") != "" && p.rememberMeTTL > 0)
-	if err != nil {
-		p.log.Error("creating login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
-		return
-	}
-	p.log.Info("login succeeded", zap.String("username", user.Username))
-	if next == nil {
-		http.Redirect(w, r, p.base+pathSettings, http.StatusSeeOther)
-		return
-	}
-	p.authorize(w, next, authFlow{login: login, fresh: true})
-}
-
-// serveLogout shows the sign-out confirmation (GET) and signs out (POST).
-func (p *Provider) serveLogout(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		page := ui.LogoutPage{Action: p.base + pathLogout, CSRFToken: p.csrfToken(w, r)}
-		if login, err := p.currentLogin(r); err == nil && login != nil {
-			page.UserName = login.Username
-			if u, err := p.users.Lookup(login.Username); err == nil {
-				page.UserName = displayName(u)
-			}
-		}
-		p.render(w, http.StatusOK, page)
-	case http.MethodPost:
-		if !p.formOK(w, r, "Reload the page and try again.") {
-			return
-		}
-		if r.PostForm.Get("all_devices") != "" {
-			if login, err := p.currentLogin(r); err == nil && login != nil {
-				if err := p.db.DeleteLoginSessionsOfUser(r.Context(), login.Username); err != nil {
-					p.log.Error("ending every login session of the user", zap.Error(err))
-				}
-				p.log.Info("signed out on all devices", zap.String("username", login.Username))
-			}
-		}
-		if err := p.endLogin(w, r); err != nil {
-			p.log.Error("ending login session", zap.Error(err))
-		}
-		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathLogout, Done: true})
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only signs you out.", "")
-	}
-}
-
-func displayName(u *users.User) string {
-	if u.DisplayName != "" {
-		return u.DisplayName
-	}
-	return u.Username
-}
-
-// render writes a page, logging template failures.
-func (p *Provider) render(w http.ResponseWriter, status int, page any) {
-	if err := p.pages.Render(w, status, page); err != nil {
-		p.log.Error("rendering page", zap.Error(err))
-	}
-}
-
-// renderError writes the readable error page.
-func (p *Provider) renderError(w http.ResponseWriter, status int, title, desc, code string) {
-	p.render(w, status, ui.ErrorPage{Title: title, Description: desc, Code: code})
+	return nil
 }

@@ -3,16 +3,9 @@ package provider
 import (
 	"encoding/json"
 	"slices"
-)
 
-// scopeDescriptions are shown on the consent page.
-var scopeDescriptions = map[string]string{
-	"openid":         "Sign you in with your account",
-	"profile":        "Your name and username",
-	"email":          "Your email address",
-	"groups":         "The groups you belong to",
-	"offline_access": "Stay signed in to the application (refresh tokens)",
-}
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+)
 
 // claimsSupported lists every claim the provider can put in an ID token or
 // userinfo response.
@@ -25,8 +18,8 @@ var claimsSupported = []string{
 // what is implemented and configured.
 func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	scopes := []string{"openid", "offline_access", "profile", "email", "groups"}
-	for _, c := range p.clients {
-		for _, s := range c.Scopes {
+	for _, c := range p.clients.All() {
+		for _, s := range c.GetScopes() {
 			if !slices.Contains(scopes, s) {
 				scopes = append(scopes, s)
 			}
@@ -36,8 +29,8 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	if cfg.EnablePKCEPlainChallenge {
 		pkce = append(pkce, "plain")
 	}
-	authMethods := []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
-	grants, types, modes := p.supportedFlows() // flows.go
+	authMethods := []string{clients.AuthMethodBasic, clients.AuthMethodPost, clients.AuthMethodNone}
+	grants, types, modes := p.clients.SupportedFlows()
 	doc := map[string]any{
 		"issuer":                                         p.issuer,
 		"authorization_endpoint":                         p.url(pathAuthorize),
@@ -72,6 +65,35 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"require_pushed_authorization_requests":         cfg.RequirePushedAuthorizationRequests,
 	}
 	p.tokenDiscovery(doc)
-	assertionDiscovery(doc) // clientassert.go
+	clients.AddAssertionMetadata(doc)
 	return json.Marshal(doc)
+}
+
+// tokenDiscovery adds the metadata of the per-client token options:
+// userinfo signing, pairwise subjects, custom scopes and their claims.
+func (p *Provider) tokenDiscovery(doc map[string]any) {
+	doc["userinfo_signing_alg_values_supported"] = append([]string{"none"}, p.keys.Algorithms()...)
+	for _, c := range p.clients.All() {
+		if c.Sector() != "" {
+			doc["subject_types_supported"] = []string{"public", "pairwise"}
+			break
+		}
+	}
+	if scopes, ok := doc["scopes_supported"].([]string); ok {
+		for _, name := range p.claims.ScopeNames() {
+			if !slices.Contains(scopes, name) {
+				scopes = append(scopes, name)
+			}
+		}
+		doc["scopes_supported"] = scopes
+	}
+	if claims, ok := doc["claims_supported"].([]string); ok {
+		claims = slices.Clone(claims)
+		for _, c := range p.claims.ClaimsSupported() {
+			if !slices.Contains(claims, c) {
+				claims = append(claims, c)
+			}
+		}
+		doc["claims_supported"] = claims
+	}
 }

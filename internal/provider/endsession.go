@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,16 +8,17 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
 // endSessionRequest is a validated RP-initiated logout request (OpenID
 // Connect RP-Initiated Logout 1.0).
 type endSessionRequest struct {
-	client      *Client // the client that sent the user, nil when unknown
-	redirectURI string  // a registered post_logout_redirect_uri, "" for none
-	state       string  // echoed on the redirect
-	hintSubject string  // sub of the id_token_hint, "" without one
+	client      *clients.Client // the client that sent the user, nil when unknown
+	redirectURI string          // a registered post_logout_redirect_uri, "" for none
+	state       string          // echoed on the redirect
+	hintSubject string          // sub of the id_token_hint, "" without one
 }
 
 // endSessionError is why a logout request is refused; the user reads it.
@@ -48,18 +48,11 @@ func (e *endSessionError) Error() string { return e.description }
 // in is sent straight back (there is nothing to confirm), or sees "not
 // signed in".
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPost:
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only signs you out.", "")
-		return
-	}
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	}
 	if err := r.ParseForm(); err != nil {
-		p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out request could not be read.", "invalid_request")
+		p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out request could not be read.", "invalid_request")
 		return
 	}
 	if r.Method == http.MethodPost && r.PostForm.Has("csrf_token") {
@@ -70,13 +63,13 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	req, err := p.parseEndSession(r.Form)
 	if err != nil {
 		p.log.Info("logout request rejected", zap.String("client_id", r.Form.Get("client_id")), zap.String("reason", err.Error()))
-		p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
+		p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
 		return
 	}
-	login, err := p.currentLogin(r)
+	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
 		return
 	}
 	if login == nil {
@@ -84,7 +77,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			p.endSessionRedirect(w, r, req)
 			return
 		}
-		p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession})
+		p.pages.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession})
 		return
 	}
 	if req.hintSubject != "" {
@@ -94,39 +87,39 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	page := ui.LogoutPage{
 		Action:    p.base + pathEndSession,
-		CSRFToken: p.csrfToken(w, r),
+		CSRFToken: p.pages.CSRFToken(w, r),
 		ReturnTo:  req.returnTo(p.base + pathEndSession),
 		UserName:  login.Username,
 	}
 	if u, err := p.users.Lookup(login.Username); err == nil {
-		page.UserName = displayName(u)
+		page.UserName = u.DisplayName()
 	}
-	p.render(w, http.StatusOK, page)
+	p.pages.Render(w, http.StatusOK, page)
 }
 
 // confirmEndSession handles the confirmation form: it ends the login
 // session, then redirects to the client or shows "signed out".
 func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
-	if !p.checkCSRF(r) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
+	if !p.pages.CheckCSRF(r, r.PostForm.Get("csrf_token")) {
+		p.pages.RenderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
 		return
 	}
 	req := &endSessionRequest{}
 	if returnTo := r.PostForm.Get("return_to"); returnTo != "" {
 		u, err := url.Parse(returnTo)
 		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.base+pathEndSession || u.Fragment != "" {
-			p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+			p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
 			return
 		}
 		if req, err = p.parseEndSession(u.Query()); err != nil {
-			p.renderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
+			p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
 			return
 		}
 	}
-	login, _ := p.currentLogin(r)
-	if err := p.endLogin(w, r); err != nil {
+	login, _ := p.pages.CurrentLogin(r)
+	if err := p.pages.EndLogin(w, r); err != nil {
 		p.log.Error("ending login session", zap.Error(err))
-		p.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not end your session. Please try again.", "server_error")
+		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not end your session. Please try again.", "server_error")
 		return
 	}
 	fields := []zap.Field{zap.String("client_id", req.clientID())}
@@ -138,7 +131,7 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 		p.endSessionRedirect(w, r, req)
 		return
 	}
-	p.render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession, Done: true})
+	p.pages.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession, Done: true})
 }
 
 // parseEndSession validates the parameters of a logout request.
@@ -168,7 +161,7 @@ func (p *Provider) parseEndSession(form url.Values) (*endSessionRequest, error) 
 		req.hintSubject, _ = claims["sub"].(string)
 	}
 	if clientID != "" {
-		req.client = p.clients[clientID]
+		req.client = p.clients.Get(clientID)
 		if req.client == nil {
 			return nil, &endSessionError{"The application that sent you here is not registered with this sign-in service."}
 		}
@@ -177,7 +170,7 @@ func (p *Provider) parseEndSession(form url.Values) (*endSessionRequest, error) 
 		switch {
 		case req.client == nil:
 			return nil, &endSessionError{"The application asked to be sent back to an address but did not say which application it is (client_id or id_token_hint), so you are not being redirected."}
-		case !slices.Contains(req.client.PostLogoutRedirectURIs, uri):
+		case !req.client.IsPostLogoutRedirectURI(uri):
 			return nil, &endSessionError{"The application asked to send you to an address that is not registered for it, so you are not being redirected."}
 		}
 		req.redirectURI = uri
@@ -206,7 +199,7 @@ func (req *endSessionRequest) clientID() string {
 	if req.client == nil {
 		return ""
 	}
-	return req.client.ID
+	return req.client.GetID()
 }
 
 // returnTo is the confirmation form's return_to: the endpoint with the
@@ -214,7 +207,7 @@ func (req *endSessionRequest) clientID() string {
 func (req *endSessionRequest) returnTo(endpoint string) string {
 	q := url.Values{}
 	if req.client != nil {
-		q.Set("client_id", req.client.ID)
+		q.Set("client_id", req.client.GetID())
 	}
 	if req.redirectURI != "" {
 		q.Set("post_logout_redirect_uri", req.redirectURI)
@@ -245,20 +238,4 @@ func (p *Provider) endSessionRedirect(w http.ResponseWriter, r *http.Request, re
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, target, http.StatusSeeOther)
-}
-
-// validatePostLogoutRedirectURIs checks a client's post_logout_redirect_uris
-// with the rules of redirect_uris (absolute, no fragment, a host for http and
-// https); the out-of-band URN makes no sense here.
-func validatePostLogoutRedirectURIs(uris []string) error {
-	for _, raw := range uris {
-		err := validateRedirectURI(raw, false)
-		if raw == "urn:ietf:wg:oauth:2.0:oob" {
-			err = fmt.Errorf("the out-of-band URN is not a place to return to")
-		}
-		if err != nil {
-			return fmt.Errorf("post_logout_redirect_uris: %q: %w", raw, err)
-		}
-	}
-	return nil
 }

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
@@ -97,37 +99,30 @@ func TestEndSessionRedirectState(t *testing.T) {
 	}
 }
 
-func TestValidatePostLogoutRedirectURIs(t *testing.T) {
-	for uri, ok := range map[string]bool{
-		"https://app.example/bye":        true,
-		"http://127.0.0.1:8080/bye?x=1":  true,
-		"app.immich:///logout":           true,
-		"https://app.example/bye#frag":   false,
-		"/relative":                      false,
-		"https:///nohost":                false,
-		"urn:ietf:wg:oauth:2.0:oob":      false,
-		"https://app.example/%zz-broken": false,
-	} {
-		if err := validatePostLogoutRedirectURIs([]string{uri}); (err == nil) != ok {
-			t.Errorf("%q: err = %v", uri, err)
-		}
-	}
-	if _, err := newClient(ClientConfig{ID: "x", Secret: "s", RedirectURIs: []string{"https://x/cb"}, PostLogoutRedirectURIs: []string{"nope"}}, []string{keys.RS256}); err == nil || !strings.Contains(err.Error(), "post_logout_redirect_uris") {
-		t.Errorf("newClient: %v", err)
-	}
-}
+// sessionCookie is the name of the login session cookie (package pages).
+const sessionCookie = "caddy_oidc_session"
 
-// signIn creates a login session for username and returns its cookie and a
-// CSRF cookie with the matching form token.
+// signIn creates a login session for username and returns its cookie, and
+// the CSRF cookie and form token a page of that session carries.
 func (tp *epProvider) signIn(username string) (session, csrf *http.Cookie, token string) {
 	tp.t.Helper()
 	now := time.Now()
-	s := store.LoginSession{ID: randomToken(), Username: username, AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	s := store.LoginSession{ID: randomToken(), Username: username, AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastSeenAt: now}
 	if err := tp.db.CreateLoginSession(context.Background(), s); err != nil {
 		tp.t.Fatal(err)
 	}
-	c := randomToken()
-	return &http.Cookie{Name: sessionCookie, Value: s.ID}, &http.Cookie{Name: csrfCookie, Value: c}, tp.csrfFor(c)
+	session = &http.Cookie{Name: sessionCookie, Value: s.ID}
+	w := tp.browse(http.MethodGet, epIssuer+pages.PathLogout, nil, session)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "caddy_oidc_csrf" {
+			csrf = c
+		}
+	}
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(w.Body.String())
+	if csrf == nil || m == nil {
+		tp.t.Fatalf("the sign-out page set no CSRF cookie or token: %d %s", w.Code, w.Body)
+	}
+	return session, csrf, m[1]
 }
 
 func (tp *epProvider) browse(method, target string, form url.Values, cookies ...*http.Cookie) *httptest.ResponseRecorder {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -53,7 +54,7 @@ func grantClientCredentials(ar fosite.AccessRequester) error {
 // asks of its storage: checking the user's password. It checks it as the
 // login page does, under regulation.
 type passwordStorage struct {
-	*store.Fosite
+	FositeStorage
 	p *Provider
 }
 
@@ -67,22 +68,22 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 	username := strings.TrimSpace(name)
 	ip := ""
 	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
-		ip = p.clientIP(r)
+		ip = p.pages.ClientIP(r)
 	}
-	now := time.Now()
-	banned := p.regulator.Check(ctx, username, ip, now)
+	now := p.now()
+	banned := p.pages.Regulator().Check(ctx, username, ip, now)
 	user, err := p.users.Authenticate(username, secret)
 	if err != nil && !errors.Is(err, users.ErrInvalidCredentials) {
 		p.log.Error("authenticating user (password grant)", zap.Error(err))
 		return "", err // server_error
 	}
 	if banned == nil {
-		if regErr := p.regulator.Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
+		if regErr := p.pages.Regulator().Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
 			p.log.Error("recording attempt", zap.Error(regErr))
 		}
 	}
 	if banned != nil {
-		p.logBan(banned, username, ip)
+		p.pages.LogBan(banned, username, ip)
 		return "", fosite.ErrNotFound
 	}
 	if err != nil {
@@ -110,7 +111,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	if !ok || sess.Username == "" {
 		return fosite.ErrServerError.WithDebug("password grant: the session has no username")
 	}
-	client, ok := ar.GetClient().(*Client)
+	client, ok := ar.GetClient().(*clients.Client)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("password grant: unexpected client type")
 	}
@@ -123,7 +124,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	}
 	// New refuses the grant unless the policy is one_factor for everyone;
 	// check again rather than issue tokens a policy would refuse.
-	if client.policy.Evaluate(authn.Subject{Username: u.Username, Groups: u.Groups}) != authn.OneFactor {
+	if client.Policy().Evaluate(authn.Subject{Username: u.Username, Groups: u.Groups}) != authn.OneFactor {
 		return fosite.ErrAccessDenied.WithHint("The client's authorization policy does not allow the password grant for this user.")
 	}
 	for _, s := range ar.GetRequestedScopes() {
@@ -132,7 +133,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	now := p.now().UTC().Truncate(time.Second)
 	login := &store.LoginSession{Username: u.Username, AuthTime: now, AMR: []string{"pwd"}}
 	full, err := p.newSession(ctx, client, u, login, ar.GetGrantedScopes(), now)
 	if err != nil {
@@ -140,7 +141,7 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	}
 	// Keep the expiry times fosite's handler set on the session.
 	sess.Claims, sess.Headers, sess.Subject, sess.Username = full.Claims, full.Headers, full.Subject, full.Username
-	p.log.Info("password grant", zap.String("client_id", client.ID), zap.String("username", u.Username))
+	p.log.Info("password grant", zap.String("client_id", client.GetID()), zap.String("username", u.Username))
 	return nil
 }
 

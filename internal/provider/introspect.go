@@ -10,13 +10,14 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
 // introspectionAuthMethods are the client authentication methods the
 // introspection endpoint accepts: confidential clients only (RFC 7662 2.1
 // requires authorization, to prevent token scanning).
-var introspectionAuthMethods = []string{AuthMethodBasic, AuthMethodPost}
+var introspectionAuthMethods = []string{clients.AuthMethodBasic, clients.AuthMethodPost}
 
 // serveIntrospection is the token introspection endpoint (RFC 7662).
 //
@@ -25,7 +26,7 @@ var introspectionAuthMethods = []string{AuthMethodBasic, AuthMethodPost}
 // with fosite's own hasher (our clients keep theirs in a go-crypt digest),
 // and also accepts any valid access token as a bearer credential, so any
 // user's token could introspect every other token. We authenticate the
-// client with authenticateClient instead, and use fosite only to look the
+// client with the clients.Authenticator instead, and use fosite only to look the
 // token up (IntrospectToken).
 //
 // Policy, stricter than RFC 7662 requires (RFC 7662 4 allows it):
@@ -44,7 +45,7 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	if !p.parseEndpointForm(w, r, "introspection") {
 		return
 	}
-	client, err := p.authenticateClient(ctx, r, r.PostForm)
+	client, err := p.clientAuth.Authenticate(ctx, r, r.PostForm)
 	if err != nil {
 		p.endpointError(w, r, "introspection", err)
 		return
@@ -130,18 +131,12 @@ func mayIntrospect(caller string, ar fosite.Requester) bool {
 	return ar.GetClient().GetID() == caller || slices.Contains(ar.GetGrantedAudience(), caller)
 }
 
-// parseEndpointForm checks that a back-channel request (introspection,
-// revocation, PAR) is a POST and parses its body. On failure it has answered.
+// parseEndpointForm parses the body of a back-channel request
+// (introspection, revocation, PAR; the route table lets only POST through).
+// On failure it has answered.
 // Introspection and revocation read parameters from the body only: a token
 // in a URL ends up in logs.
 func (p *Provider) parseEndpointForm(w http.ResponseWriter, r *http.Request, endpoint string) bool {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		e := fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s', expected 'POST'.", r.Method)
-		e.CodeField = http.StatusMethodNotAllowed
-		p.endpointError(w, r, endpoint, e)
-		return false
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		p.endpointError(w, r, endpoint, fosite.ErrInvalidRequest.WithHint("Unable to parse the HTTP body; send a form (application/x-www-form-urlencoded)."))

@@ -46,7 +46,8 @@ func (u epUsers) Lookup(name string) (*users.User, error) {
 // introspection, revocation, logout and PAR tests.
 type epProvider struct {
 	*Provider
-	t *testing.T
+	t  *testing.T
+	db *store.DB // the provider's storage, for the tests to look into
 }
 
 func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
@@ -63,7 +64,7 @@ func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
 	cfg := Config{
 		Issuer: epIssuer,
 		Users: epUsers{
-			"alice": {Username: "alice", DisplayName: "Alice", Email: "alice@example.com"},
+			"alice": {Username: "alice", FullName: "Alice", Email: "alice@example.com"},
 			"carol": {Username: "carol", Disabled: true},
 		},
 		Keys:         km,
@@ -82,11 +83,12 @@ func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	db = cfg.DB // mutate may replace it
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &epProvider{Provider: p, t: t}
+	return &epProvider{Provider: p, t: t, db: db}
 }
 
 // grant is a stored grant with its tokens.
@@ -108,7 +110,7 @@ func (tp *epProvider) mint(clientID, username string, audience ...string) grant 
 	sess.SetExpiresAt(fosite.RefreshToken, now.Add(90*time.Minute))
 	req := fosite.NewRequest()
 	req.ID = randomToken()
-	req.Client = tp.clients[clientID]
+	req.Client = tp.clients.Get(clientID)
 	req.Session = sess
 	req.RequestedAt = now
 	req.GrantedScope = fosite.Arguments{"openid", "profile"}
@@ -263,7 +265,7 @@ func TestIntrospectionRequestErrors(t *testing.T) {
 func TestMayIntrospect(t *testing.T) {
 	tp := newEndpointProvider(t, nil)
 	req := fosite.NewRequest()
-	req.Client = tp.clients["app"]
+	req.Client = tp.clients.Get("app")
 	req.GrantedAudience = fosite.Arguments{"rs"}
 	for caller, want := range map[string]bool{"app": true, "rs": true, "other": false, "": false} {
 		if got := mayIntrospect(caller, req); got != want {

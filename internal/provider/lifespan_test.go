@@ -6,28 +6,21 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
-func TestClientLifespans(t *testing.T) {
-	c := &Client{lifespans: &Lifespans{AccessToken: 5 * time.Minute, AuthorizeCode: 10 * time.Second, RefreshToken: 2 * time.Hour}}
-	plain := &Client{}
-	for _, tc := range []struct {
-		c    *Client
-		gt   fosite.GrantType
-		tt   fosite.TokenType
-		want time.Duration
-	}{
-		{c, fosite.GrantTypeAuthorizationCode, fosite.AccessToken, 5 * time.Minute},
-		{c, fosite.GrantTypeRefreshToken, fosite.AccessToken, 5 * time.Minute},
-		{c, fosite.GrantTypeRefreshToken, fosite.RefreshToken, 2 * time.Hour},
-		{c, fosite.GrantTypeAuthorizationCode, fosite.IDToken, time.Minute}, // unset: the fallback
-		{plain, fosite.GrantTypeAuthorizationCode, fosite.AccessToken, time.Minute},
-	} {
-		if got := fosite.GetEffectiveLifespan(tc.c, tc.gt, tc.tt, time.Minute); got != tc.want {
-			t.Errorf("%s %s: %v, want %v", tc.gt, tc.tt, got, tc.want)
-		}
+// The authorization code lifespan reaches fosite's authorize handlers
+// through the configuration wrapper (clients test GetEffectiveLifespan).
+func TestClientLifespanConfig(t *testing.T) {
+	reg, err := clients.NewRegistry(context.Background(), []ClientConfig{
+		{ID: "short", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}, Lifespan: "short"},
+		{ID: "plain", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}},
+	}, clients.Env{Algorithms: []string{"RS256"}, Lifespans: map[string]Lifespans{"short": {AuthorizeCode: 10 * time.Second}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-
+	c, plain := reg.Get("short"), reg.Get("plain")
 	cfg := clientLifespanConfig{&fosite.Config{AuthorizeCodeLifespan: time.Minute}}
 	ar := fosite.NewAuthorizeRequest()
 	ar.Client = c

@@ -11,6 +11,8 @@ import (
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
 // pushedInteractionLifespan is the least time a user has to finish signing in
@@ -35,7 +37,7 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, "pushed authorization request", err)
 		return
 	}
-	client := ar.GetClient().(*Client)
+	client := ar.GetClient().(*clients.Client)
 	// Our own checks (per-client PKCE, nonce length, no request objects) run
 	// now, so the client hears of a bad request here rather than through the
 	// user's browser.
@@ -48,7 +50,7 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, "pushed authorization request", err)
 		return
 	}
-	p.log.Info("authorization request pushed", zap.String("client_id", client.ID))
+	p.log.Info("authorization request pushed", zap.String("client_id", client.GetID()))
 	p.oauth2.WritePushedAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -75,7 +77,7 @@ func (p *Provider) isPushedURI(uri string) bool {
 //     from the URL and was not pushed, so the browser goes nowhere.
 func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in request could not be read. Go back to the application and try again.", "invalid_request")
+		p.pages.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in request could not be read. Go back to the application and try again.", "invalid_request")
 		return false
 	}
 	uri := r.Form.Get("request_uri")
@@ -90,12 +92,12 @@ func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) boo
 	if uri != "" {
 		return true // checkAuthorizeRequest refuses request objects by reference
 	}
-	c := p.clients[r.Form.Get("client_id")]
-	if c == nil || !(p.requirePAR || c.RequirePAR) {
+	c := p.clients.Get(r.Form.Get("client_id"))
+	if c == nil || !(p.requirePAR || c.RequirePAR()) {
 		return true
 	}
-	p.log.Info("authorization request rejected", zap.String("client_id", c.ID), zap.String("error", "invalid_request"), zap.String("hint", "the client must use a pushed authorization request"))
-	p.renderError(w, http.StatusBadRequest, "This sign-in link is not valid",
+	p.log.Info("authorization request rejected", zap.String("client_id", c.GetID()), zap.String("error", "invalid_request"), zap.String("hint", "the client must use a pushed authorization request"))
+	p.pages.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid",
 		"The application must send its sign-in request to this service first (a pushed authorization request), and did not, so you are not being redirected.",
 		"invalid_request")
 	return false
@@ -142,7 +144,7 @@ func (p *Provider) repush(ctx context.Context, ar fosite.AuthorizeRequester) (st
 		sess = s.Clone()
 	}
 	lifespan := max(pushedInteractionLifespan, p.fosite.GetPushedAuthorizeContextLifespan(ctx))
-	sess.SetExpiresAt(fosite.PushedAuthorizeRequestContext, time.Now().UTC().Add(lifespan))
+	sess.SetExpiresAt(fosite.PushedAuthorizeRequestContext, p.now().UTC().Add(lifespan))
 	cp.Session = sess
 	uri := p.parPrefix() + randomToken()
 	if err := p.storage.CreatePARSession(ctx, uri, &cp); err != nil {

@@ -1,14 +1,20 @@
-// Package provider is the OpenID Connect engine: it composes fosite with our
-// storage, keys, users and pages, and serves every endpoint under the issuer.
-// It knows nothing about Caddy; package caddyoidc adapts it.
+// Package provider is the OpenID Connect engine: it composes fosite with the
+// client registry (package clients), the claims (claims), the signing keys
+// (keys), the users, the storage and the pages people see (pages), and
+// serves every endpoint under the issuer from one route table (routes.go).
+// Each protocol endpoint has its file: discovery.go (and the JWKS in
+// routes.go), authorize.go, token.go, userinfo.go, introspect.go,
+// revoke.go, par.go, endsession.go. It knows nothing about Caddy; package
+// caddyoidc adapts it.
 package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -17,39 +23,52 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/claims"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/cors"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
-	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
-)
-
-// Endpoint paths below the issuer. They match Authelia's, so apps configured
-// by hand for Authelia keep working.
-const (
-	pathDiscovery     = "/.well-known/openid-configuration"
-	pathOAuthMetadata = "/.well-known/oauth-authorization-server"
-	pathJWKS          = "/jwks.json"
-	pathAuthorize     = "/api/oidc/authorization"
-	pathToken         = "/api/oidc/token"
-	pathUserinfo      = "/api/oidc/userinfo"
-	pathIntrospection = "/api/oidc/introspection"
-	pathRevocation    = "/api/oidc/revocation"
-	pathPAR           = "/api/oidc/pushed-authorization-request"
-	pathEndSession    = "/api/oidc/end-session"
-	pathLogin         = "/login"
-	pathConsent       = "/consent"
-	pathLogout        = "/logout"
-	pathAssets        = "/assets"
-	pathWebAuthn      = "/api/webauthn"
-	pathSecondFactor  = "/login/2fa"
-	pathTOTPEnroll    = "/login/totp"
-	pathContinue      = "/login/continue"
-	pathSettings      = "/settings"
 )
 
 // maxRequestBody bounds every request body the provider reads (forms, token
 // requests, WebAuthn JSON).
 const maxRequestBody = 64 << 10
+
+// The client options and provider-wide definitions live in package clients
+// and claims; these aliases keep the configuration in one place for callers.
+type (
+	// ClientConfig is one registered client (clients.Config).
+	ClientConfig = clients.Config
+	// Lifespans are named token lifespans (clients.Lifespans).
+	Lifespans = clients.Lifespans
+	// ClaimsPolicy is a named claims policy (claims.Policy).
+	ClaimsPolicy = claims.Policy
+	// Scope is a custom scope (claims.Scope).
+	Scope = claims.Scope
+	// AuthnConfig is how users authenticate (pages.AuthnConfig).
+	AuthnConfig = pages.AuthnConfig
+	// CORSConfig is the cors section (cors.Config).
+	CORSConfig = cors.Config
+)
+
+// corsEndpoints are the endpoints the cors option may name, with their
+// paths and the methods they answer.
+var corsEndpoints = map[string]cors.Endpoint{
+	"authorization": {Path: pathAuthorize, Methods: "GET, POST"},
+	"token":         {Path: pathToken, Methods: "POST"},
+	"revocation":    {Path: pathRevocation, Methods: "POST"},
+	"introspection": {Path: pathIntrospection, Methods: "POST"},
+	"userinfo":      {Path: pathUserinfo, Methods: "GET, POST"},
+}
+
+// PKCE enforcement policies, with Authelia's names.
+const (
+	EnforcePKCENever             = "never"
+	EnforcePKCEPublicClientsOnly = "public_clients_only"
+	EnforcePKCEAlways            = "always"
+)
 
 // Config is everything the engine needs. Durable parts (DB, Keys) are shared
 // across configuration reloads by the caller; the rest is per configuration.
@@ -96,53 +115,55 @@ type Config struct {
 	PARContextLifespan time.Duration
 
 	// Authn configures authentication: policies, second factors,
-	// regulation, session lifetimes (twofactor.go).
+	// regulation, session lifetimes (package pages).
 	Authn AuthnConfig
 
 	// CORS allows browser apps on other origins to call the token,
-	// userinfo and other endpoints (cors.go).
+	// userinfo and other endpoints (package cors).
 	CORS CORSConfig
 
 	// Lifespans are named token lifespans that clients select with their
-	// Lifespan option (lifespan.go).
+	// Lifespan option.
 	Lifespans map[string]Lifespans
 	// ClaimsPolicies are named claims policies that clients select with
 	// their ClaimsPolicy option; Scopes are custom scopes releasing claims
-	// (claimspolicy.go).
+	// (package claims).
 	ClaimsPolicies map[string]ClaimsPolicy
 	Scopes         map[string]Scope
 
 	// Logger receives structured logs; never secrets or tokens.
 	Logger *zap.Logger
+
+	// Now is the engine's clock for the expiry decisions it makes itself
+	// (login sessions, max_age, client assertions, JWT access tokens,
+	// consents); default time.Now. fosite's own token expiry reads the
+	// system clock.
+	Now func() time.Time
 }
 
 // Provider serves the OpenID Connect endpoints.
 type Provider struct {
 	issuer     string
+	origin     string // the issuer's origin, scheme://host, for CSRF checks
 	base       string // the issuer's path without trailing slash, "" for the root
-	secure     bool   // cookies get the Secure flag (https issuer)
-	clients    map[string]*Client
+	clients    *clients.Registry
+	clientAuth *clients.Authenticator
+	now        func() time.Time // the clock (Config.Now)
+	claims     *claims.Set
 	users      users.Backend
 	keys       *keys.Manager
-	db         *store.DB
+	db         Subjects
 	oauth2     fosite.OAuth2Provider
-	pages      *ui.Pages
-	assets     http.Handler
+	pages      *pages.Pages
 	log        *zap.Logger
-	cookieKey  []byte
-	sessionTTL time.Duration
 	minEntropy int
 	fosite     *fosite.Config
-	storage    *store.Fosite
+	storage    FositeStorage
 	requirePAR bool // every client must push its authorization requests
-	authnState
 
-	discovery []byte // precomputed discovery document
-
-	clientJWKS *jwksFetcher // clients' jwks_uri documents (clientjwks.go)
-	cors       *corsPolicy  // nil: no CORS beyond discovery and JWKS (cors.go)
-
-	scopes map[string]Scope // custom scopes (claimspolicy.go)
+	mux       *http.ServeMux // the route table (routes.go)
+	discovery []byte         // precomputed discovery document
+	cors      *cors.Policy   // nil: no CORS beyond discovery and JWKS
 }
 
 // New validates cfg and builds a Provider.
@@ -157,6 +178,9 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("issuer: %q must be an absolute https URL", cfg.Issuer)
 	case iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(cfg.Issuer, "/"):
 		return nil, fmt.Errorf("issuer: %q must not have a query, a fragment or a trailing slash", cfg.Issuer)
+	case strings.ContainsAny(iss.Path, "{} \t\n"):
+		// The route table is a ServeMux below this path.
+		return nil, fmt.Errorf("issuer: %q: the path must not contain spaces or braces", cfg.Issuer)
 	}
 	if cfg.Users == nil || cfg.Keys == nil || cfg.DB == nil {
 		return nil, fmt.Errorf("provider: users, keys and storage are required")
@@ -166,6 +190,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	setDefault(&cfg.AccessTokenLifespan, time.Hour)
 	setDefault(&cfg.AuthorizeCodeLifespan, time.Minute)
@@ -192,56 +219,41 @@ func New(cfg Config) (*Provider, error) {
 
 	p := &Provider{
 		issuer:     cfg.Issuer,
+		origin:     iss.Scheme + "://" + iss.Host,
 		base:       strings.TrimSuffix(iss.Path, "/"),
-		secure:     iss.Scheme == "https",
-		clients:    make(map[string]*Client, len(cfg.Clients)),
 		users:      cfg.Users,
 		keys:       cfg.Keys,
 		db:         cfg.DB,
 		log:        cfg.Logger,
-		cookieKey:  cfg.CookieSecret,
-		sessionTTL: cfg.SessionLifespan,
+		now:        cfg.Now,
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
 	}
-	algs := cfg.Keys.Algorithms()
-	for i, cc := range cfg.Clients {
-		c, err := newClient(cc, algs)
-		if err != nil {
-			if cc.ID == "" {
-				return nil, fmt.Errorf("clients[%d]: %w", i, err)
-			}
-			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
-		}
-		if c.PKCEChallengeMethod == "plain" && !cfg.EnablePKCEPlainChallenge {
-			return nil, fmt.Errorf("client %q: pkce_challenge_method: plain needs enable_pkce_plain_challenge", cc.ID)
-		}
-		if _, dup := p.clients[c.ID]; dup {
-			return nil, fmt.Errorf("client %q: client_id: registered twice", c.ID)
-		}
-		p.clients[c.ID] = c
-	}
-
-	if err := p.setupClientTokens(cfg, iss.Scheme == "http"); err != nil {
+	if p.claims, err = claims.New(cfg.ClaimsPolicies, cfg.Scopes); err != nil {
 		return nil, err
 	}
-
-	if err := p.setupClientAssertions(cfg); err != nil { // clientassert.go
+	defPolicy := cfg.Authn.DefaultPolicy
+	if defPolicy == "" {
+		defPolicy = clients.PolicyOneFactor
+	}
+	if p.clients, err = clients.NewRegistry(context.Background(), cfg.Clients, clients.Env{
+		Algorithms:     cfg.Keys.Algorithms(),
+		AllowPlainPKCE: cfg.EnablePKCEPlainChallenge,
+		HTTPIssuer:     iss.Scheme == "http",
+		Lifespans:      cfg.Lifespans,
+		Claims:         p.claims,
+		Policies:       cfg.Authn.Policies,
+		DefaultPolicy:  defPolicy,
+	}); err != nil {
 		return nil, err
 	}
-	if err := p.setupCORS(cfg.CORS); err != nil { // cors.go
+	var redirectURIs []string
+	for _, c := range p.clients.All() {
+		redirectURIs = append(redirectURIs, c.GetRedirectURIs()...)
+	}
+	if p.cors, err = cors.New(cfg.CORS, corsEndpoints, redirectURIs); err != nil {
 		return nil, err
 	}
-	if p.pages, err = ui.New(p.base + pathAssets); err != nil {
-		return nil, fmt.Errorf("pages: %w", err)
-	}
-	if err := p.setupAuthn(cfg.Authn); err != nil {
-		return nil, err
-	}
-	if err := p.checkPasswordGrants(); err != nil { // flows.go
-		return nil, err
-	}
-	p.assets = http.StripPrefix(p.base+pathAssets, p.pages.AssetHandler())
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:            cfg.AccessTokenLifespan,
@@ -268,11 +280,27 @@ func New(cfg Config) (*Provider, error) {
 	// Every endpoint that authenticates clients through fosite (token,
 	// revocation, PAR) uses our strategy; introspection authenticates
 	// clients itself (see introspect.go).
-	fc.ClientAuthenticationStrategy = p.authenticateClient
 	fc.FormPostHTMLTemplate = newFormPostTemplate(cfg.Issuer) // formpost.go
 	p.fosite = fc
-	storage := store.NewFosite(cfg.DB, p.GetClient)
+	storage := store.NewFosite(cfg.DB, p.clients.GetClient)
 	p.storage = storage
+	p.clientAuth = clients.NewAuthenticator(p.clients, storage, p.issuer, p.base, p.url(pathToken), p.log, p.now)
+	fc.ClientAuthenticationStrategy = p.clientAuth.Authenticate
+	if p.pages, err = pages.New(pages.Config{
+		Issuer:          cfg.Issuer,
+		AuthorizePath:   p.base + pathAuthorize,
+		CookieKey:       cfg.CookieSecret,
+		SessionLifespan: cfg.SessionLifespan,
+		Authn:           cfg.Authn,
+		Users:           cfg.Users,
+		Clients:         p.clients,
+		Store:           cfg.DB,
+		Authorize:       p.authorize, // the pages resume authorization requests
+		Logger:          cfg.Logger,
+		Now:             cfg.Now,
+	}); err != nil {
+		return nil, err
+	}
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               &tokenStrategy{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), p: p},
@@ -280,7 +308,7 @@ func New(cfg Config) (*Provider, error) {
 		Signer:                     signer,
 	}
 	// The password grant asks its storage to check passwords (grants.go).
-	p.oauth2 = compose.Compose(fc, passwordStorage{Fosite: storage, p: p}, strategy,
+	p.oauth2 = compose.Compose(fc, passwordStorage{FositeStorage: storage, p: p}, strategy,
 		withClientLifespans(compose.OAuth2AuthorizeExplicitFactory),
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2AuthorizeImplicitFactory,
@@ -299,6 +327,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
+	p.mux = p.newMux()
 	return p, nil
 }
 
@@ -308,127 +337,17 @@ func setDefault(d *time.Duration, v time.Duration) {
 	}
 }
 
-// GetClient returns a registered client; it is also the storage's client lookup.
-func (p *Provider) GetClient(_ context.Context, id string) (fosite.Client, error) {
-	if c, ok := p.clients[id]; ok {
-		return c, nil
-	}
-	return nil, fosite.ErrNotFound
-}
-
 // Issuer returns the issuer identifier.
 func (p *Provider) Issuer() string { return p.issuer }
-
-// Handles reports whether the request is for one of the provider's paths.
-// The caller passes other requests on.
-func (p *Provider) Handles(r *http.Request) bool {
-	path := r.URL.Path
-	if path == "/.well-known/oauth-authorization-server"+p.base && p.base != "" {
-		return true // RFC 8414 3: the well-known segment goes before the issuer path
-	}
-	if p.base != "" {
-		if !strings.HasPrefix(path, p.base+"/") {
-			return false
-		}
-		path = path[len(p.base):]
-	}
-	switch path {
-	case pathDiscovery, pathOAuthMetadata, pathJWKS, pathAuthorize, pathToken,
-		pathUserinfo, pathIntrospection, pathRevocation, pathPAR, pathEndSession,
-		pathLogin, pathConsent, pathLogout,
-		pathSecondFactor, pathTOTPEnroll, pathContinue, pathSettings:
-		return true
-	}
-	return strings.HasPrefix(path, pathAssets+"/") || strings.HasPrefix(path, pathWebAuthn+"/")
-}
-
-// ServeHTTP serves one of the provider's endpoints; call Handles first.
-func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil {
-		// Every request to the provider is a small form or JSON document;
-		// a larger body is refused while it is read, whatever the endpoint.
-		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	}
-	path := strings.TrimPrefix(r.URL.Path, p.base)
-	if r.URL.Path == "/.well-known/oauth-authorization-server"+p.base {
-		path = pathOAuthMetadata
-	}
-	if p.handleCORS(w, r, path) { // cors.go: a preflight request
-		return
-	}
-	switch path {
-	case pathDiscovery, pathOAuthMetadata:
-		p.serveStatic(w, r, p.discovery, "application/json")
-	case pathJWKS:
-		p.serveStatic(w, r, p.keys.JWKS(), "application/jwk-set+json")
-	case pathAuthorize:
-		p.serveAuthorize(w, r)
-	case pathToken:
-		p.serveToken(w, r)
-	case pathUserinfo:
-		p.serveUserinfo(w, r)
-	case pathIntrospection:
-		p.serveIntrospection(w, r)
-	case pathRevocation:
-		p.serveRevocation(w, r)
-	case pathPAR:
-		p.servePAR(w, r)
-	case pathEndSession:
-		p.serveEndSession(w, r)
-	case pathLogin:
-		p.serveLogin(w, r)
-	case pathConsent:
-		p.serveConsent(w, r)
-	case pathLogout:
-		p.serveLogout(w, r)
-	case pathSecondFactor:
-		p.serveSecondFactor(w, r)
-	case pathTOTPEnroll:
-		p.serveTOTPEnroll(w, r)
-	case pathContinue:
-		p.serveContinue(w, r)
-	case pathSettings:
-		p.serveSettings(w, r)
-	default:
-		if strings.HasPrefix(path, pathWebAuthn+"/") {
-			p.serveWebAuthn(w, r, strings.TrimPrefix(path, pathWebAuthn))
-			return
-		}
-		if strings.HasPrefix(path, pathAssets+"/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			p.assets.ServeHTTP(w, r)
-			return
-		}
-		http.NotFound(w, r)
-	}
-}
-
-// serveStatic writes precomputed bytes: discovery and JWKS do no work per request.
-func (p *Provider) serveStatic(w http.ResponseWriter, r *http.Request, body []byte, contentType string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	h := w.Header()
-	h["Content-Type"] = []string{contentType}
-	h["Cache-Control"] = []string{"public, max-age=300"}
-	h["Access-Control-Allow-Origin"] = []string{"*"}
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	_, _ = w.Write(body)
-}
 
 // url returns the absolute URL of an endpoint path.
 func (p *Provider) url(path string) string { return p.issuer + path }
 
-// clientIDs lists the registered client IDs, sorted (for logs and tests).
-func (p *Provider) clientIDs() []string {
-	ids := make([]string, 0, len(p.clients))
-	for id := range p.clients {
-		ids = append(ids, id)
+// randomToken returns 256 bits of randomness, base64url encoded.
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
 	}
-	slices.Sort(ids)
-	return ids
+	return base64.RawURLEncoding.EncodeToString(b)
 }

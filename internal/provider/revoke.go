@@ -5,12 +5,14 @@ import (
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
 // revocationAuthMethods are the client authentication methods the revocation
 // endpoint accepts. Public clients revoke their own tokens by client_id
 // (RFC 7009 2.1, 5).
-var revocationAuthMethods = []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+var revocationAuthMethods = []string{clients.AuthMethodBasic, clients.AuthMethodPost, clients.AuthMethodNone}
 
 // serveRevocation is the token revocation endpoint (RFC 7009), through
 // fosite's NewRevocationRequest (which authenticates the client with our
@@ -52,7 +54,7 @@ func (p *Provider) serveRevocation(w http.ResponseWriter, r *http.Request) {
 // requestClientID names the client of an authenticated back-channel request,
 // for logs.
 func (p *Provider) requestClientID(r *http.Request) string {
-	if id, _, ok, _ := basicCredentials(r); ok {
+	if id, _, ok, _ := clients.BasicCredentials(r); ok {
 		return id
 	}
 	return r.PostForm.Get("client_id")

@@ -1,183 +1,66 @@
 package provider
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"net/http"
-	"net/url"
+	"context"
+	"fmt"
 	"time"
 
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
-// Cookie names. The session cookie is SameSite=Lax so that the top-level
-// navigation from a client to the authorization endpoint carries it; the CSRF
-// cookie is Strict since only our own forms need it.
-const (
-	sessionCookie = "caddy_oidc_session"
-	csrfCookie    = "caddy_oidc_csrf"
-)
-
-// randomToken returns 256 bits of randomness, base64url encoded.
-func randomToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// cookiePath scopes our cookies to the issuer's path.
-func (p *Provider) cookiePath() string {
-	if p.base == "" {
-		return "/"
-	}
-	return p.base + "/"
-}
-
-// currentLogin returns the login session named by the request's cookie, or
-// nil when there is none or it expired.
-func (p *Provider) currentLogin(r *http.Request) (*store.LoginSession, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, nil
-	}
-	now := time.Now()
-	s, err := p.db.GetLoginSession(r.Context(), c.Value, now)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
+// newSession builds the fosite session behind a grant: the ID token claims,
+// the header that picks the signing key, and the username for userinfo and
+// refresh.
+func (p *Provider) newSession(ctx context.Context, c *clients.Client, u *users.User, login *store.LoginSession, scopes []string, requestedAt time.Time) (*openid.DefaultSession, error) {
+	sub, err := p.subject(ctx, c, u.Username)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("subject for user: %w", err)
 	}
-	idle := now.Sub(s.LastSeenAt)
-	if !s.RememberMe && p.inactivity > 0 && idle > p.inactivity {
-		_ = p.db.DeleteLoginSession(r.Context(), c.Value)
-		return nil, nil
-	}
-	if idle > time.Minute { // one write a minute at most per session
-		if err := p.db.TouchLoginSession(r.Context(), c.Value, now); err != nil {
-			return nil, err
-		}
-		s.LastSeenAt = now
-	}
-	return s, nil
+	extra := p.claims.IDToken(c.ClaimsPolicy(), u, scopes)
+	extra["azp"] = c.GetID()
+	return &openid.DefaultSession{
+		Claims: &jwt.IDTokenClaims{
+			Issuer:                              p.issuer,
+			Subject:                             sub,
+			AuthTime:                            login.AuthTime,
+			RequestedAt:                         requestedAt,
+			AuthenticationMethodsReferences:     login.AMR,
+			AuthenticationContextClassReference: acr(login.AMR),
+			Extra:                               extra,
+		},
+		Headers:  &jwt.Headers{Extra: map[string]any{"alg": c.IDTokenAlg()}},
+		Subject:  sub,
+		Username: u.Username,
+	}, nil
 }
 
-// startLogin creates a fresh login session (a new identifier on every login,
-// so a planted cookie is useless) and sets its cookie.
-//
-// A remember-me session lasts RememberMeLifespan with a persistent cookie and
-// no inactivity timeout; otherwise the cookie ends with the browser session
-// and the server ends the session after SessionLifespan or the inactivity
-// timeout, whichever comes first.
-func (p *Provider) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string, rememberMe bool) (*store.LoginSession, error) {
-	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
-		_ = p.db.DeleteLoginSession(r.Context(), old.Value)
+// acr names the strength of the authentication: "2" for two factors (or a
+// passkey with user verification), "1" for one. Clients that ask with
+// acr_values can compare it; the amr claim lists the methods.
+func acr(amr []string) string {
+	if authn.IsTwoFactor(amr) {
+		return "2"
 	}
-	now := time.Now().UTC()
-	s := store.LoginSession{
-		ID:         randomToken(),
-		Username:   username,
-		AuthTime:   now.Truncate(time.Second),
-		AMR:        amr,
-		CreatedAt:  now,
-		ExpiresAt:  now.Add(p.sessionTTL),
-		LastSeenAt: now,
-		RememberMe: rememberMe,
-	}
-	if rememberMe {
-		s.ExpiresAt = now.Add(p.rememberMeTTL)
-	}
-	if err := p.db.CreateLoginSession(r.Context(), s); err != nil {
-		return nil, err
-	}
-	var expires time.Time // a browser-session cookie unless remembered
-	if rememberMe {
-		expires = s.ExpiresAt
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookie,
-		Value:    s.ID,
-		Path:     p.cookiePath(),
-		Expires:  expires,
-		Secure:   p.secure,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	})
-	return &s, nil
+	return "1"
 }
 
-// endLogin deletes the login session and its cookie.
-func (p *Provider) endLogin(w http.ResponseWriter, r *http.Request) error {
-	var err error
-	if c, e := r.Cookie(sessionCookie); e == nil && c.Value != "" {
-		err = p.db.DeleteLoginSession(r.Context(), c.Value)
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: p.cookiePath(), MaxAge: -1,
-		Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
-	return err
+// emptySession is what fosite fills from storage.
+func emptySession() *openid.DefaultSession {
+	return &openid.DefaultSession{Claims: &jwt.IDTokenClaims{}, Headers: &jwt.Headers{}}
 }
 
-// csrfToken returns the token to embed in a form, setting the CSRF cookie
-// when the browser has none. The token is an HMAC of the cookie value, so a
-// cross-site attacker can neither read nor forge it.
-func (p *Provider) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	value := ""
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		value = c.Value
-	} else {
-		value = randomToken()
-		http.SetCookie(w, &http.Cookie{
-			Name: csrfCookie, Value: value, Path: p.cookiePath(),
-			Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		})
+// subject returns the sub of username for client c: pairwise within the
+// client's sector, public without one (or without a client).
+func (p *Provider) subject(ctx context.Context, c *clients.Client, username string) (string, error) {
+	sector := ""
+	if c != nil {
+		sector = c.Sector()
 	}
-	return p.csrfFor(value)
-}
-
-func (p *Provider) csrfFor(cookieValue string) string {
-	m := hmac.New(sha256.New, p.cookieKey)
-	m.Write([]byte("csrf\x00" + cookieValue))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// checkCSRF verifies a form POST: the token must match the cookie, and an
-// Origin header, when present, must be the issuer's origin.
-func (p *Provider) checkCSRF(r *http.Request) bool {
-	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
-		iss, _ := url.Parse(p.issuer)
-		if origin != iss.Scheme+"://"+iss.Host {
-			return false
-		}
-	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || len(c.Value) < 32 {
-		return false
-	}
-	want := p.csrfFor(c.Value)
-	return hmac.Equal([]byte(want), []byte(r.PostForm.Get("csrf_token")))
-}
-
-// formOK parses a POST from one of our pages and checks its CSRF token,
-// writing the error page when either fails. retry tells the user what to do
-// about a stale form.
-func (p *Provider) formOK(w http.ResponseWriter, r *http.Request, retry string) bool {
-	if err := r.ParseForm(); err != nil {
-		p.renderError(w, http.StatusBadRequest, "The form could not be read", "It was malformed or too large. Go back and try again.", "invalid_request")
-		return false
-	}
-	if !p.checkCSRF(r) {
-		p.renderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. "+retry, "")
-		return false
-	}
-	return true
+	return p.db.Subject(ctx, username, sector)
 }

@@ -3,12 +3,12 @@ package provider
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -30,9 +30,9 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	// fosite grants nothing itself to the grants without a browser (grants.go).
 	switch gt := ar.GetGrantTypes(); {
-	case gt.ExactOne(GrantClientCredentials):
+	case gt.ExactOne(clients.GrantClientCredentials):
 		err = grantClientCredentials(ar)
-	case gt.ExactOne(GrantPassword):
+	case gt.ExactOne(clients.GrantPassword):
 		err = p.passwordGrant(ctx, ar)
 	}
 	if err != nil {
@@ -62,8 +62,8 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
-	c, _ := ar.GetClient().(*Client)
-	extra := p.idTokenClaims(c, u, ar.GetGrantedScopes())
+	c, _ := ar.GetClient().(*clients.Client)
+	extra := p.claims.IDToken(c.ClaimsPolicy(), u, ar.GetGrantedScopes())
 	extra["azp"] = ar.GetClient().GetID()
 	sess.Claims.Extra = extra
 	return nil
@@ -81,17 +81,11 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	} else {
 		p.log.Info("token request rejected", fields...)
 	}
-	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && hasBasicAuth(r) {
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && clients.HasBasicAuth(r) {
 		// RFC 6749 5.2: a client that authenticated with the Authorization
 		// header gets 401 and a challenge of the scheme it used; fosite
 		// sends the status but no challenge.
 		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
 	}
 	p.oauth2.WriteAccessError(r.Context(), w, ar, err)
-}
-
-// hasBasicAuth reports whether the request carries HTTP Basic authorization.
-func hasBasicAuth(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	return len(h) >= len("Basic ") && strings.EqualFold(h[:len("Basic ")], "Basic ")
 }

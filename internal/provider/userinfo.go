@@ -11,16 +11,13 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 )
 
 // serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
 // POST with the access token as a bearer token (RFC 6750 2.1, 2.2).
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		bearerError(w, http.StatusMethodNotAllowed, "invalid_request", "The userinfo endpoint accepts GET and POST.")
-		return
-	}
 	token, err := bearerToken(r)
 	if err != nil {
 		bearerError(w, http.StatusBadRequest, "invalid_request", err.Error())
@@ -58,12 +55,12 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The user behind the access token no longer exists or is disabled.")
 		return
 	}
-	c, _ := ar.GetClient().(*Client)
-	claims := p.releasedClaims(c, u, ar.GetGrantedScopes())
+	c, _ := ar.GetClient().(*clients.Client)
+	claims := p.claims.Released(c.ClaimsPolicy(), u, ar.GetGrantedScopes())
 	claims["sub"] = s.Subject
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	if c != nil && c.UserinfoAlg != "" {
+	if c != nil && c.UserinfoAlg() != "" {
 		p.writeSignedUserinfo(w, c, claims)
 		return
 	}
@@ -111,12 +108,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeSignedUserinfo answers with the claims as a JWT signed with the
 // client's userinfo_signed_response_alg (OpenID Connect Core 5.3.2), with
 // iss and aud added.
-func (p *Provider) writeSignedUserinfo(w http.ResponseWriter, c *Client, claims map[string]any) {
+func (p *Provider) writeSignedUserinfo(w http.ResponseWriter, c *clients.Client, claims map[string]any) {
 	claims["iss"] = p.issuer
-	claims["aud"] = c.ID
-	token, err := p.keys.Sign(claims, c.UserinfoAlg, nil)
+	claims["aud"] = c.GetID()
+	token, err := p.keys.Sign(claims, c.UserinfoAlg(), nil)
 	if err != nil {
-		p.log.Error("userinfo: signing the response", zap.String("client_id", c.ID), zap.Error(err))
+		p.log.Error("userinfo: signing the response", zap.String("client_id", c.GetID()), zap.Error(err))
 		bearerError(w, http.StatusInternalServerError, "server_error", "The response could not be signed.")
 		return
 	}

@@ -124,7 +124,10 @@ func assetURL(assetPath string, assets map[string]asset, name string) string {
 
 // Render writes page with the given HTTP status. page is one of the *Page types
 // below (pointer or value). It sets: Content-Type text/html; charset=utf-8,
-// Cache-Control: no-store, Pragma: no-cache, Referrer-Policy: no-referrer,
+// Cache-Control: no-store, Pragma: no-cache, Referrer-Policy: same-origin
+// (no Referer leaves our origin, and the browser sends our real Origin with
+// our own forms, which the CSRF check requires: with no-referrer it would
+// send "Origin: null"),
 // X-Content-Type-Options: nosniff, X-Frame-Options: DENY, and
 // Content-Security-Policy: default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'
 // (no form-action: browsers apply it to the redirect chain after a POST, which
@@ -149,7 +152,7 @@ func (p *Pages) Render(w http.ResponseWriter, status int, page any) error {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	if script {

@@ -18,7 +18,7 @@ var wantHeaders = map[string]string{
 	"Content-Type":            "text/html; charset=utf-8",
 	"Cache-Control":           "no-store",
 	"Pragma":                  "no-cache",
-	"Referrer-Policy":         "no-referrer",
+	"Referrer-Policy":         "same-origin", // a form's Origin must not be "null"
 	"X-Content-Type-Options":  "nosniff",
 	"X-Frame-Options":         "DENY",
 	"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",

@@ -329,7 +329,7 @@ func parseUser(dec *crypt.Decoder, name string, n *yaml.Node) (*entry, error) {
 		digest: d,
 		user: User{
 			Username:       name,
-			DisplayName:    fu.DisplayName,
+			FullName:       fu.DisplayName,
 			Email:          fu.Email,
 			Groups:         fu.Groups,
 			Disabled:       fu.Disabled,

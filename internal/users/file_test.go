@@ -243,7 +243,7 @@ func TestLookup(t *testing.T) {
 
 	want := map[string]*User{
 		"john": {
-			Username: "john", DisplayName: "John Doe", Email: "john.doe@example.com",
+			Username: "john", FullName: "John Doe", Email: "john.doe@example.com",
 			Groups:    []string{"admins", "dev"},
 			GivenName: "John", MiddleName: "Q", FamilyName: "Doe", Nickname: "johnny",
 			Profile: "https://example.com/john", Picture: "https://example.com/john.png",
@@ -253,7 +253,7 @@ func TestLookup(t *testing.T) {
 			Address: &Address{StreetAddress: "1 rue de la Paix", Locality: "Paris", PostalCode: "75002", Country: "France"},
 			Extra:   map[string]any{"employee_id": 1234, "tags": []any{"a", "b"}},
 		},
-		"jane": {Username: "jane", DisplayName: "Jane Roe", Disabled: true},
+		"jane": {Username: "jane", FullName: "Jane Roe", Disabled: true},
 	}
 	for _, name := range []string{"john", "jane", "nobody", "John"} {
 		t.Run(name, func(t *testing.T) {

@@ -14,11 +14,11 @@ var ErrUserNotFound = errors.New("user not found")
 
 // User is one end user as the provider sees it.
 type User struct {
-	Username    string   // the key in the users map; never shown to clients as sub
-	DisplayName string   // "displayname" in the file; the name claim
-	Email       string   // the email claim
-	Groups      []string // the groups claim
-	Disabled    bool     // a disabled user cannot log in nor refresh tokens
+	Username string   // the key in the users map; never shown to clients as sub
+	FullName string   // "displayname" in the file; see DisplayName
+	Email    string   // the email claim
+	Groups   []string // the groups claim
+	Disabled bool     // a disabled user cannot log in nor refresh tokens
 
 	// The optional profile fields below carry the OpenID Connect standard
 	// claims of the same names (OpenID Connect Core 1.0, section 5.1). They
@@ -44,6 +44,15 @@ type User struct {
 	// map[string]any (YAML maps with other keys get their keys as strings).
 	// Nil when absent.
 	Extra map[string]any
+}
+
+// DisplayName is the name shown to people and released as the name claim:
+// the users file's displayname, or the username when it has none.
+func (u *User) DisplayName() string {
+	if u.FullName != "" {
+		return u.FullName
+	}
+	return u.Username
 }
 
 // Address is a postal address, the OpenID Connect "address" claim.

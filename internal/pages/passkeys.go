@@ -1,13 +1,11 @@
-package provider
+package pages
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +46,7 @@ type relyingParty struct {
 // newPasskeys returns the passkey ceremonies of p. It is cheap (the relying
 // party is built once per issuer) and fails with authn.ErrPasskeyUnavailable
 // when the issuer's host is an IP address.
-func newPasskeys(p *Provider) (*authn.Passkeys, error) {
+func newPasskeys(p *Pages) (*authn.Passkeys, error) {
 	v, ok := relyingParties.Load(p.issuer)
 	if !ok {
 		rp, err := authn.NewRelyingParty(p.issuer)
@@ -64,7 +62,7 @@ func newPasskeys(p *Provider) (*authn.Passkeys, error) {
 // passkeyHooks returns what the pages need to know about passkeys (the
 // AuthnConfig.PasskeysEnrolled and ListPasskeys functions), or nils when
 // passkeys are unavailable for this issuer (an IP address as host).
-func (p *Provider) passkeyHooks() (enrolled func(context.Context, string) (bool, error), list func(context.Context, string) ([]ui.Passkey, error)) {
+func (p *Pages) passkeyHooks() (enrolled func(context.Context, string) (bool, error), list func(context.Context, string) ([]ui.Passkey, error)) {
 	keys, err := newPasskeys(p)
 	if err != nil {
 		return nil, nil
@@ -88,70 +86,76 @@ func (p *Provider) passkeyHooks() (enrolled func(context.Context, string) (bool,
 	return enrolled, list
 }
 
-// serveWebAuthn serves the WebAuthn (passkey) JSON endpoints below
-// /api/webauthn; sub is the rest of the path.
-func (p *Provider) serveWebAuthn(w http.ResponseWriter, r *http.Request, sub string) {
+// Endpoint is one WebAuthn endpoint, for the provider's route table: its
+// path below the issuer, its method, its handler, and its answer to other
+// methods (405, the Allow header already set).
+type Endpoint struct {
+	Path   string
+	Method string
+	Serve  http.HandlerFunc
+	Refuse http.HandlerFunc
+}
+
+// PasskeyEndpoints are the WebAuthn (passkey) JSON endpoints below
+// /api/webauthn.
+func (p *Pages) PasskeyEndpoints() []Endpoint {
+	post, get := http.MethodPost, http.MethodGet
+	rs := []Endpoint{
+		{"/login/options", post, p.passkeyCeremony(p.passkeyLoginOptions), nil},
+		{"/login/finish", post, p.passkeyCeremony(p.passkeyLoginFinish), nil},
+		{"/2fa/options", post, p.passkeyCeremony(p.passkey2FAOptions), nil},
+		{"/2fa/finish", post, p.passkeyCeremony(p.passkey2FAFinish), nil},
+		{"/register/options", post, p.passkeyCeremony(p.passkeyRegisterOptions), nil},
+		{"/register/finish", post, p.passkeyCeremony(p.passkeyRegisterFinish), nil},
+		{"/credentials", get, p.passkeyCeremony(p.passkeyList), nil},
+		{"/credentials/delete", post, p.passkeyCeremony(p.passkeyDelete), nil},
+	}
+	for i := range rs {
+		rs[i].Path = PathWebAuthn + rs[i].Path
+		use := rs[i].Method
+		rs[i].Refuse = func(w http.ResponseWriter, _ *http.Request) {
+			webauthnHeaders(w)
+			webauthnError(w, http.StatusMethodNotAllowed, "invalid_request", "Use "+use+".")
+		}
+	}
+	return rs
+}
+
+// webauthnHeaders are set on every answer of the WebAuthn endpoints.
+func webauthnHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	var (
-		handler func(http.ResponseWriter, *http.Request, *authn.Passkeys)
-		method  = http.MethodPost
-	)
-	switch sub {
-	case "/login/options":
-		handler = p.passkeyLoginOptions
-	case "/login/finish":
-		handler = p.passkeyLoginFinish
-	case "/2fa/options":
-		handler = p.passkey2FAOptions
-	case "/2fa/finish":
-		handler = p.passkey2FAFinish
-	case "/register/options":
-		handler = p.passkeyRegisterOptions
-	case "/register/finish":
-		handler = p.passkeyRegisterFinish
-	case "/credentials":
-		handler, method = p.passkeyList, http.MethodGet
-	case "/credentials/delete":
-		handler = p.passkeyDelete
-	default:
-		webauthnError(w, http.StatusNotFound, "not_found", "No such WebAuthn endpoint.")
-		return
-	}
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		h.Set("Allow", method)
-		webauthnError(w, http.StatusMethodNotAllowed, "invalid_request", "Use "+method+".")
-		return
-	}
-	keys, err := newPasskeys(p)
-	if err != nil {
-		webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
-		return
-	}
-	if r.Method == http.MethodPost && !p.checkCSRFHeader(r) {
-		webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
-		return
-	}
-	handler(w, r, keys)
 }
 
-// checkCSRFHeader verifies a script's POST: the X-CSRF-Token header must be
-// the token of the page (an HMAC of the CSRF cookie, as for forms), and an
-// Origin header, when present, must be the issuer's origin.
-func (p *Provider) checkCSRFHeader(r *http.Request) bool {
-	if origin := r.Header.Get("Origin"); origin != "" {
-		iss, _ := url.Parse(p.issuer)
-		if origin != iss.Scheme+"://"+iss.Host {
-			return false
+// ServePasskeyNotFound answers an unknown path below /api/webauthn.
+func (p *Pages) ServePasskeyNotFound(w http.ResponseWriter, _ *http.Request) {
+	webauthnHeaders(w)
+	webauthnError(w, http.StatusNotFound, "not_found", "No such WebAuthn endpoint.")
+}
+
+// passkeyCeremony wraps a WebAuthn endpoint: it needs passkeys for this
+// issuer and, for a POST, the page's CSRF token.
+func (p *Pages) passkeyCeremony(handler func(http.ResponseWriter, *http.Request, *authn.Passkeys)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		webauthnHeaders(w)
+		keys, err := newPasskeys(p)
+		if err != nil {
+			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
+			return
 		}
+		if r.Method == http.MethodPost && !p.CheckCSRF(r, r.Header.Get("X-CSRF-Token")) {
+			webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
+			return
+		}
+		handler(w, r, keys)
 	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || len(c.Value) < 32 {
-		return false
-	}
-	token := r.Header.Get("X-CSRF-Token")
-	return token != "" && hmac.Equal([]byte(p.csrfFor(c.Value)), []byte(token))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // webauthnError writes {"error","error_description"}.
@@ -161,8 +165,20 @@ func webauthnError(w http.ResponseWriter, status int, code, desc string) {
 
 var webauthnOK = map[string]any{"ok": true}
 
+// ceremonyOptions ends every "options" endpoint: on success it hands the
+// browser the ceremony's ID (setCeremony) and the options; on failure it
+// answers and logs as passkeyFailure does.
+func (p *Pages) ceremonyOptions(w http.ResponseWriter, r *http.Request, op, username string, opts any, id string, err error) {
+	if err != nil {
+		p.passkeyFailure(w, r, op, username, err)
+		return
+	}
+	p.setCeremony(w, id)
+	writeJSON(w, http.StatusOK, opts)
+}
+
 // setCeremony hands the browser the ID of a ceremony in progress.
-func (p *Provider) setCeremony(w http.ResponseWriter, id string) {
+func (p *Pages) setCeremony(w http.ResponseWriter, id string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: webauthnCookie, Value: id, Path: p.cookiePath(),
 		MaxAge: int(authn.PasskeyCeremonyLifetime / time.Second),
@@ -172,7 +188,7 @@ func (p *Provider) setCeremony(w http.ResponseWriter, id string) {
 
 // takeCeremony reads the ceremony ID and clears the cookie: a ceremony is
 // answered once, whatever the outcome.
-func (p *Provider) takeCeremony(w http.ResponseWriter, r *http.Request) string {
+func (p *Pages) takeCeremony(w http.ResponseWriter, r *http.Request) string {
 	c, err := r.Cookie(webauthnCookie)
 	if err != nil {
 		return ""
@@ -200,8 +216,8 @@ func readWebAuthnBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 }
 
 // passkeySession returns the signed-in user's login session, or writes 401.
-func (p *Provider) passkeySession(w http.ResponseWriter, r *http.Request) (*store.LoginSession, bool) {
-	login, err := p.currentLogin(r)
+func (p *Pages) passkeySession(w http.ResponseWriter, r *http.Request) (*store.LoginSession, bool) {
+	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
 		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not read your session. Please try again.")
@@ -222,8 +238,8 @@ func (p *Provider) passkeySession(w http.ResponseWriter, r *http.Request) (*stor
 // sign-in within passkeyReauthWindow and, when the user has a second factor
 // (a passkey or an authenticator app), a session that used two factors, so
 // a stolen password alone cannot add a passkey and then sign in with it.
-func (p *Provider) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *store.LoginSession) bool {
-	if time.Since(login.AuthTime) > passkeyReauthWindow {
+func (p *Pages) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *store.LoginSession) bool {
+	if p.now().Sub(login.AuthTime) > passkeyReauthWindow {
 		webauthnError(w, http.StatusUnauthorized, "login_required", "Please sign in again to change your passkeys.")
 		return false
 	}
@@ -244,8 +260,8 @@ func (p *Provider) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *
 }
 
 // passkeyFailure answers a failed ceremony and logs it (never the response).
-func (p *Provider) passkeyFailure(w http.ResponseWriter, r *http.Request, op, username string, err error) {
-	fields := []zap.Field{zap.String("operation", op), zap.String("remote_ip", p.clientIP(r)), zap.Error(err)}
+func (p *Pages) passkeyFailure(w http.ResponseWriter, r *http.Request, op, username string, err error) {
+	fields := []zap.Field{zap.String("operation", op), zap.String("remote_ip", p.ClientIP(r)), zap.Error(err)}
 	if username != "" {
 		fields = append(fields, zap.String("username", username))
 	}
@@ -274,19 +290,14 @@ func (p *Provider) passkeyFailure(w http.ResponseWriter, r *http.Request, op, us
 }
 
 // passkeyLoginOptions begins a passwordless sign-in.
-func (p *Provider) passkeyLoginOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkeyLoginOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	opts, id, err := keys.BeginLogin(r.Context())
-	if err != nil {
-		p.passkeyFailure(w, r, "login options", "", err)
-		return
-	}
-	p.setCeremony(w, id)
-	writeJSON(w, http.StatusOK, opts)
+	p.ceremonyOptions(w, r, "login options", "", opts, id, err)
 }
 
 // passkeyLoginFinish signs the user in with a discoverable credential
 // (user verification required): amr hwk and user.
-func (p *Provider) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	id := p.takeCeremony(w, r)
 	body, ok := readWebAuthnBody(w, r)
 	if !ok {
@@ -314,22 +325,17 @@ func (p *Provider) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, ke
 }
 
 // passkey2FAOptions begins a second-factor assertion for the signed-in user.
-func (p *Provider) passkey2FAOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkey2FAOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	login, ok := p.passkeySession(w, r)
 	if !ok {
 		return
 	}
 	opts, id, err := keys.BeginSecondFactor(r.Context(), login.Username)
-	if err != nil {
-		p.passkeyFailure(w, r, "2fa options", login.Username, err)
-		return
-	}
-	p.setCeremony(w, id)
-	writeJSON(w, http.StatusOK, opts)
+	p.ceremonyOptions(w, r, "2fa options", login.Username, opts, id, err)
 }
 
 // passkey2FAFinish adds "hwk" to the signed-in user's session.
-func (p *Provider) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	id := p.takeCeremony(w, r)
 	login, ok := p.passkeySession(w, r)
 	if !ok {
@@ -343,7 +349,7 @@ func (p *Provider) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys
 		p.passkeyFailure(w, r, "2fa", login.Username, err)
 		return
 	}
-	s := withFactor(*login, "hwk") // as for the other second factors
+	s := withFactor(*login, "hwk", p.now()) // as for the other second factors
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
 		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not save your session. Please try again.")
@@ -354,26 +360,21 @@ func (p *Provider) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys
 }
 
 // passkeyRegisterOptions begins adding a passkey to the signed-in user.
-func (p *Provider) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	login, ok := p.passkeySession(w, r)
 	if !ok || !p.passkeyStepUp(w, r, login) {
 		return
 	}
 	display := login.Username
 	if u, err := p.users.Lookup(login.Username); err == nil {
-		display = displayName(u)
+		display = u.DisplayName()
 	}
 	opts, id, err := keys.BeginRegistration(r.Context(), login.Username, display)
-	if err != nil {
-		p.passkeyFailure(w, r, "register options", login.Username, err)
-		return
-	}
-	p.setCeremony(w, id)
-	writeJSON(w, http.StatusOK, opts)
+	p.ceremonyOptions(w, r, "register options", login.Username, opts, id, err)
 }
 
 // passkeyRegisterFinish stores the new passkey.
-func (p *Provider) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	id := p.takeCeremony(w, r)
 	login, ok := p.passkeySession(w, r)
 	if !ok || !p.passkeyStepUp(w, r, login) {
@@ -429,7 +430,7 @@ type passkeyInfo struct {
 }
 
 // passkeyList lists the signed-in user's passkeys.
-func (p *Provider) passkeyList(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkeyList(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	login, ok := p.passkeySession(w, r)
 	if !ok {
 		return
@@ -452,7 +453,7 @@ func (p *Provider) passkeyList(w http.ResponseWriter, r *http.Request, keys *aut
 }
 
 // passkeyDelete removes one of the signed-in user's passkeys.
-func (p *Provider) passkeyDelete(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
+func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	login, ok := p.passkeySession(w, r)
 	if !ok || !p.passkeyStepUp(w, r, login) {
 		return

@@ -1,4 +1,4 @@
-package provider
+package clients
 
 import (
 	"context"
@@ -18,47 +18,45 @@ const (
 	sectorMaxBytes     = 64 << 10
 )
 
-// resolveSector sets the client's pairwise sector from sector_identifier (a
+// resolveSector returns the client's pairwise sector from sector_identifier (a
 // host, Authelia's older option) or sector_identifier_uri (OpenID Connect
 // Core 8.1 and Registration 5: an https URL of a JSON array of redirect URIs
 // that must list every redirect URI of the client; the sector is its host).
-// Without either the client gets public subjects. httpIssuer allows an http
+// Without either the client gets public subjects (""). httpIssuer allows an http
 // loopback URI, for local testing.
-func resolveSector(ctx context.Context, c *Client, sector, uri string, httpIssuer bool) error {
+func resolveSector(ctx context.Context, redirectURIs []string, sector, uri string, httpIssuer bool) (string, error) {
 	switch {
 	case sector != "" && uri != "":
-		return fmt.Errorf("sector_identifier_uri: set either sector_identifier or sector_identifier_uri, not both")
+		return "", fmt.Errorf("sector_identifier_uri: set either sector_identifier or sector_identifier_uri, not both")
 	case sector != "":
 		u, err := url.Parse("https://" + sector)
 		if err != nil || u.Host != sector || u.Hostname() == "" || u.User != nil {
-			return fmt.Errorf("sector_identifier: %q must be a host (example.com, or example.com:8443), not a URL", sector)
+			return "", fmt.Errorf("sector_identifier: %q must be a host (example.com, or example.com:8443), not a URL", sector)
 		}
-		c.Sector = strings.ToLower(sector)
-		return nil
+		return strings.ToLower(sector), nil
 	case uri == "":
-		return nil
+		return "", nil
 	}
 	u, err := url.Parse(uri)
 	if err != nil || u.Host == "" || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("sector_identifier_uri: %q is not an absolute https URL", uri)
+		return "", fmt.Errorf("sector_identifier_uri: %q is not an absolute https URL", uri)
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && httpIssuer && isLoopbackHost(u.Hostname()):
 	default:
-		return fmt.Errorf("sector_identifier_uri: %q must use https", uri)
+		return "", fmt.Errorf("sector_identifier_uri: %q must use https", uri)
 	}
 	listed, err := fetchSectorURIs(ctx, uri)
 	if err != nil {
-		return fmt.Errorf("sector_identifier_uri: %w", err)
+		return "", fmt.Errorf("sector_identifier_uri: %w", err)
 	}
-	for _, r := range c.RedirectURIs {
+	for _, r := range redirectURIs {
 		if !slices.Contains(listed, r) {
-			return fmt.Errorf("sector_identifier_uri: %q does not list the redirect URI %q", uri, r)
+			return "", fmt.Errorf("sector_identifier_uri: %q does not list the redirect URI %q", uri, r)
 		}
 	}
-	c.Sector = strings.ToLower(u.Host)
-	return nil
+	return strings.ToLower(u.Host), nil
 }
 
 // fetchSectorURIs GETs a sector identifier document: a JSON array of
@@ -78,14 +76,4 @@ func fetchSectorURIs(ctx context.Context, uri string) ([]string, error) {
 		return nil, fmt.Errorf("%q is not a JSON array of redirect URIs: %w", uri, err)
 	}
 	return list, nil
-}
-
-// subject returns the sub of username for client c: pairwise within the
-// client's sector, public without one (or without a client).
-func (p *Provider) subject(ctx context.Context, c *Client, username string) (string, error) {
-	sector := ""
-	if c != nil {
-		sector = c.Sector
-	}
-	return p.db.Subject(ctx, username, sector)
 }

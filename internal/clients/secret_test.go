@@ -1,113 +1,41 @@
-package provider
+package clients
 
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/certmagic"
-
-	"github.com/caddy-oidc/caddy-oidc/internal/keys"
-	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-// pbkdf2Digest is Authelia's documentation digest of "insecure_secret":
-// pbkdf2-sha512 with 310000 rounds, the cost Authelia recommends.
-const pbkdf2Digest = "$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng"
-
-// digestProvider is a provider with a client whose secret is pbkdf2Digest
-// and which may use client_credentials.
-func digestProvider(tb testing.TB) *Provider {
-	tb.Helper()
-	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: tb.TempDir()}, "test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "oidc.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = db.Close() })
-	p, err := New(Config{
-		Issuer: epIssuer, Users: epUsers{}, Keys: km, DB: db,
-		HMACSecret: []byte(strings.Repeat("h", 32)), CookieSecret: []byte(strings.Repeat("c", 32)),
-		Clients: []ClientConfig{{
-			ID: "digest-app", Secret: pbkdf2Digest, Scopes: []string{"openid"},
-			GrantTypes: []string{"client_credentials"},
-		}},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}
-
-// clearVerified empties the cache of verified secrets.
-func clearVerified() {
-	verified.mu.Lock()
-	clear(verified.m)
-	verified.mu.Unlock()
-}
-
-func basicRequest(id, secret string, form url.Values) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, epIssuer+pathToken, strings.NewReader(form.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	_ = r.ParseForm()
-	return r
-}
-
-// BenchmarkTokenClientSecretDigest is the per-request cost of
+// BenchmarkClientSecretDigest is the per-request cost of
 // authenticating a client whose secret is a pbkdf2-sha512 digest of 310000
 // rounds: cold (the first request after a start or a changed digest) and
-// cached (every later one), for client authentication alone and for a whole
-// client_credentials token request.
-func BenchmarkTokenClientSecretDigest(b *testing.B) {
-	p := digestProvider(b)
+// cached (every later one). The provider's BenchmarkTokenClientSecretDigest
+// measures a whole client_credentials token request.
+func BenchmarkClientSecretDigest(b *testing.B) {
+	a := digestAuth(b)
 	ctx := context.Background()
 	auth := func(b *testing.B, cold bool) {
 		r := basicRequest("digest-app", "insecure_secret", url.Values{"grant_type": {"client_credentials"}})
 		clearVerified()
-		if _, err := p.authenticateClient(ctx, r, r.PostForm); err != nil { // warm (untimed)
+		if _, err := a.Authenticate(ctx, r, r.PostForm); err != nil { // warm (untimed)
 			b.Fatal(err)
 		}
 		for b.Loop() {
 			if cold {
 				clearVerified()
 			}
-			if _, err := p.authenticateClient(ctx, r, r.PostForm); err != nil {
+			if _, err := a.Authenticate(ctx, r, r.PostForm); err != nil {
 				b.Fatal(err)
-			}
-		}
-	}
-	token := func(b *testing.B, cold bool) {
-		form := url.Values{"grant_type": {"client_credentials"}}
-		clearVerified()
-		p.ServeHTTP(httptest.NewRecorder(), basicRequest("digest-app", "insecure_secret", form)) // warm (untimed)
-		for b.Loop() {
-			if cold {
-				clearVerified()
-			}
-			w := httptest.NewRecorder()
-			p.ServeHTTP(w, basicRequest("digest-app", "insecure_secret", form))
-			if w.Code != http.StatusOK {
-				b.Fatalf("token: %d %s", w.Code, w.Body)
 			}
 		}
 	}
 	b.Run("auth/cold", func(b *testing.B) { auth(b, true) })
 	b.Run("auth/cached", func(b *testing.B) { auth(b, false) })
-	b.Run("token/cold", func(b *testing.B) { token(b, true) })
-	b.Run("token/cached", func(b *testing.B) { token(b, false) })
 }
 
 // A correct secret that is cached never waits for the hash slots, however
@@ -155,11 +83,11 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hashes pbkdf2 for a second")
 	}
-	p := digestProvider(t)
+	a := digestAuth(t)
 	ctx := context.Background()
 	good := basicRequest("digest-app", "insecure_secret", url.Values{})
 	clearVerified()
-	if _, err := p.authenticateClient(ctx, good, good.PostForm); err != nil {
+	if _, err := a.Authenticate(ctx, good, good.PostForm); err != nil {
 		t.Fatal(err)
 	}
 
@@ -175,7 +103,7 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := p.authenticateClient(ctx, bad, bad.PostForm); err == nil {
+				if _, err := a.Authenticate(ctx, bad, bad.PostForm); err == nil {
 					t.Error("a wrong secret was accepted")
 				}
 				wrong.Add(1)
@@ -201,7 +129,7 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 	n := 0
 	for time.Now().Before(deadline) {
 		start := time.Now()
-		if _, err := p.authenticateClient(ctx, good, good.PostForm); err != nil {
+		if _, err := a.Authenticate(ctx, good, good.PostForm); err != nil {
 			t.Fatalf("correct secret during the burst: %v", err)
 		}
 		slowest = max(slowest, time.Since(start))

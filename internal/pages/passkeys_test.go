@@ -1,4 +1,4 @@
-package provider
+package pages
 
 import (
 	"bytes"
@@ -19,10 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/certmagic"
-
 	"github.com/caddy-oidc/caddy-oidc/internal/authn/passkeytest"
-	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -57,11 +55,15 @@ func (u *pkUsers) disable(name string) {
 	u.m[name].Disabled = true
 }
 
-// pkEnv is a provider served over real HTTP with a host-name issuer
-// (WebAuthn refuses IP addresses as relying party IDs).
+// pkEnv is the package's test fixture: the pages, their passkey endpoints
+// served over real HTTP with a host-name issuer (WebAuthn refuses IP
+// addresses as relying party IDs), as the provider's route table serves
+// them.
 type pkEnv struct {
 	t      *testing.T
-	p      *Provider
+	p      *Pages
+	db     *store.DB
+	clock  *testClock // the pages' clock; real time unless a test moves it
 	users  *pkUsers
 	issuer string // http://localhost:<port>
 	server string // http://127.0.0.1:<port>, where requests go
@@ -76,36 +78,49 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 	port := l.Addr().(*net.TCPAddr).Port
 	e := &pkEnv{
 		t:      t,
+		clock:  &testClock{},
 		issuer: fmt.Sprintf("http://%s:%d", host, port),
 		server: fmt.Sprintf("http://127.0.0.1:%d", port),
 		users: &pkUsers{m: map[string]*users.User{
-			"alice": {Username: "alice", DisplayName: "Alice Example"},
+			"alice": {Username: "alice", FullName: "Alice Example"},
 			"bob":   {Username: "bob"},
 			"carol": {Username: "carol"},
 		}},
-	}
-	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: t.TempDir()}, "test")
-	if err != nil {
-		t.Fatal(err)
 	}
 	db, err := store.OpenSQLite(filepath.Join(t.TempDir(), "oidc.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	cfg := Config{
-		Issuer:       e.issuer,
-		Users:        e.users,
-		Keys:         km,
-		DB:           db,
-		HMACSecret:   []byte(strings.Repeat("h", 32)),
-		CookieSecret: []byte(strings.Repeat("c", 32)),
-	}
-	cfg.Authn.TOTPKey = []byte(strings.Repeat("t", 32))
-	if e.p, err = New(cfg); err != nil {
+	reg, err := clients.NewRegistry(context.Background(), nil, clients.Env{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(e.p)
+	e.db = db
+	if e.p, err = New(Config{
+		Issuer:          e.issuer,
+		AuthorizePath:   "/api/oidc/authorization",
+		CookieKey:       []byte(strings.Repeat("c", 32)),
+		SessionLifespan: 12 * time.Hour, // the provider's default
+		Authn:           AuthnConfig{TOTPKey: []byte(strings.Repeat("t", 32))},
+		Users:           e.users,
+		Clients:         reg,
+		Store:           db,
+		Now:             e.clock.now,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for _, ep := range e.p.PasskeyEndpoints() {
+		mux.HandleFunc(ep.Method+" "+ep.Path, ep.Serve)
+		mux.HandleFunc(ep.Path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", ep.Method)
+			ep.Refuse(w, r)
+		})
+	}
+	mux.HandleFunc(PathWebAuthn+"/", e.p.ServePasskeyNotFound)
+	mux.HandleFunc(PathLogout, e.p.ServeLogout)
+	srv := httptest.NewUnstartedServer(mux)
 	_ = srv.Listener.Close()
 	srv.Listener = l
 	srv.Start()
@@ -152,7 +167,7 @@ func (b *pkBrowser) signIn(username string, amr []string, authTime time.Time) {
 	b.e.t.Helper()
 	s := store.LoginSession{ID: randomToken(), Username: username, AuthTime: authTime.UTC().Truncate(time.Second), AMR: amr,
 		CreatedAt: authTime, LastSeenAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	if err := b.e.p.db.CreateLoginSession(context.Background(), s); err != nil {
+	if err := b.e.db.CreateLoginSession(context.Background(), s); err != nil {
 		b.e.t.Fatal(err)
 	}
 	b.setCookie(&http.Cookie{Name: sessionCookie, Value: s.ID})
@@ -161,7 +176,7 @@ func (b *pkBrowser) signIn(username string, amr []string, authTime time.Time) {
 // session returns the browser's login session.
 func (b *pkBrowser) session() *store.LoginSession {
 	b.e.t.Helper()
-	s, err := b.e.p.db.GetLoginSession(context.Background(), b.cookie(sessionCookie), time.Now())
+	s, err := b.e.db.GetLoginSession(context.Background(), b.cookie(sessionCookie), time.Now())
 	if err != nil {
 		b.e.t.Fatalf("login session: %v", err)
 	}

@@ -1,4 +1,4 @@
-package provider
+package clients
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/ory/fosite"
 )
 
 func TestResolveSector(t *testing.T) {
@@ -51,17 +49,14 @@ func TestResolveSector(t *testing.T) {
 		{"missing a redirect URI", "", serve(`["https://a.example/cb"]`, 200).URL, true, "", `does not list the redirect URI "https://b.example/cb"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Client{DefaultOpenIDConnectClient: fosite.DefaultOpenIDConnectClient{DefaultClient: &fosite.DefaultClient{
-				RedirectURIs: []string{"https://a.example/cb", "https://b.example/cb"},
-			}}}
-			err := resolveSector(context.Background(), c, tc.sector, tc.uri, tc.httpIssuer)
+			got, err := resolveSector(context.Background(), []string{"https://a.example/cb", "https://b.example/cb"}, tc.sector, tc.uri, tc.httpIssuer)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("err = %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
-			case tc.wantErr == "" && c.Sector != tc.want:
-				t.Errorf("sector = %q, want %q", c.Sector, tc.want)
+			case tc.wantErr == "" && got != tc.want:
+				t.Errorf("sector = %q, want %q", got, tc.want)
 			}
 		})
 	}

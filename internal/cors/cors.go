@@ -1,4 +1,7 @@
-package provider
+// Package cors is the CORS policy of the endpoints a browser app calls
+// itself (Authelia's cors section): which origins may read their
+// responses, and the answers to preflight requests.
+package cors
 
 import (
 	"fmt"
@@ -9,10 +12,10 @@ import (
 	"strings"
 )
 
-// CORSConfig is Authelia's cors section: cross-origin access to the
+// Config is Authelia's cors section: cross-origin access to the
 // endpoints a browser app calls itself (a SPA exchanging its code, reading
 // userinfo). Discovery and the JWKS always allow every origin.
-type CORSConfig struct {
+type Config struct {
 	// Endpoints with CORS: authorization, token, revocation,
 	// introspection, userinfo.
 	Endpoints []string
@@ -25,14 +28,10 @@ type CORSConfig struct {
 	AllowedOriginsFromClientRedirectURIs bool
 }
 
-// corsEndpoints maps the endpoint names of the cors option to their paths
-// and the methods they answer.
-var corsEndpoints = map[string]struct{ path, methods string }{
-	"authorization": {pathAuthorize, "GET, POST"},
-	"token":         {pathToken, "POST"},
-	"revocation":    {pathRevocation, "POST"},
-	"introspection": {pathIntrospection, "POST"},
-	"userinfo":      {pathUserinfo, "GET, POST"},
+// Endpoint is an endpoint the cors option may name: its path (as
+// requests are matched) and the methods it answers.
+type Endpoint struct {
+	Path, Methods string
 }
 
 const (
@@ -40,64 +39,64 @@ const (
 	corsMaxAge       = "600" // seconds a browser may cache a preflight answer
 )
 
-// corsPolicy is the checked CORS configuration.
-type corsPolicy struct {
+// Policy is the checked CORS configuration; nil allows nothing.
+type Policy struct {
 	methods  map[string]string // path -> allowed methods
 	any      bool              // "*"
 	anyHTTPS bool              // nothing configured: every https origin
 	origins  map[string]bool   // normalized origins
 }
 
-// setupCORS checks the CORS configuration; without endpoints there is no
-// CORS (beyond discovery and the JWKS).
-func (p *Provider) setupCORS(cfg CORSConfig) error {
+// New checks cfg against the endpoints the cors option may name; the
+// origins of redirectURIs are allowed with
+// AllowedOriginsFromClientRedirectURIs. Without endpoints there is no
+// policy (nil, nil).
+func New(cfg Config, endpoints map[string]Endpoint, redirectURIs []string) (*Policy, error) {
+	names := strings.Join(slices.Sorted(maps.Keys(endpoints)), ", ")
 	if len(cfg.Endpoints) == 0 {
 		if len(cfg.AllowedOrigins) > 0 || cfg.AllowedOriginsFromClientRedirectURIs {
-			return fmt.Errorf("cors: endpoints: name at least one of %s, or allowed origins do nothing", strings.Join(slices.Sorted(maps.Keys(corsEndpoints)), ", "))
+			return nil, fmt.Errorf("cors: endpoints: name at least one of %s, or allowed origins do nothing", names)
 		}
-		return nil
+		return nil, nil
 	}
-	c := &corsPolicy{methods: map[string]string{}, origins: map[string]bool{}}
+	c := &Policy{methods: map[string]string{}, origins: map[string]bool{}}
 	for _, name := range cfg.Endpoints {
-		ep, ok := corsEndpoints[name]
+		ep, ok := endpoints[name]
 		if !ok {
-			return fmt.Errorf("cors: endpoints: %q is not one of %s", name, strings.Join(slices.Sorted(maps.Keys(corsEndpoints)), ", "))
+			return nil, fmt.Errorf("cors: endpoints: %q is not one of %s", name, names)
 		}
-		c.methods[ep.path] = ep.methods
+		c.methods[ep.Path] = ep.Methods
 	}
 	for _, o := range cfg.AllowedOrigins {
 		if o == "*" {
 			if len(cfg.AllowedOrigins) > 1 {
-				return fmt.Errorf("cors: allowed_origins: * must be the only origin")
+				return nil, fmt.Errorf("cors: allowed_origins: * must be the only origin")
 			}
 			if cfg.AllowedOriginsFromClientRedirectURIs {
-				return fmt.Errorf("cors: allowed_origins: * cannot be combined with allowed_origins_from_client_redirect_uris")
+				return nil, fmt.Errorf("cors: allowed_origins: * cannot be combined with allowed_origins_from_client_redirect_uris")
 			}
 			c.any = true
 			continue
 		}
 		n, ok := normalizeOrigin(o)
 		if !ok {
-			return fmt.Errorf("cors: allowed_origins: %q is not an origin: scheme (http or https), host and optional port, without a path or trailing slash", o)
+			return nil, fmt.Errorf("cors: allowed_origins: %q is not an origin: scheme (http or https), host and optional port, without a path or trailing slash", o)
 		}
 		c.origins[n] = true
 	}
 	if cfg.AllowedOriginsFromClientRedirectURIs {
-		for _, id := range p.clientIDs() {
-			for _, uri := range p.clients[id].RedirectURIs {
-				u, err := url.Parse(uri)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || strings.EqualFold(u.Hostname(), "localhost") {
-					continue
-				}
-				if n, ok := normalizeOrigin(u.Scheme + "://" + u.Host); ok {
-					c.origins[n] = true
-				}
+		for _, uri := range redirectURIs {
+			u, err := url.Parse(uri)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || strings.EqualFold(u.Hostname(), "localhost") {
+				continue
+			}
+			if n, ok := normalizeOrigin(u.Scheme + "://" + u.Host); ok {
+				c.origins[n] = true
 			}
 		}
 	}
 	c.anyHTTPS = len(cfg.AllowedOrigins) == 0 && !cfg.AllowedOriginsFromClientRedirectURIs
-	p.cors = c
-	return nil
+	return c, nil
 }
 
 // normalizeOrigin returns the ASCII serialization of an origin as browsers
@@ -122,7 +121,7 @@ func normalizeOrigin(s string) (string, bool) {
 }
 
 // allowed reports whether a request from origin may read the response.
-func (c *corsPolicy) allowed(origin string) bool {
+func (c *Policy) allowed(origin string) bool {
 	n, ok := normalizeOrigin(origin)
 	switch {
 	case !ok:
@@ -133,12 +132,11 @@ func (c *corsPolicy) allowed(origin string) bool {
 	return c.anyHTTPS && strings.HasPrefix(n, "https://")
 }
 
-// handleCORS adds the CORS headers for a request to one of the configured
+// Handle adds the CORS headers for a request to one of the configured
 // endpoints and answers preflight requests; it reports whether it answered
 // (the caller then stops). Headers go only to requests that send an allowed
 // Origin; responses of these endpoints always vary by Origin.
-func (p *Provider) handleCORS(w http.ResponseWriter, r *http.Request, path string) bool {
-	c := p.cors
+func (c *Policy) Handle(w http.ResponseWriter, r *http.Request, path string) bool {
 	if c == nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package provider
+package clients
 
 import (
 	"fmt"
@@ -6,17 +6,6 @@ import (
 	"strings"
 
 	"github.com/ory/fosite"
-
-	"github.com/caddy-oidc/caddy-oidc/internal/authn"
-)
-
-// Grant types, in the order discovery lists them.
-const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantImplicit          = "implicit"
-	GrantClientCredentials = "client_credentials"
-	GrantPassword          = "password" // resource owner password credentials, discouraged
 )
 
 var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantClientCredentials, GrantPassword}
@@ -62,11 +51,11 @@ func normalizeResponseType(raw string) (string, bool) {
 	return "", false
 }
 
-// defaultResponseMode is the response mode a response type uses when the
+// DefaultResponseMode is the response mode a response type uses when the
 // request names none: query for code alone, fragment for every response
 // type that returns a token (OAuth 2.0 Multiple Response Type Encoding
 // Practices 2.1, 5; OpenID Connect Core 3.2.2.5, 3.3.2.5).
-func defaultResponseMode(responseType string) fosite.ResponseModeType {
+func DefaultResponseMode(responseType string) fosite.ResponseModeType {
 	if responseType == "code" {
 		return fosite.ResponseModeQuery
 	}
@@ -76,7 +65,7 @@ func defaultResponseMode(responseType string) fosite.ResponseModeType {
 // usesAuthorizationEndpoint reports whether a client sends users to the
 // authorization endpoint, and so needs redirect URIs: it has response types,
 // or grant types that are obtained there.
-func usesAuthorizationEndpoint(cfg ClientConfig) bool {
+func usesAuthorizationEndpoint(cfg Config) bool {
 	if len(cfg.ResponseTypes) > 0 || len(cfg.GrantTypes) == 0 {
 		return true
 	}
@@ -88,33 +77,33 @@ func usesAuthorizationEndpoint(cfg ClientConfig) bool {
 //
 //   - grant_types: authorization_code and refresh_token by default;
 //     client_credentials only for confidential clients. password is checked
-//     against the authorization policy by the provider (checkPasswordGrants).
+//     against the authorization policy by New.
 //   - response_types: code by default when authorization_code is granted;
 //     every response type needs its grant type: code needs
 //     authorization_code, token and id_token need implicit.
 //   - response_modes: by default form_post, query when code is a response
 //     type, fragment when any other is. query never carries tokens, so it
 //     needs the code response type.
-func (c *Client) setFlows(cfg ClientConfig) error {
-	c.GrantTypes = nil
+func (c *Client) setFlows(cfg Config) error {
+	c.grantTypes = nil
 	grants := cfg.GrantTypes
 	if len(grants) == 0 {
-		grants = DefaultGrantTypes
+		grants = defaultGrantTypes
 	}
 	for _, g := range grants {
 		if !slices.Contains(grantTypes, g) {
 			return fmt.Errorf("grant_types: %q is not one of %s", g, strings.Join(grantTypes, ", "))
 		}
-		if !slices.Contains(c.GrantTypes, g) {
-			c.GrantTypes = append(c.GrantTypes, g)
+		if !slices.Contains(c.grantTypes, g) {
+			c.grantTypes = append(c.grantTypes, g)
 		}
 	}
-	has := func(g string) bool { return slices.Contains(c.GrantTypes, g) }
+	has := func(g string) bool { return slices.Contains(c.grantTypes, g) }
 	if has(GrantClientCredentials) && cfg.Public {
 		return fmt.Errorf("grant_types: client_credentials is only for confidential clients, not public ones")
 	}
 
-	c.ResponseTypes = nil
+	c.responseTypes = nil
 	types := cfg.ResponseTypes
 	switch {
 	case len(types) > 0:
@@ -135,17 +124,17 @@ func (c *Client) setFlows(cfg ClientConfig) error {
 		if (slices.Contains(words, "token") || slices.Contains(words, "id_token")) && !has(GrantImplicit) {
 			return fmt.Errorf("response_types: %q needs the implicit grant type in grant_types", raw)
 		}
-		if !slices.Contains(c.ResponseTypes, rt) {
-			c.ResponseTypes = append(c.ResponseTypes, rt)
+		if !slices.Contains(c.responseTypes, rt) {
+			c.responseTypes = append(c.responseTypes, rt)
 		}
 	}
 
-	c.ResponseModes = nil
+	c.responseModes = nil
 	modes := cfg.ResponseModes
-	if len(modes) == 0 && len(c.ResponseTypes) > 0 {
+	if len(modes) == 0 && len(c.responseTypes) > 0 {
 		modes = []string{string(fosite.ResponseModeFormPost)}
-		for _, rt := range c.ResponseTypes {
-			if m := string(defaultResponseMode(rt)); !slices.Contains(modes, m) {
+		for _, rt := range c.responseTypes {
+			if m := string(DefaultResponseMode(rt)); !slices.Contains(modes, m) {
 				modes = append(modes, m)
 			}
 		}
@@ -154,74 +143,48 @@ func (c *Client) setFlows(cfg ClientConfig) error {
 		mode := fosite.ResponseModeType(m)
 		switch mode {
 		case fosite.ResponseModeQuery:
-			if !slices.Contains(c.ResponseTypes, "code") {
-				return fmt.Errorf("response_modes: query cannot carry the tokens of response types %s; use fragment or form_post", strings.Join(c.ResponseTypes, ", "))
+			if !slices.Contains(c.responseTypes, "code") {
+				return fmt.Errorf("response_modes: query cannot carry the tokens of response types %s; use fragment or form_post", strings.Join(c.responseTypes, ", "))
 			}
 		case fosite.ResponseModeFragment, fosite.ResponseModeFormPost:
 		default:
 			return fmt.Errorf("response_modes: %q is not one of query, fragment, form_post", m)
 		}
-		if !slices.Contains(c.ResponseModes, mode) {
-			c.ResponseModes = append(c.ResponseModes, mode)
+		if !slices.Contains(c.responseModes, mode) {
+			c.responseModes = append(c.responseModes, mode)
 		}
 	}
 	// A request without response_mode gets its response type's default
 	// (fosite allows it whatever the client lists).
-	c.ResponseModes = append(c.ResponseModes, fosite.ResponseModeDefault)
+	c.responseModes = append(c.responseModes, fosite.ResponseModeDefault)
 	return nil
 }
 
-// GetResponseTypes implements fosite.Client: exactly the configured response
-// types. fosite's default client answers code when there are none, which
-// would open the authorization endpoint to a client_credentials-only client.
-func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments(c.ResponseTypes) }
-
-// checkPasswordGrants refuses the password grant to clients whose
-// authorization policy could ask for more than a password: the token
-// endpoint has no way to ask for a second factor. Run after the policies are
-// resolved.
-func (p *Provider) checkPasswordGrants() error {
-	for _, id := range p.clientIDs() {
-		c := p.clients[id]
-		if !slices.Contains(c.GrantTypes, GrantPassword) {
-			continue
-		}
-		if c.policy.Default != authn.OneFactor || len(c.policy.Rules) > 0 {
-			name := c.PolicyName
-			if name == "" {
-				name = "the default authorization policy"
-			}
-			return fmt.Errorf("client %q: grant_types: password is only allowed with authorization_policy one_factor (and no rules), not %s", c.ID, name)
-		}
-	}
-	return nil
-}
-
-// supportedFlows are the grant types, response types and response modes of
+// SupportedFlows are the grant types, response types and response modes of
 // the registered clients, for discovery, each in a fixed order. With no
 // client registered they are what a default client gets.
-func (p *Provider) supportedFlows() (grants, types []string, modes []string) {
+func (r *Registry) SupportedFlows() (grants, types []string, modes []string) {
 	for _, g := range grantTypes {
-		for _, c := range p.clients {
-			if slices.Contains(c.GrantTypes, g) {
+		for _, c := range r.byID {
+			if slices.Contains(c.grantTypes, g) {
 				grants = append(grants, g)
 				break
 			}
 		}
 	}
 	for _, rt := range responseTypes {
-		for _, c := range p.clients {
-			if slices.Contains(c.ResponseTypes, rt) {
+		for _, c := range r.byID {
+			if slices.Contains(c.responseTypes, rt) {
 				types = append(types, rt)
 				break
 			}
 		}
 	}
 	for _, m := range responseModes {
-		for _, c := range p.clients {
-			used := slices.Contains(c.ResponseModes, m)
-			for _, rt := range c.ResponseTypes {
-				used = used || defaultResponseMode(rt) == m
+		for _, c := range r.byID {
+			used := slices.Contains(c.responseModes, m)
+			for _, rt := range c.responseTypes {
+				used = used || DefaultResponseMode(rt) == m
 			}
 			if used {
 				modes = append(modes, string(m))
@@ -230,7 +193,7 @@ func (p *Provider) supportedFlows() (grants, types []string, modes []string) {
 		}
 	}
 	if len(grants) == 0 {
-		grants = slices.Clone(DefaultGrantTypes)
+		grants = slices.Clone(defaultGrantTypes)
 	}
 	if len(types) == 0 {
 		types = []string{"code"}
@@ -239,32 +202,4 @@ func (p *Provider) supportedFlows() (grants, types []string, modes []string) {
 		modes = []string{string(fosite.ResponseModeQuery), string(fosite.ResponseModeFormPost)}
 	}
 	return grants, types, modes
-}
-
-// checkResponseTypeAndMode refuses, before any page is shown, what fosite
-// would refuse only after the user signed in and consented: tokens in the
-// query, a form_post to a redirect URI a form cannot post to, and an ID
-// token from the authorization endpoint without the openid scope, a nonce
-// (OpenID Connect Core 3.2.2.1, 3.3.2.11) or the redirect_uri parameter.
-func checkResponseTypeAndMode(ar fosite.AuthorizeRequester) error {
-	types, form := ar.GetResponseTypes(), ar.GetRequestForm()
-	codeOnly := types.ExactOne("code")
-	switch mode := ar.GetResponseMode(); {
-	case !codeOnly && mode == fosite.ResponseModeQuery:
-		return fosite.ErrUnsupportedResponseMode.WithHintf("The response_mode 'query' cannot carry the tokens of response_type '%s'; use fragment or form_post.", form.Get("response_type"))
-	case mode == fosite.ResponseModeFormPost && !canFormPost(ar.GetRedirectURI()):
-		return fosite.ErrUnsupportedResponseMode.WithHint("The response_mode 'form_post' needs an http or https redirect_uri.")
-	}
-	if types.Has("id_token") {
-		switch {
-		case !ar.GetRequestedScopes().Has("openid"):
-			return fosite.ErrInvalidScope.WithHint("The response_type 'id_token' needs the 'openid' scope.")
-		case form.Get("nonce") == "":
-			return fosite.ErrInvalidRequest.WithHint("Parameter 'nonce' must be set when requesting an ID Token from the authorization endpoint (implicit and hybrid flows).")
-		}
-	}
-	if !codeOnly && ar.GetRequestedScopes().Has("openid") && form.Get("redirect_uri") == "" {
-		return fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter is required when using OpenID Connect 1.0.")
-	}
-	return nil
 }

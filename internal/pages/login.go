@@ -1,0 +1,97 @@
+package pages
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+// ServeLogin shows the login page (GET) or checks the credentials (POST) and
+// continues the authorization request.
+func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost { // GET, HEAD
+		returnTo := r.URL.Query().Get("return_to")
+		if _, ok := p.resume(r, returnTo); !ok {
+			returnTo = p.base + PathSettings
+		}
+		p.RenderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
+		return
+	}
+	if !p.formOK(w, r, "Go back to the application and sign in again.") {
+		return
+	}
+	returnTo := r.PostForm.Get("return_to")
+	next, ok := p.resume(r, returnTo)
+	if returnTo == p.base+PathSettings {
+		ok = true
+	}
+	if returnTo != "" && !ok {
+		p.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+		return
+	}
+	var client *clients.Client
+	if next != nil {
+		if id := next.URL.Query().Get("client_id"); id != "" {
+			client = p.clients.Get(id)
+		}
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	ctx, now, ip := r.Context(), p.now(), p.ClientIP(r)
+	banned := p.regulator.Check(ctx, username, ip, now)
+	// The password is checked even when banned, so that a ban looks and
+	// takes exactly like a wrong password: usernames cannot be probed.
+	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
+	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
+		p.log.Error("authenticating user", zap.Error(err))
+	}
+	if banned == nil {
+		if regErr := p.regulator.Record(ctx, username, ip, "password", err == nil, now); regErr != nil {
+			p.log.Error("recording attempt", zap.Error(regErr))
+		}
+	}
+	if banned != nil || err != nil {
+		if banned != nil {
+			p.LogBan(banned, username, ip)
+		} else {
+			p.log.Info("login failed", zap.String("username", username), zap.String("remote_ip", ip))
+		}
+		p.RenderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
+		return
+	}
+	login, err := p.startLogin(w, r, user.Username, []string{"pwd"}, r.PostForm.Get("remember_me") != "" && p.rememberMeTTL > 0)
+	if err != nil {
+		p.log.Error("creating login session", zap.Error(err))
+		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
+		return
+	}
+	p.log.Info("login succeeded", zap.String("username", user.Username))
+	if next == nil {
+		http.Redirect(w, r, p.base+PathSettings, http.StatusSeeOther)
+		return
+	}
+	p.authorize(w, next, Flow{Login: login, Fresh: true})
+}
+
+// resume rebuilds the authorization request a page form refers to. It accepts
+// only our own authorization endpoint, so it cannot become an open redirect.
+func (p *Pages) resume(r *http.Request, returnTo string) (*http.Request, bool) {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.authorizePath || u.Fragment != "" {
+		return nil, false
+	}
+	ar := r.Clone(r.Context())
+	ar.Method = http.MethodGet
+	ar.URL = &url.URL{Path: u.Path, RawQuery: u.RawQuery}
+	ar.RequestURI = u.RequestURI()
+	ar.Body = http.NoBody
+	ar.ContentLength = 0
+	ar.Header.Del("Content-Type")
+	ar.Form, ar.PostForm, ar.MultipartForm = nil, nil, nil
+	return ar, true
+}

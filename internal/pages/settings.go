@@ -1,0 +1,106 @@
+package pages
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/ui"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+// ServeSettings shows (GET) and changes (POST) the user's second factors and
+// remembered consents.
+func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		login, err := p.CurrentLogin(r)
+		if err != nil || login == nil {
+			p.RenderLogin(w, r, http.StatusOK, nil, p.base+PathSettings, "", "")
+			return
+		}
+		u, err := p.users.Lookup(login.Username)
+		if err != nil || u.Disabled {
+			p.RenderLogin(w, r, http.StatusOK, nil, p.base+PathSettings, "", "")
+			return
+		}
+		p.renderSettings(w, r, u, "", "")
+		return
+	}
+	f, ok := p.readPageForm(w, r)
+	if !ok {
+		return
+	}
+	f.returnTo, f.next = p.base+PathSettings, nil
+	ctx := r.Context()
+	enrolled, _ := p.totp.Enrolled(ctx, f.user.Username)
+	// Changing second factors needs a second factor when one exists, and a
+	// recent sign-in: a session left open must not be enough.
+	needsStepUp := (enrolled || p.hasPasskeys(ctx, f.user.Username)) && !authn.IsTwoFactor(f.login.AMR)
+	switch action := r.PostForm.Get("action"); action {
+	case "totp-remove", "totp-enroll":
+		if needsStepUp {
+			p.SecondFactorStep(w, r, nil, f.user, f.returnTo, "")
+			return
+		}
+		if p.now().Sub(f.login.AuthTime) > 10*time.Minute {
+			_ = p.EndLogin(w, r)
+			p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "Please sign in again to change your second factors.")
+			return
+		}
+		if action == "totp-enroll" {
+			p.renderTOTPEnroll(w, r, nil, f.user, f.returnTo, "")
+			return
+		}
+		if err := p.totp.Remove(ctx, f.user.Username); err != nil {
+			p.log.Error("removing authenticator", zap.Error(err))
+			p.renderSettings(w, r, f.user, "", "The authenticator app could not be removed.")
+			return
+		}
+		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
+		p.renderSettings(w, r, f.user, "The authenticator app was removed.", "")
+	case "consent-revoke":
+		clientID := r.PostForm.Get("client_id")
+		if err := p.db.DeleteConsent(ctx, f.user.Username, clientID); err != nil {
+			p.log.Error("revoking consent", zap.Error(err))
+			p.renderSettings(w, r, f.user, "", "The consent could not be revoked.")
+			return
+		}
+		p.log.Info("consent revoked", zap.String("username", f.user.Username), zap.String("client_id", clientID))
+		p.renderSettings(w, r, f.user, "The application will ask for your consent again.", "")
+	default:
+		p.renderSettings(w, r, f.user, "", "Unknown action.")
+	}
+}
+
+func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.User, msg, errMsg string) {
+	ctx := r.Context()
+	page := ui.SettingsPage{
+		UserName:     u.DisplayName(),
+		Message:      msg,
+		Error:        errMsg,
+		CSRFToken:    p.CSRFToken(w, r),
+		Action:       p.base + PathSettings,
+		WebAuthnBase: p.base + PathWebAuthn,
+	}
+	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
+	if p.listPasskeys != nil {
+		if list, err := p.listPasskeys(ctx, u.Username); err == nil {
+			page.Passkeys = list
+		}
+	}
+	consents, err := p.db.ListConsents(ctx, u.Username, p.now())
+	if err != nil {
+		p.log.Error("listing consents", zap.Error(err))
+	}
+	for _, c := range consents {
+		item := ui.Consent{ClientID: c.ClientID, Scopes: strings.Join(c.Scopes, " "), Expires: c.ExpiresAt.Format("2006-01-02")}
+		if cl := p.clients.Get(c.ClientID); cl != nil {
+			item.ClientName = cl.DisplayName()
+		}
+		page.Consents = append(page.Consents, item)
+	}
+	p.Render(w, http.StatusOK, page)
+}

@@ -1,0 +1,75 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+)
+
+// pbkdf2Digest is Authelia's documentation digest of "insecure_secret":
+// pbkdf2-sha512 with 310000 rounds, the cost Authelia recommends.
+const pbkdf2Digest = "$pbkdf2-sha512$310000$c8p78n7pUMln0jzvd4aK4Q$JNRBzwAo0ek5qKn50cFzzvE9RXV88h1wJn5KGiHrD0YKtZaR/nCb2CJPOsKaPK0hjf.9yHxzQGZziziccp6Yng"
+
+// digestProvider is a provider with a client whose secret is pbkdf2Digest
+// and which may use client_credentials.
+func digestProvider(tb testing.TB) *Provider {
+	tb.Helper()
+	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: tb.TempDir()}, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := store.OpenSQLite(filepath.Join(tb.TempDir(), "oidc.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	p, err := New(Config{
+		Issuer: epIssuer, Users: epUsers{}, Keys: km, DB: db,
+		HMACSecret: []byte(strings.Repeat("h", 32)), CookieSecret: []byte(strings.Repeat("c", 32)),
+		Clients: []ClientConfig{{
+			ID: "digest-app", Secret: pbkdf2Digest, Scopes: []string{"openid"},
+			GrantTypes: []string{"client_credentials"},
+		}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func basicRequest(id, secret string, form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, epIssuer+pathToken, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	_ = r.ParseForm()
+	return r
+}
+
+// BenchmarkTokenClientSecretDigest is the cost of a whole client_credentials
+// token request of a client whose secret is a pbkdf2-sha512 digest of 310000
+// rounds, once the secret is cached (package clients measures the
+// authentication alone, cold and cached).
+func BenchmarkTokenClientSecretDigest(b *testing.B) {
+	p := digestProvider(b)
+	token := func(b *testing.B) {
+		form := url.Values{"grant_type": {"client_credentials"}}
+		p.ServeHTTP(httptest.NewRecorder(), basicRequest("digest-app", "insecure_secret", form)) // warm (untimed)
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			p.ServeHTTP(w, basicRequest("digest-app", "insecure_secret", form))
+			if w.Code != http.StatusOK {
+				b.Fatalf("token: %d %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("token/cached", token)
+}
