@@ -74,7 +74,7 @@ func newFuzzProvider(f *testing.F) *fzFixture {
 	p, err := provider.New(provider.Config{
 		Issuer: fzIssuer,
 		Users: fzUsers{
-			"alice": {Username: "alice", DisplayName: "Alice", Email: "alice@example.com", Groups: []string{"admins"}},
+			"alice": {Username: "alice", FullName: "Alice", Email: "alice@example.com", Groups: []string{"admins"}},
 			"carol": {Username: "carol", Disabled: true},
 		},
 		Keys:         km,
