@@ -90,17 +90,13 @@ func (db *DB) RecentFailures(ctx context.Context, username, remoteIP string, sin
 
 // failures runs one of the failure lookups for key.
 func (db *DB) failures(ctx context.Context, query, key string, from int64, limit int) ([]Attempt, error) {
-	st, err := db.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
 	// Failures must come after the last success, and successes before from
 	// do not matter, so "no success" is from-1 (from itself is included).
 	floor := from
 	if floor > math.MinInt64 {
 		floor--
 	}
-	rows, err := st.QueryContext(ctx, key, from, key, from, floor, limit)
+	rows, err := db.query(ctx, query, key, from, key, from, floor, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -112,12 +108,12 @@ func (db *DB) failures(ctx context.Context, query, key string, from int64, limit
 			at int64
 		)
 		if err := rows.Scan(&a.Username, &a.RemoteIP, &a.Factor, &at); err != nil {
-			return nil, err
+			return nil, db.wrapErr(err)
 		}
 		a.At = time.Unix(0, at).UTC()
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	return out, db.wrapErr(rows.Err())
 }
 
 // unionAttempts merges two newest-first lists into one, newest first, at

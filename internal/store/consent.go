@@ -21,13 +21,15 @@ type Consent struct {
 
 const (
 	sqlDeleteConsent = `DELETE FROM consent WHERE username = ? AND client_id = ?`
-	sqlInsertConsent = `INSERT INTO consent (username, client_id, scopes, audience, granted_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlPutConsent    = `INSERT INTO consent (username, client_id, scopes, audience, granted_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (username, client_id) DO UPDATE SET scopes = excluded.scopes, audience = excluded.audience, granted_at = excluded.granted_at, expires_at = excluded.expires_at`
 	sqlSelectConsent = `SELECT scopes, audience, granted_at, expires_at FROM consent WHERE username = ? AND client_id = ? AND expires_at > ?`
 	sqlListConsents  = `SELECT client_id, scopes, audience, granted_at, expires_at FROM consent WHERE username = ? AND expires_at > ? ORDER BY client_id`
 )
 
 // PutConsent remembers a consent, replacing the user's earlier one for the
-// client.
+// client. It is one upsert, so concurrent calls (from several instances)
+// never fail on each other: the last one wins.
 func (db *DB) PutConsent(ctx context.Context, c Consent) error {
 	scopes, err := encodeList(c.Scopes)
 	if err != nil {
@@ -37,15 +39,10 @@ func (db *DB) PutConsent(ctx context.Context, c Consent) error {
 	if err != nil {
 		return fmt.Errorf("store: put consent: %w", err)
 	}
-	return db.inTx(ctx, func(ctx context.Context) error {
-		if _, err := db.exec(ctx, sqlDeleteConsent, c.Username, c.ClientID); err != nil {
-			return fmt.Errorf("store: put consent: %w", err)
-		}
-		if _, err := db.exec(ctx, sqlInsertConsent, c.Username, c.ClientID, scopes, aud, c.GrantedAt.UnixNano(), c.ExpiresAt.UnixNano()); err != nil {
-			return fmt.Errorf("store: put consent: %w", err)
-		}
-		return nil
-	})
+	if _, err := db.exec(ctx, sqlPutConsent, c.Username, c.ClientID, scopes, aud, c.GrantedAt.UnixNano(), c.ExpiresAt.UnixNano()); err != nil {
+		return fmt.Errorf("store: put consent: %w", err)
+	}
+	return nil
 }
 
 // GetConsent returns the user's unexpired remembered consent for the client,
@@ -68,11 +65,7 @@ func (db *DB) GetConsent(ctx context.Context, username, clientID string, now tim
 
 // ListConsents returns the user's unexpired remembered consents.
 func (db *DB) ListConsents(ctx context.Context, username string, now time.Time) ([]Consent, error) {
-	st, err := db.stmt(ctx, sqlListConsents)
-	if err != nil {
-		return nil, fmt.Errorf("store: list consents: %w", err)
-	}
-	rows, err := st.QueryContext(ctx, username, now.UnixNano())
+	rows, err := db.query(ctx, sqlListConsents, username, now.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("store: list consents: %w", err)
 	}
@@ -83,14 +76,17 @@ func (db *DB) ListConsents(ctx context.Context, username string, now time.Time) 
 		var scopes, aud string
 		var granted, expires int64
 		if err := rows.Scan(&c.ClientID, &scopes, &aud, &granted, &expires); err != nil {
-			return nil, fmt.Errorf("store: list consents: %w", err)
+			return nil, fmt.Errorf("store: list consents: %w", db.wrapErr(err))
 		}
 		if err := decodeConsent(&c, scopes, aud, granted, expires); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list consents: %w", db.wrapErr(err))
+	}
+	return out, nil
 }
 
 // DeleteConsent forgets the user's remembered consent for the client.

@@ -115,7 +115,7 @@ func (db *DB) runBatch(batch []*pendingWrite) {
 	ctx, err := db.BeginTX(context.Background())
 	if err != nil {
 		for _, w := range batch {
-			w.err = err
+			w.err = err // wrapped by BeginTX
 		}
 		return
 	}
@@ -131,10 +131,11 @@ func (db *DB) runBatch(batch []*pendingWrite) {
 		}
 		res, err := st.ExecContext(ctx, w.args...)
 		if err != nil {
-			w.err = err
+			w.err = db.wrapErr(err)
 			continue
 		}
 		w.n, w.err = res.RowsAffected()
+		w.err = db.wrapErr(w.err)
 	}
 	if err := db.Commit(ctx); err != nil {
 		for _, w := range batch {

@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo, so xcaddy needs no C compiler
+	"modernc.org/sqlite" // pure-Go SQLite driver "sqlite": no cgo, so xcaddy needs no C compiler
 )
 
 // sqliteParams configures every pooled connection (modernc.org/sqlite DSN
@@ -64,18 +65,42 @@ func OpenSQLite(path string) (*DB, error) {
 
 	db := &DB{
 		sql:     sqldb,
-		dialect: dialect{name: "sqlite"},
+		dialect: sqliteDialect,
 		wgate:   make(chan struct{}, 1),
 	}
 	ctx := context.Background()
-	if err := sqldb.PingContext(ctx); err != nil {
-		_ = sqldb.Close()
-		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	// A new connection switches a new file to WAL, which takes an exclusive
+	// lock without waiting: when several processes create the file at once,
+	// all but one get SQLITE_BUSY. Wait as busy_timeout would.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		err := sqldb.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !sqliteUnavailable(err) || time.Now().After(deadline) {
+			_ = sqldb.Close()
+			return nil, fmt.Errorf("store: sqlite: open %s: %w", path, db.wrapErr(err))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := db.migrate(ctx); err != nil {
 		_ = sqldb.Close()
-		return nil, fmt.Errorf("store: sqlite: %s: %w", path, err)
+		return nil, fmt.Errorf("store: sqlite: %s: %w", path, db.wrapErr(err))
 	}
 	db.startGroupCommit() // SQLite has one writer: batch the short writes
 	return db, nil
+}
+
+// sqliteUnavailable recognises SQLITE_BUSY and SQLITE_LOCKED: another
+// process held the write lock for longer than the busy timeout.
+func sqliteUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+		return true
+	}
+	return false
 }

@@ -1,10 +1,21 @@
 // Package store is the durable state of the provider: fosite's codes, tokens and
-// request contexts, login sessions, and stable subject identifiers.
+// request contexts, login sessions, second factors, remembered consent,
+// authentication attempts, and stable subject identifiers.
 //
-// It is a narrow layer over database/sql. The SQL is written once, portably
-// (TEXT, BIGINT, BOOLEAN, ON CONFLICT; '?' placeholders rebound per dialect), so
-// the PostgreSQL backend only needs its own open function beside sqlite.go.
-// Times are stored as BIGINT Unix nanoseconds (NULL for "never").
+// It is a narrow layer over database/sql with three backends: SQLite
+// ([OpenSQLite], the embedded default), PostgreSQL ([OpenPostgres]) and
+// MySQL or MariaDB ([OpenMySQL]); the last two let several Caddy instances
+// share one state. The SQL is written once ('?' placeholders, standard
+// types, ON CONFLICT upserts); a dialect (dialect.go) rebinds placeholders,
+// translates upserts and fills in the column types of the one schema
+// (schema.go). Times are stored as BIGINT Unix nanoseconds (NULL for
+// "never").
+//
+// Single-use values (authorization codes, refresh tokens, TOTP steps,
+// ceremonies, request URIs) are consumed with one conditional UPDATE or
+// DELETE whose affected-row count decides the winner, which holds across
+// instances at READ COMMITTED. Errors caused by the database being out of
+// reach carry [ErrUnavailable].
 //
 // Every method honours a transaction started with [DB.BeginTX] (or
 // [Fosite.BeginTX]) and carried in the context; without one, each statement
@@ -18,16 +29,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
-
-// ErrNotFound is returned by the DB methods (login sessions, subjects) when the
-// row does not exist or has expired. The fosite storage methods return
-// fosite.ErrNotFound instead, as fosite expects.
-var ErrNotFound = errors.New("store: not found")
 
 // DB is the shared database handle. It outlives configuration reloads; per
 // configuration views (such as [Fosite]) are cheap wrappers around it.
@@ -36,47 +40,19 @@ type DB struct {
 	sql     *sql.DB
 	dialect dialect
 
-	stmts sync.Map // query text ('?' form) -> *sql.Stmt, prepared lazily
+	stmts     sync.Map // query text (shared form) -> *sql.Stmt, prepared lazily
+	preparing sync.Map // query text -> true while prepared in the background
 
 	// wgate, when not nil, admits one writer at a time within this process
-	// (SQLite has a single write lock anyway). Waiting here is a cheap
+	// (SQLite only: it has a single write lock anyway; the server backends
+	// run pooled transactions concurrently). Waiting here is a cheap
 	// channel send that honours the context, instead of SQLite's busy
 	// handler, which polls with sleeps of up to 100 ms.
 	wgate chan struct{}
 
 	// group, when not nil, batches writes made outside a transaction
-	// (groupcommit.go).
+	// (groupcommit.go; SQLite only).
 	group *groupCommitter
-}
-
-// dialect holds what differs between SQL backends.
-type dialect struct {
-	name string
-	// rebind turns the '?' placeholders of the shared SQL into the
-	// backend's own; nil keeps '?'.
-	rebind func(string) string
-	// lockMigrations, if set, runs first in the migration transaction so
-	// that concurrent starters apply migrations once (SQLite needs none:
-	// its transactions take the write lock up front).
-	lockMigrations string
-}
-
-// rebindDollar rewrites '?' placeholders as $1, $2, ... (PostgreSQL). The
-// shared SQL never contains '?' inside literals.
-func rebindDollar(q string) string {
-	var b strings.Builder
-	b.Grow(len(q) + 8)
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
 }
 
 // Close closes the prepared statements and the database.
@@ -180,12 +156,12 @@ func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 		return ctx, errors.New("store: begin transaction: a transaction is already in progress in this context")
 	}
 	if err := db.acquire(ctx); err != nil {
-		return ctx, fmt.Errorf("store: begin transaction: %w", err)
+		return ctx, fmt.Errorf("store: begin transaction: %w", db.wrapErr(err))
 	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		db.release()
-		return ctx, fmt.Errorf("store: begin transaction: %w", err)
+		return ctx, fmt.Errorf("store: begin transaction: %w", db.wrapErr(err))
 	}
 	s := &txState{db: db, tx: tx}
 	s.stop = context.AfterFunc(ctx, s.end)
@@ -208,7 +184,7 @@ func (db *DB) Commit(ctx context.Context) error {
 	}
 	defer s.finish()
 	if err := s.tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", db.wrapErr(err))
 	}
 	return nil
 }
@@ -223,7 +199,7 @@ func (db *DB) Rollback(ctx context.Context) error {
 	}
 	defer s.finish()
 	if err := s.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("store: rollback: %w", err)
+		return fmt.Errorf("store: rollback: %w", db.wrapErr(err))
 	}
 	return nil
 }
@@ -247,36 +223,58 @@ func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) erro
 
 // --- statements ---
 
-// stmt returns the prepared statement for query ('?' placeholders), bound to
-// the context's transaction if there is one.
+// stmt returns the prepared statement for query (shared form), bound to the
+// context's transaction if there is one. database/sql prepares it again on
+// each new connection, so it survives reconnections.
 func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	var st *sql.Stmt
-	if v, ok := db.stmts.Load(query); ok {
-		st = v.(*sql.Stmt)
-	} else {
-		q := query
-		if db.dialect.rebind != nil {
-			q = db.dialect.rebind(q)
+	tx := db.txFrom(ctx)
+	v, ok := db.stmts.Load(query)
+	if !ok && tx != nil {
+		// Preparing on the pool would wait for a free connection while
+		// this transaction holds one: with every connection in such a
+		// transaction, nothing would move. Prepare on the transaction's
+		// connection (closed with it), and for the pool in the background.
+		if _, busy := db.preparing.LoadOrStore(query, true); !busy {
+			go func() {
+				defer db.preparing.Delete(query)
+				_, _ = db.prepare(context.WithoutCancel(ctx), query) // an error shows at the next use
+			}()
 		}
-		prepared, err := db.sql.PrepareContext(context.WithoutCancel(ctx), q)
+		st, err := tx.PrepareContext(ctx, db.dialect.prepareText(query))
 		if err != nil {
-			return nil, fmt.Errorf("prepare %q: %w", query, err)
+			return nil, fmt.Errorf("prepare %q: %w", query, db.wrapErr(err))
 		}
-		if v, loaded := db.stmts.LoadOrStore(query, prepared); loaded {
-			_ = prepared.Close()
-			st = v.(*sql.Stmt)
-		} else {
-			st = prepared
+		return st, nil
+	}
+	if !ok {
+		var err error
+		if v, err = db.prepare(ctx, query); err != nil {
+			return nil, err
 		}
 	}
-	if tx := db.txFrom(ctx); tx != nil {
+	st := v.(*sql.Stmt)
+	if tx != nil {
 		return tx.StmtContext(ctx, st), nil
 	}
 	return st, nil
 }
 
-// exec runs a writing statement and returns the number of rows it affected.
-// Outside a transaction it takes the write gate for the statement's duration.
+// prepare prepares query on the pool and caches it.
+func (db *DB) prepare(ctx context.Context, query string) (any, error) {
+	prepared, err := db.sql.PrepareContext(context.WithoutCancel(ctx), db.dialect.prepareText(query))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", query, db.wrapErr(err))
+	}
+	v, loaded := db.stmts.LoadOrStore(query, prepared)
+	if loaded {
+		_ = prepared.Close()
+	}
+	return v, nil
+}
+
+// exec runs a writing statement and returns the number of rows it affected
+// (matched, for an UPDATE). Outside a transaction it takes the write gate
+// for the statement's duration.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if db.group != nil && db.txFrom(ctx) == nil {
 		return db.groupExec(ctx, query, args) // groupcommit.go
@@ -287,15 +285,19 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 	}
 	if db.txFrom(ctx) == nil {
 		if err := db.acquire(ctx); err != nil {
-			return 0, err
+			return 0, db.wrapErr(err)
 		}
 		defer db.release()
 	}
 	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
-		return 0, err
+		if db.dialect.duplicateIsNoop != nil && db.dialect.duplicateIsNoop(err) && insertsIfAbsent(query) {
+			return 0, nil // ON CONFLICT DO NOTHING, MySQL style
+		}
+		return 0, db.wrapErr(err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	return n, db.wrapErr(err)
 }
 
 // queryRow runs a single-row query. Errors (including preparation errors)
@@ -305,17 +307,66 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) rowScanne
 	if err != nil {
 		return errRow{err}
 	}
-	return st.QueryRowContext(ctx, args...)
+	return wrappedRow{db, st.QueryRowContext(ctx, args...)}
 }
 
-// rowScanner is *sql.Row, or errRow carrying a preparation error.
-type rowScanner interface {
+// query runs a query returning rows; the caller closes them and passes
+// rows.Err() through db.wrapErr.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, db.wrapErr(err)
+}
+
+// Row is one row of a query's result, as from [DB.QueryRowContext]: Scan
+// returns sql.ErrNoRows when there is none.
+type Row interface {
 	Scan(dest ...any) error
 }
+
+// rowScanner is *sql.Row (through wrappedRow), *sql.Rows, or errRow
+// carrying a preparation error.
+type rowScanner = Row
 
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
+
+// wrappedRow marks connectivity errors from Scan as ErrUnavailable;
+// sql.ErrNoRows passes through.
+type wrappedRow struct {
+	db  *DB
+	row *sql.Row
+}
+
+func (r wrappedRow) Scan(dest ...any) error { return r.db.wrapErr(r.row.Scan(dest...)) }
+
+// QueryRowContext runs a read-only query written in the shared form ('?'
+// placeholders), in the context's transaction if there is one. It is meant
+// for diagnostics and tests (such as storetest's checks that secrets are
+// stored hashed), not for the provider, which uses the typed methods.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) Row {
+	q := db.dialect.prepareText(query)
+	if tx := db.txFrom(ctx); tx != nil {
+		return wrappedRow{db, tx.QueryRowContext(ctx, q, args...)}
+	}
+	return wrappedRow{db, db.sql.QueryRowContext(ctx, q, args...)}
+}
+
+// ExecContext runs a statement written in the shared form ('?'
+// placeholders, ON CONFLICT upserts), in the context's transaction if there
+// is one, and returns the number of rows it affected. Like QueryRowContext
+// it is for maintenance and tests; the provider uses the typed methods.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (int64, error) {
+	return db.exec(ctx, query, args...)
+}
+
+// Backend names the database backend: "sqlite", "postgres" or "mysql"
+// (which includes MariaDB).
+func (db *DB) Backend() string { return db.dialect.name }
 
 // --- encoding helpers ---
 
@@ -341,252 +392,4 @@ func fromNanos(n sql.NullInt64) time.Time {
 func hashKey(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// --- schema ---
-
-// migration is one schema step; steps are applied in order, once, each in
-// its own transaction, and recorded in schema_version.
-type migration struct {
-	version int64
-	stmts   []string
-}
-
-// migrations is the schema history. Never edit a released step; append one.
-// Request tables share these columns: request_id, requested_at, client_id,
-// scopes, granted_scopes, audience, granted_audience (JSON string arrays),
-// form (URL-encoded, secrets removed), session (JSON of the fosite.Session).
-var migrations = []migration{
-	{version: 1, stmts: []string{
-		requestTable("oauth2_code", "active BOOLEAN NOT NULL DEFAULT TRUE,"),
-		`CREATE INDEX oauth2_code_request_id ON oauth2_code (request_id)`,
-		`CREATE INDEX oauth2_code_expires_at ON oauth2_code (expires_at)`,
-
-		requestTable("oauth2_access", ""),
-		`CREATE INDEX oauth2_access_request_id ON oauth2_access (request_id)`,
-		`CREATE INDEX oauth2_access_expires_at ON oauth2_access (expires_at)`,
-
-		requestTable("oauth2_refresh", "active BOOLEAN NOT NULL DEFAULT TRUE,\n\taccess_signature TEXT NOT NULL,"),
-		`CREATE INDEX oauth2_refresh_request_id ON oauth2_refresh (request_id)`,
-		`CREATE INDEX oauth2_refresh_expires_at ON oauth2_refresh (expires_at)`,
-
-		requestTable("oauth2_pkce", ""),
-		`CREATE INDEX oauth2_pkce_expires_at ON oauth2_pkce (expires_at)`,
-
-		requestTable("oauth2_oidc", ""),
-		`CREATE INDEX oauth2_oidc_expires_at ON oauth2_oidc (expires_at)`,
-
-		requestTable("oauth2_par", `response_types TEXT NOT NULL,
-	redirect_uri TEXT NOT NULL,
-	state TEXT NOT NULL,
-	response_mode TEXT NOT NULL,
-	default_response_mode TEXT NOT NULL,`),
-		`CREATE INDEX oauth2_par_expires_at ON oauth2_par (expires_at)`,
-
-		`CREATE TABLE oauth2_jti (
-	signature TEXT NOT NULL PRIMARY KEY,
-	expires_at BIGINT NOT NULL
-)`,
-		`CREATE INDEX oauth2_jti_expires_at ON oauth2_jti (expires_at)`,
-
-		`CREATE TABLE login_session (
-	id_hash TEXT NOT NULL PRIMARY KEY,
-	username TEXT NOT NULL,
-	auth_time BIGINT,
-	amr TEXT NOT NULL,
-	created_at BIGINT NOT NULL,
-	expires_at BIGINT NOT NULL
-)`,
-		`CREATE INDEX login_session_username ON login_session (username)`,
-		`CREATE INDEX login_session_expires_at ON login_session (expires_at)`,
-
-		`CREATE TABLE subject (
-	username TEXT NOT NULL,
-	sector TEXT NOT NULL,
-	subject TEXT NOT NULL UNIQUE,
-	created_at BIGINT NOT NULL,
-	PRIMARY KEY (username, sector)
-)`,
-	}},
-	// Second factors, remembered consent, regulation and session
-	// inactivity. Times are unix nanoseconds like everywhere else.
-	{version: 2, stmts: []string{
-		// last_seen_at drives the inactivity timeout; remember_me sessions
-		// use the longer lifetime and no inactivity timeout.
-		`ALTER TABLE login_session ADD COLUMN last_seen_at BIGINT`,
-		`ALTER TABLE login_session ADD COLUMN remember_me BOOLEAN NOT NULL DEFAULT FALSE`,
-
-		// One TOTP secret per user, sealed with a key from Caddy's storage.
-		// last_step is the last accepted time step: a code is accepted once.
-		`CREATE TABLE totp_secret (
-	username TEXT NOT NULL PRIMARY KEY,
-	secret_sealed TEXT NOT NULL,
-	confirmed BOOLEAN NOT NULL DEFAULT FALSE,
-	last_step BIGINT NOT NULL DEFAULT 0,
-	created_at BIGINT NOT NULL
-)`,
-
-		// WebAuthn credentials (passkeys and security keys); data is the
-		// JSON of the library's credential record.
-		`CREATE TABLE webauthn_credential (
-	id TEXT NOT NULL PRIMARY KEY,
-	username TEXT NOT NULL,
-	name TEXT NOT NULL,
-	data TEXT NOT NULL,
-	created_at BIGINT NOT NULL,
-	last_used_at BIGINT
-)`,
-		`CREATE INDEX webauthn_credential_username ON webauthn_credential (username)`,
-		// A WebAuthn user handle per user: random, never the username.
-		`CREATE TABLE webauthn_user (
-	username TEXT NOT NULL PRIMARY KEY,
-	handle TEXT NOT NULL UNIQUE
-)`,
-		// Ceremony state between the options and the browser's answer.
-		`CREATE TABLE webauthn_ceremony (
-	id_hash TEXT NOT NULL PRIMARY KEY,
-	data TEXT NOT NULL,
-	expires_at BIGINT NOT NULL
-)`,
-		`CREATE INDEX webauthn_ceremony_expires_at ON webauthn_ceremony (expires_at)`,
-
-		// Remembered (pre-configured) consent: valid only for the same user,
-		// client, scopes and audience, until expires_at.
-		`CREATE TABLE consent (
-	username TEXT NOT NULL,
-	client_id TEXT NOT NULL,
-	scopes TEXT NOT NULL,
-	audience TEXT NOT NULL,
-	granted_at BIGINT NOT NULL,
-	expires_at BIGINT NOT NULL,
-	PRIMARY KEY (username, client_id)
-)`,
-		`CREATE INDEX consent_expires_at ON consent (expires_at)`,
-
-		// Authentication attempts for regulation (max_retries within
-		// find_time bans for ban_time), per username and per client IP.
-		`CREATE TABLE auth_attempt (
-	username TEXT NOT NULL,
-	remote_ip TEXT NOT NULL,
-	factor TEXT NOT NULL,
-	success BOOLEAN NOT NULL,
-	at BIGINT NOT NULL
-)`,
-		`CREATE INDEX auth_attempt_username_at ON auth_attempt (username, at)`,
-		`CREATE INDEX auth_attempt_remote_ip_at ON auth_attempt (remote_ip, at)`,
-	}},
-	// Rotation keeps every rotated refresh token of a grant (inactive) until
-	// it expires, for reuse detection; deactivating "the active ones of this
-	// grant" must not visit the whole chain on every refresh.
-	{version: 3, stmts: []string{
-		`CREATE INDEX oauth2_refresh_active_request_id ON oauth2_refresh (request_id) WHERE active`,
-	}},
-}
-
-// requestTable is the DDL of a table holding a persisted fosite requester,
-// keyed by signature, with the extra columns given.
-func requestTable(name, extra string) string {
-	return `CREATE TABLE ` + name + ` (
-	signature TEXT NOT NULL PRIMARY KEY,
-	request_id TEXT NOT NULL,
-	requested_at BIGINT NOT NULL,
-	client_id TEXT NOT NULL,
-	scopes TEXT NOT NULL,
-	granted_scopes TEXT NOT NULL,
-	audience TEXT NOT NULL,
-	granted_audience TEXT NOT NULL,
-	form TEXT NOT NULL,
-	session TEXT NOT NULL,
-	` + extra + `
-	expires_at BIGINT
-)`
-}
-
-// migrate brings the schema up to date. It is idempotent and safe to run
-// from several processes at once.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-	version BIGINT NOT NULL PRIMARY KEY,
-	applied_at BIGINT NOT NULL
-)`); err != nil {
-		return fmt.Errorf("create schema_version: %w", err)
-	}
-	for _, m := range migrations {
-		if err := db.applyMigration(ctx, m); err != nil {
-			return fmt.Errorf("migration %d: %w", m.version, err)
-		}
-	}
-	return nil
-}
-
-func (db *DB) applyMigration(ctx context.Context, m migration) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if db.dialect.lockMigrations != "" {
-		if _, err := tx.ExecContext(ctx, db.dialect.lockMigrations); err != nil {
-			return err
-		}
-	}
-	var n int
-	q := `SELECT COUNT(*) FROM schema_version WHERE version = ?`
-	if db.dialect.rebind != nil {
-		q = db.dialect.rebind(q)
-	}
-	if err := tx.QueryRowContext(ctx, q, m.version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	for _, s := range m.stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(s), err)
-		}
-	}
-	q = `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`
-	if db.dialect.rebind != nil {
-		q = db.dialect.rebind(q)
-	}
-	if _, err := tx.ExecContext(ctx, q, m.version, time.Now().UnixNano()); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// --- garbage collection ---
-
-// expiringTables are the tables DeleteExpired sweeps. Inactive (rotated or
-// revoked) refresh tokens stay until they expire, so that reuse is still
-// detected and the whole grant revoked.
-var expiringTables = []string{
-	"oauth2_code", "oauth2_access", "oauth2_refresh", "oauth2_pkce",
-	"oauth2_oidc", "oauth2_par", "oauth2_jti", "login_session",
-	"webauthn_ceremony", "consent",
-}
-
-// DeleteExpired removes the rows that expired at or before now: authorization
-// codes, access and refresh tokens, PKCE and OpenID Connect request contexts,
-// pushed authorization requests, client assertion JTIs and login sessions.
-// Rows without an expiry are kept. Each table is swept in its own short
-// statement so writers are not held up. It returns the number of rows removed.
-func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	var total int64
-	for _, t := range expiringTables {
-		n, err := db.exec(ctx, `DELETE FROM `+t+` WHERE expires_at <= ?`, now.UnixNano())
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("store: delete expired %s: %w", t, err)
-		}
-	}
-	return total, nil
 }

@@ -87,11 +87,7 @@ func (db *DB) WebAuthnCredential(ctx context.Context, id string) (*WebAuthnCrede
 // WebAuthnCredentials returns the credentials of a user, oldest first (none is
 // not an error).
 func (db *DB) WebAuthnCredentials(ctx context.Context, username string) ([]WebAuthnCredential, error) {
-	st, err := db.stmt(ctx, sqlListWebAuthnCredentials)
-	if err != nil {
-		return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, err)
-	}
-	rows, err := st.QueryContext(ctx, username)
+	rows, err := db.query(ctx, sqlListWebAuthnCredentials, username)
 	if err != nil {
 		return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, err)
 	}
@@ -100,12 +96,12 @@ func (db *DB) WebAuthnCredentials(ctx context.Context, username string) ([]WebAu
 	for rows.Next() {
 		c, err := scanWebAuthnCredential(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, err)
+			return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, db.wrapErr(err))
 		}
 		list = append(list, *c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, err)
+		return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, db.wrapErr(err))
 	}
 	return list, nil
 }

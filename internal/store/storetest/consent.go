@@ -1,23 +1,19 @@
-package store
+package storetest
 
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-func TestConsent(t *testing.T) {
-	db, err := OpenSQLite(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+func testConsent(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	now := time.Now()
-	c := Consent{Username: "alice", ClientID: "immich", Scopes: []string{"openid", "email"}, Audience: []string{"immich"}, GrantedAt: now, ExpiresAt: now.Add(time.Hour)}
+	c := store.Consent{Username: "alice", ClientID: "immich", Scopes: []string{"openid", "email"}, Audience: []string{"immich"}, GrantedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := db.PutConsent(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -25,10 +21,10 @@ func TestConsent(t *testing.T) {
 	if err != nil || !slices.Equal(got.Scopes, c.Scopes) || !slices.Equal(got.Audience, c.Audience) {
 		t.Fatalf("get: %+v %v", got, err)
 	}
-	if _, err := db.GetConsent(ctx, "bob", "immich", now); !errors.Is(err, ErrNotFound) {
+	if _, err := db.GetConsent(ctx, "bob", "immich", now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another user's consent: %v", err)
 	}
-	if _, err := db.GetConsent(ctx, "alice", "immich", now.Add(2*time.Hour)); !errors.Is(err, ErrNotFound) {
+	if _, err := db.GetConsent(ctx, "alice", "immich", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired consent: %v", err)
 	}
 	c.Scopes = []string{"openid"}
@@ -47,15 +43,10 @@ func TestConsent(t *testing.T) {
 	}
 }
 
-func TestLoginSessionInactivityFields(t *testing.T) {
-	db, err := OpenSQLite(filepath.Join(t.TempDir(), "l.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+func testLoginSessionInactivityFields(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := LoginSession{ID: "cookie-value-1234567890", Username: "alice", AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour), RememberMe: true}
+	s := store.LoginSession{ID: "cookie-value-1234567890", Username: "alice", AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour), RememberMe: true}
 	if err := db.CreateLoginSession(ctx, s); err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,17 @@
-package store
+package storetest
 
 import (
 	"context"
 	"regexp"
 	"sync"
 	"testing"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-func TestSubject(t *testing.T) {
-	db, _ := openTestDB(t)
+func testSubject(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	sub := func(user, sector string) string {
 		t.Helper()

@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -6,13 +6,14 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-func TestLoginSessions(t *testing.T) {
-	db, _ := openTestDB(t)
+func testLoginSessions(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	now := time.Now()
-	alice := LoginSession{
+	alice := store.LoginSession{
 		ID:        "cookie-value-alice",
 		Username:  "alice",
 		AuthTime:  now.Add(-time.Minute),
@@ -22,19 +23,19 @@ func TestLoginSessions(t *testing.T) {
 	}
 	alice2 := alice
 	alice2.ID = "cookie-value-alice-2"
-	bob := LoginSession{ID: "cookie-value-bob", Username: "bob", ExpiresAt: now.Add(time.Hour)}
-	for _, s := range []LoginSession{alice, alice2, bob} {
+	bob := store.LoginSession{ID: "cookie-value-bob", Username: "bob", ExpiresAt: now.Add(time.Hour)}
+	for _, s := range []store.LoginSession{alice, alice2, bob} {
 		if err := db.CreateLoginSession(ctx, s); err != nil {
 			t.Fatalf("create %s: %v", s.ID, err)
 		}
 	}
 
-	check := func(t *testing.T, id string, at time.Time, want *LoginSession) {
+	check := func(t *testing.T, id string, at time.Time, want *store.LoginSession) {
 		t.Helper()
 		got, err := db.GetLoginSession(ctx, id, at)
 		if want == nil {
-			if !errors.Is(err, ErrNotFound) {
-				t.Fatalf("GetLoginSession(%q) = %v, %v; want ErrNotFound", id, got, err)
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("GetLoginSession(%q) = %v, %v; want store.ErrNotFound", id, got, err)
 			}
 			return
 		}
@@ -52,7 +53,7 @@ func TestLoginSessions(t *testing.T) {
 		name string
 		id   string
 		at   time.Time
-		want *LoginSession
+		want *store.LoginSession
 	}{
 		{"valid", alice.ID, now, &alice},
 		{"no auth time or amr", bob.ID, now, &bob},
@@ -66,7 +67,7 @@ func TestLoginSessions(t *testing.T) {
 
 	t.Run("only the hash of the id is stored", func(t *testing.T) {
 		var n int
-		if err := db.sql.QueryRow("SELECT COUNT(*) FROM login_session WHERE id_hash = ?", alice.ID).Scan(&n); err != nil {
+		if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM login_session WHERE id_hash = ?", alice.ID).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 0 {
@@ -81,7 +82,7 @@ func TestLoginSessions(t *testing.T) {
 	})
 
 	t.Run("invalid", func(t *testing.T) {
-		for _, s := range []LoginSession{
+		for _, s := range []store.LoginSession{
 			{Username: "x", ExpiresAt: now.Add(time.Hour)},
 			{ID: "x", ExpiresAt: now.Add(time.Hour)},
 			{ID: "x", Username: "x"},
@@ -103,8 +104,8 @@ func TestLoginSessions(t *testing.T) {
 		check(t, alice.ID, now.Add(90*time.Minute), &upd)
 		missing := upd
 		missing.ID = "nope"
-		if err := db.UpdateLoginSession(ctx, missing); !errors.Is(err, ErrNotFound) {
-			t.Errorf("update unknown: %v, want ErrNotFound", err)
+		if err := db.UpdateLoginSession(ctx, missing); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("update unknown: %v, want store.ErrNotFound", err)
 		}
 	})
 
@@ -119,7 +120,7 @@ func TestLoginSessions(t *testing.T) {
 	})
 
 	t.Run("delete all of a user", func(t *testing.T) {
-		carol := LoginSession{ID: "cookie-carol", Username: "carol", ExpiresAt: now.Add(time.Hour)}
+		carol := store.LoginSession{ID: "cookie-carol", Username: "carol", ExpiresAt: now.Add(time.Hour)}
 		if err := db.CreateLoginSession(ctx, carol); err != nil {
 			t.Fatal(err)
 		}

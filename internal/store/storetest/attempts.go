@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -7,36 +7,37 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-func TestRecentFailures(t *testing.T) {
-	db, _ := openTestDB(t)
+func testRecentFailures(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 	// Attempts, oldest first. IP x is shared by alice and bob.
 	const x, y, z = "192.0.2.1", "198.51.100.2", "203.0.113.3"
-	attempts := []Attempt{
-		{"alice", x, "password", false, at(0)},
-		{"alice", y, "password", false, at(10)},
-		{"bob", x, "password", false, at(20)},
-		{"alice", x, "totp", false, at(30)},
-		{"bob", x, "password", true, at(40)}, // resets IP x and bob, not alice
-		{"alice", x, "password", false, at(50)},
-		{"alice", y, "webauthn", false, at(60)},
-		{"carol", y, "password", false, at(60)}, // same instant as the row above
-		{"carol", y, "password", false, at(60)}, // identical rows are distinct attempts
-		{"dave", z, "password", true, at(70)},
-		{"dave", z, "password", false, at(70)}, // at the instant of a success: does not count
+	attempts := []store.Attempt{
+		att("alice", x, "password", false, at(0)),
+		att("alice", y, "password", false, at(10)),
+		att("bob", x, "password", false, at(20)),
+		att("alice", x, "totp", false, at(30)),
+		att("bob", x, "password", true, at(40)), // resets IP x and bob, not alice
+		att("alice", x, "password", false, at(50)),
+		att("alice", y, "webauthn", false, at(60)),
+		att("carol", y, "password", false, at(60)), // same instant as the row above
+		att("carol", y, "password", false, at(60)), // identical rows are distinct attempts
+		att("dave", z, "password", true, at(70)),
+		att("dave", z, "password", false, at(70)), // at the instant of a success: does not count
 	}
 	for _, a := range attempts {
 		if err := db.RecordAttempt(ctx, a); err != nil {
 			t.Fatalf("RecordAttempt(%+v): %v", a, err)
 		}
 	}
-	idx := func(is ...int) []Attempt {
-		out := make([]Attempt, len(is))
+	idx := func(is ...int) []store.Attempt {
+		out := make([]store.Attempt, len(is))
 		for k, i := range is {
 			out[k] = attempts[i]
 		}
@@ -48,7 +49,7 @@ func TestRecentFailures(t *testing.T) {
 		user, ip string
 		since    time.Time
 		limit    int
-		want     []Attempt
+		want     []store.Attempt
 	}{
 		{"user, newest first", "alice", "", time.Time{}, 10, idx(6, 5, 3, 1, 0)},
 		{"user, limit", "alice", "", time.Time{}, 2, idx(6, 5)},
@@ -89,7 +90,7 @@ func TestRecentFailures(t *testing.T) {
 		}
 	})
 	t.Run("zero time refused", func(t *testing.T) {
-		if err := db.RecordAttempt(ctx, Attempt{Username: "alice", Factor: "password"}); err == nil {
+		if err := db.RecordAttempt(ctx, store.Attempt{Username: "alice", Factor: "password"}); err == nil {
 			t.Error("no error")
 		}
 	})
@@ -99,7 +100,7 @@ func TestRecentFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Rollback(txCtx) //nolint:errcheck
-		if err := db.RecordAttempt(txCtx, Attempt{"erin", x, "password", false, at(80)}); err != nil {
+		if err := db.RecordAttempt(txCtx, att("erin", x, "password", false, at(80))); err != nil {
 			t.Fatal(err)
 		}
 		got, err := db.RecentFailures(txCtx, "erin", "", time.Time{}, 10)
@@ -116,15 +117,15 @@ func TestRecentFailures(t *testing.T) {
 	})
 }
 
-func newestFirst(as []Attempt) bool {
-	return slices.IsSortedFunc(as, func(a, b Attempt) int { return b.At.Compare(a.At) })
+func newestFirst(as []store.Attempt) bool {
+	return slices.IsSortedFunc(as, func(a, b store.Attempt) int { return b.At.Compare(a.At) })
 }
 
 // sortAttempts returns a copy of as sorted newest first, then by the other
 // fields, for comparisons that ignore the order within an instant.
-func sortAttempts(as []Attempt) []Attempt {
+func sortAttempts(as []store.Attempt) []store.Attempt {
 	out := slices.Clone(as)
-	slices.SortStableFunc(out, func(a, b Attempt) int {
+	slices.SortStableFunc(out, func(a, b store.Attempt) int {
 		if c := b.At.Compare(a.At); c != 0 {
 			return c
 		}
@@ -139,42 +140,11 @@ func sortAttempts(as []Attempt) []Attempt {
 	return out
 }
 
-func TestUnionAttempts(t *testing.T) {
-	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	a := func(user string, s int) Attempt {
-		return Attempt{Username: user, RemoteIP: "ip", Factor: "password", At: t0.Add(time.Duration(s) * time.Second)}
-	}
-	for _, tc := range []struct {
-		name  string
-		x, y  []Attempt
-		limit int
-		want  []Attempt
-	}{
-		{"empty", nil, nil, 5, []Attempt{}},
-		{"one side", []Attempt{a("u", 2), a("u", 1)}, nil, 5, []Attempt{a("u", 2), a("u", 1)}},
-		{"interleaved", []Attempt{a("u", 3), a("u", 1)}, []Attempt{a("v", 2), a("v", 0)}, 5,
-			[]Attempt{a("u", 3), a("v", 2), a("u", 1), a("v", 0)}},
-		{"shared rows once", []Attempt{a("u", 2), a("u", 1)}, []Attempt{a("u", 2), a("v", 1)}, 5,
-			[]Attempt{a("u", 2), a("u", 1), a("v", 1)}},
-		{"identical rows keep their count", []Attempt{a("u", 1), a("u", 1)}, []Attempt{a("u", 1), a("u", 1), a("u", 1)}, 5,
-			[]Attempt{a("u", 1), a("u", 1), a("u", 1)}},
-		{"limit", []Attempt{a("u", 3), a("u", 1)}, []Attempt{a("v", 2), a("v", 0)}, 2,
-			[]Attempt{a("u", 3), a("v", 2)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := unionAttempts(tc.x, tc.y, tc.limit); !slices.EqualFunc(got, tc.want, sameAttempt) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestDeleteAttemptsBefore(t *testing.T) {
-	db, _ := openTestDB(t)
+func testDeleteAttemptsBefore(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 10 {
-		a := Attempt{Username: fmt.Sprint("user", i%3), RemoteIP: "192.0.2.1", Factor: "password", Success: i%4 == 0,
+		a := store.Attempt{Username: fmt.Sprint("user", i%3), RemoteIP: "192.0.2.1", Factor: "password", Success: i%4 == 0,
 			At: t0.Add(time.Duration(i) * time.Minute)}
 		if err := db.RecordAttempt(ctx, a); err != nil {
 			t.Fatal(err)
@@ -198,4 +168,13 @@ func TestDeleteAttemptsBefore(t *testing.T) {
 			t.Errorf("DeleteAttemptsBefore(t0%+v) = %d, want %d", tc.cut, n, tc.want)
 		}
 	}
+}
+
+func sameAttempt(x, y store.Attempt) bool {
+	return x.Username == y.Username && x.RemoteIP == y.RemoteIP && x.Factor == y.Factor &&
+		x.Success == y.Success && x.At.Equal(y.At)
+}
+
+func att(user, ip, factor string, success bool, at time.Time) store.Attempt {
+	return store.Attempt{Username: user, RemoteIP: ip, Factor: factor, Success: success, At: at}
 }

@@ -1,7 +1,9 @@
-package store
+package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/url"
 	"reflect"
@@ -13,11 +15,13 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-// testClients is a clients function over a fixed set of client IDs, standing
-// for one configuration.
-func testClients(ids ...string) func(context.Context, string) (fosite.Client, error) {
+// Clients is a clients function over a fixed set of public client IDs,
+// standing for one configuration.
+func Clients(ids ...string) func(context.Context, string) (fosite.Client, error) {
 	m := make(map[string]fosite.Client, len(ids))
 	for _, id := range ids {
 		m[id] = &fosite.DefaultClient{
@@ -41,8 +45,10 @@ func newSession() *openid.DefaultSession { return openid.NewDefaultSession() }
 
 var testNow = time.Now().UTC()
 
-// newTestRequest is a fully populated requester for client "c", including
+// NewRequest is a fully populated requester for client "c", including
 // form values that must not be stored.
+func NewRequest(id string) *fosite.Request { return newTestRequest(id) }
+
 func newTestRequest(id string) *fosite.Request {
 	sess := newSession()
 	sess.Subject = "3f0a2c4e-sub"
@@ -100,8 +106,15 @@ var storedForm = url.Values{
 	"scope":          {"openid offline email"},
 }
 
+// HashKey is the stored form of a key that is a credential (hex SHA-256),
+// as the store computes it.
+func HashKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
 func isNotFound(err error) bool {
-	return errors.Is(err, fosite.ErrNotFound) || errors.Is(err, ErrNotFound)
+	return errors.Is(err, fosite.ErrNotFound) || errors.Is(err, store.ErrNotFound)
 }
 
 func isInactive(err error) bool { return errors.Is(err, fosite.ErrInactiveToken) }
@@ -174,7 +187,7 @@ type storageKind struct {
 	del    func(ctx context.Context, key string) error // nil: no delete
 }
 
-func storageKinds(f *Fosite) []storageKind {
+func storageKinds(f *store.Fosite) []storageKind {
 	return []storageKind{
 		{"authorize code", f.CreateAuthorizeCodeSession, f.GetAuthorizeCodeSession, nil},
 		{"access token", f.CreateAccessTokenSession, f.GetAccessTokenSession, f.DeleteAccessTokenSession},
@@ -197,9 +210,8 @@ func storageKinds(f *Fosite) []storageKind {
 	}
 }
 
-func TestRequestStorage(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testRequestStorage(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 
 	for _, k := range storageKinds(f) {
@@ -234,7 +246,7 @@ func TestRequestStorage(t *testing.T) {
 				}
 			})
 			t.Run("client gone after reload", func(t *testing.T) {
-				reloaded := NewFosite(db, testClients("other"))
+				reloaded := store.NewFosite(db, Clients("other"))
 				kinds := storageKinds(reloaded)
 				for _, rk := range kinds {
 					if rk.name == k.name {
@@ -262,9 +274,8 @@ func TestRequestStorage(t *testing.T) {
 	}
 }
 
-func TestFormSecretsNotStored(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testFormSecretsNotStored(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	for _, k := range storageKinds(f) {
 		if err := k.create(ctx, "secret-check", newTestRequest("r")); err != nil {
@@ -277,7 +288,7 @@ func TestFormSecretsNotStored(t *testing.T) {
 	for _, table := range []string{"oauth2_code", "oauth2_access", "oauth2_refresh", "oauth2_pkce", "oauth2_oidc", "oauth2_par"} {
 		t.Run(table, func(t *testing.T) {
 			var raw string
-			if err := db.sql.QueryRow("SELECT form FROM " + table).Scan(&raw); err != nil {
+			if err := db.QueryRowContext(context.Background(), "SELECT form FROM "+table).Scan(&raw); err != nil {
 				t.Fatal(err)
 			}
 			form, err := url.ParseQuery(raw)
@@ -305,9 +316,8 @@ func TestFormSecretsNotStored(t *testing.T) {
 	})
 }
 
-func TestAuthorizeCodeInvalidation(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testAuthorizeCodeInvalidation(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	want := newTestRequest("req-code")
 	if err := f.CreateAuthorizeCodeSession(ctx, "code", want); err != nil {
@@ -349,9 +359,8 @@ func TestAuthorizeCodeInvalidation(t *testing.T) {
 	}
 }
 
-func TestRefreshRotation(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testRefreshRotation(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -424,9 +433,8 @@ func TestRefreshRotation(t *testing.T) {
 // TestRefreshRotationRace runs fosite's refresh sequence (read outside a
 // transaction, then rotate and issue inside one) in two goroutines with the
 // same token: exactly one may win.
-func TestRefreshRotationRace(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testRefreshRotationRace(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 
 	for i := range 10 {
@@ -486,9 +494,8 @@ func TestRefreshRotationRace(t *testing.T) {
 	}
 }
 
-func TestRevokeByRequestID(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testRevokeByRequestID(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	for _, grant := range []string{"g1", "g2"} {
 		r := newTestRequest(grant)
@@ -541,9 +548,8 @@ func TestRevokeByRequestID(t *testing.T) {
 	})
 }
 
-func TestPARStorage(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testPARStorage(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 
 	t.Run("round trip and single use", func(t *testing.T) {
@@ -601,11 +607,11 @@ func TestPARStorage(t *testing.T) {
 			}
 			if tc.expiry.IsZero() {
 				var exp int64
-				if err := db.sql.QueryRow("SELECT expires_at FROM oauth2_par WHERE signature = ?", hashKey(uri)).Scan(&exp); err != nil {
+				if err := db.QueryRowContext(context.Background(), "SELECT expires_at FROM oauth2_par WHERE signature = ?", HashKey(uri)).Scan(&exp); err != nil {
 					t.Fatal(err)
 				}
-				if d := time.Until(time.Unix(0, exp)); d < DefaultPARLifespan-time.Minute || d > DefaultPARLifespan {
-					t.Errorf("default expiry in %v, want about %v", d, DefaultPARLifespan)
+				if d := time.Until(time.Unix(0, exp)); d < store.DefaultPARLifespan-time.Minute || d > store.DefaultPARLifespan {
+					t.Errorf("default expiry in %v, want about %v", d, store.DefaultPARLifespan)
 				}
 			}
 		})
@@ -613,7 +619,7 @@ func TestPARStorage(t *testing.T) {
 
 	t.Run("request uri stored hashed", func(t *testing.T) {
 		var n int
-		if err := db.sql.QueryRow("SELECT COUNT(*) FROM oauth2_par WHERE signature LIKE 'urn:%'").Scan(&n); err != nil {
+		if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM oauth2_par WHERE signature LIKE 'urn:%'").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 0 {
@@ -622,8 +628,7 @@ func TestPARStorage(t *testing.T) {
 	})
 }
 
-func TestClients(t *testing.T) {
-	db, _ := openTestDB(t)
+func testGetClient(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
@@ -631,12 +636,12 @@ func TestClients(t *testing.T) {
 		id      string
 		wantErr error
 	}{
-		{"known", testClients("c"), "c", nil},
-		{"unknown", testClients("c"), "d", fosite.ErrNotFound},
+		{"known", Clients("c"), "c", nil},
+		{"unknown", Clients("c"), "d", fosite.ErrNotFound},
 		{"nil client is not found", func(context.Context, string) (fosite.Client, error) { return nil, nil }, "c", fosite.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := NewFosite(db, tc.clients).GetClient(ctx, tc.id)
+			c, err := store.NewFosite(db, tc.clients).GetClient(ctx, tc.id)
 			if tc.wantErr == nil {
 				if err != nil || c.GetID() != tc.id {
 					t.Errorf("GetClient = %v, %v", c, err)
@@ -650,9 +655,8 @@ func TestClients(t *testing.T) {
 	}
 }
 
-func TestClientAssertionJWT(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testClientAssertionJWT(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	steps := []struct {
 		name    string
@@ -674,103 +678,5 @@ func TestClientAssertionJWT(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, s.wantErr)
 			}
 		})
-	}
-}
-
-func TestPersistence(t *testing.T) {
-	db, path := openTestDB(t)
-	ctx := context.Background()
-	want := newTestRequest("persist")
-	if err := NewFosite(db, testClients("c")).CreateRefreshTokenSession(ctx, "rt", "at", want); err != nil {
-		t.Fatal(err)
-	}
-	sub, err := db.Subject(ctx, "alice", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db2, err := OpenSQLite(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
-	got, err := NewFosite(db2, testClients("c")).GetRefreshTokenSession(ctx, "rt", newSession())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRequest(t, got, want)
-	if sub2, err := db2.Subject(ctx, "alice", ""); err != nil || sub2 != sub {
-		t.Errorf("subject after reopen = %q, %v; want %q", sub2, err, sub)
-	}
-}
-
-func BenchmarkAccessToken(b *testing.B) {
-	db, _ := openTestDB(b)
-	f := NewFosite(db, testClients("c"))
-	ctx := context.Background()
-	r := newTestRequest("bench")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		sig := "bench-" + strconv.Itoa(i)
-		if err := f.CreateAccessTokenSession(ctx, sig, r); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := f.GetAccessTokenSession(ctx, sig, newSession()); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkGetAccessToken(b *testing.B) {
-	db, _ := openTestDB(b)
-	f := NewFosite(db, testClients("c"))
-	ctx := context.Background()
-	if err := f.CreateAccessTokenSession(ctx, "bench", newTestRequest("bench")); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := f.GetAccessTokenSession(ctx, "bench", newSession()); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-func TestListEncoding(t *testing.T) {
-	for _, tc := range []struct {
-		in     []string
-		stored string
-	}{
-		{nil, ""},
-		{[]string{}, ""},
-		{[]string{"openid"}, "openid"},
-		{[]string{"openid", "offline", "email"}, "openid offline email"},
-		{[]string{"https://api.example/a b"}, `["https://api.example/a b"]`},
-		{[]string{""}, `[""]`},
-		{[]string{"a", ""}, `["a",""]`},
-		{[]string{"[weird", "x"}, `["[weird","x"]`},
-		{[]string{"x", "[fine"}, "x [fine"},
-	} {
-		enc, err := encodeList(tc.in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if enc != tc.stored {
-			t.Errorf("encodeList(%q) = %q, want %q", tc.in, enc, tc.stored)
-		}
-		dec, err := decodeList(enc)
-		if err != nil {
-			t.Fatalf("decodeList(%q): %v", enc, err)
-		}
-		if dec == nil || !slices.Equal(dec, fosite.Arguments(tc.in)) {
-			t.Errorf("round trip of %q = %q", tc.in, dec)
-		}
 	}
 }

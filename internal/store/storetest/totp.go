@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-func TestTOTPSecret(t *testing.T) {
-	db, _ := openTestDB(t)
+func testTOTPSecret(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	created := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-	get := func(t *testing.T, user string) *TOTPSecret {
+	get := func(t *testing.T, user string) *store.TOTPSecret {
 		t.Helper()
 		s, err := db.GetTOTPSecret(ctx, user)
 		if err != nil {
@@ -24,13 +25,13 @@ func TestTOTPSecret(t *testing.T) {
 	}
 
 	t.Run("not found", func(t *testing.T) {
-		if _, err := db.GetTOTPSecret(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("err = %v, want ErrNotFound", err)
+		if _, err := db.GetTOTPSecret(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("err = %v, want store.ErrNotFound", err)
 		}
 	})
 
 	t.Run("invalid", func(t *testing.T) {
-		for _, s := range []TOTPSecret{{Sealed: "x"}, {Username: "alice"}} {
+		for _, s := range []store.TOTPSecret{{Sealed: "x"}, {Username: "alice"}} {
 			if err := db.PutTOTPSecret(ctx, s); err == nil {
 				t.Errorf("PutTOTPSecret(%+v) accepted", s)
 			}
@@ -38,7 +39,7 @@ func TestTOTPSecret(t *testing.T) {
 	})
 
 	t.Run("put and get", func(t *testing.T) {
-		want := TOTPSecret{Username: "alice", Sealed: "v1.sealed-1", CreatedAt: created}
+		want := store.TOTPSecret{Username: "alice", Sealed: "v1.sealed-1", CreatedAt: created}
 		if err := db.PutTOTPSecret(ctx, want); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestTOTPSecret(t *testing.T) {
 
 	t.Run("created at defaults to now", func(t *testing.T) {
 		before := time.Now()
-		if err := db.PutTOTPSecret(ctx, TOTPSecret{Username: "dave", Sealed: "s"}); err != nil {
+		if err := db.PutTOTPSecret(ctx, store.TOTPSecret{Username: "dave", Sealed: "s"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := get(t, "dave").CreatedAt; got.Before(before.Add(-time.Second)) || got.After(time.Now()) {
@@ -73,11 +74,11 @@ func TestTOTPSecret(t *testing.T) {
 			t.Fatalf("after confirm: %+v", got)
 		}
 		// Only an unconfirmed secret can be confirmed.
-		if err := db.ConfirmTOTPSecret(ctx, "alice", 200); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("second confirm: err = %v, want ErrNotFound", err)
+		if err := db.ConfirmTOTPSecret(ctx, "alice", 200); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second confirm: err = %v, want store.ErrNotFound", err)
 		}
-		if err := db.ConfirmTOTPSecret(ctx, "nobody", 1); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("confirm unknown: err = %v, want ErrNotFound", err)
+		if err := db.ConfirmTOTPSecret(ctx, "nobody", 1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("confirm unknown: err = %v, want store.ErrNotFound", err)
 		}
 	})
 
@@ -138,7 +139,7 @@ func TestTOTPSecret(t *testing.T) {
 	})
 
 	t.Run("re-enrolment replaces a confirmed secret", func(t *testing.T) {
-		want := TOTPSecret{Username: "alice", Sealed: "v1.sealed-2", CreatedAt: created.Add(time.Hour)}
+		want := store.TOTPSecret{Username: "alice", Sealed: "v1.sealed-2", CreatedAt: created.Add(time.Hour)}
 		if err := db.PutTOTPSecret(ctx, want); err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +149,7 @@ func TestTOTPSecret(t *testing.T) {
 	})
 
 	t.Run("put confirmed", func(t *testing.T) {
-		want := TOTPSecret{Username: "bob", Sealed: "v1.b", Confirmed: true, LastStep: 7, CreatedAt: created}
+		want := store.TOTPSecret{Username: "bob", Sealed: "v1.b", Confirmed: true, LastStep: 7, CreatedAt: created}
 		if err := db.PutTOTPSecret(ctx, want); err != nil {
 			t.Fatal(err)
 		}
@@ -161,8 +162,8 @@ func TestTOTPSecret(t *testing.T) {
 		if err := db.DeleteTOTPSecret(ctx, "bob"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.GetTOTPSecret(ctx, "bob"); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("after delete: err = %v, want ErrNotFound", err)
+		if _, err := db.GetTOTPSecret(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after delete: err = %v, want store.ErrNotFound", err)
 		}
 		if err := db.DeleteTOTPSecret(ctx, "bob"); err != nil {
 			t.Fatalf("deleting again: %v", err)
@@ -177,13 +178,13 @@ func TestTOTPSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.PutTOTPSecret(tctx, TOTPSecret{Username: "carol", Sealed: "c"}); err != nil {
+		if err := db.PutTOTPSecret(tctx, store.TOTPSecret{Username: "carol", Sealed: "c"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Rollback(tctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.GetTOTPSecret(ctx, "carol"); !errors.Is(err, ErrNotFound) {
+		if _, err := db.GetTOTPSecret(ctx, "carol"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("rolled back put is visible: err = %v", err)
 		}
 	})

@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"bytes"
@@ -7,27 +7,28 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-func TestWebAuthnCredentials(t *testing.T) {
-	db, _ := openTestDB(t)
+func testWebAuthnCredentials(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 
-	a1 := WebAuthnCredential{ID: "cred-a1", Username: "alice", Name: "Laptop", Data: []byte(`{"n":1}`), CreatedAt: now.Add(-2 * time.Minute)}
-	a2 := WebAuthnCredential{ID: "cred-a2", Username: "alice", Name: "Phone", Data: []byte(`{"n":2}`), CreatedAt: now.Add(-time.Minute)}
-	b1 := WebAuthnCredential{ID: "cred-b1", Username: "bob", Name: "Key", Data: []byte(`{"n":3}`), CreatedAt: now}
-	for _, c := range []WebAuthnCredential{a2, a1, b1} {
+	a1 := store.WebAuthnCredential{ID: "cred-a1", Username: "alice", Name: "Laptop", Data: []byte(`{"n":1}`), CreatedAt: now.Add(-2 * time.Minute)}
+	a2 := store.WebAuthnCredential{ID: "cred-a2", Username: "alice", Name: "Phone", Data: []byte(`{"n":2}`), CreatedAt: now.Add(-time.Minute)}
+	b1 := store.WebAuthnCredential{ID: "cred-b1", Username: "bob", Name: "Key", Data: []byte(`{"n":3}`), CreatedAt: now}
+	for _, c := range []store.WebAuthnCredential{a2, a1, b1} {
 		if err := db.CreateWebAuthnCredential(ctx, c); err != nil {
 			t.Fatalf("create %s: %v", c.ID, err)
 		}
 	}
 	dup := b1
 	dup.Username = "alice"
-	if err := db.CreateWebAuthnCredential(ctx, dup); !errors.Is(err, ErrWebAuthnCredentialExists) {
-		t.Fatalf("duplicate id: err = %v, want ErrWebAuthnCredentialExists", err)
+	if err := db.CreateWebAuthnCredential(ctx, dup); !errors.Is(err, store.ErrWebAuthnCredentialExists) {
+		t.Fatalf("duplicate id: err = %v, want store.ErrWebAuthnCredentialExists", err)
 	}
-	for _, bad := range []WebAuthnCredential{{Username: "x", Data: []byte("{}")}, {ID: "x", Data: []byte("{}")}, {ID: "x", Username: "x"}} {
+	for _, bad := range []store.WebAuthnCredential{{Username: "x", Data: []byte("{}")}, {ID: "x", Data: []byte("{}")}, {ID: "x", Username: "x"}} {
 		if err := db.CreateWebAuthnCredential(ctx, bad); err == nil {
 			t.Errorf("create %+v: want an error", bad)
 		}
@@ -55,8 +56,8 @@ func TestWebAuthnCredentials(t *testing.T) {
 	if err := db.UseWebAuthnCredential(ctx, "cred-a1", []byte(`{"n":1}`), []byte(`{"n":11}`), used); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.UseWebAuthnCredential(ctx, "cred-a1", []byte(`{"n":1}`), []byte(`{"n":12}`), used); !errors.Is(err, ErrNotFound) {
-		t.Errorf("stale use: err = %v, want ErrNotFound", err)
+	if err := db.UseWebAuthnCredential(ctx, "cred-a1", []byte(`{"n":1}`), []byte(`{"n":12}`), used); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("stale use: err = %v, want store.ErrNotFound", err)
 	}
 	c, err := db.WebAuthnCredential(ctx, "cred-a1")
 	if err != nil {
@@ -65,13 +66,13 @@ func TestWebAuthnCredentials(t *testing.T) {
 	if string(c.Data) != `{"n":11}` || !c.LastUsedAt.Equal(used) || c.Username != "alice" {
 		t.Errorf("after use: %+v", c)
 	}
-	if _, err := db.WebAuthnCredential(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.WebAuthnCredential(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("missing credential: err = %v", err)
 	}
 
 	// Delete: only the owner's.
-	if err := db.DeleteWebAuthnCredential(ctx, "alice", "cred-b1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("deleting bob's credential as alice: err = %v, want ErrNotFound", err)
+	if err := db.DeleteWebAuthnCredential(ctx, "alice", "cred-b1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleting bob's credential as alice: err = %v, want store.ErrNotFound", err)
 	}
 	if _, err := db.WebAuthnCredential(ctx, "cred-b1"); err != nil {
 		t.Errorf("bob's credential is gone: %v", err)
@@ -79,16 +80,15 @@ func TestWebAuthnCredentials(t *testing.T) {
 	if err := db.DeleteWebAuthnCredential(ctx, "alice", "cred-a2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeleteWebAuthnCredential(ctx, "alice", "cred-a2"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second delete: err = %v, want ErrNotFound", err)
+	if err := db.DeleteWebAuthnCredential(ctx, "alice", "cred-a2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: err = %v, want store.ErrNotFound", err)
 	}
 	if n, err := db.DeleteWebAuthnCredentialsOfUser(ctx, "bob"); err != nil || n != 1 {
 		t.Errorf("delete bob's: %d, %v", n, err)
 	}
 }
 
-func TestWebAuthnSecondFactor(t *testing.T) {
-	db, _ := openTestDB(t)
+func testWebAuthnSecondFactor(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	check := func(user string, want bool) {
 		t.Helper()
@@ -97,23 +97,22 @@ func TestWebAuthnSecondFactor(t *testing.T) {
 		}
 	}
 	check("alice", false)
-	if err := db.CreateWebAuthnCredential(ctx, WebAuthnCredential{ID: "c", Username: "alice", Data: []byte("{}")}); err != nil {
+	if err := db.CreateWebAuthnCredential(ctx, store.WebAuthnCredential{ID: "c", Username: "alice", Data: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	check("alice", true)
 	// A TOTP secret counts once confirmed.
-	if _, err := db.exec(ctx, `INSERT INTO totp_secret (username, secret_sealed, confirmed, created_at) VALUES (?, ?, ?, ?)`, "bob", "x", false, 1); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO totp_secret (username, secret_sealed, confirmed, created_at) VALUES (?, ?, ?, ?)`, "bob", "x", false, 1); err != nil {
 		t.Fatal(err)
 	}
 	check("bob", false)
-	if _, err := db.exec(ctx, `UPDATE totp_secret SET confirmed = ? WHERE username = ?`, true, "bob"); err != nil {
+	if _, err := db.ExecContext(ctx, `UPDATE totp_secret SET confirmed = ? WHERE username = ?`, true, "bob"); err != nil {
 		t.Fatal(err)
 	}
 	check("bob", true)
 }
 
-func TestWebAuthnUserHandle(t *testing.T) {
-	db, _ := openTestDB(t)
+func testWebAuthnUserHandle(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 
 	// Concurrent first calls agree.
@@ -147,8 +146,8 @@ func TestWebAuthnUserHandle(t *testing.T) {
 		t.Errorf("WebAuthnUsername(alice's) = %q, %v", u, err)
 	}
 	for _, h := range [][]byte{nil, []byte("unknown")} {
-		if _, err := db.WebAuthnUsername(ctx, h); !errors.Is(err, ErrNotFound) {
-			t.Errorf("WebAuthnUsername(%q): err = %v, want ErrNotFound", h, err)
+		if _, err := db.WebAuthnUsername(ctx, h); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("WebAuthnUsername(%q): err = %v, want store.ErrNotFound", h, err)
 		}
 	}
 	if _, err := db.WebAuthnUserHandle(ctx, ""); err == nil {
@@ -156,8 +155,7 @@ func TestWebAuthnUserHandle(t *testing.T) {
 	}
 }
 
-func TestWebAuthnCeremony(t *testing.T) {
-	db, _ := openTestDB(t)
+func testWebAuthnCeremony(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	now := time.Now()
 
@@ -169,7 +167,7 @@ func TestWebAuthnCeremony(t *testing.T) {
 	}
 	// The raw id is not stored.
 	var n int
-	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM webauthn_ceremony WHERE id_hash = ?`, "id-1").Scan(&n); err != nil || n != 0 {
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webauthn_ceremony WHERE id_hash = ?`, "id-1").Scan(&n); err != nil || n != 0 {
 		t.Errorf("raw id stored: %d, %v", n, err)
 	}
 
@@ -177,10 +175,10 @@ func TestWebAuthnCeremony(t *testing.T) {
 	if err != nil || string(data) != `{"challenge":"x"}` {
 		t.Fatalf("take = %q, %v", data, err)
 	}
-	if _, err := db.TakeWebAuthnCeremony(ctx, "id-1", now); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second take: err = %v, want ErrNotFound (single use)", err)
+	if _, err := db.TakeWebAuthnCeremony(ctx, "id-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second take: err = %v, want store.ErrNotFound (single use)", err)
 	}
-	if _, err := db.TakeWebAuthnCeremony(ctx, "", now); !errors.Is(err, ErrNotFound) {
+	if _, err := db.TakeWebAuthnCeremony(ctx, "", now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("empty id: err = %v", err)
 	}
 
@@ -188,10 +186,10 @@ func TestWebAuthnCeremony(t *testing.T) {
 	if err := db.PutWebAuthnCeremony(ctx, "id-2", []byte(`{}`), now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.TakeWebAuthnCeremony(ctx, "id-2", now.Add(time.Minute)); !errors.Is(err, ErrNotFound) {
-		t.Errorf("expired take: err = %v, want ErrNotFound", err)
+	if _, err := db.TakeWebAuthnCeremony(ctx, "id-2", now.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired take: err = %v, want store.ErrNotFound", err)
 	}
-	if _, err := db.TakeWebAuthnCeremony(ctx, "id-2", now); !errors.Is(err, ErrNotFound) {
+	if _, err := db.TakeWebAuthnCeremony(ctx, "id-2", now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired ceremony still there: %v", err)
 	}
 
@@ -213,7 +211,7 @@ func TestWebAuthnCeremony(t *testing.T) {
 				mu.Lock()
 				wins++
 				mu.Unlock()
-			} else if !errors.Is(err, ErrNotFound) {
+			} else if !errors.Is(err, store.ErrNotFound) {
 				t.Error(err)
 			}
 		}()
@@ -230,7 +228,7 @@ func TestWebAuthnCeremony(t *testing.T) {
 	if _, err := db.DeleteExpired(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM webauthn_ceremony`).Scan(&n); err != nil || n != 0 {
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webauthn_ceremony`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d ceremonies left after DeleteExpired, %v", n, err)
 	}
 }

@@ -1,120 +1,18 @@
-package store
+package storetest
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
-// openTestDB opens a fresh SQLite database in a temporary directory (a
-// subdirectory, so OpenSQLite has to create it) and closes it at the end.
-func openTestDB(t testing.TB) (*DB, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "data", "oidc.sqlite")
-	db, err := OpenSQLite(path)
-	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db, path
-}
-
-func TestOpenSQLite(t *testing.T) {
-	db, path := openTestDB(t)
-
-	for _, tc := range []struct {
-		name string
-		path string
-		mode os.FileMode
-	}{
-		{"database file", path, 0o600},
-		{"write-ahead log", path + "-wal", 0o600},
-		{"parent directory", filepath.Dir(path), 0o700},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fi, err := os.Stat(tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := fi.Mode().Perm(); got != tc.mode {
-				t.Errorf("mode = %v, want %v", got, tc.mode)
-			}
-		})
-	}
-
-	ctx := context.Background()
-	for _, tc := range []struct {
-		pragma string
-		want   string
-	}{
-		{"journal_mode", "wal"},
-		{"busy_timeout", "5000"},
-		{"foreign_keys", "1"},
-		{"synchronous", "1"}, // NORMAL
-	} {
-		t.Run("pragma "+tc.pragma, func(t *testing.T) {
-			var got string
-			if err := db.sql.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
-			}
-		})
-	}
-
-	t.Run("migrations are idempotent", func(t *testing.T) {
-		if err := db.migrate(ctx); err != nil {
-			t.Fatalf("second migrate: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		db2, err := OpenSQLite(path)
-		if err != nil {
-			t.Fatalf("reopen: %v", err)
-		}
-		defer db2.Close()
-		var n, max int64
-		if err := db2.sql.QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_version").Scan(&n, &max); err != nil {
-			t.Fatal(err)
-		}
-		if n != int64(len(migrations)) || max != migrations[len(migrations)-1].version {
-			t.Errorf("schema_version: %d rows, max %d; want %d rows", n, max, len(migrations))
-		}
-	})
-
-	t.Run("rejects URI-like paths", func(t *testing.T) {
-		for _, p := range []string{"", "file:x.db", filepath.Join(t.TempDir(), "x.db?mode=ro")} {
-			if db, err := OpenSQLite(p); err == nil {
-				db.Close()
-				t.Errorf("OpenSQLite(%q) succeeded", p)
-			}
-		}
-	})
-}
-
-func TestRebindDollar(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"SELECT 1", "SELECT 1"},
-		{"SELECT a FROM t WHERE b = ? AND c > ?", "SELECT a FROM t WHERE b = $1 AND c > $2"},
-		{insertRequest("t", "x"), "INSERT INTO t (signature, " + requestColumns + ", expires_at, x) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"},
-	} {
-		if got := rebindDollar(tc.in); got != tc.want {
-			t.Errorf("rebindDollar(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestTransactions(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testTransactions(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 
 	t.Run("rollback discards", func(t *testing.T) {
@@ -175,20 +73,6 @@ func TestTransactions(t *testing.T) {
 		}
 	})
 
-	t.Run("write outside the open transaction times out", func(t *testing.T) {
-		defer func(d time.Duration) { writeWait = d }(writeWait)
-		writeWait = 50 * time.Millisecond
-		tx, err := f.BeginTX(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Rollback(tx)
-		// ctx, not tx: this write would wait for the transaction forever.
-		if err := f.CreateAccessTokenSession(ctx, "outside", newTestRequest("r-out")); !errors.Is(err, errWriteBusy) {
-			t.Errorf("err = %v, want errWriteBusy", err)
-		}
-	})
-
 	t.Run("cancelled context releases the writer", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		if _, err := f.BeginTX(cctx); err != nil {
@@ -205,9 +89,8 @@ func TestTransactions(t *testing.T) {
 
 // TestConcurrentWriters checks that transactions and single writes from many
 // goroutines neither deadlock nor fail with SQLITE_BUSY.
-func TestConcurrentWriters(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testConcurrentWriters(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -241,9 +124,8 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
-func TestDeleteExpired(t *testing.T) {
-	db, _ := openTestDB(t)
-	f := NewFosite(db, testClients("c"))
+func testDeleteExpired(t *testing.T, db *store.DB) {
+	f := store.NewFosite(db, Clients("c"))
 	ctx := context.Background()
 	now := time.Now()
 	past, future := now.Add(-time.Minute), now.Add(time.Hour)
@@ -274,14 +156,14 @@ func TestDeleteExpired(t *testing.T) {
 	must(f.CreatePKCERequestSession(ctx, "pkce-old", withExpiry("4", fosite.AuthorizeCode, past)))
 	must(f.CreateOpenIDConnectSession(ctx, "oidc-old", withExpiry("5", fosite.AuthorizeCode, past)))
 	must(f.SetClientAssertionJWT(ctx, "jti-old", past))
-	must(db.CreateLoginSession(ctx, LoginSession{ID: "ls-old", Username: "alice", ExpiresAt: past}))
+	must(db.CreateLoginSession(ctx, store.LoginSession{ID: "ls-old", Username: "alice", ExpiresAt: past}))
 	// Kept.
 	must(f.CreateAuthorizeCodeSession(ctx, "code-new", withExpiry("6", fosite.AuthorizeCode, future)))
 	must(f.CreateAccessTokenSession(ctx, "at-new", withExpiry("7", fosite.AccessToken, future)))
 	must(f.CreateRefreshTokenSession(ctx, "rt-inactive", "at-new", withExpiry("8", fosite.RefreshToken, future)))
 	must(f.RevokeRefreshToken(ctx, "8"))
 	must(f.CreateRefreshTokenSession(ctx, "rt-forever", "at-new", noExpiry("9")))
-	must(db.CreateLoginSession(ctx, LoginSession{ID: "ls-new", Username: "alice", ExpiresAt: future}))
+	must(db.CreateLoginSession(ctx, store.LoginSession{ID: "ls-new", Username: "alice", ExpiresAt: future}))
 	must(f.CreatePARSession(ctx, "urn:par:new", newTestAuthorizeRequest("10")))
 
 	n, err := db.DeleteExpired(ctx, now)

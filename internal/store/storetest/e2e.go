@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -18,14 +18,15 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
 // TestFositeEndToEnd runs fosite's own handlers (PAR, authorization code with
 // PKCE, OpenID Connect, refresh, introspection) against the store, to check
 // that the semantics fosite relies on hold, not just the interface shapes.
-func TestFositeEndToEnd(t *testing.T) {
-	db, _ := openTestDB(t)
-	st := NewFosite(db, testClients("c"))
+func testFositeEndToEnd(t *testing.T, db *store.DB) {
+	st := store.NewFosite(db, Clients("c"))
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// dialect holds what differs between SQL backends. The statements of the
+// package are written once, in the shared form: '?' placeholders, standard
+// types, and PostgreSQL/SQLite's ON CONFLICT; each dialect translates them
+// when they are prepared.
+type dialect struct {
+	name string
+	// rebind turns the '?' placeholders of the shared SQL into the
+	// backend's own; nil keeps '?'.
+	rebind func(string) string
+	// translate rewrites what the backend spells differently (upserts);
+	// nil keeps the shared text.
+	translate func(string) string
+	// types fills the type placeholders of the schema's DDL: {key} for text
+	// that is a key or indexed, {text} for other text, {table} for table
+	// options after the closing parenthesis.
+	types *strings.Replacer
+	// partialIndexes is whether CREATE INDEX ... WHERE is supported.
+	partialIndexes bool
+	// duplicateIsNoop, if set, recognises a unique-key violation. The
+	// backend's translation of ON CONFLICT ... DO NOTHING is a plain
+	// INSERT, and such a violation means "nothing inserted" (MySQL: a
+	// failed statement does not abort the transaction around it).
+	duplicateIsNoop func(error) bool
+	// deleteBatch returns a statement deleting at most ? rows (the last
+	// argument) of table matching cond.
+	deleteBatch func(table, cond string) string
+	// migrate brings the schema up to date, taking whatever lock makes
+	// concurrent starters apply each migration once.
+	migrate func(ctx context.Context, db *DB) error
+	// unavailable recognises the driver's connectivity errors, beyond the
+	// generic ones (see isUnavailable).
+	unavailable func(error) bool
+}
+
+// prepareText returns the text to prepare for a shared statement.
+func (d *dialect) prepareText(q string) string {
+	if d.translate != nil {
+		q = d.translate(q)
+	}
+	if d.rebind != nil {
+		q = d.rebind(q)
+	}
+	return q
+}
+
+// ddl returns a schema statement with this dialect's types.
+func (d *dialect) ddl(s string) string { return d.types.Replace(s) }
+
+// rebindDollar rewrites '?' placeholders as $1, $2, ... (PostgreSQL). The
+// shared SQL never contains '?' inside literals.
+func rebindDollar(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+var (
+	onConflictNothing = regexp.MustCompile(`\s*ON CONFLICT \([^)]*\) DO NOTHING\s*$`)
+	onConflictUpdate  = regexp.MustCompile(`ON CONFLICT \([^)]*\) DO UPDATE SET`)
+	excludedColumn    = regexp.MustCompile(`excluded\.(\w+)`)
+)
+
+// translateMySQL spells the shared upserts the MySQL way: DO NOTHING
+// becomes a plain INSERT whose duplicate-key error counts as no row (not
+// INSERT IGNORE, which would also turn strict-mode errors such as an
+// over-long value into warnings and truncation), DO UPDATE becomes ON
+// DUPLICATE KEY UPDATE with VALUES(column) for excluded.column.
+func translateMySQL(q string) string {
+	if onConflictNothing.MatchString(q) {
+		return onConflictNothing.ReplaceAllString(q, "")
+	}
+	if onConflictUpdate.MatchString(q) {
+		q = onConflictUpdate.ReplaceAllString(q, "ON DUPLICATE KEY UPDATE")
+		return excludedColumn.ReplaceAllString(q, "VALUES($1)")
+	}
+	return q
+}
+
+// insertsIfAbsent reports whether a shared statement is an INSERT ... ON
+// CONFLICT DO NOTHING.
+func insertsIfAbsent(q string) bool { return onConflictNothing.MatchString(q) }
+
+// sqliteDialect is SQLite's: the shared SQL as written.
+var sqliteDialect = dialect{
+	name:           "sqlite",
+	types:          strings.NewReplacer("{key}", "TEXT", "{ascii_key}", "TEXT", "{text}", "TEXT", "{table}", ""),
+	partialIndexes: true,
+	deleteBatch: func(table, cond string) string {
+		return "DELETE FROM " + table + " WHERE rowid IN (SELECT rowid FROM " + table + " WHERE " + cond + " LIMIT ?)"
+	},
+	migrate:     migrateEach,
+	unavailable: sqliteUnavailable,
+}
+
+// postgresDialect is PostgreSQL's: $n placeholders.
+var postgresDialect = dialect{
+	name:           "postgres",
+	rebind:         rebindDollar,
+	types:          strings.NewReplacer("{key}", "TEXT", "{ascii_key}", "TEXT", "{text}", "TEXT", "{table}", ""),
+	partialIndexes: true,
+	deleteBatch: func(table, cond string) string {
+		// ctid: auth_attempt has no key. A row updated meanwhile has a new
+		// ctid and is skipped; the next batch sees it.
+		return "DELETE FROM " + table + " WHERE ctid IN (SELECT ctid FROM " + table + " WHERE " + cond + " LIMIT ?)"
+	},
+	migrate:     migratePostgres("", ""),
+	unavailable: pgUnavailable,
+}
+
+// mysqlDialect returns the dialect of MySQL and MariaDB. Text that is a key
+// or indexed must have a length: VARCHAR(255) (the index limit of 3072
+// bytes allows two such utf8mb4 columns in a key). Tables use collation, a
+// binary one so that comparisons are byte-exact as on the other backends.
+func mysqlDialect(collation string) dialect {
+	return dialect{
+		name:      "mysql",
+		translate: translateMySQL,
+		types: strings.NewReplacer(
+			"{key}", "VARCHAR(255)",
+			"{ascii_key}", "VARCHAR(1400) CHARACTER SET ascii COLLATE ascii_bin",
+			"{text}", "MEDIUMTEXT",
+			"{table}", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE="+collation,
+		),
+		duplicateIsNoop: mysqlDuplicate,
+		deleteBatch: func(table, cond string) string {
+			return "DELETE FROM " + table + " WHERE " + cond + " LIMIT ?"
+		},
+		migrate:     migrateMySQL,
+		unavailable: mysqlUnavailable,
+	}
+}
+
+// queryer is what migrations run statements on: a *sql.DB, *sql.Tx or
+// *sql.Conn.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}

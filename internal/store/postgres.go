@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib" // pgx's database/sql driver: all SQL stays in database/sql
+)
+
+// PostgresConfig configures a PostgreSQL database.
+type PostgresConfig struct {
+	// DSN is a libpq URL or key=value string, as pgx accepts it, e.g.
+	// "postgres://oidc:secret@db.internal:5432/oidc?sslmode=verify-full".
+	// Without connect_timeout, connecting times out after 10 s.
+	DSN string
+	// MaxConns is the pool size; 0 is a few connections per core.
+	MaxConns int
+	// Schema, if not "", is a schema created if missing and used (through
+	// search_path) for every table; "" uses the server's default.
+	Schema string
+}
+
+// OpenPostgres connects to a PostgreSQL database and brings its schema up to
+// date. Several instances may open the same database at once: migrations run
+// once, under an advisory lock. It fails within about 10 s (or the DSN's
+// connect_timeout) when the server cannot be reached, with an error that
+// names the problem but never the password.
+func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*DB, error) {
+	password := pgPassword(cfg.DSN)
+	pcfg, err := pgx.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, redact(fmt.Errorf("store: postgres: DSN: %w", err), password)
+	}
+	if pcfg.ConnectTimeout == 0 {
+		pcfg.ConnectTimeout = connectTimeout
+	}
+	if _, ok := pcfg.RuntimeParams["application_name"]; !ok {
+		pcfg.RuntimeParams["application_name"] = "caddy-oidc"
+	}
+	d := postgresDialect
+	var quoted string
+	if cfg.Schema != "" {
+		if strings.ContainsRune(cfg.Schema, 0) || len(cfg.Schema) > 63 {
+			return nil, fmt.Errorf("store: postgres: invalid schema name %q", cfg.Schema)
+		}
+		quoted = pgx.Identifier{cfg.Schema}.Sanitize()
+		pcfg.RuntimeParams["search_path"] = quoted
+	}
+	d.migrate = migratePostgres(cfg.Schema, quoted)
+	what := fmt.Sprintf("database %q on %s", pcfg.Database, pcfg.Host)
+	if cfg.Schema != "" {
+		what += fmt.Sprintf(" (schema %q)", cfg.Schema)
+	}
+	return openServer(ctx, stdlib.OpenDB(*pcfg), d, cfg.MaxConns, pcfg.ConnectTimeout, what, password)
+}
+
+var pgKeywordPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// pgPassword extracts the password of a DSN (URL or key=value), so that it
+// can be removed from error messages; "" if there is none.
+func pgPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if p, ok := u.User.Password(); ok {
+			return p
+		}
+		return u.Query().Get("password")
+	}
+	if m := pgKeywordPassword.FindStringSubmatch(dsn); m != nil {
+		p := m[1]
+		if strings.HasPrefix(p, "'") && strings.HasSuffix(p, "'") && len(p) >= 2 {
+			p = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(p[1 : len(p)-1])
+		}
+		return p
+	}
+	return ""
+}
+
+// pgUnavailable recognises PostgreSQL's connectivity errors: a failed
+// connection attempt, a timeout, and the server's SQLSTATEs for connection
+// exceptions (class 08), too many connections, shutdowns, statement and
+// lock timeouts, and deadlocks (transient: a retry can succeed).
+func pgUnavailable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		// No answer from the server: a failed connection attempt (network)
+		// or a timeout.
+		var ce *pgconn.ConnectError
+		return errors.As(err, &ce) || pgconn.Timeout(err)
+	}
+	// The server answered: a missing database or a wrong password is not
+	// an outage.
+	if strings.HasPrefix(pe.Code, "08") {
+		return true
+	}
+	switch pe.Code {
+	case "53300", // too_many_connections
+		"57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+		"57P05", // idle_session_timeout
+		"57014", // query_canceled (statement_timeout)
+		"55P03", // lock_not_available (lock_timeout)
+		"40P01": // deadlock_detected
+		return true
+	}
+	return false
+}
