@@ -30,7 +30,7 @@ func (p *Pages) ServeConsent(w http.ResponseWriter, r *http.Request) {
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
 		return
 	}
 	p.authorize(w, ar, Flow{Login: login, Decision: decision, Remember: r.PostForm.Get("remember") != ""})

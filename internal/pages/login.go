@@ -67,7 +67,7 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	login, err := p.startLogin(w, r, user.Username, []string{"pwd"}, r.PostForm.Get("remember_me") != "" && p.rememberMeTTL > 0)
 	if err != nil {
 		p.log.Error("creating login session", zap.Error(err))
-		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
+		p.RenderFailure(w, err, "The sign-in service could not save your session. Please try again.")
 		return
 	}
 	p.log.Info("login succeeded", zap.String("username", user.Username))

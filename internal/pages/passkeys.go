@@ -163,6 +163,16 @@ func webauthnError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
+// webauthnFailure is RenderFailure for the passkey scripts' JSON.
+func webauthnFailure(w http.ResponseWriter, err error, desc string) {
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", retryAfter)
+		webauthnError(w, http.StatusServiceUnavailable, "temporarily_unavailable", unavailableText)
+		return
+	}
+	webauthnError(w, http.StatusInternalServerError, "server_error", desc)
+}
+
 var webauthnOK = map[string]any{"ok": true}
 
 // ceremonyOptions ends every "options" endpoint: on success it hands the
@@ -220,7 +230,7 @@ func (p *Pages) passkeySession(w http.ResponseWriter, r *http.Request) (*store.L
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not read your session. Please try again.")
+		webauthnFailure(w, err, "The sign-in service could not read your session. Please try again.")
 		return nil, false
 	}
 	if login == nil {
@@ -249,7 +259,7 @@ func (p *Pages) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *sto
 	has, err := p.db.WebAuthnUserHasSecondFactor(r.Context(), login.Username)
 	if err != nil {
 		p.log.Error("checking second factors", zap.String("username", login.Username), zap.Error(err))
-		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not check your second factors. Please try again.")
+		webauthnFailure(w, err, "The sign-in service could not check your second factors. Please try again.")
 		return false
 	}
 	if has {
@@ -285,7 +295,7 @@ func (p *Pages) passkeyFailure(w http.ResponseWriter, r *http.Request, op, usern
 		webauthnError(w, http.StatusBadRequest, "invalid_request", "You have no passkey registered.")
 	default:
 		p.log.Error("passkey ceremony failed", fields...)
-		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not complete the passkey step. Please try again.")
+		webauthnFailure(w, err, "The sign-in service could not complete the passkey step. Please try again.")
 	}
 }
 
@@ -317,7 +327,7 @@ func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys 
 	rememberMe := r.URL.Query().Get("remember_me") == "1" && p.rememberMeTTL > 0
 	if _, err := p.startLogin(w, r, res.Username, []string{"hwk", "user"}, rememberMe); err != nil {
 		p.log.Error("creating login session", zap.Error(err))
-		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not save your session. Please try again.")
+		webauthnFailure(w, err, "The sign-in service could not save your session. Please try again.")
 		return
 	}
 	p.log.Info("login succeeded", zap.String("username", res.Username), zap.String("method", "passkey"))
@@ -352,7 +362,7 @@ func (p *Pages) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys *a
 	s := withFactor(*login, "hwk", p.now()) // as for the other second factors
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
-		webauthnError(w, http.StatusInternalServerError, "server_error", "The sign-in service could not save your session. Please try again.")
+		webauthnFailure(w, err, "The sign-in service could not save your session. Please try again.")
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", "hwk"))

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -23,6 +25,25 @@ func (p *Pages) Render(w http.ResponseWriter, status int, page any) {
 func (p *Pages) RenderError(w http.ResponseWriter, status int, title, desc, code string) {
 	p.Render(w, status, ui.ErrorPage{Title: title, Description: desc, Code: code})
 }
+
+// RenderFailure answers a request that failed on our side because of err:
+// when the database is unavailable for now, 503 and a page that says to try
+// again in a moment (with Retry-After); otherwise 500 with desc. Neither
+// shows anything of err; the caller logs it.
+func (p *Pages) RenderFailure(w http.ResponseWriter, err error, desc string) {
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", retryAfter)
+		p.RenderError(w, http.StatusServiceUnavailable, "Temporarily unavailable", unavailableText, "temporarily_unavailable")
+		return
+	}
+	p.RenderError(w, http.StatusInternalServerError, "Something went wrong", desc, "server_error")
+}
+
+// What a person (or a passkey script) is told while the database is down.
+const (
+	unavailableText = "The sign-in service cannot reach its database right now. Please try again in a moment."
+	retryAfter      = "5" // seconds
+)
 
 // RenderLogin shows the login page for an authorization request.
 func (p *Pages) RenderLogin(w http.ResponseWriter, r *http.Request, status int, c *clients.Client, returnTo, username, msg string) {

@@ -43,7 +43,7 @@ func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clie
 	enrolled, err := p.totp.Enrolled(ctx, u.Username)
 	if err != nil {
 		p.log.Error("checking authenticator enrolment", zap.String("username", u.Username), zap.Error(err))
-		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not check your second factor. Please try again.", "server_error")
+		p.RenderFailure(w, err, "The sign-in service could not check your second factor. Please try again.")
 		return
 	}
 	passkeys := p.hasPasskeys(ctx, u.Username)
@@ -78,7 +78,7 @@ func (p *Pages) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *clie
 	e, err := p.totp.Enroll(r.Context(), u.Username)
 	if err != nil {
 		p.log.Error("starting authenticator enrolment", zap.String("username", u.Username), zap.Error(err))
-		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not prepare an authenticator secret. Please try again.", "server_error")
+		p.RenderFailure(w, err, "The sign-in service could not prepare an authenticator secret. Please try again.")
 		return
 	}
 	page := ui.TOTPEnrollPage{
@@ -127,7 +127,7 @@ func (p *Pages) readPageForm(w http.ResponseWriter, r *http.Request) (pageForm, 
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
 		return f, false
 	}
 	if login == nil {
@@ -207,7 +207,7 @@ func (p *Pages) completeFactor(w http.ResponseWriter, r *http.Request, f pageFor
 	s := withFactor(*f.login, method, p.now())
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
-		p.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not save your session. Please try again.", "server_error")
+		p.RenderFailure(w, err, "The sign-in service could not save your session. Please try again.")
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))

@@ -25,7 +25,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.pages.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
 		return
 	}
 	p.authorize(w, r, pages.Flow{Login: login})
@@ -306,13 +306,14 @@ func (p *Provider) returnTo(r *http.Request, ar fosite.AuthorizeRequester) strin
 // browser goes nowhere; otherwise the client gets the error at its redirect
 // URI, with iss (RFC 9207).
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	err = asUnavailable(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	fields := []zap.Field{zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
 	if ar != nil && ar.GetClient() != nil {
 		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
 	}
 	if rfc.CodeField >= 500 {
-		p.log.Error("authorization request failed", append(fields, zap.String("debug", rfc.DebugField))...)
+		p.log.Error("authorization request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
 	} else {
 		p.log.Info("authorization request rejected", fields...)
 	}

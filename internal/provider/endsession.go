@@ -69,7 +69,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not read your session. Please try again.", "server_error")
+		p.pages.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
 		return
 	}
 	if login == nil {
@@ -119,7 +119,7 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 	login, _ := p.pages.CurrentLogin(r)
 	if err := p.pages.EndLogin(w, r); err != nil {
 		p.log.Error("ending login session", zap.Error(err))
-		p.pages.RenderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in service could not end your session. Please try again.", "server_error")
+		p.pages.RenderFailure(w, err, "The sign-in service could not end your session. Please try again.")
 		return
 	}
 	fields := []zap.Field{zap.String("client_id", req.clientID())}

@@ -149,10 +149,10 @@ func (p *Provider) parseEndpointForm(w http.ResponseWriter, r *http.Request, end
 // and logs it. invalid_client gets 401, with a Basic challenge when the
 // client used HTTP Basic (RFC 6749 5.2).
 func (p *Provider) endpointError(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
+	rfc := fosite.ErrorToRFC6749Error(asUnavailable(err))
 	fields := []zap.Field{zap.String("endpoint", endpoint), zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
 	if rfc.CodeField >= 500 {
-		p.log.Error("request failed", append(fields, zap.String("debug", rfc.DebugField))...)
+		p.log.Error("request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
 	} else {
 		p.log.Info("request rejected", fields...)
 	}

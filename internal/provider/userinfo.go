@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
 // serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
@@ -34,7 +35,11 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		if rfc.CodeField >= 500 {
-			p.log.Error("userinfo: introspecting token", zap.String("debug", rfc.DebugField))
+			p.log.Error("userinfo: introspecting token", zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))
+			if errors.Is(err, store.ErrUnavailable) {
+				bearerError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The service cannot reach its database right now. Try again later.")
+				return
+			}
 			bearerError(w, http.StatusInternalServerError, "server_error", "The token could not be checked.")
 			return
 		}
