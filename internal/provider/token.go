@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -41,11 +42,46 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
+		if lostRace(err) {
+			err = p.revokeRaced(ctx, ar, err)
+		}
 		p.tokenError(w, r, ar, err)
 		return
 	}
 	p.log.Info("token issued", zap.String("client_id", ar.GetClient().GetID()), zap.Strings("grant_type", ar.GetGrantTypes()))
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// lostRace reports whether a code or refresh token exchange failed because
+// another request (on this instance or another one sharing the database)
+// redeemed the same code or refresh token between fosite's read and our
+// write: the store refuses the second invalidation.
+func lostRace(err error) bool {
+	return errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || errors.Is(err, fosite.ErrSerializationFailure)
+}
+
+// revokeRaced answers the loser of such a race as a replay: the same code or
+// refresh token used twice means one of the two users may be an attacker
+// (RFC 6749 4.1.2, RFC 9700 4.14.2), so the whole grant is revoked (every
+// token the winner just received too) and the loser gets invalid_grant. The
+// winner committed before our write was refused, so its tokens are there to
+// revoke.
+func (p *Provider) revokeRaced(ctx context.Context, ar fosite.AccessRequester, err error) error {
+	what := "authorization code"
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		what = "refresh token"
+	}
+	fields := []zap.Field{zap.String("client_id", ar.GetClient().GetID()), zap.String("grant_type", what)}
+	if rerr := p.storage.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+		p.log.Error("revoking a grant after concurrent use", append(fields, zap.Error(rerr))...)
+		return asUnavailable(rerr)
+	}
+	if rerr := p.storage.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
+		p.log.Error("revoking a grant after concurrent use", append(fields, zap.Error(rerr))...)
+		return asUnavailable(rerr)
+	}
+	p.log.Warn("the same "+what+" was used twice at once: grant revoked", fields...)
+	return fosite.ErrInvalidGrant.WithHintf("The %s has already been used.", what).WithWrap(err)
 }
 
 // refreshClaims re-reads the user on refresh: a removed or disabled user gets
@@ -71,13 +107,14 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 
 // tokenError writes the OAuth error JSON and logs the outcome without secrets.
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	err = asUnavailable(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	fields := []zap.Field{zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
 	if ar != nil && ar.GetClient() != nil {
 		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
 	}
 	if rfc.CodeField >= 500 {
-		p.log.Error("token request failed", append(fields, zap.String("debug", rfc.DebugField))...)
+		p.log.Error("token request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
 	} else {
 		p.log.Info("token request rejected", fields...)
 	}
