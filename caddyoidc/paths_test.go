@@ -36,7 +36,7 @@ func TestStorageDefaultPathPerIssuer(t *testing.T) {
 			cancel()
 			t.Fatalf("%s: %v", iss, err)
 		}
-		path := mod.(*SQLiteStorage).path
+		path := mod.(*SQLiteStorage).key
 		cancel() // closes the database
 		if other, dup := opened[path]; dup {
 			t.Errorf("%s and %s share the database %s", other, iss, path)

@@ -2,7 +2,9 @@ package caddyoidc
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -20,14 +22,13 @@ func init() {
 // SQLiteStorage keeps the provider's state in an embedded SQLite database
 // (pure Go, no C compiler needed). It is the default: nothing to set up, and
 // grants, tokens and login sessions survive restarts and reloads. For several
-// Caddy instances sharing one state, use a PostgreSQL backend instead.
+// Caddy instances sharing one state, use the postgres or mysql backend.
 type SQLiteStorage struct {
 	// Path of the database file. Default: oidc/<issuer>.db in Caddy's data
 	// directory, a file per issuer (filled in by the handler).
 	Path string `json:"path,omitempty"`
 
-	db   *store.DB
-	path string
+	pooled
 }
 
 // CaddyModule returns the Caddy module information.
@@ -51,19 +52,40 @@ func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("path: %w", err)
 	}
+	return s.open(ctx, "sqlite", abs, func(context.Context) (*store.DB, error) {
+		return store.OpenSQLite(abs)
+	})
+}
+
+// pooled is what every storage module shares: the open database, taken from
+// (and given back to) the databases pool.
+type pooled struct {
+	db  *store.DB
+	key string // pool key; empty until open succeeded
+}
+
+// openTimeout bounds connecting and migrating when a configuration loads.
+const openTimeout = 30 * time.Second
+
+// open takes the database of backend at addr from the pool, or opens it
+// with openDB and starts its garbage collector.
+func (p *pooled) open(ctx caddy.Context, backend, addr string, openDB func(context.Context) (*store.DB, error)) error {
 	logger := ctx.Logger()
-	val, _, err := databases.LoadOrNew("sqlite:"+abs, func() (caddy.Destructor, error) {
-		db, err := store.OpenSQLite(abs)
+	key := backend + ":" + addr
+	val, _, err := databases.LoadOrNew(key, func() (caddy.Destructor, error) {
+		c, cancel := context.WithTimeout(ctx, openTimeout)
+		defer cancel()
+		db, err := openDB(c)
 		if err != nil {
 			return nil, err
 		}
 		return newPooledDB(db, logger), nil
 	})
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", abs, err)
+		return err
 	}
-	s.path = "sqlite:" + abs
-	s.db = val.(*pooledDB).db
+	p.key = key
+	p.db = val.(*pooledDB).db
 	return nil
 }
 
@@ -85,14 +107,15 @@ func (s *SQLiteStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // DB returns the open database.
-func (s *SQLiteStorage) DB() *store.DB { return s.db }
+func (p *pooled) DB() *store.DB { return p.db }
 
-// Cleanup releases this instance's use of the database; the last user closes it.
-func (s *SQLiteStorage) Cleanup() error {
-	if s.path == "" {
+// Cleanup releases this instance's use of the database; the last user closes
+// it. Caddy calls it even after a failed Provision.
+func (p *pooled) Cleanup() error {
+	if p.key == "" {
 		return nil
 	}
-	_, err := databases.Delete(s.path)
+	_, err := databases.Delete(p.key)
 	return err
 }
 
@@ -106,16 +129,24 @@ type pooledDB struct {
 	done chan struct{}
 }
 
-// gcInterval is how often expired rows are deleted.
-const gcInterval = 15 * time.Minute
+// gcInterval is how often an instance tries to delete expired rows; with
+// several instances on one database, one of them at a time does it (a
+// lease of gcLease in the database), in batches of gcBatch rows.
+const (
+	gcInterval = 5 * time.Minute
+	gcLease    = 4 * time.Minute
+	gcBatch    = 500
+)
 
 // attemptRetention is how long authentication attempts are kept for
-// regulation.
+// regulation: it needs them for find_time + ban_time, and a week covers any
+// sensible setting.
 const attemptRetention = 7 * 24 * time.Hour
 
 func newPooledDB(db *store.DB, logger *zap.Logger) *pooledDB {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pooledDB{db: db, stop: cancel, done: make(chan struct{})}
+	holder := instanceID()
 	go func() {
 		defer close(p.done)
 		t := time.NewTicker(gcInterval)
@@ -125,23 +156,27 @@ func newPooledDB(db *store.DB, logger *zap.Logger) *pooledDB {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				n, err := db.DeleteExpired(ctx, now)
-				if err == nil {
-					// Regulation needs attempts for find_time + ban_time;
-					// a week covers any sensible setting.
-					var m int64
-					m, err = db.DeleteAttemptsBefore(ctx, now.Add(-attemptRetention))
-					n += m
-				}
-				if err != nil && ctx.Err() == nil {
+				n, ran, err := db.CollectGarbage(ctx, now, now.Add(-attemptRetention), holder, gcLease, gcBatch)
+				switch {
+				case err != nil && ctx.Err() == nil:
 					logger.Error("deleting expired grants and sessions", zap.Error(err))
-				} else if n > 0 {
+				case ran && n > 0:
 					logger.Debug("deleted expired grants and sessions", zap.Int64("rows", n))
 				}
 			}
 		}
 	}()
 	return p
+}
+
+// instanceID names this process in the garbage collector's lease: host,
+// process and a random part, so two processes never take each other for
+// the holder.
+func instanceID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // Destruct stops the collector and closes the database.
