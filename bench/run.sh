@@ -6,6 +6,12 @@
 #   bench/run.sh                          # peers caddy-respond node zitadel ours
 #   DUR=5 CONCS=16 SCENARIOS="disc jwks" bench/run.sh
 #   BENCH_ID_TOKEN_ALG=ES256 PEERS=ours SCENARIOS="flow refresh" bench/run.sh
+#   BENCH_STORAGE=postgres PEERS=ours bench/run.sh   # or mysql
+#
+# BENCH_STORAGE chooses our storage: sqlite (default), postgres (a fresh
+# database on the PostgreSQL server at BENCH_PG, default
+# postgres://postgres@127.0.0.1:5432) or mysql (on BENCH_MYSQL, default
+# root@tcp(127.0.0.1:3306)); the database is dropped at the end.
 #
 # Our client "bench" gets BENCH_GRANT_TYPES (default authorization_code
 # refresh_token client_credentials) and signs ID tokens with
@@ -22,7 +28,28 @@ ROOT=$PWD
 PEERS_SRC=${PEERS_SRC:-$ROOT/../shared/peers}
 [ -d "$PEERS_SRC" ] || { echo "bench: no harness at $PEERS_SRC (set PEERS_SRC)" >&2; exit 1; }
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK/data"' EXIT
+BENCH_STORAGE=${BENCH_STORAGE:-sqlite}
+BENCH_DB=oidcbench_$$
+cleanup() {
+	rm -rf "$WORK/data"
+	case $BENCH_STORAGE in
+	postgres) psql -q "${BENCH_PG:-postgres://postgres@127.0.0.1:5432}/postgres" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" || true ;;
+	mysql) mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $BENCH_DB" || true ;;
+	esac
+}
+trap cleanup EXIT
+case $BENCH_STORAGE in
+sqlite) STORAGE_LINE="storage sqlite $WORK/data/oidc.db" ;;
+postgres)
+	psql -q "${BENCH_PG:-postgres://postgres@127.0.0.1:5432}/postgres" -c "CREATE DATABASE $BENCH_DB"
+	STORAGE_LINE="storage postgres ${BENCH_PG:-postgres://postgres@127.0.0.1:5432}/$BENCH_DB?sslmode=disable"
+	;;
+mysql)
+	mariadb -h 127.0.0.1 -u root -e "CREATE DATABASE $BENCH_DB CHARACTER SET utf8mb4"
+	STORAGE_LINE="storage mysql ${BENCH_MYSQL:-root@tcp(127.0.0.1:3306)}/$BENCH_DB"
+	;;
+*) echo "bench: BENCH_STORAGE must be sqlite, postgres or mysql" >&2; exit 1 ;;
+esac
 cp -r "$PEERS_SRC" "$WORK/peers"
 chmod -R u+w "$WORK/peers"
 patch -s -d "$WORK/peers/loadgen" -p1 < "$ROOT/bench/opbench-forms.patch"
@@ -42,7 +69,7 @@ cat > "$WORK/Caddyfile" <<CADDY
 http://127.0.0.1:9103 {
 	oidc_provider http://127.0.0.1:9103 {
 		users_file $WORK/users.yml
-		storage sqlite $WORK/data/oidc.db
+		$STORAGE_LINE
 		client bench {
 			client_secret benchsecret
 			redirect_uris http://127.0.0.1:9/cb
