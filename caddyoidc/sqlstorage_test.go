@@ -6,8 +6,10 @@ package caddyoidc_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
 func TestSQLStorageCaddyfile(t *testing.T) {
@@ -159,5 +162,32 @@ func TestSQLStorageREADME(t *testing.T) {
 				t.Errorf("README.md: the storage %s row does not document %q (Caddyfile and JSON)", m.backend, name)
 			}
 		}
+	}
+}
+
+// TestREADMEMigrations keeps README.md's list of schema migrations in step
+// with the store's.
+func TestREADMEMigrations(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n### Schema migrations\n")
+	if !ok {
+		t.Fatal(`README.md: no "Schema migrations" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	var rows []string
+	for line := range strings.SplitSeq(section, "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| version") {
+			rows = append(rows, line)
+		}
+	}
+	var want []string
+	for _, m := range store.Migrations() {
+		want = append(want, fmt.Sprintf("| %d | %s |", m.Version, m.Description))
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("README.md lists the migrations\n%s\nthe store has\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }
