@@ -2,6 +2,8 @@ module github.com/caddy-oidc/caddy-oidc
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc
 	github.com/caddyserver/caddy/v2 v2.11.9
