@@ -62,8 +62,12 @@ func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", abs, err)
 	}
-	s.path = "sqlite:" + abs
-	s.db = val.(*pooledDB).db
+	s.path = "sqlite:" + abs // from here on, Cleanup releases it
+	pooled, ok := val.(*pooledDB)
+	if !ok { // only this function fills the pool under "sqlite:" keys
+		return fmt.Errorf("opening %s: pooled database is a %T", abs, val)
+	}
+	s.db = pooled.db
 	return nil
 }
 
