@@ -10,6 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 .ci/setup.sh
 export GOFLAGS="${GOFLAGS:-} -tags=nobadger"
+# Build with the toolchain go.mod names (toolchain go1.26.10, for the
+# standard library's security fixes), even where go.env or `go env -w` say
+# GOTOOLCHAIN=local; a GOTOOLCHAIN in the environment still wins.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 go vet ./...
 go test -count=1 -timeout 30m ./...
 .ci/checks.sh

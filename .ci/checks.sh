@@ -16,6 +16,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -tags=nobadger"
+# Build with the toolchain go.mod names (toolchain go1.26.10, for the
+# standard library's security fixes), even where go.env or `go env -w` say
+# GOTOOLCHAIN=local; a GOTOOLCHAIN in the environment still wins.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 
 GOLANGCI_LINT_VERSION=v2.15.0
 GOVULNCHECK_VERSION=v1.9.0

@@ -214,7 +214,7 @@ func TestImmichOpenIDClientV5(t *testing.T) {
 			if out["iat_not_in_future"] != true {
 				t.Error("ID token iat is in the future")
 			}
-			checkAlice(t, out["claims"].(map[string]any), "email", "profile")
+			checkAlice(t, as[map[string]any](t, out["claims"]), "email", "profile")
 		})
 	}
 }
@@ -284,7 +284,7 @@ func TestRomMAuthlib(t *testing.T) {
 	if out["email"] != "alice@example.com" {
 		t.Errorf("RomM reads the email from the ID token only: got %v", out["email"])
 	}
-	checkAlice(t, out["claims"].(map[string]any), "email", "profile")
+	checkAlice(t, as[map[string]any](t, out["claims"]), "email", "profile")
 	if out["iat_not_in_future"] != true {
 		t.Error("iat is in the future")
 	}
@@ -307,7 +307,7 @@ func TestGlitchtipAllauth(t *testing.T) {
 	if ct, _ := out["userinfo_content_type"].(string); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("userinfo Content-Type = %q, want plain JSON", ct)
 	}
-	checkAlice(t, out["userinfo"].(map[string]any), "email", "profile")
+	checkAlice(t, as[map[string]any](t, out["userinfo"]), "email", "profile")
 }
 
 func TestNextcloudUserOIDC(t *testing.T) {
@@ -355,7 +355,7 @@ func TestClientsNegative(t *testing.T) {
 	} else if d := str(out, "wrong_auth_method", "description"); !strings.Contains(d, "client_secret_post") || !strings.Contains(d, "client_secret_basic") {
 		t.Errorf("the invalid_client hint should name both methods: %q", d)
 	}
-	for k, v := range out["clock"].(map[string]any) {
+	for k, v := range as[map[string]any](t, out["clock"]) {
 		if v != true {
 			t.Errorf("clock: %s = %v", k, v)
 		}
@@ -417,7 +417,7 @@ func TestGrafanaGenericOAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	body, _ := io.ReadAll(resp.Body)
 	var ui map[string]any
 	if err := json.Unmarshal(body, &ui); err != nil || resp.StatusCode != http.StatusOK {

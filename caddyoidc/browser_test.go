@@ -75,7 +75,7 @@ func TestBrowser(t *testing.T) {
 	if p := strs(out, "login_a11y"); len(p) > 0 {
 		t.Errorf("login page accessibility: %q", p)
 	}
-	for k, v := range out["labels"].(map[string]any) {
+	for k, v := range as[map[string]any](t, out["labels"]) {
 		if v != float64(1) {
 			t.Errorf("getByLabel/getByRole %s found %v elements, want 1", k, v)
 		}
@@ -98,7 +98,7 @@ func TestBrowser(t *testing.T) {
 	if p := strs(out, "consent_a11y"); len(p) > 0 {
 		t.Errorf("consent page accessibility: %q", p)
 	}
-	checkAlice(t, out["claims"].(map[string]any), "email", "profile", "groups")
+	checkAlice(t, as[map[string]any](t, out["claims"]), "email", "profile", "groups")
 	if out["callback_hits"] != float64(1) {
 		t.Errorf("the loopback app was called %v times", out["callback_hits"])
 	}
@@ -107,7 +107,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Immich mobile through the custom scheme.
-	checkAlice(t, out["mobile_claims"].(map[string]any), "email", "profile")
+	checkAlice(t, as[map[string]any](t, out["mobile_claims"]), "email", "profile")
 
 	// Error page.
 	ep, _ := out["error_page"].(map[string]any)

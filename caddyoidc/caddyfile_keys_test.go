@@ -92,7 +92,7 @@ func TestUnmarshalSigningKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tc.want) {
+			if !reflect.DeepEqual(got, tc.want) { //nolint:govet // deepequalerrors: the only errors in a Handler are inside its unexported runtime state (provider), nil until Provision
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})

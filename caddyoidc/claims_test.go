@@ -90,7 +90,7 @@ func claimsOf(t *testing.T, e *env, client, secret, user string, scopes ...strin
 	if err != nil {
 		t.Fatalf("%s: exchange: %v", client, err)
 	}
-	idt, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string))
+	idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,8 +214,8 @@ func TestClientAssertionsEveryEndpoint(t *testing.T) {
 			if got.status != http.StatusOK || got.body["access_token"] == nil {
 				t.Fatalf("refresh: %d %s", got.status, got.raw)
 			}
-			access := got.body["access_token"].(string)
-			refresh := got.body["refresh_token"].(string)
+			access := as[string](t, got.body["access_token"])
+			refresh := as[string](t, got.body["refresh_token"])
 			// Introspection, with aud = the introspection endpoint itself.
 			c := s.defaults(e.env)
 			c.aud = e.issuer + "/api/oidc/introspection"
@@ -265,7 +265,7 @@ func TestClientAssertionsRefused(t *testing.T) {
 		}
 		got := token(withForm(e.inline.form(a), code(t, "pk-inline-app")))
 		wantOAuthError(t, got, http.StatusUnauthorized, "invalid_client")
-		if !strings.Contains(got.body["error_description"].(string), "jti") {
+		if !strings.Contains(as[string](t, got.body["error_description"]), "jti") {
 			t.Errorf("hint %q does not name the jti", got.body["error_description"])
 		}
 		// The same jti in a new assertion, too.

@@ -243,7 +243,7 @@ func TestSubjectIsStable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		idt, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string))
+		idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,20 +282,20 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("RFC 8414 metadata: %v %v", err, resp)
 	}
-	resp.Body.Close()
+	closeBody(resp)
 	// The site's other routes still work.
 	resp, err = http.Get(strings.TrimSuffix(e.issuer, "/idp") + "/something-else")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("other routes: %v %v", err, resp)
 	}
-	resp.Body.Close()
-	jwks := getJSON(t, meta["jwks_uri"].(string))
+	closeBody(resp)
+	jwks := getJSON(t, as[string](t, meta["jwks_uri"]))
 	keys, _ := jwks["keys"].([]any)
 	if len(keys) < 2 {
 		t.Fatalf("jwks has %d keys, want RSA and EC", len(keys))
 	}
 	for _, k := range keys {
-		m := k.(map[string]any)
+		m := as[map[string]any](t, k)
 		if m["kid"] == nil || m["use"] != "sig" || m["alg"] == nil || m["d"] != nil {
 			t.Errorf("bad jwk: %v", m)
 		}

@@ -121,11 +121,15 @@ func runTOTP(cmd *cobra.Command, add bool) error {
 	case errors.Is(err, users.ErrUserNotFound) && add:
 		return fmt.Errorf("user %q is not in the users of %s: add the user to the users file first", username, issuer)
 	case errors.Is(err, users.ErrUserNotFound):
-		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: user %q is not in the users of %s; removing the TOTP secret anyway.\n", username, issuer)
+		if err := warn(cmd.ErrOrStderr(), "user %q is not in the users of %s; removing the TOTP secret anyway", username, issuer); err != nil {
+			return err
+		}
 	case err != nil:
 		return fmt.Errorf("issuer %s: users: %w", issuer, err)
 	case u.Disabled:
-		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: user %q is disabled and cannot sign in.\n", username)
+		if err := warn(cmd.ErrOrStderr(), "user %q is disabled and cannot sign in", username); err != nil {
+			return err
+		}
 	}
 
 	// The database, exactly as the handler opens it.
@@ -145,7 +149,9 @@ func runTOTP(cmd *cobra.Command, add bool) error {
 		if err := tp.Remove(cctx, username); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "Removed the TOTP secret of %q at %s (if there was one).\n", username, issuer)
+		if _, err := fmt.Fprintf(cmd.OutOrStdout(), "Removed the TOTP secret of %q at %s (if there was one).\n", username, issuer); err != nil {
+			return fmt.Errorf("removed the TOTP secret of %q, but writing that failed: %w", username, err)
+		}
 		return nil
 	}
 
@@ -171,23 +177,41 @@ func runTOTP(cmd *cobra.Command, add bool) error {
 	if err != nil {
 		return err
 	}
-	printEnrollment(cmd.OutOrStdout(), username, issuer, had, e)
+	if err := printEnrollment(cmd.OutOrStdout(), username, issuer, had, e); err != nil {
+		// The secret is enrolled but nobody saw it: running the command
+		// again enrolls a new one.
+		return fmt.Errorf("enrolled a new TOTP secret for %q, but writing it failed (run the command again): %w", username, err)
+	}
 	return nil
 }
 
-// printEnrollment writes what the administrator hands to the user.
-func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment) {
-	fmt.Fprintf(w, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
-	if replaced {
-		fmt.Fprintln(w, "It replaces the previous secret, which no longer works.")
+// warn writes a warning for the administrator to w. When even that fails the
+// command stops, before it changes anything.
+func warn(w io.Writer, format string, args ...any) error {
+	if _, err := fmt.Fprintf(w, "Warning: "+format+".\n", args...); err != nil {
+		return fmt.Errorf("writing a warning: %w", err)
 	}
-	fmt.Fprintln(w, "Scan the QR code with an authenticator app, or enter the secret by hand")
-	fmt.Fprintln(w, "(TOTP, SHA-1, 6 digits, 30 seconds). Keep this output private.")
-	fmt.Fprintln(w)
-	fmt.Fprint(w, authn.TerminalQR(e.URI))
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "URI:    %s\n", e.URI)
-	fmt.Fprintf(w, "Secret: %s\n", e.Secret)
+	return nil
+}
+
+// printEnrollment writes what the administrator hands to the user. It
+// composes the text in memory and writes it at once, so there is one error
+// to check.
+func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
+	if replaced {
+		b.WriteString("It replaces the previous secret, which no longer works.\n")
+	}
+	b.WriteString("Scan the QR code with an authenticator app, or enter the secret by hand\n")
+	b.WriteString("(TOTP, SHA-1, 6 digits, 30 seconds). Keep this output private.\n")
+	b.WriteString("\n")
+	b.WriteString(authn.TerminalQR(e.URI))
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "URI:    %s\n", e.URI)
+	fmt.Fprintf(&b, "Secret: %s\n", e.Secret)
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // findHandler finds the oidc_provider handlers anywhere in the JSON config

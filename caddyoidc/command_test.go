@@ -3,6 +3,8 @@ package caddyoidc_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,19 +30,31 @@ import (
 // its standard output and error.
 func runOIDCCommand(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	var out, errOut bytes.Buffer
+	err = runOIDCCommandTo(t, &out, &errOut, args...)
+	return out.String(), errOut.String(), err
+}
+
+// runOIDCCommandTo runs the oidc command with its output going to stdout and
+// stderr.
+func runOIDCCommandTo(t *testing.T, stdout, stderr io.Writer, args ...string) error {
+	t.Helper()
 	reg, ok := caddycmd.Commands()["oidc"]
 	if !ok {
 		t.Fatal("the oidc command is not registered")
 	}
 	cmd := &cobra.Command{Use: "oidc", SilenceErrors: true}
 	reg.CobraFunc(cmd)
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
 	cmd.SetArgs(args)
-	err = cmd.Execute()
-	return out.String(), errOut.String(), err
+	return cmd.Execute()
 }
+
+// failingWriter fails every write, like a closed pipe.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 // cmdUsersFile writes an Authelia users file with alice and (disabled) dave.
 func cmdUsersFile(t *testing.T, dir string) string {
@@ -188,6 +202,24 @@ auth.example.com {
 	_, stderr, err := runOIDCCommand(t, "totp", "add", "--user", "dave", "--config", caddyfile)
 	if err != nil || !strings.Contains(stderr, "disabled") {
 		t.Errorf("add for a disabled user: err = %v, stderr %q", err, stderr)
+	}
+
+	// Output that cannot be written is an error: the administrator must see
+	// the new secret, and a warning before anything changes.
+	err = runOIDCCommandTo(t, failingWriter{}, io.Discard, "totp", "add", "--user", "alice", "--config", caddyfile)
+	if err == nil || !strings.Contains(err.Error(), "run the command again") || !strings.Contains(err.Error(), "broken pipe") {
+		t.Errorf("add with a failing stdout: err = %v, want one saying to run the command again", err)
+	}
+	err = runOIDCCommandTo(t, io.Discard, failingWriter{}, "totp", "add", "--user", "dave", "--config", caddyfile)
+	if err == nil || !strings.Contains(err.Error(), "writing a warning") {
+		t.Errorf("add for a disabled user with a failing stderr: err = %v, want one about the warning", err)
+	}
+	err = runOIDCCommandTo(t, failingWriter{}, io.Discard, "totp", "remove", "--user", "dave", "--config", caddyfile)
+	if err == nil || !strings.Contains(err.Error(), "writing that failed") {
+		t.Errorf("remove with a failing stdout: err = %v", err)
+	}
+	if ok, err := tp.Enrolled(ctx, "dave"); err != nil || ok {
+		t.Errorf("dave enrolled after remove with a failing stdout = %v, %v; the removal itself must still happen", ok, err)
 	}
 
 	// An unknown user is refused.

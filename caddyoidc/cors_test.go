@@ -37,7 +37,7 @@ func corsCall(t *testing.T, e *env, method, path, origin string, preflight bool,
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	closeBody(resp)
 	return resp
 }
 

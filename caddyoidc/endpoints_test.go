@@ -72,7 +72,7 @@ func epPost(t *testing.T, e *env, path string, form url.Values, user, pass strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	raw, _ := io.ReadAll(resp.Body)
 	r := epResponse{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = json.Unmarshal([]byte(r.raw), &r.body)
@@ -250,7 +250,7 @@ func TestIntrospection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeBody(resp)
 		if resp.StatusCode == 200 {
 			t.Error("a bearer access token was accepted as introspection credentials")
 		}
@@ -261,7 +261,7 @@ func TestIntrospection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeBody(resp)
 		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
 			t.Errorf("GET: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 		}
@@ -424,14 +424,16 @@ func TestEndSession(t *testing.T) {
 		t.Fatalf("end_session_endpoint = %v", meta["end_session_endpoint"])
 	}
 	// tokens signs alice in with b and returns her raw ID token for client.
-	tokens := func(b *browser, client, secret, user string) string {
+	// It takes the subtest's t: a parent's t must not fail from a subtest.
+	tokens := func(t *testing.T, b *browser, client, secret, user string) string {
+		t.Helper()
 		_, tok := epTokens(t, e, l, b, client, secret, user)
-		return tok.Extra("id_token").(string)
+		return rawIDToken(t, tok)
 	}
 
 	t.Run("id_token_hint, registered redirect, state", func(t *testing.T) {
 		b := newBrowser(t, e.issuer)
-		hint := tokens(b, "logout-app", "s3cret-logout", "alice")
+		hint := tokens(t, b, "logout-app", "s3cret-logout", "alice")
 		state := randString(t)
 		p := b.confirmLogout(b.get(endSessionURL(e, "id_token_hint", hint, "post_logout_redirect_uri", logoutReturnQuery, "state", state)))
 		if p.status != http.StatusSeeOther || p.location != logoutReturnQuery+"&state="+url.QueryEscape(state) {
@@ -443,7 +445,7 @@ func TestEndSession(t *testing.T) {
 	})
 	t.Run("client_id without hint", func(t *testing.T) {
 		b := newBrowser(t, e.issuer)
-		tokens(b, "logout-app", "s3cret-logout", "alice")
+		tokens(t, b, "logout-app", "s3cret-logout", "alice")
 		p := b.get(endSessionURL(e, "client_id", "logout-app", "post_logout_redirect_uri", logoutReturn, "state", "st4te-value"))
 		if !strings.Contains(p.body, "Alice Example") {
 			t.Errorf("the confirmation does not name the user: %.400s", p.body)
@@ -458,7 +460,7 @@ func TestEndSession(t *testing.T) {
 	})
 	t.Run("no parameters", func(t *testing.T) {
 		b := newBrowser(t, e.issuer)
-		tokens(b, "basic-app", "s3cret-basic", "alice")
+		tokens(t, b, "basic-app", "s3cret-basic", "alice")
 		p := b.confirmLogout(b.get(endSessionURL(e)))
 		if p.status != http.StatusOK || p.location != "" || !strings.Contains(p.body, "signed out") {
 			t.Fatalf("after confirming: %d %q %.300s", p.status, p.location, p.body)
@@ -469,7 +471,7 @@ func TestEndSession(t *testing.T) {
 	})
 	t.Run("POST logout request", func(t *testing.T) {
 		b := newBrowser(t, e.issuer)
-		hint := tokens(b, "logout-app", "s3cret-logout", "alice")
+		hint := tokens(t, b, "logout-app", "s3cret-logout", "alice")
 		p := b.post(endSessionURL(e), url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {logoutReturn}})
 		p = b.confirmLogout(p)
 		if p.status != http.StatusSeeOther || p.location != logoutReturn {
@@ -478,7 +480,7 @@ func TestEndSession(t *testing.T) {
 	})
 	t.Run("refused requests", func(t *testing.T) {
 		b := newBrowser(t, e.issuer)
-		hint := tokens(b, "logout-app", "s3cret-logout", "alice")
+		hint := tokens(t, b, "logout-app", "s3cret-logout", "alice")
 		parts := strings.Split(hint, ".")
 		tampered := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
 		for name, u := range map[string]string{
@@ -513,9 +515,9 @@ func TestEndSession(t *testing.T) {
 		}
 	})
 	t.Run("hint of another user", func(t *testing.T) {
-		bob := tokens(newBrowser(t, e.issuer), "logout-app", "s3cret-logout", "bob")
+		bob := tokens(t, newBrowser(t, e.issuer), "logout-app", "s3cret-logout", "bob")
 		b := newBrowser(t, e.issuer)
-		tokens(b, "basic-app", "s3cret-basic", "alice")
+		tokens(t, b, "basic-app", "s3cret-basic", "alice")
 		p := b.get(endSessionURL(e, "id_token_hint", bob, "post_logout_redirect_uri", logoutReturn))
 		if !strings.Contains(p.body, "Alice Example") {
 			t.Errorf("the confirmation does not name the signed-in user: %.400s", p.body)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"reflect"
 	"strings"
@@ -85,32 +86,29 @@ func TestConfigReachesEngine(t *testing.T) {
 		}
 	}
 
-	check("Handler", Handler{}, func(v any) (any, error) {
-		h := v.(Handler)
-		return h.engineConfig(repl)
-	})
-	check("Client", Client{}, func(v any) (any, error) { return v.(Client).engineConfig(repl) })
-	check("JWK", JWK{Key: pub}, func(v any) (any, error) {
-		return Client{JWKS: []JWK{v.(JWK)}}.engineConfig(repl)
-	})
-	check("CORS", CORS{}, func(v any) (any, error) { c := v.(CORS); return c.engineConfig(), nil })
-	check("Regulation", Regulation{}, func(v any) (any, error) { r := v.(Regulation); return r.engineConfig(), nil })
-	check("Lifespan", Lifespan{}, func(v any) (any, error) {
-		return engineLifespans(map[string]Lifespan{"l": v.(Lifespan)}), nil
-	})
-	check("ClaimsPolicy", ClaimsPolicy{}, func(v any) (any, error) {
-		return engineClaimsPolicies(map[string]ClaimsPolicy{"p": v.(ClaimsPolicy)}), nil
-	})
-	check("CustomClaim", CustomClaim{}, func(v any) (any, error) {
-		return engineClaimsPolicies(map[string]ClaimsPolicy{"p": {CustomClaims: map[string]CustomClaim{"c": v.(CustomClaim)}}}), nil
-	})
-	check("Scope", Scope{}, func(v any) (any, error) { return engineScopes(map[string]Scope{"s": v.(Scope)}), nil })
-	check("AuthorizationPolicy", AuthorizationPolicy{DefaultPolicy: "one_factor"}, func(v any) (any, error) {
-		return policies(map[string]AuthorizationPolicy{"p": v.(AuthorizationPolicy)})
-	})
-	check("PolicyRule", PolicyRule{Policy: "deny", Subject: Subjects{{"group:g"}}}, func(v any) (any, error) {
-		return policies(map[string]AuthorizationPolicy{"p": {DefaultPolicy: "one_factor", Rules: []PolicyRule{v.(PolicyRule)}}})
-	})
+	check("Handler", Handler{}, converter(func(h Handler) (any, error) { return h.engineConfig(repl) }))
+	check("Client", Client{}, converter(func(c Client) (any, error) { return c.engineConfig(repl) }))
+	check("JWK", JWK{Key: pub}, converter(func(k JWK) (any, error) {
+		return Client{JWKS: []JWK{k}}.engineConfig(repl)
+	}))
+	check("CORS", CORS{}, converter(func(c CORS) (any, error) { return c.engineConfig(), nil }))
+	check("Regulation", Regulation{}, converter(func(r Regulation) (any, error) { return r.engineConfig(), nil }))
+	check("Lifespan", Lifespan{}, converter(func(l Lifespan) (any, error) {
+		return engineLifespans(map[string]Lifespan{"l": l}), nil
+	}))
+	check("ClaimsPolicy", ClaimsPolicy{}, converter(func(p ClaimsPolicy) (any, error) {
+		return engineClaimsPolicies(map[string]ClaimsPolicy{"p": p}), nil
+	}))
+	check("CustomClaim", CustomClaim{}, converter(func(c CustomClaim) (any, error) {
+		return engineClaimsPolicies(map[string]ClaimsPolicy{"p": {CustomClaims: map[string]CustomClaim{"c": c}}}), nil
+	}))
+	check("Scope", Scope{}, converter(func(s Scope) (any, error) { return engineScopes(map[string]Scope{"s": s}), nil }))
+	check("AuthorizationPolicy", AuthorizationPolicy{DefaultPolicy: "one_factor"}, converter(func(p AuthorizationPolicy) (any, error) {
+		return policies(map[string]AuthorizationPolicy{"p": p})
+	}))
+	check("PolicyRule", PolicyRule{Policy: "deny", Subject: Subjects{{"group:g"}}}, converter(func(r PolicyRule) (any, error) {
+		return policies(map[string]AuthorizationPolicy{"p": {DefaultPolicy: "one_factor", Rules: []PolicyRule{r}}})
+	}))
 
 	for key := range elsewhere {
 		if !seen[key] {
@@ -128,6 +126,19 @@ func TestConfigReachesEngine(t *testing.T) {
 		if k, err := h.signingKeys(repl); err != nil || len(k) != 1 {
 			t.Errorf("signing keys of %+v: %d, %v", h, len(k), err)
 		}
+	}
+}
+
+// converter turns a conversion of one config struct into the func(any)
+// TestConfigReachesEngine's check takes; given another type, it returns an
+// error, which fails the test.
+func converter[T any](convert func(T) (any, error)) func(any) (any, error) {
+	return func(v any) (any, error) {
+		x, ok := v.(T)
+		if !ok {
+			return nil, fmt.Errorf("converting a %T, want a %T", v, x)
+		}
+		return convert(x)
 	}
 }
 

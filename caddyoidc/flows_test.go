@@ -185,7 +185,7 @@ func TestHybridAndImplicitFlows(t *testing.T) {
 					if err != nil {
 						t.Fatalf("exchange the code: %v", err)
 					}
-					idt, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string))
+					idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
 					if err != nil {
 						t.Fatalf("token endpoint ID token: %v", err)
 					}
@@ -412,7 +412,7 @@ func introspectAs(t *testing.T, e *env, id, secret, token string) map[string]any
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	var m map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		t.Fatalf("introspection %d: %v", resp.StatusCode, err)
@@ -494,8 +494,8 @@ func TestDiscoveryListsFlows(t *testing.T) {
 	meta := getJSON(t, e.issuer+"/.well-known/openid-configuration")
 	list := func(k string) []string {
 		var out []string
-		for _, v := range meta[k].([]any) {
-			out = append(out, v.(string))
+		for _, v := range as[[]any](t, meta[k]) {
+			out = append(out, as[string](t, v))
 		}
 		return out
 	}
@@ -621,7 +621,7 @@ func TestFormPostInBrowser(t *testing.T) {
 		t.Fatalf("posts %v", out["posts"])
 	}
 	for i, p := range posts {
-		m := p.(map[string]any)
+		m := as[map[string]any](t, p)
 		if !strings.HasPrefix(str(m, "content_type"), "application/x-www-form-urlencoded") {
 			t.Errorf("post %d content type %q", i, str(m, "content_type"))
 		}
@@ -632,12 +632,12 @@ func TestFormPostInBrowser(t *testing.T) {
 			t.Errorf("post %d: exchange: %v", i, err)
 		}
 	}
-	raw := str(posts[0].(map[string]any), "fields", "id_token")
+	raw := str(as[map[string]any](t, posts[0]), "fields", "id_token")
 	idt, err := r.verifier.Verify(ctx(t), raw)
 	if err != nil {
 		t.Fatalf("posted ID token: %v", err)
 	}
-	if idt.Nonce != nonce || jwtClaims(t, raw)["c_hash"] != halfHash(str(posts[0].(map[string]any), "fields", "code")) {
+	if idt.Nonce != nonce || jwtClaims(t, raw)["c_hash"] != halfHash(str(as[map[string]any](t, posts[0]), "fields", "code")) {
 		t.Errorf("nonce %q, c_hash %v", idt.Nonce, jwtClaims(t, raw)["c_hash"])
 	}
 }

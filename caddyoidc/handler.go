@@ -7,6 +7,7 @@ package caddyoidc
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -233,7 +234,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.poolKey = "" // nothing to release in Cleanup
 		return fmt.Errorf("keys: %w", err)
 	}
-	state := val.(*issuerState)
+	state, ok := val.(*issuerState)
+	if !ok { // cannot happen: only loadIssuerState fills the pool
+		_, err := issuers.Delete(h.poolKey)
+		h.poolKey = "" // released here: Cleanup would detach from a nil state
+		return errors.Join(fmt.Errorf("keys: pooled issuer state is a %T", val), err)
+	}
 	h.state = state
 	state.attach(h, ctx.Storage(), h.logger.Named("keys"))
 

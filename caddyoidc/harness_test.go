@@ -24,6 +24,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/go-crypt/crypt/algorithm/argon2"
+	"golang.org/x/oauth2"
 
 	_ "github.com/caddy-oidc/caddy-oidc"
 )
@@ -160,7 +161,7 @@ func (e *env) waitReady() {
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(e.issuer + "/.well-known/openid-configuration")
 		if err == nil {
-			resp.Body.Close()
+			closeBody(resp)
 			if resp.StatusCode == 200 {
 				return
 			}
@@ -182,8 +183,11 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	port := as[*net.TCPAddr](t, l.Addr()).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // browser is a user agent with a cookie jar that stops at redirects leaving
@@ -224,7 +228,7 @@ func (b *browser) do(req *http.Request) page {
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	body, _ := io.ReadAll(resp.Body)
 	return page{status: resp.StatusCode, body: string(body), location: resp.Header.Get("Location"), header: resp.Header}
 }
@@ -319,7 +323,7 @@ func postToken(t *testing.T, issuer string, form url.Values, basicUser, basicPas
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	var body map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	return resp.StatusCode, body
@@ -370,10 +374,32 @@ func getJSON(t *testing.T, u string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	var m map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		t.Fatalf("%s: %v", u, err)
 	}
 	return m
 }
+
+// as returns v as a T, failing the test when it is anything else (nil, for
+// a missing JSON member). Only the types are reported: v may be a token.
+func as[T any](t testing.TB, v any) T {
+	t.Helper()
+	x, ok := v.(T)
+	if !ok {
+		t.Fatalf("got a %T, want a %T", v, x)
+	}
+	return x
+}
+
+// rawIDToken returns the id_token of a token response, failing the test when
+// it has none.
+func rawIDToken(t testing.TB, tok *oauth2.Token) string {
+	t.Helper()
+	return as[string](t, tok.Extra("id_token"))
+}
+
+// closeBody closes a response body the test is done with. The error of
+// closing a body that was read (or is abandoned) tells the test nothing.
+func closeBody(resp *http.Response) { _ = resp.Body.Close() }

@@ -64,7 +64,7 @@ func TestIDTokenHintAtAuthorization(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tok.Extra("id_token").(string)
+		return rawIDToken(t, tok)
 	}
 	alice, bob := newBrowser(t, e.issuer), newBrowser(t, e.issuer)
 	aliceHint := idTokenOf(alice, "alice")

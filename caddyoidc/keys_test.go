@@ -124,7 +124,7 @@ func TestConfiguredSigningKey(t *testing.T) {
 	// The RS256 ID token is signed with it, and go-oidc verifies it with
 	// the JWKS.
 	r, tok := epTokens(t, e, nil, newBrowser(t, e.issuer), "basic-app", "s3cret-basic", "alice")
-	raw := tok.Extra("id_token").(string)
+	raw := rawIDToken(t, tok)
 	if kid := jwtHeader(t, raw)["kid"]; kid != "main-2026" {
 		t.Errorf("ID token kid %v, want main-2026", kid)
 	}

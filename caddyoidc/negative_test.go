@@ -173,7 +173,7 @@ func tokenCall(t *testing.T, e *env, method string, body io.Reader, contentType,
 	if err != nil {
 		t.Fatalf("token request: %v", err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	raw, _ := io.ReadAll(resp.Body)
 	r := tokenResp{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = jsonUnmarshal(raw, &r.body)
@@ -185,8 +185,8 @@ func tokenCall(t *testing.T, e *env, method string, body io.Reader, contentType,
 func clientToken(t *testing.T, e *env, client, secret string, form url.Values) tokenResp {
 	t.Helper()
 	form = cloneValues(form)
-	switch {
-	case client == "post-app" || client == "spa":
+	switch client {
+	case "post-app", "spa":
 		form.Set("client_id", client)
 		if secret != "" {
 			form.Set("client_secret", secret)
@@ -313,7 +313,7 @@ func userinfoCall(t *testing.T, e *env, method, header string, form url.Values) 
 	if err != nil {
 		t.Fatalf("userinfo: %v", err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	raw, _ := io.ReadAll(resp.Body)
 	r := tokenResp{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = jsonUnmarshal(raw, &r.body)
@@ -699,7 +699,7 @@ func TestConsentDeniedAndPrompt(t *testing.T) {
 		r := clientToken(t, e, "basic-app", "s3cret-basic", codeForm(code))
 		l.add("authorization code", code)
 		l.tokens(r.body)
-		firstAuth := int64(jwtClaims(t, r.str("id_token"))["auth_time"].(float64))
+		firstAuth := int64(as[float64](t, jwtClaims(t, r.str("id_token"))["auth_time"]))
 		// Move to a later second, so a stale auth_time cannot pass.
 		time.Sleep(time.Until(time.Unix(firstAuth+1, 0)) + 10*time.Millisecond)
 		before := time.Now().Truncate(time.Second).Unix()
@@ -720,7 +720,7 @@ func TestConsentDeniedAndPrompt(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("exchange: %d %s", r.status, r.raw)
 		}
-		if at := int64(jwtClaims(t, r.str("id_token"))["auth_time"].(float64)); at < before {
+		if at := int64(as[float64](t, jwtClaims(t, r.str("id_token"))["auth_time"])); at < before {
 			t.Errorf("auth_time %d after prompt=login is older than the second login (%d)", at, before)
 		}
 	})
@@ -933,7 +933,7 @@ func TestMalformedRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeBody(resp)
 		if resp.StatusCode/100 != 4 {
 			t.Errorf("Authorization %q: %d, want 4xx", header, resp.StatusCode)
 		}

@@ -36,8 +36,12 @@ func TestStorageDefaultPathPerIssuer(t *testing.T) {
 			cancel()
 			t.Fatalf("%s: %v", iss, err)
 		}
-		path := mod.(*SQLiteStorage).key
+		st, ok := mod.(*SQLiteStorage)
 		cancel() // closes the database
+		if !ok {
+			t.Fatalf("%s: storage module is a %T", iss, mod)
+		}
+		path := st.key
 		if other, dup := opened[path]; dup {
 			t.Errorf("%s and %s share the database %s", other, iss, path)
 		}

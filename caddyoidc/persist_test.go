@@ -24,7 +24,7 @@ func jwksKeys(t *testing.T, e *env) (map[string]string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	raw, _ := io.ReadAll(resp.Body)
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -104,7 +104,7 @@ func TestRestartKeepsKeysTokensAndSessions(t *testing.T) {
 	e.stop()
 	http.DefaultClient.CloseIdleConnections()
 	if resp, err := http.Get(e.issuer + "/.well-known/openid-configuration"); err == nil {
-		resp.Body.Close()
+		closeBody(resp)
 		t.Fatal("the provider still answers after stop: this is no restart")
 	}
 	e.start()
@@ -152,7 +152,7 @@ func TestRestartKeepsKeysTokensAndSessions(t *testing.T) {
 		t.Fatalf("code after the restart: %v", err)
 	}
 	l.oauth2Token(tok3)
-	idt3, err := r2.verifier.Verify(ctx(t), tok3.Extra("id_token").(string))
+	idt3, err := r2.verifier.Verify(ctx(t), rawIDToken(t, tok3))
 	if err != nil || idt3.Subject != idt.Subject {
 		t.Errorf("ID token after the restart: %v; sub must stay %q", err, idt.Subject)
 	}
@@ -241,7 +241,7 @@ func TestReloadKeepsStateAndAppliesClients(t *testing.T) {
 		t.Fatalf("new client after the reload: %v", err)
 	}
 	l.oauth2Token(newTok)
-	if _, err := nr.verifier.Verify(ctx(t), newTok.Extra("id_token").(string)); err != nil {
+	if _, err := nr.verifier.Verify(ctx(t), rawIDToken(t, newTok)); err != nil {
 		t.Errorf("new client's ID token: %v", err)
 	}
 	// The rotated secret: the old one (verified and cached before) fails,

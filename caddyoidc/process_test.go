@@ -75,7 +75,9 @@ func (e *env) runProcess(bin string) func() {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-		out.Close()
+		if err := out.Close(); err != nil {
+			e.t.Errorf("closing Caddy's log: %v", err)
+		}
 	}
 	e.t.Cleanup(stop)
 	e.waitReady()
@@ -112,7 +114,7 @@ func TestRestartAcrossProcesses(t *testing.T) {
 		t.Fatalf("refresh after the restart: %v", err)
 	}
 	// The ID token the first process signed verifies against the new process's JWKS.
-	if _, err := r2.verifier.Verify(ctx(t), tok.Extra("id_token").(string)); err != nil {
+	if _, err := r2.verifier.Verify(ctx(t), rawIDToken(t, tok)); err != nil {
 		t.Errorf("old ID token after the restart: %v", err)
 	}
 	if _, err := r2.provider.UserInfo(ctx(t), oauth2.StaticTokenSource(fresh)); err != nil {

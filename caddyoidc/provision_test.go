@@ -234,7 +234,7 @@ func TestSecretPlaceholders(t *testing.T) {
 				t.Fatalf("exchange with the resolved secret: %v", err)
 			}
 			l.oauth2Token(tok)
-			if _, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string)); err != nil {
+			if _, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok)); err != nil {
 				t.Error(err)
 			}
 		})

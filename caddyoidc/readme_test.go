@@ -160,7 +160,7 @@ func parserOptions(t *testing.T) map[string][]string {
 			}
 			name := fn.Name.Name
 			if fn.Recv != nil {
-				name = types(fn.Recv.List[0].Type) + "." + name
+				name = recvType(t, fn.Recv.List[0].Type) + "." + name
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				if cc, ok := n.(*ast.CaseClause); ok {
@@ -178,11 +178,17 @@ func parserOptions(t *testing.T) map[string][]string {
 	return out
 }
 
-func types(e ast.Expr) string {
+// recvType is the name of a method's receiver type, T or *T.
+func recvType(t *testing.T, e ast.Expr) string {
+	t.Helper()
 	if s, ok := e.(*ast.StarExpr); ok {
 		e = s.X
 	}
-	return e.(*ast.Ident).Name
+	id, ok := e.(*ast.Ident)
+	if !ok {
+		t.Fatalf("receiver type %T: want T or *T", e)
+	}
+	return id.Name
 }
 
 // accepts reports whether the parser takes option with one of a few

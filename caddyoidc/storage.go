@@ -84,8 +84,12 @@ func (p *pooled) open(ctx caddy.Context, backend, addr string, openDB func(conte
 	if err != nil {
 		return err
 	}
-	p.key = key
-	p.db = val.(*pooledDB).db
+	p.key = key // from here on, Cleanup releases it
+	pdb, ok := val.(*pooledDB)
+	if !ok { // only open fills the pool
+		return fmt.Errorf("%s: pooled database is a %T", backend, val)
+	}
+	p.db = pdb.db
 	return nil
 }
 

@@ -48,9 +48,9 @@ const jwtClients = `
 // the provider's JWKS (go-oidc's RemoteKeySet). It returns the claims.
 func verifyAccessJWT(t *testing.T, r *rp, jwksURL, token string) map[string]any {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
-		t.Fatalf("access token is not a JWS: %v (%.40q)", err, token)
+		t.Fatalf("access token is not a compact JWS: %v (%.40q)", err, token)
 	}
 	h := jws.Signatures[0].Header
 	if typ := h.ExtraHeaders[jose.HeaderType]; typ != "at+jwt" {
@@ -80,7 +80,7 @@ func endpointPost(t *testing.T, u string, form url.Values, user, pass string) (i
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
@@ -111,7 +111,7 @@ func TestJWTAccessTokens(t *testing.T) {
 				t.Errorf("alg = %v, want %s", alg, tc.alg)
 			}
 			claims := verifyAccessJWT(t, r, jwksURL, tok.AccessToken)
-			idt, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string))
+			idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,14 +133,14 @@ func TestJWTAccessTokens(t *testing.T) {
 			if claims["scope"] != "openid profile email groups offline_access" {
 				t.Errorf("scope = %v", claims["scope"])
 			}
-			iat, exp := int64(claims["iat"].(float64)), int64(claims["exp"].(float64))
+			iat, exp := int64(as[float64](t, claims["iat"])), int64(as[float64](t, claims["exp"]))
 			if iat < before-1 || iat > time.Now().Unix() || exp-iat < 3590 || exp-iat > 3610 {
 				t.Errorf("iat %d exp %d: want now and now+1h", iat, exp)
 			}
 			if jti, _ := claims["jti"].(string); len(jti) < 16 {
 				t.Errorf("jti = %v", claims["jti"])
 			}
-			if int64(claims["auth_time"].(float64)) != idc.AuthTime || claims["acr"] != "1" || fmt.Sprint(claims["amr"]) != "[pwd]" {
+			if int64(as[float64](t, claims["auth_time"])) != idc.AuthTime || claims["acr"] != "1" || fmt.Sprint(claims["amr"]) != "[pwd]" {
 				t.Errorf("auth_time/acr/amr: %v (id token auth_time %d)", claims, idc.AuthTime)
 			}
 			if claims["email"] != nil || claims["name"] != nil {
@@ -176,7 +176,7 @@ func TestJWTAccessTokens(t *testing.T) {
 			if fc["auth_time"] != claims["auth_time"] || fc["sub"] != claims["sub"] {
 				t.Errorf("refreshed token: auth_time %v sub %v, want %v %v", fc["auth_time"], fc["sub"], claims["auth_time"], claims["sub"])
 			}
-			if int64(fc["iat"].(float64)) <= iat || fc["jti"] == claims["jti"] {
+			if int64(as[float64](t, fc["iat"])) <= iat || fc["jti"] == claims["jti"] {
 				t.Errorf("refreshed token keeps iat %v / jti", fc["iat"])
 			}
 
@@ -191,7 +191,7 @@ func TestJWTAccessTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
+			closeBody(resp)
 			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
 				t.Errorf("userinfo with a revoked JWT access token: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 			}
@@ -234,7 +234,7 @@ func TestSignedUserinfo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			idt, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string))
+			idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +246,7 @@ func TestSignedUserinfo(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			closeBody(resp)
 			ct := resp.Header.Get("Content-Type")
 			if tc.alg == "" {
 				if !strings.HasPrefix(ct, "application/json") || !json.Valid(raw) {
@@ -331,7 +331,7 @@ func TestPairwiseSubjects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		idt, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string))
+		idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,14 +399,14 @@ func TestClientLifespan(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%s: token: %d %v", client, status, body)
 		}
-		if in := time.Duration(body["expires_in"].(float64)) * time.Second; in < wantAT-5*time.Second || in > wantAT {
+		if in := time.Duration(as[float64](t, body["expires_in"])) * time.Second; in < wantAT-5*time.Second || in > wantAT {
 			t.Errorf("%s: expires_in = %v, want %v", client, in, wantAT)
 		}
-		idc := jwtClaims(t, body["id_token"].(string))
-		if life := time.Duration(idc["exp"].(float64)-idc["iat"].(float64)) * time.Second; life < wantID-2*time.Second || life > wantID+2*time.Second {
+		idc := jwtClaims(t, as[string](t, body["id_token"]))
+		if life := time.Duration(as[float64](t, idc["exp"])-as[float64](t, idc["iat"])) * time.Second; life < wantID-2*time.Second || life > wantID+2*time.Second {
 			t.Errorf("%s: ID token lives %v, want %v", client, life, wantID)
 		}
-		_, intro := endpointPost(t, e.issuer+"/api/oidc/introspection", url.Values{"token": {body["refresh_token"].(string)}}, client, secret)
+		_, intro := endpointPost(t, e.issuer+"/api/oidc/introspection", url.Values{"token": {as[string](t, body["refresh_token"])}}, client, secret)
 		var ir map[string]any
 		_ = json.Unmarshal([]byte(intro), &ir)
 		exp, _ := ir["exp"].(float64)
@@ -414,15 +414,15 @@ func TestClientLifespan(t *testing.T) {
 			t.Errorf("%s: refresh token expires in %v, want %v (%s)", client, left, wantRT, intro)
 		}
 		// The refreshed ID token follows the client's lifespan too.
-		status, body = postToken(t, e.issuer, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}}, client, secret)
+		status, body = postToken(t, e.issuer, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {as[string](t, body["refresh_token"])}}, client, secret)
 		if status != 200 {
 			t.Fatalf("%s: refresh: %d %v", client, status, body)
 		}
-		idc = jwtClaims(t, body["id_token"].(string))
-		if life := time.Duration(idc["exp"].(float64)-idc["iat"].(float64)) * time.Second; life < wantID-2*time.Second || life > wantID+2*time.Second {
+		idc = jwtClaims(t, as[string](t, body["id_token"]))
+		if life := time.Duration(as[float64](t, idc["exp"])-as[float64](t, idc["iat"])) * time.Second; life < wantID-2*time.Second || life > wantID+2*time.Second {
 			t.Errorf("%s: refreshed ID token lives %v, want %v", client, life, wantID)
 		}
-		if in := time.Duration(body["expires_in"].(float64)) * time.Second; in < wantAT-5*time.Second || in > wantAT {
+		if in := time.Duration(as[float64](t, body["expires_in"])) * time.Second; in < wantAT-5*time.Second || in > wantAT {
 			t.Errorf("%s: refreshed expires_in = %v, want %v", client, in, wantAT)
 		}
 	}

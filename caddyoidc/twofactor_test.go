@@ -88,7 +88,7 @@ func TestTwoFactorTOTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims := jwtClaims(t, tok.Extra("id_token").(string))
+	claims := jwtClaims(t, rawIDToken(t, tok))
 	amr, _ := claims["amr"].([]any)
 	if !slices.Contains(amr, any("pwd")) || !slices.Contains(amr, any("otp")) || claims["acr"] != "2" {
 		t.Errorf("amr=%v acr=%v, want pwd+otp and 2", claims["amr"], claims["acr"])
@@ -241,7 +241,7 @@ func TestSessionInactivityAndRememberMe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	closeBody(resp)
 	var persistent bool
 	for _, c := range resp.Cookies() {
 		if c.Name == "caddy_oidc_session" && !c.Expires.IsZero() && c.Expires.After(time.Now().Add(24*time.Hour)) {

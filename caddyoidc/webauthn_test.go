@@ -67,7 +67,7 @@ func (b *browser) webauthnCall(method, path, csrf string, body []byte) (int, []b
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	raw, _ := io.ReadAll(resp.Body)
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		b.t.Errorf("%s: Cache-Control %q", path, cc)
@@ -102,7 +102,7 @@ func idTokenAMR(t *testing.T, r *rp, params url.Values) ([]any, any) {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	claims := jwtClaims(t, tok.Extra("id_token").(string))
+	claims := jwtClaims(t, rawIDToken(t, tok))
 	amr, _ := claims["amr"].([]any)
 	return amr, claims["acr"]
 }
@@ -235,7 +235,7 @@ func TestPasskeysInChromium(t *testing.T) {
 		t.Errorf("the browser reported errors: %q", errs)
 	}
 	creds, _ := out["api_credentials"].([]any)
-	if len(creds) != 1 || dig(creds[0].(map[string]any), "name") != "Chromium passkey" ||
+	if len(creds) != 1 || dig(as[map[string]any](t, creds[0]), "name") != "Chromium passkey" ||
 		out["authenticator_credentials"] != float64(1) || out["resident"] != true || out["rp_id"] != "localhost" {
 		t.Errorf("registration in the browser: %v", out)
 	}

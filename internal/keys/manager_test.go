@@ -45,6 +45,17 @@ func newStorage(t *testing.T) *certmagic.FileStorage {
 	return &certmagic.FileStorage{Path: t.TempDir()}
 }
 
+// member returns the string member name of the JSON key k, failing the
+// test when it is missing or not a string.
+func member(t *testing.T, k map[string]any, name string) string {
+	t.Helper()
+	s, ok := k[name].(string)
+	if !ok {
+		t.Fatalf("key %v: member %q is %T, want a string", k["kid"], name, k[name])
+	}
+	return s
+}
+
 func kids(m *Manager) []string {
 	var out []string
 	for _, k := range m.all() {
@@ -120,7 +131,9 @@ func TestLoadOrCreateConcurrent(t *testing.T) {
 
 func TestJWKSIsPublic(t *testing.T) {
 	m := shared()
-	if &m.JWKS()[0] != &m.JWKS()[0] {
+	// Two calls return the same precomputed bytes, not a fresh encoding.
+	first, second := m.JWKS(), m.JWKS()
+	if &first[0] != &second[0] {
 		t.Error("JWKS() is not precomputed")
 	}
 	var set struct {
@@ -137,7 +150,7 @@ func TestJWKSIsPublic(t *testing.T) {
 		"EC":  {"kid", "kty", "alg", "use", "crv", "x", "y"},
 	}
 	for _, k := range set.Keys {
-		members, ok := want[k["kty"].(string)]
+		members, ok := want[member(t, k, "kty")]
 		if !ok {
 			t.Fatalf("unexpected kty in %v", k)
 		}
@@ -366,7 +379,7 @@ func TestLoadOrCreateCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range stored.Keys {
-		secrets = append(secrets, k["d"].(string)[:12])
+		secrets = append(secrets, member(t, k, "d")[:12])
 	}
 	publicOnly, _ := json.Marshal(m.PublicKeys())
 	small, err := rsa.GenerateKey(rand.Reader, 1024)

@@ -23,11 +23,11 @@ func pendingKIDs(t *testing.T, st Storage, prefix string) map[string]string {
 		if !strings.HasSuffix(id, "/pending") {
 			continue
 		}
-		alg := k["alg"].(string)
+		alg := member(t, k, "alg")
 		if prev, dup := out[alg]; dup {
 			t.Fatalf("two pending %s keys: %s and %s", alg, prev, k["kid"])
 		}
-		out[alg] = k["kid"].(string)
+		out[alg] = member(t, k, "kid")
 	}
 	return out
 }
@@ -184,7 +184,11 @@ func TestRefresherPicksUpRotation(t *testing.T) {
 		t.Fatalf("next key %q, published by instance 2 before it refreshed: %v", next, publishedKIDs(m2))
 	}
 	m2.Start()
-	defer m2.Close()
+	defer func() {
+		if err := m2.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	start := time.Now()
 	for !slices.Contains(publishedKIDs(m2), next) {
 		if time.Since(start) > 40*interval { // generous: the machine is shared

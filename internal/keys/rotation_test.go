@@ -106,7 +106,7 @@ func storedKeys(t *testing.T, st Storage, prefix string) map[string]map[string]a
 	}
 	out := map[string]map[string]any{}
 	for _, k := range set.Keys {
-		out[k["kid"].(string)+"/"+k["kty"].(string)+"/"+stateOf(k)] = k
+		out[member(t, k, "kid")+"/"+member(t, k, "kty")+"/"+stateOf(k)] = k
 	}
 	return out
 }
