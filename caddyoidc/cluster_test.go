@@ -123,7 +123,7 @@ func (nd *node) start(bin string) {
 	for {
 		resp, err := http.Get(nd.url() + "/.well-known/openid-configuration")
 		if err == nil {
-			resp.Body.Close()
+			closeBody(resp)
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
@@ -175,7 +175,7 @@ func (nd *node) signal(sig syscall.Signal) {
 		_ = nd.cmd.Process.Kill()
 		<-nd.done
 	}
-	nd.log.Close()
+	_ = nd.log.Close()
 }
 
 // reload loads the node's Caddyfile with extra lines inside oidc_provider
@@ -185,7 +185,7 @@ func (nd *node) reload(extra string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("reload: %s", resp.Status)
 	}

@@ -54,7 +54,7 @@ func tokenRequestWith(client *http.Client, base string, form url.Values, user, p
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	var body map[string]any
 	raw, _ := io.ReadAll(resp.Body)
 	if err := json.Unmarshal(raw, &body); err != nil {
@@ -81,7 +81,7 @@ func introspectActiveAs(t *testing.T, base, token, client, secret string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	var body map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("introspection: %d %v", resp.StatusCode, err)
@@ -116,7 +116,7 @@ func TestClusterFlows(t *testing.T) {
 			if err != nil {
 				t.Fatalf("code from A exchanged on B: %v", err)
 			}
-			if _, err := r.verifier.Verify(ctx(t), tok.Extra("id_token").(string)); err != nil {
+			if _, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok)); err != nil {
 				t.Fatalf("ID token from B: %v", err)
 			}
 
@@ -201,7 +201,7 @@ func TestClusterRaces(t *testing.T) {
 						t.Fatalf("round %d: replay answered %d", round, st)
 					}
 					for _, nd := range c.nodes {
-						if introspectActive(t, nd.url(), winner["access_token"].(string)) {
+						if introspectActive(t, nd.url(), as[string](t, winner["access_token"])) {
 							t.Fatalf("round %d: node %s: the access token survived a code replay", round, nd.name)
 						}
 					}
@@ -226,7 +226,7 @@ func TestClusterRaces(t *testing.T) {
 						switch {
 						case status[i] == http.StatusOK:
 							wins++
-							current = bodies[i]["refresh_token"].(string)
+							current = as[string](t, bodies[i]["refresh_token"])
 						case status[i] == http.StatusBadRequest && bodies[i]["error"] == "invalid_grant":
 						default:
 							t.Fatalf("round %d: node %d answered %d %v", round, i, status[i], bodies[i])
@@ -310,7 +310,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if _, err := r.provider.UserInfo(ctx(t), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: body["access_token"].(string), TokenType: "Bearer"})); err != nil {
+	if _, err := r.provider.UserInfo(ctx(t), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: as[string](t, body["access_token"]), TokenType: "Bearer"})); err != nil {
 		t.Errorf("userinfo after recovery: %v", err)
 	}
 	if strings.Contains(c.nodes[0].logText(), tok.RefreshToken) {
@@ -369,7 +369,13 @@ func TestKillDuringIssuance(t *testing.T) {
 								chains[i].cut = true
 								return // the process is gone
 							}
-							chains[i] = chain{refresh: body["refresh_token"].(string), access: body["access_token"].(string)}
+							refresh, ok1 := body["refresh_token"].(string)
+							access, ok2 := body["access_token"].(string)
+							if !ok1 || !ok2 {
+								chains[i].cut = true
+								return
+							}
+							chains[i] = chain{refresh: refresh, access: access}
 							continue
 						}
 						form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api:read"}}
@@ -377,8 +383,12 @@ func TestKillDuringIssuance(t *testing.T) {
 						if err != nil || status != http.StatusOK {
 							return // the process is gone: nothing was handed out
 						}
+						access, ok := body["access_token"].(string)
+						if !ok {
+							return
+						}
 						mu.Lock()
-						machine = append(machine, body["access_token"].(string))
+						machine = append(machine, access)
 						mu.Unlock()
 					}
 				}()
@@ -458,7 +468,12 @@ func TestReloadUnderLoad(t *testing.T) {
 				fail(fmt.Sprintf("refresh: %d %v %v", status, body, err))
 				return
 			}
-			rt = body["refresh_token"].(string)
+			next, ok := body["refresh_token"].(string)
+			if !ok {
+				fail(fmt.Sprintf("refresh: no refresh token in %v", body))
+				return
+			}
+			rt = next
 		}
 	}()
 	go func() {
@@ -481,7 +496,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				continue
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			closeBody(resp)
 			if resp.StatusCode != http.StatusOK {
 				fail(fmt.Sprintf("discovery: %d", resp.StatusCode))
 			}
@@ -540,7 +555,7 @@ func (rt *retryOnReset) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	resp, err := rt.next.RoundTrip(req)
-	if err == nil || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)) {
+	if err == nil || (!errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF)) {
 		return resp, err
 	}
 	resets.Add(1)

@@ -69,7 +69,7 @@ func newPostgresDatabase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := admin.PingContext(c); err != nil {
@@ -84,7 +84,7 @@ func newPostgresDatabase(t *testing.T) string {
 		if err != nil {
 			return
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
 			t.Logf("dropping %s: %v", name, err)
 		}
@@ -111,7 +111,7 @@ func newMySQLDatabase(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := admin.PingContext(c); err != nil {
@@ -126,7 +126,7 @@ func newMySQLDatabase(t *testing.T) string {
 		if err != nil {
 			return
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
 			t.Logf("dropping %s: %v", name, err)
 		}
@@ -157,7 +157,7 @@ func newThrowawayPostgres(t *testing.T) *throwawayPostgres {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	p := &throwawayPostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), data: filepath.Join(dir, "data"), port: freePort(t)}
 	if os.Getuid() == 0 {
 		if out, err := exec.Command("chown", "postgres:postgres", dir).CombinedOutput(); err != nil {
