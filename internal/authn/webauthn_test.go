@@ -81,17 +81,24 @@ func TestPasskeyCeremonies(t *testing.T) {
 	if got := mustJSON(t, opts.User.ID); string(got) != `"`+b64(handle)+`"` {
 		t.Errorf("user.id = %s, want the stored random handle", got)
 	}
-	resp, cred, err := auth.Create(mustJSON(t, opts))
+	resp, _, err := auth.Create(mustJSON(t, opts))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.FinishRegistration(ctx, "bob", id, "x", resp); !errors.Is(err, ErrPasskeyCeremony) {
 		t.Errorf("finish as another user: err = %v, want ErrPasskeyCeremony", err)
 	}
-	// That attempt consumed the ceremony: begin again.
-	opts, id, _ = k.BeginRegistration(ctx, "alice", "")
+	// That attempt consumed the ceremony: begin again, with an authenticator
+	// that forgot the credential it made for it. cred is the one registered.
+	opts, id, err = k.BeginRegistration(ctx, "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	auth.Credentials = nil
-	resp, cred, _ = auth.Create(mustJSON(t, opts))
+	resp, cred, err := auth.Create(mustJSON(t, opts))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pk, err := k.FinishRegistration(ctx, "alice", id, "Laptop", resp)
 	if err != nil {
 		t.Fatal(err)

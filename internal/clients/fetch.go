@@ -24,7 +24,7 @@ func getBounded(ctx context.Context, client *http.Client, uri, accept string, ti
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", uri, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the body is read or abandoned: nothing to report
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: status %d", uri, resp.StatusCode)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -52,7 +53,10 @@ func newPasskeys(p *Pages) (*authn.Passkeys, error) {
 		rp, err := authn.NewRelyingParty(p.issuer)
 		v, _ = relyingParties.LoadOrStore(p.issuer, relyingParty{rp, err})
 	}
-	e := v.(relyingParty)
+	e, ok := v.(relyingParty)
+	if !ok {
+		return nil, fmt.Errorf("passkeys: the relying party cache holds a %T", v)
+	}
 	if e.err != nil {
 		return nil, e.err
 	}

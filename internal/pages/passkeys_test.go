@@ -75,7 +75,11 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is not TCP", l.Addr())
+	}
+	port := addr.Port
 	e := &pkEnv{
 		t:      t,
 		clock:  &testClock{},
@@ -226,7 +230,7 @@ func (b *pkBrowser) call(method, path string, body any, mutate ...func(*http.Req
 	if err != nil {
 		b.e.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	return pkResponse{status: resp.StatusCode, body: raw, header: resp.Header, resp: resp}
 }

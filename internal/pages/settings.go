@@ -33,7 +33,9 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.returnTo, f.next = p.base+PathSettings, nil
+	// Whatever return_to said, the settings page resumes no authorization
+	// request: its forms come back here.
+	f.returnTo = p.base + PathSettings
 	ctx := r.Context()
 	enrolled, _ := p.totp.Enrolled(ctx, f.user.Username)
 	// Changing second factors needs a second factor when one exists, and a

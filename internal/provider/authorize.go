@@ -44,7 +44,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
-	client := ar.GetClient().(*clients.Client)
+	client, ok := ar.GetClient().(*clients.Client)
+	if !ok {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("authorize: unexpected client type"))
+		return
+	}
 	if err := p.checkAuthorizeRequest(ar, client); err != nil {
 		p.authorizeError(w, r, ar, err)
 		return

@@ -18,8 +18,8 @@ func TestDiscoveryListsConfiguredFlows(t *testing.T) {
 		}
 		out := map[string][]string{}
 		for _, k := range []string{"grant_types_supported", "response_types_supported", "response_modes_supported"} {
-			for _, v := range doc[k].([]any) {
-				out[k] = append(out[k], v.(string))
+			for _, v := range mustBe[[]any](t, doc[k]) {
+				out[k] = append(out[k], mustBe[string](t, v))
 			}
 		}
 		return out

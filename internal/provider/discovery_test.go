@@ -33,7 +33,7 @@ func TestDiscoveryListsEndpoints(t *testing.T) {
 		}
 		// Every advertised endpoint is served.
 		for _, k := range []string{"introspection_endpoint", "revocation_endpoint", "end_session_endpoint", "pushed_authorization_request_endpoint"} {
-			r := httptest.NewRequest(http.MethodGet, doc[k].(string), nil)
+			r := httptest.NewRequest(http.MethodGet, mustBe[string](t, doc[k]), nil)
 			if !tp.Handles(r) {
 				t.Errorf("%s %v is not routed", k, doc[k])
 			}

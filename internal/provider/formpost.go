@@ -92,7 +92,7 @@ func prepareErrorResponseMode(ar fosite.AuthorizeRequester) {
 		return
 	}
 	def := fosite.ResponseModeQuery
-	if words := strings.Fields(ar.GetRequestForm().Get("response_type")); len(words) > 0 && !(len(words) == 1 && words[0] == "code") {
+	if words := strings.Fields(ar.GetRequestForm().Get("response_type")); len(words) > 1 || (len(words) == 1 && words[0] != "code") {
 		def = fosite.ResponseModeFragment
 	}
 	if mode == fosite.ResponseModeFormPost {

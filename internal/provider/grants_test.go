@@ -30,7 +30,7 @@ func TestClientCredentialsGrant(t *testing.T) {
 	if body["scope"] != "api:read" || body["refresh_token"] != nil || body["id_token"] != nil {
 		t.Errorf("scope %v, refresh %v, id_token %v: want api:read only, no refresh or ID token", body["scope"], body["refresh_token"], body["id_token"])
 	}
-	at := body["access_token"].(string)
+	at := mustBe[string](t, body["access_token"])
 
 	// Introspection: active, the client is the subject.
 	w = tp.post(pathIntrospection, url.Values{"token": {at}}, "m2m", "m2m-secret")
@@ -83,7 +83,7 @@ func TestPasswordGrant(t *testing.T) {
 	if status != http.StatusOK || body["access_token"] == nil || body["refresh_token"] == nil {
 		t.Fatalf("%d %v", status, body)
 	}
-	at := body["access_token"].(string)
+	at := mustBe[string](t, body["access_token"])
 	req := httptest.NewRequest(http.MethodGet, epIssuer+pathUserinfo, nil)
 	req.Header.Set("Authorization", "Bearer "+at)
 	rec := httptest.NewRecorder()
@@ -93,7 +93,7 @@ func TestPasswordGrant(t *testing.T) {
 		t.Errorf("userinfo: %d %v", rec.Code, info)
 	}
 	// The refresh token works and yields an ID token for the same subject.
-	w := tp.post(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}}, "legacy", "legacy-secret")
+	w := tp.post(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {mustBe[string](t, body["refresh_token"])}}, "legacy", "legacy-secret")
 	refreshed := jsonBody(t, w)
 	if w.Code != 200 || refreshed["id_token"] == nil {
 		t.Fatalf("refresh: %d %v", w.Code, refreshed)

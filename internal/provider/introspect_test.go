@@ -154,6 +154,17 @@ func jsonBody(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 	return m
 }
 
+// mustBe returns v as a T (a value decoded from JSON, usually), or fails the
+// test.
+func mustBe[T any](t *testing.T, v any) T {
+	t.Helper()
+	x, ok := v.(T)
+	if !ok {
+		t.Fatalf("%v is a %T, want a %T", v, v, x)
+	}
+	return x
+}
+
 func TestIntrospectionResponse(t *testing.T) {
 	tp := newEndpointProvider(t, nil)
 	g := tp.mint("app", "alice", "rs")

@@ -37,7 +37,11 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, "pushed authorization request", err)
 		return
 	}
-	client := ar.GetClient().(*clients.Client)
+	client, ok := ar.GetClient().(*clients.Client)
+	if !ok {
+		p.endpointError(w, r, "pushed authorization request", fosite.ErrServerError.WithDebug("par: unexpected client type"))
+		return
+	}
 	// Our own checks (per-client PKCE, nonce length, no request objects) run
 	// now, so the client hears of a bad request here rather than through the
 	// user's browser.
@@ -93,7 +97,7 @@ func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) boo
 		return true // checkAuthorizeRequest refuses request objects by reference
 	}
 	c := p.clients.Get(r.Form.Get("client_id"))
-	if c == nil || !(p.requirePAR || c.RequirePAR()) {
+	if c == nil || (!p.requirePAR && !c.RequirePAR()) {
 		return true
 	}
 	p.log.Info("authorization request rejected", zap.String("client_id", c.GetID()), zap.String("error", "invalid_request"), zap.String("hint", "the client must use a pushed authorization request"))

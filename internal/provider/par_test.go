@@ -86,7 +86,7 @@ func TestPAREndpoint(t *testing.T) {
 	if w.Code != http.StatusCreated || m["expires_in"] != float64(90) || w.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("push: %d %v", w.Code, m)
 	}
-	ar, err := tp.storage.GetPARSession(context.Background(), m["request_uri"].(string))
+	ar, err := tp.storage.GetPARSession(context.Background(), mustBe[string](t, m["request_uri"]))
 	if err != nil {
 		t.Fatal(err)
 	}

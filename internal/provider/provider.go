@@ -313,7 +313,7 @@ func New(cfg Config) (*Provider, error) {
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2AuthorizeImplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
-		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
+		compose.OAuth2ResourceOwnerPasswordCredentialsFactory, //nolint:staticcheck // SA1019: deprecated only to discourage ROPC; kept for Authelia compatibility (grant_types password), refused unless the client policy is one_factor (grants.go)
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,
 		compose.OpenIDConnectImplicitFactory,

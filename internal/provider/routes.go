@@ -125,7 +125,10 @@ func (p *Provider) newMux() *http.ServeMux {
 // looks at the path prefix before asking the mux.
 func (p *Provider) Handles(r *http.Request) bool {
 	path := r.URL.Path
-	if !strings.HasPrefix(path, p.base+"/") && !(p.base != "" && path == pathOAuthMetadata+p.base) {
+	// RFC 8414 3: the metadata of an issuer with a path is at
+	// /.well-known/oauth-authorization-server<base>, outside the base.
+	metadata := p.base != "" && path == pathOAuthMetadata+p.base
+	if !strings.HasPrefix(path, p.base+"/") && !metadata {
 		return false
 	}
 	_, pattern := p.mux.Handler(r)

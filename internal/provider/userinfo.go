@@ -19,9 +19,9 @@ import (
 // serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
 // POST with the access token as a bearer token (RFC 6750 2.1, 2.2).
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	token, err := bearerToken(r)
-	if err != nil {
-		bearerError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	token, problem := bearerToken(r)
+	if problem != "" {
+		bearerError(w, http.StatusBadRequest, "invalid_request", problem)
 		return
 	}
 	if token == "" {
@@ -73,13 +73,14 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // bearerToken extracts the access token from the Authorization header or a
-// form-encoded POST body. Using both is an error (RFC 6750 2).
-func bearerToken(r *http.Request) (string, error) {
+// form-encoded POST body. Using both is an error (RFC 6750 2). A malformed
+// request yields problem instead: the error_description sent to the client.
+func bearerToken(r *http.Request) (token, problem string) {
 	var fromHeader, fromBody string
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, value, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			return "", errors.New("The Authorization header must use the Bearer scheme.")
+			return "", "The Authorization header must use the Bearer scheme."
 		}
 		fromHeader = strings.TrimSpace(value)
 	}
@@ -87,15 +88,15 @@ func bearerToken(r *http.Request) (string, error) {
 		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 			r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil {
-				return "", fmt.Errorf("The request body is not a valid form.")
+				return "", "The request body is not a valid form."
 			}
 			fromBody = r.PostForm.Get("access_token")
 		}
 	}
 	if fromHeader != "" && fromBody != "" {
-		return "", errors.New("The access token must be sent in one place only.")
+		return "", "The access token must be sent in one place only."
 	}
-	return fromHeader + fromBody, nil
+	return fromHeader + fromBody, ""
 }
 
 // bearerError answers with WWW-Authenticate (RFC 6750 3) and a JSON body.

@@ -100,7 +100,7 @@ func (db *DB) failures(ctx context.Context, query, key string, from int64, limit
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer closeRows(rows)
 	var out []Attempt
 	for rows.Next() {
 		var (

@@ -69,7 +69,7 @@ func (db *DB) ListConsents(ctx context.Context, username string, now time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("store: list consents: %w", err)
 	}
-	defer rows.Close()
+	defer closeRows(rows)
 	var out []Consent
 	for rows.Next() {
 		c := Consent{Username: username}

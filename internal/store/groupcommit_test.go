@@ -102,7 +102,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
 	var i int64

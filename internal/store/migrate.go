@@ -40,7 +40,7 @@ func appliedVersions(ctx context.Context, q queryer, d *dialect) (map[int64]bool
 	if err != nil {
 		return nil, fmt.Errorf("read schema_version: %w", err)
 	}
-	defer rows.Close()
+	defer closeRows(rows)
 	applied := map[int64]bool{}
 	var newest int64
 	for rows.Next() {
@@ -151,7 +151,8 @@ func migrateMySQL(ctx context.Context, db *DB) (err error) {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	// Close only hands the connection back to the pool: nothing to report.
+	defer func() { _ = conn.Close() }()
 	var dbName sql.NullString
 	if err := conn.QueryRowContext(ctx, `SELECT DATABASE()`).Scan(&dbName); err != nil {
 		return err

@@ -85,7 +85,7 @@ func TestOpenSQLite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
-		defer db2.Close()
+		defer func() { _ = db2.Close() }()
 		var n, max int64
 		if err := db2.sql.QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_version").Scan(&n, &max); err != nil {
 			t.Fatal(err)
@@ -98,7 +98,7 @@ func TestOpenSQLite(t *testing.T) {
 	t.Run("rejects URI-like paths", func(t *testing.T) {
 		for _, p := range []string{"", "file:x.db", filepath.Join(t.TempDir(), "x.db?mode=ro")} {
 			if db, err := OpenSQLite(p); err == nil {
-				db.Close()
+				_ = db.Close()
 				t.Errorf("OpenSQLite(%q) succeeded", p)
 			}
 		}

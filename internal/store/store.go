@@ -60,8 +60,10 @@ func (db *DB) Close() error {
 	db.stopGroupCommit()
 	var errs []error
 	db.stmts.Range(func(k, v any) bool {
-		if err := v.(*sql.Stmt).Close(); err != nil {
-			errs = append(errs, err)
+		if st, ok := v.(*sql.Stmt); ok {
+			if err := st.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		db.stmts.Delete(k)
 		return true
@@ -246,13 +248,16 @@ func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		}
 		return st, nil
 	}
-	if !ok {
-		var err error
-		if v, err = db.prepare(ctx, query); err != nil {
-			return nil, err
-		}
+	var st *sql.Stmt
+	var err error
+	if ok {
+		st, err = cachedStmt(v)
+	} else {
+		st, err = db.prepare(ctx, query)
 	}
-	st := v.(*sql.Stmt)
+	if err != nil {
+		return nil, err
+	}
 	if tx != nil {
 		return tx.StmtContext(ctx, st), nil
 	}
@@ -260,16 +265,26 @@ func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // prepare prepares query on the pool and caches it.
-func (db *DB) prepare(ctx context.Context, query string) (any, error) {
+func (db *DB) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	prepared, err := db.sql.PrepareContext(context.WithoutCancel(ctx), db.dialect.prepareText(query))
 	if err != nil {
 		return nil, fmt.Errorf("prepare %q: %w", query, db.wrapErr(err))
 	}
 	v, loaded := db.stmts.LoadOrStore(query, prepared)
-	if loaded {
-		_ = prepared.Close()
+	if !loaded {
+		return prepared, nil
 	}
-	return v, nil
+	_ = prepared.Close() // another caller prepared it first
+	return cachedStmt(v)
+}
+
+// cachedStmt returns a value of db.stmts as the statement it is.
+func cachedStmt(v any) (*sql.Stmt, error) {
+	st, ok := v.(*sql.Stmt)
+	if !ok {
+		return nil, fmt.Errorf("store: the statement cache holds a %T", v)
+	}
+	return st, nil
 }
 
 // exec runs a writing statement and returns the number of rows it affected
@@ -320,6 +335,10 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	rows, err := st.QueryContext(ctx, args...)
 	return rows, db.wrapErr(err)
 }
+
+// closeRows closes rows, for a defer. Its error is dropped: rows.Err, which
+// every caller checks after the loop, reports the query's errors.
+func closeRows(rows *sql.Rows) { _ = rows.Close() }
 
 // Row is one row of a query's result, as from [DB.QueryRowContext]: Scan
 // returns sql.ErrNoRows when there is none.

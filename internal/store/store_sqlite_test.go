@@ -44,7 +44,7 @@ func BenchmarkAccessToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	f := store.NewFosite(db, storetest.Clients("c"))
 	ctx := context.Background()
 	r := storetest.NewRequest("bench")
@@ -65,7 +65,7 @@ func BenchmarkGetAccessToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	f := store.NewFosite(db, storetest.Clients("c"))
 	ctx := context.Background()
 	if err := f.CreateAccessTokenSession(ctx, "bench", storetest.NewRequest("bench")); err != nil {
@@ -89,7 +89,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour)
 	var i int64

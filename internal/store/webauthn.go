@@ -91,7 +91,7 @@ func (db *DB) WebAuthnCredentials(ctx context.Context, username string) ([]WebAu
 	if err != nil {
 		return nil, fmt.Errorf("store: webauthn credentials of %q: %w", username, err)
 	}
-	defer rows.Close()
+	defer closeRows(rows)
 	var list []WebAuthnCredential
 	for rows.Next() {
 		c, err := scanWebAuthnCredential(rows)

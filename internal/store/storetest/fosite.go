@@ -119,6 +119,17 @@ func isNotFound(err error) bool {
 
 func isInactive(err error) bool { return errors.Is(err, fosite.ErrInactiveToken) }
 
+// defaultSession returns s as the session type the tests store, or fails
+// the test.
+func defaultSession(t *testing.T, s fosite.Session) *openid.DefaultSession {
+	t.Helper()
+	ds, ok := s.(*openid.DefaultSession)
+	if !ok {
+		t.Fatalf("session is %T", s)
+	}
+	return ds
+}
+
 // checkRequest compares a loaded requester with the stored one.
 func checkRequest(t *testing.T, got fosite.Requester, want *fosite.Request) {
 	t.Helper()
@@ -151,11 +162,7 @@ func checkRequest(t *testing.T, got fosite.Requester, want *fosite.Request) {
 		t.Errorf("form = %v, want %v", got.GetRequestForm(), storedForm)
 	}
 
-	gs, ok := got.GetSession().(*openid.DefaultSession)
-	if !ok {
-		t.Fatalf("session is %T", got.GetSession())
-	}
-	ws := want.Session.(*openid.DefaultSession)
+	gs, ws := defaultSession(t, got.GetSession()), defaultSession(t, want.Session)
 	if gs.Subject != ws.Subject || gs.Username != ws.Username {
 		t.Errorf("session subject/username = %q/%q, want %q/%q", gs.Subject, gs.Username, ws.Subject, ws.Username)
 	}
@@ -591,7 +598,7 @@ func testPARStorage(t *testing.T, db *store.DB) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ar := newTestAuthorizeRequest("par-" + tc.name)
-			sess := ar.Session.(*openid.DefaultSession)
+			sess := defaultSession(t, ar.Session)
 			if tc.expiry.IsZero() {
 				delete(sess.ExpiresAt, fosite.PushedAuthorizeRequestContext)
 			} else {

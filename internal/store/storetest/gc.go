@@ -26,9 +26,7 @@ func count(t *testing.T, db *store.DB, table string) int64 {
 // withExpiry is a request whose session expires at exp for tt.
 func withExpiry(id string, tt fosite.TokenType, exp time.Time) *fosite.Request {
 	r := newTestRequest(id)
-	r.Session.(interface {
-		SetExpiresAt(fosite.TokenType, time.Time)
-	}).SetExpiresAt(tt, exp)
+	r.Session.SetExpiresAt(tt, exp)
 	return r
 }
 
@@ -55,9 +53,7 @@ func testCollectGarbage(t *testing.T, db *store.DB) {
 		must(f.CreateOpenIDConnectSession(ctx, "oidc-"+k, withExpiry("o"+k, fosite.AuthorizeCode, past)))
 		must(f.CreatePARSession(ctx, "urn:par:"+k, func() fosite.AuthorizeRequester {
 			ar := newTestAuthorizeRequest("par" + k)
-			ar.Session.(interface {
-				SetExpiresAt(fosite.TokenType, time.Time)
-			}).SetExpiresAt(fosite.PushedAuthorizeRequestContext, past)
+			ar.Session.SetExpiresAt(fosite.PushedAuthorizeRequestContext, past)
 			return ar
 		}()))
 		must(db.CreateLoginSession(ctx, store.LoginSession{ID: "ls-old-" + k, Username: "alice", ExpiresAt: past}))

@@ -67,7 +67,7 @@ func testTransactions(t *testing.T, db *store.DB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Rollback(tx)
+		defer func() { _ = f.Rollback(tx) }() // only ends the test's transaction
 		if _, err := f.BeginTX(tx); err == nil {
 			t.Error("nested BeginTX succeeded")
 		}
@@ -130,13 +130,6 @@ func testDeleteExpired(t *testing.T, db *store.DB) {
 	now := time.Now()
 	past, future := now.Add(-time.Minute), now.Add(time.Hour)
 
-	withExpiry := func(id string, tt fosite.TokenType, exp time.Time) *fosite.Request {
-		r := newTestRequest(id)
-		r.Session.(interface {
-			SetExpiresAt(fosite.TokenType, time.Time)
-		}).SetExpiresAt(tt, exp)
-		return r
-	}
 	noExpiry := func(id string) *fosite.Request {
 		r := newTestRequest(id)
 		r.Session = newSession() // no expiry at all: kept
