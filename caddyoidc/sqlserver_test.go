@@ -1,40 +1,22 @@
 package caddyoidc_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
 )
-
-// The database servers of the development and CI machines. Tests create
-// their own database on them and drop it afterwards.
-var (
-	testPostgresDSN = envOr("OIDC_TEST_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	testMySQLDSN    = envOr("OIDC_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test")
-)
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 // sqlBackend is a database server the provider can share between instances.
 type sqlBackend struct {
 	name string // the storage module's name: postgres or mysql
-	// create makes a fresh database and returns its DSN.
+	// create makes a fresh database on the test server (storetest's: the
+	// shared server of the machine, or OIDC_TEST_*_DSN), dropped when the
+	// test ends, and returns its DSN.
 	create func(t *testing.T) string
 }
 
@@ -43,53 +25,18 @@ var sqlBackends = []sqlBackend{
 	{"mysql", newMySQLDatabase},
 }
 
-// unreachable fails the test under CI, where the servers must be up, and
-// skips it elsewhere.
+func newPostgresDatabase(t *testing.T) string { return storetest.Postgres(t).FreshDSN(t) }
+
+func newMySQLDatabase(t *testing.T) string { return storetest.MySQL(t).FreshDSN(t) }
+
+// unreachable fails the test under CI, where what it needs must be there,
+// and skips it elsewhere.
 func unreachable(t *testing.T, what string, err error) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is not reachable (CI needs it): %v", what, err)
 	}
 	t.Skipf("%s is not reachable: %v", what, err)
-}
-
-func uniqueDBName(t *testing.T) string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return "oidcit_" + hex.EncodeToString(b[:])
-}
-
-// newPostgresDatabase creates a database on the shared PostgreSQL server and
-// drops it when the test ends.
-func newPostgresDatabase(t *testing.T) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", testPostgresDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = admin.Close() }()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(c); err != nil {
-		unreachable(t, "PostgreSQL at "+testPostgresDSN, err)
-	}
-	name := uniqueDBName(t)
-	if _, err := admin.ExecContext(c, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", testPostgresDSN)
-		if err != nil {
-			return
-		}
-		defer func() { _ = db.Close() }()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Logf("dropping %s: %v", name, err)
-		}
-	})
-	return withDatabase(testPostgresDSN, name)
 }
 
 // withDatabase replaces the database of a postgres:// URL.
@@ -101,38 +48,6 @@ func withDatabase(dsn, name string) string {
 		out += "?" + query
 	}
 	return out
-}
-
-// newMySQLDatabase creates a database on the shared MariaDB/MySQL server and
-// drops it when the test ends.
-func newMySQLDatabase(t *testing.T) string {
-	t.Helper()
-	admin, err := sql.Open("mysql", testMySQLDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = admin.Close() }()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(c); err != nil {
-		unreachable(t, "MariaDB at "+testMySQLDSN, err)
-	}
-	name := uniqueDBName(t)
-	if _, err := admin.ExecContext(c, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("mysql", testMySQLDSN)
-		if err != nil {
-			return
-		}
-		defer func() { _ = db.Close() }()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Logf("dropping %s: %v", name, err)
-		}
-	})
-	base, _, _ := strings.Cut(testMySQLDSN, "?")
-	return base[:strings.LastIndexByte(base, '/')+1] + name
 }
 
 // throwawayPostgres is a PostgreSQL server of the test's own, in a temporary
