@@ -4,6 +4,8 @@
 #   lint  golangci-lint with .golangci.yml
 #   race  the engine's tests (./internal/...) under the race detector
 #   fuzz  every Fuzz target for FUZZTIME (default 5s) each
+#   bench the engine's endpoint benchmarks, BENCHTIME (default 20x) each,
+#         so that they keep running (a smoke run, not a measurement)
 #   vuln  govulncheck against a local copy of the Go vulnerability database
 # Usage: .ci/checks.sh [step...]   (no step: all, in that order)
 #
@@ -25,6 +27,7 @@ GOLANGCI_LINT_VERSION=v2.15.0
 GOVULNCHECK_VERSION=v1.9.0
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 FUZZTIME=${FUZZTIME:-5s}
+BENCHTIME=${BENCHTIME:-20x}
 cache=${CADDY_OIDC_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caddy-oidc-ci}
 
 # tool NAME PACKAGE VERSION: prints the path of the binary, installing it
@@ -64,6 +67,10 @@ step_fuzz() {
 	return "$failed"
 }
 
+step_bench() {
+	go test -run='^$' -bench=. -benchtime="$BENCHTIME" ./internal/provider/
+}
+
 # The steps run in an if, where set -e does not apply: each one returns
 # its own failures.
 step_vuln() {
@@ -90,11 +97,11 @@ build_vulndb() {
 
 mkdir -p "$cache"
 steps=("$@")
-((${#steps[@]})) || steps=(tidy lint race fuzz vuln)
+((${#steps[@]})) || steps=(tidy lint race fuzz bench vuln)
 failed=()
 for s in "${steps[@]}"; do
 	if ! declare -F "step_$s" >/dev/null; then
-		echo "checks: unknown step $s (tidy lint race fuzz vuln)" >&2
+		echo "checks: unknown step $s (tidy lint race fuzz bench vuln)" >&2
 		exit 2
 	fi
 	echo "checks: == $s" >&2

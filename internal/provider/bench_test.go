@@ -1,0 +1,267 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+)
+
+// The benchmarks below drive each endpoint's whole handler path through
+// ServeHTTP, without a network, over a real SQLite database: what a request
+// costs the server, allocations included. .ci/checks.sh bench runs them
+// briefly so they keep working; profile one with
+//
+//	go test -run='^$' -bench=Code/RS256 -cpuprofile cpu.out ./internal/provider/
+//	go tool pprof -top cpu.out
+
+const (
+	bnRedirect = "https://bench.example/cb"
+	bnSecret   = "bench-secret"
+)
+
+// bnProvider is a provider over a temporary SQLite database with the client
+// "bench-rs" (RS256 ID tokens) and "bench-es" (ES256), both allowed every
+// grant the benchmarks use, consent implicit, and a signed-in user alice.
+type bnProvider struct {
+	*Provider
+	session *http.Cookie // alice's login session
+}
+
+func newBenchProvider(b *testing.B) *bnProvider {
+	b.Helper()
+	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: b.TempDir()}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.OpenSQLite(filepath.Join(b.TempDir(), "oidc.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	client := func(id, alg string) ClientConfig {
+		return ClientConfig{
+			ID: id, Secret: bnSecret, RedirectURIs: []string{bnRedirect},
+			Scopes:                   []string{"openid", "profile", "email", "offline_access"},
+			GrantTypes:               []string{"authorization_code", "refresh_token", "client_credentials"},
+			IDTokenSignedResponseAlg: alg, ConsentMode: "implicit",
+		}
+	}
+	p, err := New(Config{
+		Issuer: epIssuer,
+		Users: epUsers{
+			"alice": {Username: "alice", FullName: "Alice", Email: "alice@example.com"},
+		},
+		Keys: km, DB: db,
+		HMACSecret:   []byte(strings.Repeat("h", 32)),
+		CookieSecret: []byte(strings.Repeat("c", 32)),
+		Clients:      []ClientConfig{client("bench-rs", "RS256"), client("bench-es", "ES256")},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	s := store.LoginSession{ID: randomToken(), Username: "alice", AuthTime: now, AMR: []string{"pwd"},
+		CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour), LastSeenAt: now}
+	if err := db.CreateLoginSession(context.Background(), s); err != nil {
+		b.Fatal(err)
+	}
+	return &bnProvider{Provider: p, session: &http.Cookie{Name: sessionCookie, Value: s.ID}}
+}
+
+// serve runs r and fails unless the status is want.
+func (bp *bnProvider) serve(b *testing.B, r *http.Request, want int) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	bp.ServeHTTP(w, r)
+	if w.Code != want {
+		b.Fatalf("%s %s: %d, want %d: %s", r.Method, r.URL.Path, w.Code, want, w.Body)
+	}
+	return w
+}
+
+// token posts a token request authenticated with client_secret_basic and
+// returns the decoded response.
+func (bp *bnProvider) token(b *testing.B, client string, form url.Values) map[string]any {
+	r := httptest.NewRequest(http.MethodPost, epIssuer+pathToken, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(client, bnSecret)
+	w := bp.serve(b, r, http.StatusOK)
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// bnVerifier and bnChallenge are a PKCE pair (S256).
+var (
+	bnVerifier  = strings.Repeat("v", 43)
+	bnChallenge = func() string {
+		h := sha256.Sum256([]byte(bnVerifier))
+		return base64.RawURLEncoding.EncodeToString(h[:])
+	}()
+)
+
+// code runs an authorization request with alice's session and returns the
+// code the redirect carries.
+func (bp *bnProvider) code(b *testing.B, client, scope string) string {
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {client}, "redirect_uri": {bnRedirect},
+		"scope": {scope}, "state": {"state-12345678"}, "nonce": {"nonce-12345678"},
+		"code_challenge": {bnChallenge}, "code_challenge_method": {"S256"},
+	}
+	r := httptest.NewRequest(http.MethodGet, epIssuer+pathAuthorize+"?"+q.Encode(), nil)
+	r.AddCookie(bp.session)
+	w := bp.serve(b, r, http.StatusSeeOther)
+	loc, err := url.Parse(w.Header().Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		b.Fatalf("authorize: no code in %q", w.Header().Get("Location"))
+	}
+	return loc.Query().Get("code")
+}
+
+// exchange redeems code and returns the token response.
+func (bp *bnProvider) exchange(b *testing.B, client, code string) map[string]any {
+	return bp.token(b, client, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {bnRedirect},
+		"code_verifier": {bnVerifier},
+	})
+}
+
+func str(b *testing.B, m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	if s == "" {
+		b.Fatalf("no %s in %v", k, m)
+	}
+	return s
+}
+
+// bnAlgs are the ID token algorithms, one client each.
+var bnAlgs = []struct{ name, client string }{{"RS256", "bench-rs"}, {"ES256", "bench-es"}}
+
+func BenchmarkDiscovery(b *testing.B) {
+	bp := newBenchProvider(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		bp.serve(b, httptest.NewRequest(http.MethodGet, epIssuer+pathDiscovery, nil), http.StatusOK)
+	}
+}
+
+func BenchmarkJWKS(b *testing.B) {
+	bp := newBenchProvider(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		bp.serve(b, httptest.NewRequest(http.MethodGet, epIssuer+pathJWKS, nil), http.StatusOK)
+	}
+}
+
+// BenchmarkClientCredentials issues an opaque access token: no signature,
+// one row written.
+func BenchmarkClientCredentials(b *testing.B) {
+	bp := newBenchProvider(b)
+	form := url.Values{"grant_type": {"client_credentials"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		str(b, bp.token(b, "bench-rs", form), "access_token")
+	}
+}
+
+// BenchmarkAuthorize is the authorization request alone, for a signed-in
+// user: it stores the code, its PKCE and OpenID Connect sessions.
+func BenchmarkAuthorize(b *testing.B) {
+	bp := newBenchProvider(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		bp.code(b, "bench-rs", "openid profile email offline_access")
+	}
+}
+
+// BenchmarkCodeFlow is a whole code flow with PKCE: the authorization
+// request of a signed-in user, then the exchange of its code for an access,
+// a refresh and an ID token (signed with the client's algorithm).
+func BenchmarkCodeFlow(b *testing.B) {
+	for _, alg := range bnAlgs {
+		b.Run(alg.name, func(b *testing.B) {
+			bp := newBenchProvider(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				m := bp.exchange(b, alg.client, bp.code(b, alg.client, "openid profile email offline_access"))
+				str(b, m, "id_token")
+			}
+		})
+	}
+}
+
+// BenchmarkCodeExchange is the token request of the code flow alone: the
+// codes are obtained outside the timer.
+func BenchmarkCodeExchange(b *testing.B) {
+	for _, alg := range bnAlgs {
+		b.Run(alg.name, func(b *testing.B) {
+			bp := newBenchProvider(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				code := bp.code(b, alg.client, "openid profile email offline_access")
+				b.StartTimer()
+				str(b, bp.exchange(b, alg.client, code), "id_token")
+			}
+		})
+	}
+}
+
+// BenchmarkRefresh rotates a refresh token: each iteration redeems the
+// previous one and gets a new access, refresh and ID token.
+func BenchmarkRefresh(b *testing.B) {
+	for _, alg := range bnAlgs {
+		b.Run(alg.name, func(b *testing.B) {
+			bp := newBenchProvider(b)
+			rt := str(b, bp.exchange(b, alg.client, bp.code(b, alg.client, "openid offline_access")), "refresh_token")
+			b.ReportAllocs()
+			for b.Loop() {
+				m := bp.token(b, alg.client, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+				rt = str(b, m, "refresh_token")
+			}
+		})
+	}
+}
+
+// BenchmarkUserinfo answers a userinfo request with a bearer token.
+func BenchmarkUserinfo(b *testing.B) {
+	bp := newBenchProvider(b)
+	at := str(b, bp.exchange(b, "bench-rs", bp.code(b, "bench-rs", "openid profile email")), "access_token")
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodGet, epIssuer+pathUserinfo, nil)
+		r.Header.Set("Authorization", "Bearer "+at)
+		bp.serve(b, r, http.StatusOK)
+	}
+}
+
+// BenchmarkIntrospection introspects an active access token.
+func BenchmarkIntrospection(b *testing.B) {
+	bp := newBenchProvider(b)
+	at := str(b, bp.exchange(b, "bench-rs", bp.code(b, "bench-rs", "openid profile")), "access_token")
+	form := url.Values{"token": {at}}.Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, epIssuer+pathIntrospection, strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("bench-rs", bnSecret)
+		w := bp.serve(b, r, http.StatusOK)
+		if !strings.Contains(w.Body.String(), `"active":true`) {
+			b.Fatalf("introspection: %s", w.Body)
+		}
+	}
+}
