@@ -21,7 +21,9 @@ import (
 
 // The benchmarks below drive each endpoint's whole handler path through
 // ServeHTTP, without a network, over a real SQLite database: what a request
-// costs the server, allocations included. .ci/checks.sh bench runs them
+// costs the server, allocations included, and cpu-ns/op, the CPU time of
+// the whole process per request (bench_cpu_test.go), the figure closest to
+// the load harness's requests per server CPU-second. .ci/checks.sh bench runs them
 // briefly so they keep working; profile one with
 //
 //	go test -run='^$' -bench=Code/RS256 -cpuprofile cpu.out ./internal/provider/
@@ -153,18 +155,26 @@ var bnAlgs = []struct{ name, client string }{{"RS256", "bench-rs"}, {"ES256", "b
 
 func BenchmarkDiscovery(b *testing.B) {
 	bp := newBenchProvider(b)
+	var cpu cpuClock
 	b.ReportAllocs()
+	cpu.start()
 	for b.Loop() {
 		bp.serve(b, httptest.NewRequest(http.MethodGet, epIssuer+pathDiscovery, nil), http.StatusOK)
 	}
+	cpu.stop()
+	cpu.report(b)
 }
 
 func BenchmarkJWKS(b *testing.B) {
 	bp := newBenchProvider(b)
+	var cpu cpuClock
 	b.ReportAllocs()
+	cpu.start()
 	for b.Loop() {
 		bp.serve(b, httptest.NewRequest(http.MethodGet, epIssuer+pathJWKS, nil), http.StatusOK)
 	}
+	cpu.stop()
+	cpu.report(b)
 }
 
 // BenchmarkClientCredentials issues an opaque access token: no signature,
@@ -172,20 +182,28 @@ func BenchmarkJWKS(b *testing.B) {
 func BenchmarkClientCredentials(b *testing.B) {
 	bp := newBenchProvider(b)
 	form := url.Values{"grant_type": {"client_credentials"}}
+	var cpu cpuClock
 	b.ReportAllocs()
+	cpu.start()
 	for b.Loop() {
 		str(b, bp.token(b, "bench-rs", form), "access_token")
 	}
+	cpu.stop()
+	cpu.report(b)
 }
 
 // BenchmarkAuthorize is the authorization request alone, for a signed-in
 // user: it stores the code, its PKCE and OpenID Connect sessions.
 func BenchmarkAuthorize(b *testing.B) {
 	bp := newBenchProvider(b)
+	var cpu cpuClock
 	b.ReportAllocs()
+	cpu.start()
 	for b.Loop() {
 		bp.code(b, "bench-rs", "openid profile email offline_access")
 	}
+	cpu.stop()
+	cpu.report(b)
 }
 
 // BenchmarkCodeFlow is a whole code flow with PKCE: the authorization
@@ -195,11 +213,15 @@ func BenchmarkCodeFlow(b *testing.B) {
 	for _, alg := range bnAlgs {
 		b.Run(alg.name, func(b *testing.B) {
 			bp := newBenchProvider(b)
+			var cpu cpuClock
 			b.ReportAllocs()
+			cpu.start()
 			for b.Loop() {
 				m := bp.exchange(b, alg.client, bp.code(b, alg.client, "openid profile email offline_access"))
 				str(b, m, "id_token")
 			}
+			cpu.stop()
+			cpu.report(b)
 		})
 	}
 }
@@ -210,13 +232,19 @@ func BenchmarkCodeExchange(b *testing.B) {
 	for _, alg := range bnAlgs {
 		b.Run(alg.name, func(b *testing.B) {
 			bp := newBenchProvider(b)
+			var cpu cpuClock
 			b.ReportAllocs()
+			cpu.start()
 			for b.Loop() {
 				b.StopTimer()
+				cpu.stop()
 				code := bp.code(b, alg.client, "openid profile email offline_access")
+				cpu.start()
 				b.StartTimer()
 				str(b, bp.exchange(b, alg.client, code), "id_token")
 			}
+			cpu.stop()
+			cpu.report(b)
 		})
 	}
 }
@@ -228,11 +256,15 @@ func BenchmarkRefresh(b *testing.B) {
 		b.Run(alg.name, func(b *testing.B) {
 			bp := newBenchProvider(b)
 			rt := str(b, bp.exchange(b, alg.client, bp.code(b, alg.client, "openid offline_access")), "refresh_token")
+			var cpu cpuClock
 			b.ReportAllocs()
+			cpu.start()
 			for b.Loop() {
 				m := bp.token(b, alg.client, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 				rt = str(b, m, "refresh_token")
 			}
+			cpu.stop()
+			cpu.report(b)
 		})
 	}
 }
@@ -241,12 +273,16 @@ func BenchmarkRefresh(b *testing.B) {
 func BenchmarkUserinfo(b *testing.B) {
 	bp := newBenchProvider(b)
 	at := str(b, bp.exchange(b, "bench-rs", bp.code(b, "bench-rs", "openid profile email")), "access_token")
+	var cpu cpuClock
 	b.ReportAllocs()
+	cpu.start()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodGet, epIssuer+pathUserinfo, nil)
 		r.Header.Set("Authorization", "Bearer "+at)
 		bp.serve(b, r, http.StatusOK)
 	}
+	cpu.stop()
+	cpu.report(b)
 }
 
 // BenchmarkIntrospection introspects an active access token.
@@ -254,7 +290,9 @@ func BenchmarkIntrospection(b *testing.B) {
 	bp := newBenchProvider(b)
 	at := str(b, bp.exchange(b, "bench-rs", bp.code(b, "bench-rs", "openid profile")), "access_token")
 	form := url.Values{"token": {at}}.Encode()
+	var cpu cpuClock
 	b.ReportAllocs()
+	cpu.start()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, epIssuer+pathIntrospection, strings.NewReader(form))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -264,4 +302,6 @@ func BenchmarkIntrospection(b *testing.B) {
 			b.Fatalf("introspection: %s", w.Body)
 		}
 	}
+	cpu.stop()
+	cpu.report(b)
 }
