@@ -39,10 +39,11 @@ const (
 // grant the benchmarks use, consent implicit, and a signed-in user alice.
 type bnProvider struct {
 	*Provider
+	db      *store.DB
 	session *http.Cookie // alice's login session
 }
 
-func newBenchProvider(b *testing.B) *bnProvider {
+func newBenchProvider(b testing.TB) *bnProvider {
 	b.Helper()
 	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: b.TempDir()}, "bench")
 	if err != nil {
@@ -80,11 +81,11 @@ func newBenchProvider(b *testing.B) *bnProvider {
 	if err := db.CreateLoginSession(context.Background(), s); err != nil {
 		b.Fatal(err)
 	}
-	return &bnProvider{Provider: p, session: &http.Cookie{Name: sessionCookie, Value: s.ID}}
+	return &bnProvider{Provider: p, db: db, session: &http.Cookie{Name: sessionCookie, Value: s.ID}}
 }
 
 // serve runs r and fails unless the status is want.
-func (bp *bnProvider) serve(b *testing.B, r *http.Request, want int) *httptest.ResponseRecorder {
+func (bp *bnProvider) serve(b testing.TB, r *http.Request, want int) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	bp.ServeHTTP(w, r)
 	if w.Code != want {
@@ -95,7 +96,7 @@ func (bp *bnProvider) serve(b *testing.B, r *http.Request, want int) *httptest.R
 
 // token posts a token request authenticated with client_secret_basic and
 // returns the decoded response.
-func (bp *bnProvider) token(b *testing.B, client string, form url.Values) map[string]any {
+func (bp *bnProvider) token(b testing.TB, client string, form url.Values) map[string]any {
 	r := httptest.NewRequest(http.MethodPost, epIssuer+pathToken, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth(client, bnSecret)
@@ -118,7 +119,7 @@ var (
 
 // code runs an authorization request with alice's session and returns the
 // code the redirect carries.
-func (bp *bnProvider) code(b *testing.B, client, scope string) string {
+func (bp *bnProvider) code(b testing.TB, client, scope string) string {
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {client}, "redirect_uri": {bnRedirect},
 		"scope": {scope}, "state": {"state-12345678"}, "nonce": {"nonce-12345678"},
@@ -135,14 +136,14 @@ func (bp *bnProvider) code(b *testing.B, client, scope string) string {
 }
 
 // exchange redeems code and returns the token response.
-func (bp *bnProvider) exchange(b *testing.B, client, code string) map[string]any {
+func (bp *bnProvider) exchange(b testing.TB, client, code string) map[string]any {
 	return bp.token(b, client, url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {bnRedirect},
 		"code_verifier": {bnVerifier},
 	})
 }
 
-func str(b *testing.B, m map[string]any, k string) string {
+func str(b testing.TB, m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	if s == "" {
 		b.Fatalf("no %s in %v", k, m)

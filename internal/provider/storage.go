@@ -32,4 +32,7 @@ type FositeStorage interface {
 	pkce.PKCERequestStorage
 	fosite.PARStorage
 	storage.Transactional
+	// FlushDeferred runs the deletions a context of
+	// store.WithDeferredDeletes queued (serveToken).
+	FlushDeferred(ctx context.Context) error
 }

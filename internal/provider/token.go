@@ -10,24 +10,53 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
 // serveToken is the token endpoint: authorization_code, refresh_token,
 // client_credentials and password.
+//
+// A code exchange commits once: deleting the code's PKCE and OpenID Connect
+// records rides on the transaction that invalidates the code and stores the
+// tokens (store.WithDeferredDeletes). What that transaction did not take
+// runs before the answer whatever the outcome, so a wrong code_verifier
+// still burns the code's PKCE record.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	sess := emptySession()
-	ar, err := p.oauth2.NewAccessRequest(ctx, r, sess)
+	ctx := store.WithDeferredDeletes(r.Context())
+	ar, resp, err := p.issueToken(ctx, r)
+	if ferr := p.storage.FlushDeferred(ctx); ferr != nil {
+		if err == nil {
+			err = ferr
+		} else {
+			p.log.Error("token request: cleaning up the code's records", zap.Error(ferr))
+		}
+	}
 	if err != nil {
 		p.tokenError(w, r, ar, err)
 		return
 	}
+	p.log.Info("token issued", zap.String("client_id", ar.GetClient().GetID()), zap.Strings("grant_type", ar.GetGrantTypes()))
+	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// issueToken validates a token request and stores and returns its tokens;
+// ar is nil when the request could not be parsed.
+func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	sess := emptySession()
+	ar, err := p.oauth2.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		return ar, nil, err
+	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") {
 		if err := p.refreshClaims(ar); err != nil {
-			p.tokenError(w, r, ar, err)
-			return
+			return ar, nil, err
 		}
+	}
+	if ar.GetGrantTypes().ExactOne("authorization_code") {
+		// The code grant's transaction takes the code's ID token request
+		// too, if it has one (fosite grants the scopes only later).
+		store.TakeOpenIDConnectSession(ctx, ar.GetRequestForm().Get("code"))
 	}
 	// fosite grants nothing itself to the grants without a browser (grants.go).
 	switch gt := ar.GetGrantTypes(); {
@@ -37,19 +66,16 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		err = p.passwordGrant(ctx, ar)
 	}
 	if err != nil {
-		p.tokenError(w, r, ar, err)
-		return
+		return ar, nil, err
 	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
 		if lostRace(err) {
 			err = p.revokeRaced(ctx, ar, err)
 		}
-		p.tokenError(w, r, ar, err)
-		return
+		return ar, nil, err
 	}
-	p.log.Info("token issued", zap.String("client_id", ar.GetClient().GetID()), zap.Strings("grant_type", ar.GetGrantTypes()))
-	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+	return ar, resp, nil
 }
 
 // lostRace reports whether a code or refresh token exchange failed because

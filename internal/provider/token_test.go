@@ -73,3 +73,51 @@ func BenchmarkTokenClientSecretDigest(b *testing.B) {
 	}
 	b.Run("token/cached", token)
 }
+
+// A code exchange leaves none of its code's PKCE and OpenID Connect records,
+// as when fosite deleted them one by one (they now ride on the code's
+// transaction: store.WithDeferredDeletes), the code cannot be used twice,
+// and a wrong code_verifier still burns the code's PKCE record.
+func TestCodeExchangeCleanup(t *testing.T) {
+	bp := newBenchProvider(t)
+	rows := func(table string) int {
+		t.Helper()
+		var n int
+		if err := bp.db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	exchange := func(code, verifier string) *httptest.ResponseRecorder {
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {bnRedirect}, "code_verifier": {verifier}}
+		r := basicRequest("bench-rs", bnSecret, form)
+		w := httptest.NewRecorder()
+		bp.ServeHTTP(w, r)
+		return w
+	}
+
+	code := bp.code(t, "bench-rs", "openid offline_access")
+	if pkce, oidc := rows("oauth2_pkce"), rows("oauth2_oidc"); pkce != 1 || oidc != 1 {
+		t.Fatalf("after authorize: %d PKCE and %d OpenID Connect records, want 1 and 1", pkce, oidc)
+	}
+	if w := exchange(code, bnVerifier); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"id_token"`) {
+		t.Fatalf("exchange: %d %s", w.Code, w.Body)
+	}
+	if pkce, oidc := rows("oauth2_pkce"), rows("oauth2_oidc"); pkce != 0 || oidc != 0 {
+		t.Errorf("after the exchange: %d PKCE and %d OpenID Connect records, want none", pkce, oidc)
+	}
+	if w := exchange(code, bnVerifier); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_grant") {
+		t.Errorf("second exchange: %d %s, want invalid_grant", w.Code, w.Body)
+	}
+
+	code = bp.code(t, "bench-rs", "openid offline_access")
+	if w := exchange(code, strings.Repeat("w", 43)); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_grant") {
+		t.Fatalf("wrong verifier: %d %s, want invalid_grant", w.Code, w.Body)
+	}
+	if n := rows("oauth2_pkce"); n != 0 {
+		t.Errorf("after a wrong verifier: %d PKCE records, want none (the code is burnt)", n)
+	}
+	if w := exchange(code, bnVerifier); w.Code != http.StatusBadRequest {
+		t.Errorf("right verifier after a wrong one: %d %s, want 400", w.Code, w.Body)
+	}
+}

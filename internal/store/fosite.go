@@ -77,7 +77,14 @@ var (
 func (f *Fosite) BeginTX(ctx context.Context) (context.Context, error) { return f.db.BeginTX(ctx) }
 
 // Commit commits the transaction carried by ctx.
-func (f *Fosite) Commit(ctx context.Context) error { return f.db.Commit(ctx) }
+// In a context of WithDeferredDeletes it first runs, in the transaction, what
+// the context deferred to it.
+func (f *Fosite) Commit(ctx context.Context) error {
+	if err := f.runDeferred(ctx); err != nil {
+		return err // the caller rolls back
+	}
+	return f.db.Commit(ctx)
+}
 
 // Rollback rolls back the transaction carried by ctx.
 func (f *Fosite) Rollback(ctx context.Context) error { return f.db.Rollback(ctx) }
@@ -142,11 +149,30 @@ func (f *Fosite) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 // decoding its session into session. For a code that was already used it
 // returns the request together with fosite.ErrInvalidatedAuthorizeCode (fosite
 // then revokes the tokens issued for it); an unknown code is fosite.ErrNotFound.
+// In a context of WithDeferredDeletes an active code is read once: fosite
+// reads it twice per exchange, and its invalidation, conditional on it
+// being active, catches a concurrent exchange in between.
 func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	var active bool
-	r, err := f.get(ctx, "authorize code", sqlSelectCode, []any{signature}, session, &active)
+	if s := readCode(ctx, signature); s != nil {
+		r, err := f.hydrate(ctx, s, session)
+		if err != nil {
+			return nil, fmt.Errorf("store: authorize code: %w", err)
+		}
+		return r, nil
+	}
+	var (
+		s      storedRequest
+		active bool
+	)
+	if err := f.db.queryRow(ctx, sqlSelectCode, signature).Scan(s.dest(&active)...); err != nil {
+		return nil, notFound("authorize code", err)
+	}
+	r, err := f.hydrate(ctx, &s, session)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: authorize code: %w", err)
+	}
+	if active {
+		keepCode(ctx, signature, &s)
 	}
 	if !active {
 		return r, fmt.Errorf("store: authorize code: %w", fosite.ErrInvalidatedAuthorizeCode)
@@ -278,7 +304,12 @@ func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, se
 
 // DeletePKCERequestSession deletes the PKCE request of a code; unknown is
 // fosite.ErrNotFound, so only one of two concurrent exchanges gets past it.
+// In a context of WithDeferredDeletes it only queues the deletion (the
+// code's invalidation then keeps the exchange single-use).
 func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	if f.deferDelete(ctx, "pkce request", sqlDeletePKCE, signature) {
+		return nil
+	}
 	return f.del(ctx, "pkce request", sqlDeletePKCE, signature)
 }
 
@@ -292,18 +323,35 @@ func (f *Fosite) CreateOpenIDConnectSession(ctx context.Context, code string, r 
 
 // GetOpenIDConnectSession returns the OpenID Connect request of a code,
 // decoding its session into requester's session; unknown is
-// fosite.ErrNotFound (openid.ErrNoSessionFound).
+// fosite.ErrNotFound (openid.ErrNoSessionFound). In a context of
+// WithDeferredDeletes it returns what the code's transaction took, if it
+// did (TakeOpenIDConnectSession).
 func (f *Fosite) GetOpenIDConnectSession(ctx context.Context, code string, requester fosite.Requester) (fosite.Requester, error) {
 	var session fosite.Session
 	if requester != nil {
 		session = requester.GetSession()
 	}
+	if s := takenOIDC(ctx, hashKey(code)); s != nil {
+		r, err := f.hydrate(ctx, s, session)
+		if err != nil {
+			return nil, fmt.Errorf("store: openid connect session: %w", err)
+		}
+		return r, nil
+	}
 	return f.getRequester(ctx, "openid connect session", sqlSelectOIDC, []any{hashKey(code)}, session)
 }
 
 // DeleteOpenIDConnectSession deletes the OpenID Connect request of a code;
-// unknown is fosite.ErrNotFound.
+// unknown is fosite.ErrNotFound. In a context of WithDeferredDeletes it only
+// queues the deletion, or does nothing when the code's transaction took the
+// record.
 func (f *Fosite) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	if takenOIDC(ctx, hashKey(code)) != nil {
+		return nil // the code's transaction deleted it
+	}
+	if f.deferDelete(ctx, "openid connect session", sqlDeleteOIDC, hashKey(code)) {
+		return nil
+	}
 	return f.del(ctx, "openid connect session", sqlDeleteOIDC, hashKey(code))
 }
 

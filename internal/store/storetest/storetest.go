@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"GetClient", testGetClient},
 		{"ClientAssertionJWT", testClientAssertionJWT},
 		{"FositeEndToEnd", testFositeEndToEnd},
+		{"DeferredDeletes", testDeferredDeletes},
 		{"Transactions", testTransactions},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"DeleteExpired", testDeleteExpired},
