@@ -23,7 +23,9 @@
 # to allow on the consent form (bench/opbench-forms.patch: the peers finish
 # flows with redirects alone, we have real forms) and its runner to know
 # "ours-<storage>" peers (bench/run-storages.patch), builds Caddy with this
-# plugin, and runs the harness.
+# plugin, and runs the harness. It keeps the run's report.md and
+# results.jsonl in bench/results/<UTC stamp>/, with plot.svg, a chart of
+# requests per server CPU-second per scenario and peer (bench/plot.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -116,4 +118,23 @@ export OURS_CLIENT_ID=bench OURS_CLIENT_SECRET=benchsecret
 export OPBENCH_USER=demo OPBENCH_PASSWORD=demo
 export PEERS=${PEERS:-"caddy-respond node zitadel $ours_peers"}
 echo "bench: harness in $WORK/peers; ours = $first storage; report follows" >&2
-"$WORK/peers/run.sh"
+rc=0
+"$WORK/peers/run.sh" || rc=$?
+
+# Keep the run: its report, raw results and a chart (bench/plot.py) in
+# bench/results/<the harness's UTC stamp>/.
+raw=$(ls -d "$WORK"/peers/results-raw/*/ 2>/dev/null | sort | tail -1)
+if [ -n "$raw" ] && [ -s "$raw/results.jsonl" ]; then
+	out="$ROOT/bench/results/$(basename "$raw")"
+	mkdir -p "$out"
+	cp "$raw/results.jsonl" "$out/"
+	[ -f "$raw/report.md" ] && cp "$raw/report.md" "$out/"
+	if python3 "$ROOT/bench/plot.py" "$out/results.jsonl" "$out/plot.svg"; then
+		echo "bench: results and chart in ${out#"$ROOT"/}" >&2
+	else
+		echo "bench: results in ${out#"$ROOT"/} (no chart)" >&2
+	fi
+else
+	echo "bench: the harness left no results" >&2
+fi
+exit "$rc"
