@@ -27,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 
 	_ "github.com/caddy-oidc/caddy-oidc"
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
 )
 
 // caddyMu serializes tests that run a Caddy instance: Caddy's config is
@@ -169,6 +170,26 @@ func (e *env) waitReady() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	e.t.Fatal("provider did not become ready")
+}
+
+// advanceClock moves the provider's clock (login sessions, consents,
+// regulation, JWT access tokens' iat, key rotation and retention) forward by
+// d, instead of sleeping until an expiry our code decides; it is back on the
+// system clock when the test ends. fosite's own checks (token and code
+// expiry, and an auth_time more than 5s ahead of its clock) still read the
+// system clock: keep the offset under 5s where a test completes a login
+// after advancing, and wait for fosite's deadlines (untilExpired).
+func advanceClock(t *testing.T, d time.Duration) {
+	t.Helper()
+	caddyoidc.AdvanceClock(d)
+	t.Cleanup(caddyoidc.ResetClock)
+}
+
+// untilExpired sleeps until deadline, which fosite checks with the system
+// clock, has passed: exactly until it, plus a margin for the clock's
+// granularity, never a fixed guess.
+func untilExpired(deadline time.Time) {
+	time.Sleep(time.Until(deadline) + 10*time.Millisecond)
 }
 
 // logText returns Caddy's log so far.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
 )
 
 // leakCheck collects every secret value a test uses. When the test ends it
@@ -530,13 +532,14 @@ func TestExpiredAuthorizationCode(t *testing.T) {
 
 	fresh := codeFor(t, e, b, authQuery(t, "basic-app"), "alice")
 	stale := codeFor(t, e, b, authQuery(t, "basic-app"), "alice")
+	staleExpires := time.Now().Add(time.Second) // issued before now, for 1s
 	l.add("authorization code", fresh, stale)
 	r := clientToken(t, e, "basic-app", "s3cret-basic", codeForm(fresh))
 	if r.status != 200 {
 		t.Fatalf("control: a fresh code fails: %d %s", r.status, r.raw)
 	}
 	l.tokens(r.body)
-	time.Sleep(2100 * time.Millisecond)
+	untilExpired(staleExpires) // fosite checks code expiry with the system clock
 	r = clientToken(t, e, "basic-app", "s3cret-basic", codeForm(stale))
 	l.tokens(r.body)
 	wantTokenError(t, r, http.StatusBadRequest, "invalid_grant")
@@ -700,9 +703,9 @@ func TestConsentDeniedAndPrompt(t *testing.T) {
 		l.add("authorization code", code)
 		l.tokens(r.body)
 		firstAuth := int64(as[float64](t, jwtClaims(t, r.str("id_token"))["auth_time"]))
-		// Move to a later second, so a stale auth_time cannot pass.
-		time.Sleep(time.Until(time.Unix(firstAuth+1, 0)) + 10*time.Millisecond)
-		before := time.Now().Truncate(time.Second).Unix()
+		// Move the provider to a later second, so a stale auth_time cannot pass.
+		advanceClock(t, time.Second)
+		before := caddyoidc.Now().Truncate(time.Second).Unix()
 		if before <= firstAuth {
 			t.Fatalf("test clock: %d <= %d", before, firstAuth)
 		}

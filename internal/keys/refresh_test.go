@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,13 +213,20 @@ func TestStartClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Start() // after Close: does nothing
-	m2, err := Load(context.Background(), newStorage(t), "p", Options{RefreshInterval: time.Millisecond})
+	st := &loadCounter{Storage: newStorage(t)}
+	m2, err := Load(context.Background(), st, "p", Options{RefreshInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded := st.loads.Load()
 	m2.Start()
 	m2.Start()
-	time.Sleep(5 * time.Millisecond)
+	// Close while the refresher runs: wait until it has refreshed twice.
+	for deadline := time.Now().Add(5 * time.Second); st.loads.Load() < loaded+2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Start: no refresh within 5s at a 1ms interval")
+		}
+	}
 	done := make(chan struct{})
 	go func() { _ = m2.Close(); _ = m2.Close(); close(done) }()
 	select {
@@ -359,4 +367,15 @@ func TestConfiguredKeyDropsPending(t *testing.T) {
 	if got := pendingKIDs(t, st, "p"); got[RS256] != "" {
 		t.Errorf("a configured key was rotated: %v", got)
 	}
+}
+
+// loadCounter counts the key set reads, to see the refresher run.
+type loadCounter struct {
+	Storage
+	loads atomic.Int32
+}
+
+func (s *loadCounter) Load(ctx context.Context, key string) ([]byte, error) {
+	s.loads.Add(1)
+	return s.Storage.Load(ctx, key)
 }
