@@ -34,6 +34,7 @@ type node struct {
 	name  string
 	port  int
 	admin int
+	socks []*os.File // the sockets of port and admin: fd 3 and 4 in the process (listenSocket)
 	cmd   *exec.Cmd
 	done  chan struct{}
 	log   *os.File
@@ -48,7 +49,11 @@ func newCluster(t *testing.T, n int, clients, storage string) *cluster {
 	c := &cluster{env: e, storage: storage}
 	proxies := make([]*httputil.ReverseProxy, n)
 	for i := range n {
-		nd := &node{c: c, name: string(rune('A' + i)), port: freePort(t), admin: freePort(t)}
+		nd := &node{c: c, name: string(rune('A' + i))}
+		var site, admin *os.File
+		nd.port, site = listenSocket(t)
+		nd.admin, admin = listenSocket(t)
+		nd.socks = []*os.File{site, admin}
 		c.nodes = append(c.nodes, nd)
 		u, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", nd.port))
 		proxies[i] = httputil.NewSingleHostReverseProxy(u)
@@ -77,7 +82,7 @@ func (nd *node) url() string { return fmt.Sprintf("http://127.0.0.1:%d", nd.port
 func (nd *node) caddyfile(extra string) string {
 	e := nd.c.env
 	return fmt.Sprintf(`{
-	admin 127.0.0.1:%[6]d
+	admin fd/4 # 127.0.0.1:%[6]d
 	auto_https off
 	persist_config off
 	storage file_system %[1]s/storage
@@ -87,6 +92,7 @@ func (nd *node) caddyfile(extra string) string {
 	}
 }
 http://127.0.0.1:%[2]d {
+	bind fd/3
 	oidc_provider %[3]s {
 		users_file %[1]s/users.yml
 		%[4]s
@@ -107,6 +113,7 @@ func (nd *node) start(bin string) {
 		t.Fatal(err)
 	}
 	nd.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	nd.cmd.ExtraFiles = nd.socks // fd 3, fd 4
 	nd.cmd.Env = append(os.Environ(), "HOME="+nd.c.dir, "XDG_DATA_HOME="+filepath.Join(nd.c.dir, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(nd.c.dir, "xdg-config"))
 	var err error
 	if nd.log, err = os.OpenFile(filepath.Join(nd.c.dir, "process-"+nd.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {

@@ -40,6 +40,8 @@ type env struct {
 	t       *testing.T
 	dir     string // data directory: storage, database, users file
 	port    int
+	sock    *os.File // the listening socket of port, Caddy's listener (bind fd/N)
+	sockFD  int      // the number Caddy knows sock by: its fd in-process, 3 in a child
 	issuer  string
 	extra   string // extra Caddyfile lines inside oidc_provider
 	clients string // client blocks
@@ -75,7 +77,9 @@ func newEnv(t *testing.T, clients string) *env {
 	t.Helper()
 	caddyMu.Lock()
 	t.Cleanup(caddyMu.Unlock)
-	e := &env{t: t, dir: t.TempDir(), port: freePort(t), clients: clients}
+	e := &env{t: t, dir: t.TempDir(), clients: clients}
+	e.port, e.sock = listenSocket(t)
+	e.sockFD = int(e.sock.Fd())
 	e.issuer = fmt.Sprintf("http://127.0.0.1:%d", e.port)
 	e.writeUsers(map[string]string{"alice": "", "bob": "", "carol": "disabled"})
 	return e
@@ -114,6 +118,7 @@ func (e *env) caddyfile() string {
 	}
 }
 http://127.0.0.1:%[2]d {
+	bind fd/%[6]d
 	oidc_provider %[3]s {
 		users_file %[1]s/users.yml
 		storage sqlite %[1]s/oidc.db
@@ -122,7 +127,7 @@ http://127.0.0.1:%[2]d {
 	}
 	respond "app behind the provider" 200
 }
-`, e.dir, e.port, e.issuer, e.extra, e.clients)
+`, e.dir, e.port, e.issuer, e.extra, e.clients, e.sockFD)
 }
 
 // start adapts the Caddyfile and runs Caddy until the test ends (or stop).
@@ -198,6 +203,35 @@ func (e *env) logText() string {
 	return string(b)
 }
 
+// listenSocket opens a listening socket on a free loopback port and keeps it
+// open until the test ends. Caddy serves on that very socket (`bind fd/N`:
+// Caddy listens on an inherited file descriptor, in-process or in a child
+// given it as cmd.ExtraFiles), so no other process can take the port
+// between the test choosing it and Caddy listening; reloads and restarts
+// keep it too. The returned file is a duplicate of the socket; the listener
+// Go opened is closed.
+func listenSocket(t *testing.T) (int, *os.File) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := as[*net.TCPAddr](t, l.Addr()).Port
+	f, err := as[*net.TCPListener](t, l).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil { // f still holds the socket
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return port, f
+}
+
+// freePort returns a port that was free a moment ago, for what Caddy does
+// not listen on: a URL nothing serves, or a server that binds the port
+// itself (throwaway PostgreSQL, node scripts). Another process may take it
+// in between; Caddy's own ports come from listenSocket.
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
