@@ -46,6 +46,7 @@ func loadData(t *testing.T, st Storage) []byte {
 // before it signs, both switch to it at the same time, and a token of the
 // old key verifies on both until the retention ends.
 func TestTwoInstancesRotate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := newClock()
@@ -162,6 +163,7 @@ func TestTwoInstancesRotate(t *testing.T) {
 // An instance that does not rotate picks up the next key by itself, within
 // its refresh interval, without a reload.
 func TestRefresherPicksUpRotation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := newClock()
@@ -205,6 +207,7 @@ func TestRefresherPicksUpRotation(t *testing.T) {
 }
 
 func TestStartClose(t *testing.T) {
+	t.Parallel()
 	m, err := Load(context.Background(), newStorage(t), "p", Options{RefreshInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -239,6 +242,7 @@ func TestStartClose(t *testing.T) {
 // An instance with another configuration does not adopt, nor fight over,
 // the set the other one wrote: it keeps its keys until it is reloaded.
 func TestRefreshConflict(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	clock := newClock()
@@ -270,6 +274,7 @@ func TestRefreshConflict(t *testing.T) {
 // Refresh adopts a set changed in storage and reports a corrupt one
 // without dropping its keys.
 func TestRefreshReadErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	m, err := LoadOrCreate(ctx, st, "p")
@@ -294,6 +299,7 @@ func TestRefreshReadErrors(t *testing.T) {
 // After Attach, the manager reads the new storage and reports to the new
 // logger.
 func TestAttach(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clock := newClock()
 	st1, st2 := newStorage(t), newStorage(t)
@@ -331,6 +337,7 @@ func TestAttach(t *testing.T) {
 // A configured key that takes over an algorithm drops that algorithm's
 // pending generated key (it never signed); other algorithms keep theirs.
 func TestConfiguredKeyDropsPending(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	clock := newClock()
