@@ -39,6 +39,7 @@ var caddyMu sync.Mutex
 type env struct {
 	t       *testing.T
 	dir     string // data directory: storage, database, users file
+	host    string // the site's host: 127.0.0.1, or localhost (startOnLocalhost)
 	port    int
 	sock    *os.File // the listening socket of port, Caddy's listener (bind fd/N)
 	sockFD  int      // the number Caddy knows sock by: its fd in-process, 3 in a child
@@ -77,10 +78,10 @@ func newEnv(t *testing.T, clients string) *env {
 	t.Helper()
 	caddyMu.Lock()
 	t.Cleanup(caddyMu.Unlock)
-	e := &env{t: t, dir: t.TempDir(), clients: clients}
+	e := &env{t: t, dir: t.TempDir(), host: "127.0.0.1", clients: clients}
 	e.port, e.sock = listenSocket(t)
 	e.sockFD = int(e.sock.Fd())
-	e.issuer = fmt.Sprintf("http://127.0.0.1:%d", e.port)
+	e.issuer = fmt.Sprintf("http://%s:%d", e.host, e.port)
 	e.writeUsers(map[string]string{"alice": "", "bob": "", "carol": "disabled"})
 	return e
 }
@@ -117,7 +118,7 @@ func (e *env) caddyfile() string {
 		level DEBUG
 	}
 }
-http://127.0.0.1:%[2]d {
+http://%[7]s:%[2]d {
 	bind fd/%[6]d
 	oidc_provider %[3]s {
 		users_file %[1]s/users.yml
@@ -127,7 +128,7 @@ http://127.0.0.1:%[2]d {
 	}
 	respond "app behind the provider" 200
 }
-`, e.dir, e.port, e.issuer, e.extra, e.clients, e.sockFD)
+`, e.dir, e.port, e.issuer, e.extra, e.clients, e.sockFD, e.host)
 }
 
 // start adapts the Caddyfile and runs Caddy until the test ends (or stop).
