@@ -35,6 +35,7 @@ type node struct {
 	port  int
 	admin int
 	socks []*os.File // the sockets of port and admin: fd 3 and 4 in the process (listenSocket)
+	down  []func()   // end refuse on socks after kill or stop
 	cmd   *exec.Cmd
 	done  chan struct{}
 	log   *os.File
@@ -112,6 +113,10 @@ func (nd *node) start(bin string) {
 	if err := os.WriteFile(path, []byte(nd.caddyfile("")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	for _, serve := range nd.down {
+		serve()
+	}
+	nd.down = nil
 	nd.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
 	nd.cmd.ExtraFiles = nd.socks // fd 3, fd 4
 	nd.cmd.Env = append(os.Environ(), "HOME="+nd.c.dir, "XDG_DATA_HOME="+filepath.Join(nd.c.dir, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(nd.c.dir, "xdg-config"))
@@ -128,7 +133,7 @@ func (nd *node) start(bin string) {
 	t.Cleanup(nd.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(nd.url() + "/.well-known/openid-configuration")
+		resp, err := probe.Get(nd.url() + "/.well-known/openid-configuration")
 		if err == nil {
 			closeBody(resp)
 			if resp.StatusCode == http.StatusOK {
@@ -172,6 +177,7 @@ func (nd *node) kill() {
 func (nd *node) signal(sig syscall.Signal) {
 	select {
 	case <-nd.done:
+		nd.refuse()
 		return
 	default:
 	}
@@ -183,6 +189,18 @@ func (nd *node) signal(sig syscall.Signal) {
 		<-nd.done
 	}
 	_ = nd.log.Close()
+	nd.refuse()
+}
+
+// refuse makes the node's ports look closed while the process is gone
+// (until start): the test still holds their sockets.
+func (nd *node) refuse() {
+	if nd.down != nil {
+		return
+	}
+	for _, sock := range nd.socks {
+		nd.down = append(nd.down, refuse(nd.c.t, sock))
+	}
 }
 
 // reload loads the node's Caddyfile with extra lines inside oidc_provider

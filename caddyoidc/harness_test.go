@@ -43,6 +43,7 @@ type env struct {
 	port    int
 	sock    *os.File // the listening socket of port, Caddy's listener (bind fd/N)
 	sockFD  int      // the number Caddy knows sock by: its fd in-process, 3 in a child
+	serving func()   // ends refuse after stop; nil while Caddy serves
 	issuer  string
 	extra   string // extra Caddyfile lines inside oidc_provider
 	clients string // client blocks
@@ -134,6 +135,10 @@ http://%[7]s:%[2]d {
 // start adapts the Caddyfile and runs Caddy until the test ends (or stop).
 func (e *env) start() {
 	e.t.Helper()
+	if e.serving != nil {
+		e.serving()
+		e.serving = nil
+	}
 	if err := e.load(); err != nil {
 		e.t.Fatalf("starting caddy: %v", err)
 	}
@@ -160,13 +165,14 @@ func (e *env) stop() {
 	if err := caddy.Stop(); err != nil {
 		e.t.Fatal(err)
 	}
+	e.serving = refuse(e.t, e.sock)
 }
 
 func (e *env) waitReady() {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(e.issuer + "/.well-known/openid-configuration")
+		resp, err := probe.Get(e.issuer + "/.well-known/openid-configuration")
 		if err == nil {
 			closeBody(resp)
 			if resp.StatusCode == 200 {
@@ -198,6 +204,11 @@ func untilExpired(deadline time.Time) {
 	time.Sleep(time.Until(deadline) + 10*time.Millisecond)
 }
 
+// probe asks whether Caddy serves. The test holds Caddy's socket
+// (listenSocket): while Caddy starts, a connection is queued, so each
+// attempt has a timeout besides the overall deadline.
+var probe = &http.Client{Timeout: 2 * time.Second}
+
 // logText returns Caddy's log so far.
 func (e *env) logText() string {
 	b, _ := os.ReadFile(filepath.Join(e.dir, "caddy.log"))
@@ -227,6 +238,34 @@ func listenSocket(t *testing.T) (int, *os.File) {
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	return port, f
+}
+
+// refuse resets every connection queued on sock until the returned function
+// is called: while no Caddy serves a reserved port, a client must see it
+// closed (as it would a port nobody listens on), not wait forever in the
+// socket's queue. Call the function before Caddy serves again.
+func refuse(t *testing.T, sock *os.File) (stop func()) {
+	t.Helper()
+	l, err := net.FileListener(sock) // a duplicate: closing it keeps sock
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = as[*net.TCPConn](t, c).SetLinger(0) // a reset, not an orderly close
+			_ = c.Close()
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { _ = l.Close(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 // freePort returns a port that was free a moment ago, for what Caddy does
