@@ -34,6 +34,8 @@ type node struct {
 	name  string
 	port  int
 	admin int
+	socks []*os.File // the sockets of port and admin: fd 3 and 4 in the process (listenSocket)
+	down  []func()   // end refuse on socks after kill or stop
 	cmd   *exec.Cmd
 	done  chan struct{}
 	log   *os.File
@@ -48,7 +50,11 @@ func newCluster(t *testing.T, n int, clients, storage string) *cluster {
 	c := &cluster{env: e, storage: storage}
 	proxies := make([]*httputil.ReverseProxy, n)
 	for i := range n {
-		nd := &node{c: c, name: string(rune('A' + i)), port: freePort(t), admin: freePort(t)}
+		nd := &node{c: c, name: string(rune('A' + i))}
+		var site, admin *os.File
+		nd.port, site = listenSocket(t)
+		nd.admin, admin = listenSocket(t)
+		nd.socks = []*os.File{site, admin}
 		c.nodes = append(c.nodes, nd)
 		u, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", nd.port))
 		proxies[i] = httputil.NewSingleHostReverseProxy(u)
@@ -77,7 +83,7 @@ func (nd *node) url() string { return fmt.Sprintf("http://127.0.0.1:%d", nd.port
 func (nd *node) caddyfile(extra string) string {
 	e := nd.c.env
 	return fmt.Sprintf(`{
-	admin 127.0.0.1:%[6]d
+	admin fd/4 # 127.0.0.1:%[6]d
 	auto_https off
 	persist_config off
 	storage file_system %[1]s/storage
@@ -87,6 +93,7 @@ func (nd *node) caddyfile(extra string) string {
 	}
 }
 http://127.0.0.1:%[2]d {
+	bind fd/3
 	oidc_provider %[3]s {
 		users_file %[1]s/users.yml
 		%[4]s
@@ -106,7 +113,12 @@ func (nd *node) start(bin string) {
 	if err := os.WriteFile(path, []byte(nd.caddyfile("")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	for _, serve := range nd.down {
+		serve()
+	}
+	nd.down = nil
 	nd.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	nd.cmd.ExtraFiles = nd.socks // fd 3, fd 4
 	nd.cmd.Env = append(os.Environ(), "HOME="+nd.c.dir, "XDG_DATA_HOME="+filepath.Join(nd.c.dir, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(nd.c.dir, "xdg-config"))
 	var err error
 	if nd.log, err = os.OpenFile(filepath.Join(nd.c.dir, "process-"+nd.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
@@ -121,7 +133,7 @@ func (nd *node) start(bin string) {
 	t.Cleanup(nd.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(nd.url() + "/.well-known/openid-configuration")
+		resp, err := probe.Get(nd.url() + "/.well-known/openid-configuration")
 		if err == nil {
 			closeBody(resp)
 			if resp.StatusCode == http.StatusOK {
@@ -165,6 +177,7 @@ func (nd *node) kill() {
 func (nd *node) signal(sig syscall.Signal) {
 	select {
 	case <-nd.done:
+		nd.refuse()
 		return
 	default:
 	}
@@ -176,6 +189,18 @@ func (nd *node) signal(sig syscall.Signal) {
 		<-nd.done
 	}
 	_ = nd.log.Close()
+	nd.refuse()
+}
+
+// refuse makes the node's ports look closed while the process is gone
+// (until start): the test still holds their sockets.
+func (nd *node) refuse() {
+	if nd.down != nil {
+		return
+	}
+	for _, sock := range nd.socks {
+		nd.down = append(nd.down, refuse(nd.c.t, sock))
+	}
 }
 
 // reload loads the node's Caddyfile with extra lines inside oidc_provider

@@ -671,7 +671,7 @@ func TestPushedAuthorizationExpiryAndEnforcement(t *testing.T) {
 	})
 	t.Run("expired request_uri", func(t *testing.T) {
 		uri := requestURI(t, push(t, e, pushForm("basic-app", randString(t), randString(t), oauth2.GenerateVerifier()), "basic-app", "s3cret-basic"), 1)
-		time.Sleep(1500 * time.Millisecond)
+		untilExpired(time.Now().Add(time.Second)) // expires_in 1, counted from before the response
 		p := newBrowser(t, e.issuer).get(parAuthURL(e, "basic-app", uri))
 		wantErrorPage(t, p, http.StatusBadRequest)
 		if !strings.Contains(p.body, "invalid_request_uri") {
@@ -681,9 +681,10 @@ func TestPushedAuthorizationExpiryAndEnforcement(t *testing.T) {
 	t.Run("the user may take longer than the lifespan", func(t *testing.T) {
 		state, verifier := randString(t), oauth2.GenerateVerifier()
 		uri := requestURI(t, push(t, e, pushForm("basic-app", state, randString(t), verifier), "basic-app", "s3cret-basic"), 1)
+		expires := time.Now().Add(time.Second) // expires_in 1
 		b := newBrowser(t, e.issuer)
 		p := b.get(parAuthURL(e, "basic-app", uri))
-		time.Sleep(1500 * time.Millisecond)
+		untilExpired(expires)
 		p = b.consent(b.login(p, "alice", testPassword), "allow")
 		params := callbackParams(t, p, rpCallback)
 		if params.Get("state") != state {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -254,6 +255,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Authn.TOTPKey = state.totpKey
 	cfg.Authn.ClientIP = clientIP
 	cfg.Logger = h.logger
+	cfg.Now = now
 	if h.provider, err = provider.New(cfg); err != nil {
 		return err
 	}
@@ -311,6 +313,11 @@ func (h *Handler) Cleanup() error {
 	}
 	return nil
 }
+
+// now is the clock of the engine and the key manager (login sessions,
+// consents, regulation, key rotation and retention). Tests shift it
+// (export_test.go) instead of sleeping until an expiry.
+var now = time.Now
 
 // issuers holds the per-issuer keys and secrets across config reloads, like
 // modules/caddypki/acmeserver does with its database.

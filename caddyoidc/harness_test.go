@@ -27,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 
 	_ "github.com/caddy-oidc/caddy-oidc"
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
 )
 
 // caddyMu serializes tests that run a Caddy instance: Caddy's config is
@@ -38,7 +39,11 @@ var caddyMu sync.Mutex
 type env struct {
 	t       *testing.T
 	dir     string // data directory: storage, database, users file
+	host    string // the site's host: 127.0.0.1, or localhost (startOnLocalhost)
 	port    int
+	sock    *os.File // the listening socket of port, Caddy's listener (bind fd/N)
+	sockFD  int      // the number Caddy knows sock by: its fd in-process, 3 in a child
+	serving func()   // ends refuse after stop; nil while Caddy serves
 	issuer  string
 	extra   string // extra Caddyfile lines inside oidc_provider
 	clients string // client blocks
@@ -74,8 +79,10 @@ func newEnv(t *testing.T, clients string) *env {
 	t.Helper()
 	caddyMu.Lock()
 	t.Cleanup(caddyMu.Unlock)
-	e := &env{t: t, dir: t.TempDir(), port: freePort(t), clients: clients}
-	e.issuer = fmt.Sprintf("http://127.0.0.1:%d", e.port)
+	e := &env{t: t, dir: t.TempDir(), host: "127.0.0.1", clients: clients}
+	e.port, e.sock = listenSocket(t)
+	e.sockFD = int(e.sock.Fd())
+	e.issuer = fmt.Sprintf("http://%s:%d", e.host, e.port)
 	e.writeUsers(map[string]string{"alice": "", "bob": "", "carol": "disabled"})
 	return e
 }
@@ -112,7 +119,8 @@ func (e *env) caddyfile() string {
 		level DEBUG
 	}
 }
-http://127.0.0.1:%[2]d {
+http://%[7]s:%[2]d {
+	bind fd/%[6]d
 	oidc_provider %[3]s {
 		users_file %[1]s/users.yml
 		storage sqlite %[1]s/oidc.db
@@ -121,12 +129,16 @@ http://127.0.0.1:%[2]d {
 	}
 	respond "app behind the provider" 200
 }
-`, e.dir, e.port, e.issuer, e.extra, e.clients)
+`, e.dir, e.port, e.issuer, e.extra, e.clients, e.sockFD, e.host)
 }
 
 // start adapts the Caddyfile and runs Caddy until the test ends (or stop).
 func (e *env) start() {
 	e.t.Helper()
+	if e.serving != nil {
+		e.serving()
+		e.serving = nil
+	}
 	if err := e.load(); err != nil {
 		e.t.Fatalf("starting caddy: %v", err)
 	}
@@ -153,13 +165,14 @@ func (e *env) stop() {
 	if err := caddy.Stop(); err != nil {
 		e.t.Fatal(err)
 	}
+	e.serving = refuse(e.t, e.sock)
 }
 
 func (e *env) waitReady() {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(e.issuer + "/.well-known/openid-configuration")
+		resp, err := probe.Get(e.issuer + "/.well-known/openid-configuration")
 		if err == nil {
 			closeBody(resp)
 			if resp.StatusCode == 200 {
@@ -171,12 +184,94 @@ func (e *env) waitReady() {
 	e.t.Fatal("provider did not become ready")
 }
 
+// advanceClock moves the provider's clock (login sessions, consents,
+// regulation, JWT access tokens' iat, key rotation and retention) forward by
+// d, instead of sleeping until an expiry our code decides; it is back on the
+// system clock when the test ends. fosite's own checks (token and code
+// expiry, and an auth_time more than 5s ahead of its clock) still read the
+// system clock: keep the offset under 5s where a test completes a login
+// after advancing, and wait for fosite's deadlines (untilExpired).
+func advanceClock(t *testing.T, d time.Duration) {
+	t.Helper()
+	caddyoidc.AdvanceClock(d)
+	t.Cleanup(caddyoidc.ResetClock)
+}
+
+// untilExpired sleeps until deadline, which fosite checks with the system
+// clock, has passed: exactly until it, plus a margin for the clock's
+// granularity, never a fixed guess.
+func untilExpired(deadline time.Time) {
+	time.Sleep(time.Until(deadline) + 10*time.Millisecond)
+}
+
+// probe asks whether Caddy serves. The test holds Caddy's socket
+// (listenSocket): while Caddy starts, a connection is queued, so each
+// attempt has a timeout besides the overall deadline.
+var probe = &http.Client{Timeout: 2 * time.Second}
+
 // logText returns Caddy's log so far.
 func (e *env) logText() string {
 	b, _ := os.ReadFile(filepath.Join(e.dir, "caddy.log"))
 	return string(b)
 }
 
+// listenSocket opens a listening socket on a free loopback port and keeps it
+// open until the test ends. Caddy serves on that very socket (`bind fd/N`:
+// Caddy listens on an inherited file descriptor, in-process or in a child
+// given it as cmd.ExtraFiles), so no other process can take the port
+// between the test choosing it and Caddy listening; reloads and restarts
+// keep it too. The returned file is a duplicate of the socket; the listener
+// Go opened is closed.
+func listenSocket(t *testing.T) (int, *os.File) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := as[*net.TCPAddr](t, l.Addr()).Port
+	f, err := as[*net.TCPListener](t, l).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil { // f still holds the socket
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return port, f
+}
+
+// refuse resets every connection queued on sock until the returned function
+// is called: while no Caddy serves a reserved port, a client must see it
+// closed (as it would a port nobody listens on), not wait forever in the
+// socket's queue. Call the function before Caddy serves again.
+func refuse(t *testing.T, sock *os.File) (stop func()) {
+	t.Helper()
+	l, err := net.FileListener(sock) // a duplicate: closing it keeps sock
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = as[*net.TCPConn](t, c).SetLinger(0) // a reset, not an orderly close
+			_ = c.Close()
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { _ = l.Close(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// freePort returns a port that was free a moment ago, for what Caddy does
+// not listen on: a URL nothing serves, or a server that binds the port
+// itself (throwaway PostgreSQL, node scripts). Another process may take it
+// in between; Caddy's own ports come from listenSocket.
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -102,6 +102,7 @@ func (h *Handler) keyOptions(repl *caddy.Replacer) (keys.Options, error) {
 		Retention:       h.keyRetention(),
 		RotationPeriod:  time.Duration(h.KeyRotationPeriod),
 		RefreshInterval: time.Duration(h.KeyRefreshInterval),
+		Now:             now,
 	}
 	switch {
 	case opts.RefreshInterval < 0 || opts.RefreshInterval > 0 && opts.RefreshInterval < time.Second:

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/caddy-oidc/caddy-oidc/caddyoidc"
 )
 
 // leakCheck collects every secret value a test uses. When the test ends it
@@ -530,13 +532,14 @@ func TestExpiredAuthorizationCode(t *testing.T) {
 
 	fresh := codeFor(t, e, b, authQuery(t, "basic-app"), "alice")
 	stale := codeFor(t, e, b, authQuery(t, "basic-app"), "alice")
+	staleExpires := time.Now().Add(time.Second) // issued before now, for 1s
 	l.add("authorization code", fresh, stale)
 	r := clientToken(t, e, "basic-app", "s3cret-basic", codeForm(fresh))
 	if r.status != 200 {
 		t.Fatalf("control: a fresh code fails: %d %s", r.status, r.raw)
 	}
 	l.tokens(r.body)
-	time.Sleep(2100 * time.Millisecond)
+	untilExpired(staleExpires) // fosite checks code expiry with the system clock
 	r = clientToken(t, e, "basic-app", "s3cret-basic", codeForm(stale))
 	l.tokens(r.body)
 	wantTokenError(t, r, http.StatusBadRequest, "invalid_grant")
@@ -672,37 +675,47 @@ func TestConsentDeniedAndPrompt(t *testing.T) {
 	e.start()
 	l := newLeakCheck(t, e)
 	l.add("client secret", "s3cret-basic")
-	b := newBrowser(t, e.issuer)
+	// signedIn is a browser where alice signed in and consented to nothing:
+	// she left the consent page (or denied it).
+	signedIn := func(t *testing.T) *browser {
+		b := newBrowser(t, e.issuer)
+		if p := b.login(b.get(e.authURL(authQuery(t, "basic-app"))), "alice", testPassword); !strings.Contains(p.body, `name="decision"`) {
+			t.Fatalf("sign-in: got %d, want the consent page", p.status)
+		}
+		return b
+	}
 
 	t.Run("prompt=none without a session", func(t *testing.T) {
 		q := authQuery(t, "basic-app", "prompt", "none")
-		wantErrorRedirect(t, e, b.get(e.authURL(q)), "login_required", q.Get("state"))
+		wantErrorRedirect(t, e, newBrowser(t, e.issuer).get(e.authURL(q)), "login_required", q.Get("state"))
 	})
 	t.Run("consent denied", func(t *testing.T) {
+		b := newBrowser(t, e.issuer)
 		q := authQuery(t, "basic-app")
 		p := b.consent(b.login(b.get(e.authURL(q)), "alice", testPassword), "deny")
 		wantErrorRedirect(t, e, p, "access_denied", q.Get("state"))
 	})
 	t.Run("prompt=none with a session, no consent", func(t *testing.T) {
 		q := authQuery(t, "basic-app", "prompt", "none")
-		wantErrorRedirect(t, e, b.get(e.authURL(q)), "consent_required", q.Get("state"))
+		wantErrorRedirect(t, e, signedIn(t).get(e.authURL(q)), "consent_required", q.Get("state"))
 	})
 	t.Run("prompt=none combined", func(t *testing.T) {
 		q := authQuery(t, "basic-app", "prompt", "none login")
-		p := b.get(e.authURL(q))
+		p := signedIn(t).get(e.authURL(q))
 		if q2 := callbackParams(t, p, rpCallback); q2.Get("error") == "" || q2.Get("iss") != e.issuer {
 			t.Errorf("prompt='none login': %v, want an OAuth error with iss", q2)
 		}
 	})
 	t.Run("prompt=login with a session", func(t *testing.T) {
+		b := signedIn(t)
 		code := codeFor(t, e, b, authQuery(t, "basic-app"), "alice")
 		r := clientToken(t, e, "basic-app", "s3cret-basic", codeForm(code))
 		l.add("authorization code", code)
 		l.tokens(r.body)
 		firstAuth := int64(as[float64](t, jwtClaims(t, r.str("id_token"))["auth_time"]))
-		// Move to a later second, so a stale auth_time cannot pass.
-		time.Sleep(time.Until(time.Unix(firstAuth+1, 0)) + 10*time.Millisecond)
-		before := time.Now().Truncate(time.Second).Unix()
+		// Move the provider to a later second, so a stale auth_time cannot pass.
+		advanceClock(t, time.Second)
+		before := caddyoidc.Now().Truncate(time.Second).Unix()
 		if before <= firstAuth {
 			t.Fatalf("test clock: %d <= %d", before, firstAuth)
 		}

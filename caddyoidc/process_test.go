@@ -47,10 +47,19 @@ func buildCaddy(t *testing.T) string {
 func (e *env) runProcess(bin string) func() {
 	e.t.Helper()
 	path := filepath.Join(e.dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(e.caddyfile()), 0o600); err != nil {
+	inProcess := e.sockFD
+	e.sockFD = 3 // the first of cmd.ExtraFiles
+	cf := e.caddyfile()
+	e.sockFD = inProcess
+	if err := os.WriteFile(path, []byte(cf), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	cmd.ExtraFiles = []*os.File{e.sock}
+	if e.serving != nil { // stopped before (see refuse)
+		e.serving()
+		e.serving = nil
+	}
 	cmd.Env = append(os.Environ(), "HOME="+e.dir, "XDG_DATA_HOME="+filepath.Join(e.dir, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(e.dir, "xdg-config"))
 	out, err := os.Create(filepath.Join(e.dir, "process.log"))
 	if err != nil {
@@ -78,6 +87,7 @@ func (e *env) runProcess(bin string) func() {
 		if err := out.Close(); err != nil {
 			e.t.Errorf("closing Caddy's log: %v", err)
 		}
+		e.serving = refuse(e.t, e.sock)
 	}
 	e.t.Cleanup(stop)
 	e.waitReady()

@@ -166,8 +166,9 @@ func TestJWTAccessTokens(t *testing.T) {
 				t.Error("userinfo accepted a tampered JWT access token")
 			}
 
-			// Refresh: a new JWT, new iat, the original auth_time.
-			time.Sleep(1100 * time.Millisecond)
+			// Refresh: a new JWT, new iat (a second later on the
+			// provider's clock), the original auth_time.
+			advanceClock(t, time.Second)
 			fresh, err := r.config.TokenSource(ctx(t), &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
 			if err != nil {
 				t.Fatalf("refresh: %v", err)
@@ -433,7 +434,7 @@ func TestClientLifespan(t *testing.T) {
 	r := newRP(t, e.issuer, "quick-code", "quick", oauth2.AuthStyleInHeader)
 	r.config.Scopes = []string{oidc.ScopeOpenID}
 	params := loginFlow(t, newBrowser(t, e.issuer), r.config.AuthCodeURL(randString(t)), "alice")
-	time.Sleep(2100 * time.Millisecond)
+	untilExpired(time.Now().Add(time.Second)) // issued before now, for 1s (lifespan quick)
 	status, body := postToken(t, e.issuer, url.Values{"grant_type": {"authorization_code"}, "code": {params.Get("code")}, "redirect_uri": {rpCallback}}, "quick-code", "quick")
 	if status != 400 || body["error"] != "invalid_grant" {
 		t.Errorf("expired code: %d %v, want invalid_grant", status, body)

@@ -181,9 +181,9 @@ func TestConsentRememberedThenExpires(t *testing.T) {
 	if p := b.get(e.issuer + "/settings"); !strings.Contains(p.body, "remember-app") {
 		t.Errorf("settings do not list the remembered consent: %.800s", p.body)
 	}
-	// After the duration: asked again.
+	// After the duration (pre_configured_consent_duration 3s): asked again.
 	r.config.Scopes = []string{"openid", "email"}
-	time.Sleep(3500 * time.Millisecond)
+	advanceClock(t, 3*time.Second+time.Second)
 	if p := b.get(r.config.AuthCodeURL(randString(t))); !strings.Contains(p.body, `name="decision"`) {
 		t.Fatalf("an expired consent must ask again, got %d", p.status)
 	}
@@ -209,7 +209,7 @@ func TestRegulationBansAndExpires(t *testing.T) {
 	if ghost.status != banned.status {
 		t.Errorf("unknown user answers %d, known %d", ghost.status, banned.status)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	advanceClock(t, 2*time.Second+time.Second) // ban_time 2s
 	p := b.login(b.get(r.config.AuthCodeURL(randString(t))), "alice", testPassword)
 	if !strings.Contains(p.body, `name="decision"`) {
 		t.Fatalf("after the ban the right password must work, got %d: %.300s", p.status, p.body)
@@ -252,7 +252,7 @@ func TestSessionInactivityAndRememberMe(t *testing.T) {
 		t.Error("remember me must set a persistent session cookie")
 	}
 
-	time.Sleep(3 * time.Second)
+	advanceClock(t, 2*time.Second+time.Second) // session_inactivity 2s
 	if p := plain.get(r.config.AuthCodeURL(randString(t))); !strings.Contains(p.body, `name="password"`) {
 		t.Errorf("an idle session must end: got %d %.1500s", p.status, p.body)
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"golang.org/x/oauth2"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn/passkeytest"
@@ -38,22 +36,9 @@ const passkeyClients = `
 // WebAuthn does not accept an IP address as the relying party ID.
 func (e *env) startOnLocalhost() {
 	e.t.Helper()
-	e.issuer = fmt.Sprintf("http://localhost:%d", e.port)
-	site := fmt.Sprintf("http://127.0.0.1:%d {", e.port)
-	cf := e.caddyfile()
-	if !strings.Contains(cf, site) {
-		e.t.Fatalf("the harness Caddyfile has no site %q", site)
-	}
-	cf = strings.Replace(cf, site, fmt.Sprintf("http://localhost:%d {", e.port), 1)
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		e.t.Fatalf("adapt: %v", err)
-	}
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		e.t.Fatalf("starting caddy: %v", err)
-	}
-	e.t.Cleanup(func() { _ = caddy.Stop() })
-	e.waitReady()
+	e.host = "localhost"
+	e.issuer = fmt.Sprintf("http://%s:%d", e.host, e.port)
+	e.start()
 }
 
 // webauthnCall posts to a WebAuthn endpoint as webauthn.js does.

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-crypt/crypt/algorithm"
 )
 
 // BenchmarkClientSecretDigest is the per-request cost of
@@ -76,6 +78,29 @@ func TestCachedSecretSkipsHashSlots(t *testing.T) {
 	}
 }
 
+// countHashes makes matchDigest count the verifications running at once,
+// measured around the hashing itself (not by the slots that bound it), and
+// returns the largest count seen. Not for parallel tests: matchDigest is
+// global.
+func countHashes(t *testing.T) (busiest *atomic.Int64) {
+	var inFlight atomic.Int64
+	busiest = new(atomic.Int64)
+	orig := matchDigest
+	matchDigest = func(d algorithm.Digest, presented string) (bool, error) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			b := busiest.Load()
+			if n <= b || busiest.CompareAndSwap(b, n) {
+				break
+			}
+		}
+		return orig(d, presented)
+	}
+	t.Cleanup(func() { matchDigest = orig })
+	return busiest
+}
+
 // A burst of wrong secrets (many times more than there are slots) keeps
 // every slot busy, yet requests with the correct, cached secret go through
 // at once, and the hash work never exceeds the slots.
@@ -83,6 +108,7 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hashes pbkdf2 for a second")
 	}
+	busiest := countHashes(t)
 	a := digestAuth(t)
 	ctx := context.Background()
 	good := basicRequest("digest-app", "insecure_secret", url.Values{})
@@ -92,7 +118,7 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 	}
 
 	stop := make(chan struct{})
-	var wrong, busiest atomic.Int64
+	var wrong atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 4 * cap(hashSlots) {
 		wg.Go(func() {
@@ -110,19 +136,14 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 			}
 		})
 	}
-	wg.Go(func() { // how many hashes run at once
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-			if n := int64(len(hashSlots)); n > busiest.Load() {
-				busiest.Store(n)
-			}
+	// Let the burst take every slot: as many hashes at once as there are.
+	for deadline := time.Now().Add(10 * time.Second); busiest.Load() < int64(cap(hashSlots)); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("the burst ran at most %d hashes at once in 10s, want %d", busiest.Load(), cap(hashSlots))
 		}
-	})
-	time.Sleep(100 * time.Millisecond) // let the burst take every slot
+	}
 
 	var slowest time.Duration
 	deadline := time.Now().Add(time.Second)

@@ -65,6 +65,7 @@ func kids(m *Manager) []string {
 }
 
 func TestLoadOrCreatePersists(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	m1, err := LoadOrCreate(ctx, st, "oidc/example.com")
@@ -104,6 +105,7 @@ func TestLoadOrCreatePersists(t *testing.T) {
 }
 
 func TestLoadOrCreateConcurrent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const n = 3
 	jwks := make([][]byte, n)
@@ -130,6 +132,7 @@ func TestLoadOrCreateConcurrent(t *testing.T) {
 }
 
 func TestJWKSIsPublic(t *testing.T) {
+	t.Parallel()
 	m := shared()
 	// Two calls return the same precomputed bytes, not a fresh encoding.
 	first, second := m.JWKS(), m.JWKS()
@@ -174,6 +177,7 @@ func TestJWKSIsPublic(t *testing.T) {
 }
 
 func TestSignVerify(t *testing.T) {
+	t.Parallel()
 	m := shared()
 	tests := []struct {
 		alg    string
@@ -269,6 +273,7 @@ func rejectedTokens(t *testing.T, m *Manager) map[string]string {
 }
 
 func TestVerifyRejects(t *testing.T) {
+	t.Parallel()
 	m := shared()
 	for name, token := range rejectedTokens(t, m) {
 		t.Run(name, func(t *testing.T) {
@@ -280,6 +285,7 @@ func TestVerifyRejects(t *testing.T) {
 }
 
 func TestRetiredKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	m := shared()
@@ -338,6 +344,7 @@ func TestRetiredKeys(t *testing.T) {
 }
 
 func TestLoadOrCreateAddsMissingAlg(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	m := shared()
@@ -365,6 +372,7 @@ func TestLoadOrCreateAddsMissingAlg(t *testing.T) {
 }
 
 func TestLoadOrCreateCorrupt(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := shared()
 	good, err := encodeKeySet(m.all())

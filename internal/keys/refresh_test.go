@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func loadData(t *testing.T, st Storage) []byte {
 // before it signs, both switch to it at the same time, and a token of the
 // old key verifies on both until the retention ends.
 func TestTwoInstancesRotate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := newClock()
@@ -161,6 +163,7 @@ func TestTwoInstancesRotate(t *testing.T) {
 // An instance that does not rotate picks up the next key by itself, within
 // its refresh interval, without a reload.
 func TestRefresherPicksUpRotation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	clock := newClock()
@@ -204,6 +207,7 @@ func TestRefresherPicksUpRotation(t *testing.T) {
 }
 
 func TestStartClose(t *testing.T) {
+	t.Parallel()
 	m, err := Load(context.Background(), newStorage(t), "p", Options{RefreshInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -212,13 +216,20 @@ func TestStartClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Start() // after Close: does nothing
-	m2, err := Load(context.Background(), newStorage(t), "p", Options{RefreshInterval: time.Millisecond})
+	st := &loadCounter{Storage: newStorage(t)}
+	m2, err := Load(context.Background(), st, "p", Options{RefreshInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded := st.loads.Load()
 	m2.Start()
 	m2.Start()
-	time.Sleep(5 * time.Millisecond)
+	// Close while the refresher runs: wait until it has refreshed twice.
+	for deadline := time.Now().Add(5 * time.Second); st.loads.Load() < loaded+2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Start: no refresh within 5s at a 1ms interval")
+		}
+	}
 	done := make(chan struct{})
 	go func() { _ = m2.Close(); _ = m2.Close(); close(done) }()
 	select {
@@ -231,6 +242,7 @@ func TestStartClose(t *testing.T) {
 // An instance with another configuration does not adopt, nor fight over,
 // the set the other one wrote: it keeps its keys until it is reloaded.
 func TestRefreshConflict(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	clock := newClock()
@@ -262,6 +274,7 @@ func TestRefreshConflict(t *testing.T) {
 // Refresh adopts a set changed in storage and reports a corrupt one
 // without dropping its keys.
 func TestRefreshReadErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	m, err := LoadOrCreate(ctx, st, "p")
@@ -286,6 +299,7 @@ func TestRefreshReadErrors(t *testing.T) {
 // After Attach, the manager reads the new storage and reports to the new
 // logger.
 func TestAttach(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clock := newClock()
 	st1, st2 := newStorage(t), newStorage(t)
@@ -323,6 +337,7 @@ func TestAttach(t *testing.T) {
 // A configured key that takes over an algorithm drops that algorithm's
 // pending generated key (it never signed); other algorithms keep theirs.
 func TestConfiguredKeyDropsPending(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	clock := newClock()
@@ -359,4 +374,15 @@ func TestConfiguredKeyDropsPending(t *testing.T) {
 	if got := pendingKIDs(t, st, "p"); got[RS256] != "" {
 		t.Errorf("a configured key was rotated: %v", got)
 	}
+}
+
+// loadCounter counts the key set reads, to see the refresher run.
+type loadCounter struct {
+	Storage
+	loads atomic.Int32
+}
+
+func (s *loadCounter) Load(ctx context.Context, key string) ([]byte, error) {
+	s.loads.Add(1)
+	return s.Storage.Load(ctx, key)
 }

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRotationLead(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ period, refresh, want time.Duration }{
 		{90 * 24 * time.Hour, time.Minute, MaxRotationLead},
 		{24 * time.Hour, time.Minute, 6 * time.Hour},
@@ -27,6 +28,7 @@ func TestRotationLead(t *testing.T) {
 }
 
 func TestRotationOptions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		opts    Options
 		wantErr string
@@ -90,6 +92,7 @@ func (tl *timeline) describe(keys []*signingKey) []string {
 // key a lead before the period ends, its activation, the retirement and the
 // drop of the old key, for the cases that matter.
 func TestAdvance(t *testing.T) {
+	t.Parallel()
 	const h = time.Hour
 	t0 := time.Unix(1_900_000_000, 0)
 	rotating := policy{period: 24 * h, lead: 6 * h, retention: h}
@@ -218,6 +221,7 @@ func TestAdvance(t *testing.T) {
 }
 
 func TestConflicts(t *testing.T) {
+	t.Parallel()
 	es, rs := mustGenerate(t, ES256), mustGenerate(t, RS256)
 	main := &ConfiguredKey{KeyID: "main", Algorithm: RS256, Key: rsaKeys()[0]}
 	other := configuredRecord(&ConfiguredKey{KeyID: "other", Algorithm: RS256, Key: rsaKeys()[1]})

@@ -122,6 +122,7 @@ func stateOf(k map[string]any) string {
 // is replaced in turn, and each replaced key keeps verifying for the
 // retention, then drops out, in a running manager and in storage alike.
 func TestConfiguredKeyRotation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	clock := newClock()
@@ -241,6 +242,7 @@ func sortedOf(s ...string) []string {
 // A key file replaced under the same key_id: both keys are published under
 // that kid until the old one expires, and tokens of both verify.
 func TestConfiguredKeySameKIDNewKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	clock := newClock()
@@ -280,6 +282,7 @@ func TestConfiguredKeySameKIDNewKey(t *testing.T) {
 // Configured keys after the first of their algorithm are published and
 // verify, but never sign, and are not stored.
 func TestConfiguredStandbyKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -315,6 +318,7 @@ func TestConfiguredStandbyKeys(t *testing.T) {
 }
 
 func TestLoadRefusesBadConfiguredKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	k := rsaKeys()[0]
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -338,6 +342,7 @@ func TestLoadRefusesBadConfiguredKeys(t *testing.T) {
 // A key retired by an older version (no retired_at) is kept for the
 // retention from the first load that sees it.
 func TestLegacyRetiredKeyGetsRetention(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := newStorage(t)
 	m := shared()
@@ -381,6 +386,7 @@ func selfSigned(t *testing.T, key crypto.Signer) string {
 }
 
 func TestParseConfiguredKey(t *testing.T) {
+	t.Parallel()
 	rk := rsaKeys()[0]
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -453,6 +459,7 @@ func TestParseConfiguredKey(t *testing.T) {
 }
 
 func TestParsePublicJWK(t *testing.T) {
+	t.Parallel()
 	rk := rsaKeys()[0]
 	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	pkix, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)

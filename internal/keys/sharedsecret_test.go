@@ -11,6 +11,7 @@ import (
 )
 
 func TestLoadOrCreateSecret(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name    string
@@ -50,6 +51,7 @@ func TestLoadOrCreateSecret(t *testing.T) {
 }
 
 func TestLoadOrCreateSecretConcurrent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const n = 3
 	got := make([][]byte, n)

@@ -16,6 +16,7 @@ import (
 )
 
 func TestFositeGenerate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := shared()
 	s := m.FositeSigner()
@@ -82,6 +83,7 @@ func TestFositeGenerate(t *testing.T) {
 }
 
 func TestFositeDecodeValidate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := shared().FositeSigner()
 	for _, alg := range []string{RS256, ES256} {
@@ -108,6 +110,7 @@ func TestFositeDecodeValidate(t *testing.T) {
 // An expired id_token_hint must come back with its claims and
 // ValidationErrorExpired, as fosite's openid handlers expect.
 func TestFositeDecodeExpired(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := shared().FositeSigner()
 	token, _, err := s.Generate(ctx, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()}, &jwt.Headers{})
@@ -128,6 +131,7 @@ func TestFositeDecodeExpired(t *testing.T) {
 }
 
 func TestFositeRejects(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := shared()
 	s := m.FositeSigner()
@@ -144,6 +148,7 @@ func TestFositeRejects(t *testing.T) {
 }
 
 func TestFositeHash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := shared().FositeSigner()
 	got, err := s.Hash(ctx, []byte("abc"))

@@ -11,6 +11,7 @@ import (
 )
 
 func TestGroupCommit(t *testing.T) {
+	t.Parallel()
 	db, err := OpenSQLite(filepath.Join(t.TempDir(), "g.db"))
 	if err != nil {
 		t.Fatal(err)

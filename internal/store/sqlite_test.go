@@ -31,6 +31,7 @@ func openTestDB(t testing.TB) (*DB, string) {
 }
 
 func TestOpenSQLite(t *testing.T) {
+	t.Parallel()
 	db, path := openTestDB(t)
 
 	for _, tc := range []struct {
@@ -106,6 +107,7 @@ func TestOpenSQLite(t *testing.T) {
 }
 
 func TestRebindDollar(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"SELECT 1", "SELECT 1"},
 		{"SELECT a FROM t WHERE b = ? AND c > ?", "SELECT a FROM t WHERE b = $1 AND c > $2"},
@@ -120,6 +122,7 @@ func TestRebindDollar(t *testing.T) {
 // TestWriteGate checks that a write made outside the open transaction (with
 // the wrong context) fails after writeWait instead of waiting forever.
 func TestWriteGate(t *testing.T) {
+	t.Parallel()
 	db, _ := openTestDB(t)
 	ctx := context.Background()
 	defer func(d time.Duration) { writeWait = d }(writeWait)
@@ -138,6 +141,7 @@ func TestWriteGate(t *testing.T) {
 
 // TestDeleteBatch checks that one batch deletes at most its size.
 func TestDeleteBatch(t *testing.T) {
+	t.Parallel()
 	db, _ := openTestDB(t)
 	ctx := context.Background()
 	past := time.Now().Add(-time.Hour)
@@ -155,6 +159,7 @@ func TestDeleteBatch(t *testing.T) {
 }
 
 func TestMigrations(t *testing.T) {
+	t.Parallel()
 	ms := Migrations()
 	if len(ms) != len(migrations) {
 		t.Fatalf("%d migrations listed, want %d", len(ms), len(migrations))
@@ -189,6 +194,7 @@ func TestMigrations(t *testing.T) {
 }
 
 func TestTranslateMySQL(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"SELECT 1", "SELECT 1"},
 		{sqlInsertJTI, "INSERT INTO oauth2_jti (signature, expires_at) VALUES (?, ?)"},
@@ -208,6 +214,7 @@ func TestTranslateMySQL(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	const pw = "p@ss word"
 	for _, tc := range []struct {
 		err         error
@@ -232,6 +239,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestListEncoding(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in     []string
 		stored string
@@ -264,6 +272,7 @@ func TestListEncoding(t *testing.T) {
 }
 
 func TestUnionAttempts(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	a := func(user string, s int) Attempt {
 		return Attempt{Username: user, RemoteIP: "ip", Factor: "password", At: t0.Add(time.Duration(s) * time.Second)}

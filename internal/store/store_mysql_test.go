@@ -10,10 +10,22 @@ import (
 // storetest.DefaultMySQLDSN); without it the tests are skipped, unless
 // CI=true.
 
-func TestMySQL(t *testing.T) { storetest.Run(t, storetest.MySQL(t).Open) }
+func TestMySQL(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.MySQL(t).Open)
+}
 
-func TestMySQLShared(t *testing.T) { storetest.RunShared(t, storetest.MySQL(t).Database) }
+func TestMySQLShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, storetest.MySQL(t).Database)
+}
 
-func TestMySQLOutage(t *testing.T) { storetest.RunOutage(t, storetest.MySQL(t)) }
+func TestMySQLOutage(t *testing.T) {
+	t.Parallel()
+	storetest.RunOutage(t, storetest.MySQL(t))
+}
 
-func TestMySQLOpenFailures(t *testing.T) { storetest.RunOpenFailures(t, storetest.MySQL(t)) }
+func TestMySQLOpenFailures(t *testing.T) {
+	t.Parallel()
+	storetest.RunOpenFailures(t, storetest.MySQL(t))
+}

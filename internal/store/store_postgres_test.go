@@ -12,17 +12,30 @@ import (
 // storetest.DefaultPostgresDSN); without it the tests are skipped, unless
 // CI=true.
 
-func TestPostgres(t *testing.T) { storetest.Run(t, storetest.Postgres(t).Open) }
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.Postgres(t).Open)
+}
 
-func TestPostgresShared(t *testing.T) { storetest.RunShared(t, storetest.Postgres(t).Database) }
+func TestPostgresShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, storetest.Postgres(t).Database)
+}
 
-func TestPostgresOutage(t *testing.T) { storetest.RunOutage(t, storetest.Postgres(t)) }
+func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
+	storetest.RunOutage(t, storetest.Postgres(t))
+}
 
-func TestPostgresOpenFailures(t *testing.T) { storetest.RunOpenFailures(t, storetest.Postgres(t)) }
+func TestPostgresOpenFailures(t *testing.T) {
+	t.Parallel()
+	storetest.RunOpenFailures(t, storetest.Postgres(t))
+}
 
 // TestPostgresSchema checks the Schema option: two schemas in one database
 // are two separate stores.
 func TestPostgresSchema(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.Postgres(t).FreshDSN(t)
 	ctx := context.Background()
 	open := func(schema string) *store.DB {

@@ -35,9 +35,15 @@ func openSQLite(t *testing.T) *store.DB {
 	return db
 }
 
-func TestSQLite(t *testing.T) { storetest.Run(t, openSQLite) }
+func TestSQLite(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, openSQLite)
+}
 
-func TestSQLiteShared(t *testing.T) { storetest.RunShared(t, sqliteDatabase) }
+func TestSQLiteShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, sqliteDatabase)
+}
 
 func BenchmarkAccessToken(b *testing.B) {
 	db, err := store.OpenSQLite(filepath.Join(b.TempDir(), "b.db"))
