@@ -2,12 +2,9 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
@@ -83,33 +80,6 @@ func BenchmarkGetAccessToken(b *testing.B) {
 			if _, err := f.GetAccessTokenSession(ctx, "bench", nil); err != nil {
 				b.Error(err)
 				return
-			}
-		}
-	})
-}
-
-// BenchmarkConcurrentWrites measures writes from many goroutines at once, as
-// client_credentials traffic makes them.
-func BenchmarkConcurrentWrites(b *testing.B) {
-	db, err := store.OpenSQLite(filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	var i int64
-	var mu sync.Mutex
-	b.ReportAllocs()
-	b.SetParallelism(8)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			mu.Lock()
-			i++
-			id := fmt.Sprintf("bench-session-%012d", i)
-			mu.Unlock()
-			if err := db.CreateLoginSession(ctx, store.LoginSession{ID: id, Username: "u", ExpiresAt: exp}); err != nil {
-				b.Fatal(err)
 			}
 		}
 	})
