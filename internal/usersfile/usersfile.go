@@ -137,6 +137,9 @@ func (f *File) Add(name string, u User) error {
 	return nil
 }
 
+// Has reports whether the file has the user.
+func (f *File) Has(name string) bool { return f.user(name) != nil }
+
 // SetPassword replaces a user's password digest.
 func (f *File) SetPassword(name, digest string) error {
 	m := f.user(name)
