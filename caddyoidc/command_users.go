@@ -131,13 +131,13 @@ Passwords are typed twice without echo, or read from standard input with
 			}
 			var b strings.Builder
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tEMAIL\tGROUPS\tSTATUS")
+			_, _ = fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tEMAIL\tGROUPS\tSTATUS")
 			for _, e := range entries {
 				status := "enabled"
 				if e.Disabled {
 					status = "disabled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.DisplayName, e.Email, strings.Join(e.Groups, ","), status)
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.DisplayName, e.Email, strings.Join(e.Groups, ","), status)
 			}
 			_ = tw.Flush()
 			return printOut(cmd, "%s", b.String())

@@ -62,7 +62,7 @@ func runValidate(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 
 	var problems, warnings []string
 	for i, raw := range handlers {

@@ -104,7 +104,7 @@ func (t *translator) client(i int, c map[string]any) {
 			}
 		default:
 			if neutral, known := unsupportedWhenSet[k]; known {
-				if s := str(v); s != "" && s != neutral && !(k == "request_uris" && len(strs(v)) == 0) {
+				if s := str(v); s != "" && s != neutral && (k != "request_uris" || len(strs(v)) > 0) {
 					t.note("%s: %s %q is not supported, left out", from, k, s)
 				}
 				continue

@@ -1,7 +1,6 @@
 package autheliaimport
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 )
@@ -40,14 +39,6 @@ func (w *block) close() {
 	w.depth--
 	w.b.WriteString(strings.Repeat("\t", w.depth))
 	w.b.WriteString("}\n")
-}
-
-// comment writes a comment line.
-func (w *block) comment(format string, args ...any) {
-	for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
-		w.b.WriteString(strings.Repeat("\t", w.depth))
-		w.b.WriteString("# " + l + "\n")
-	}
 }
 
 // bare are the tokens written without quotes.
