@@ -202,7 +202,7 @@ func runTOTP(cmd *cobra.Command, add bool) error {
 	if err != nil {
 		return err
 	}
-	if err := printEnrollment(cmd.OutOrStdout(), username, issuer, had, e); err != nil {
+	if err := printEnrollment(cmd.OutOrStdout(), username, issuer, had, e, stringFlag(cmd, "secret") != ""); err != nil {
 		// The secret is enrolled but nobody saw it: running the command
 		// again enrolls a new one.
 		return fmt.Errorf("enrolled a new TOTP secret for %q, but writing it failed (run the command again): %w", username, err)
@@ -222,9 +222,13 @@ func warn(w io.Writer, format string, args ...any) error {
 // printEnrollment writes what the administrator hands to the user. It
 // composes the text in memory and writes it at once, so there is one error
 // to check.
-func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment) error {
+func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment, imported bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
+	if imported {
+		fmt.Fprintf(&b, "Imported the TOTP secret of %q at %s: the authenticator app that has it keeps working.\n", username, issuer)
+	} else {
+		fmt.Fprintf(&b, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
+	}
 	if replaced {
 		b.WriteString("It replaces the previous secret, which no longer works.\n")
 	}

@@ -40,6 +40,9 @@ func TestTOTPImportCommand(t *testing.T) {
 	if !strings.Contains(stderr, "Database: sqlite "+dbPath) {
 		t.Errorf("the command does not name its database: %s", stderr)
 	}
+	if !strings.Contains(out, `Imported the TOTP secret of "alice"`) {
+		t.Errorf("the output does not say the secret was imported:\n%s", out)
+	}
 	if got := enrolledSecret(t, out, "auth.example.com", "alice"); got != secret {
 		t.Errorf("printed secret %q, want the imported %q", got, secret)
 	}
