@@ -131,3 +131,20 @@ func TestSecretCommand(t *testing.T) {
 		t.Errorf("a short secret: exit %d, %s", code, stderr)
 	}
 }
+
+// TestCommandHelp: `caddy help oidc` lists the commands and each has its
+// documentation with an example.
+func TestCommandHelp(t *testing.T) {
+	out, _, code := runBin(t, "", nil, "help", "oidc")
+	for _, c := range []string{"hash-password", "secret", "users", "totp", "validate", "import-authelia"} {
+		if code != 0 || !strings.Contains(out, c) {
+			t.Errorf("caddy help oidc does not list %s (exit %d):\n%s", c, code, out)
+		}
+	}
+	for _, c := range [][]string{{"hash-password"}, {"secret"}, {"users"}, {"totp", "add"}, {"validate"}, {"import-authelia"}} {
+		out, stderr, code := runBin(t, "", nil, append([]string{"help", "oidc"}, c...)...)
+		if code != 0 || !strings.Contains(out, "caddy oidc "+c[0]) {
+			t.Errorf("caddy help oidc %v: exit %d, no example\n%s%s", c, code, out, stderr)
+		}
+	}
+}
