@@ -171,6 +171,11 @@ func editUsers(cmd *cobra.Command, create bool, edit func(f *usersfile.File) (st
 		return err
 	}
 	cmd.SilenceUsage = true
+	unlock, err := usersfile.Lock(path) // another `caddy oidc users` waits
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := usersfile.Open(path, create)
 	if err != nil {
 		return err

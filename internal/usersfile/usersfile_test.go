@@ -2,6 +2,7 @@ package usersfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +160,44 @@ func TestRefuses(t *testing.T) {
 	}
 	if fi, _ := os.Stat(missing); fi.Mode().Perm() != 0o600 {
 		t.Errorf("new file mode %v", fi.Mode())
+	}
+}
+
+// TestConcurrentEdits: editors that lock the file do not lose each other's
+// changes.
+func TestConcurrentEdits(t *testing.T) {
+	path := write(t, original, 0o600)
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			unlock, err := Lock(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer unlock()
+			f, err := Open(path, false)
+			if err == nil {
+				err = f.Add(fmt.Sprintf("user%d", i), User{Password: digest})
+			}
+			if err == nil {
+				err = f.Save()
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := f.List()
+	if len(list) != n+2 {
+		t.Errorf("%d users after %d concurrent adds to 2, want %d", len(list), n, n+2)
 	}
 }
