@@ -1,6 +1,14 @@
 package caddyoidc
 
-import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+)
 
 // unmarshalClient reads
 //
@@ -39,6 +47,7 @@ func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
 			err = appendArgs(d, &c.GrantTypes)
 		case "response_types":
 			err = appendArgs(d, &c.ResponseTypes)
+			warnSplitResponseTypes(d, c.ClientID, c.ResponseTypes)
 		case "response_modes":
 			err = appendArgs(d, &c.ResponseModes)
 		case "token_endpoint_auth_method":
@@ -131,4 +140,20 @@ func unmarshalJWK(d *caddyfile.Dispenser) (JWK, error) {
 		return k, d.Errf("jwk %q: key is required", k.KeyID)
 	}
 	return k, nil
+}
+
+// warnSplitResponseTypes warns, when the Caddyfile is adapted, about
+// `response_types code id_token token` without quotes: three separate
+// response types, not the hybrid one. It stays valid (a client may allow
+// several), so it is a warning naming the quoted form.
+func warnSplitResponseTypes(d *caddyfile.Dispenser, clientID string, types []string) {
+	single := clients.SplitResponseTypes(types)
+	if single == nil {
+		return
+	}
+	caddy.Log().Named("caddyfile").Warn(
+		"response_types: "+strings.Join(single, ", ")+" are separate response types; for the combined one write it quoted: response_types \""+strings.Join(single, " ")+"\"",
+		zap.String("client_id", clientID),
+		zap.String("file", d.File()),
+		zap.Int("line", d.Line()))
 }

@@ -36,7 +36,8 @@ type Client struct {
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 
 	// Scopes the client may request. Default: openid, groups, profile,
-	// email. Add offline_access to allow refresh tokens.
+	// email (none for a client with only client_credentials, which needs no
+	// openid). Add offline_access to allow refresh tokens.
 	Scopes []string `json:"scopes,omitempty"`
 
 	// Audience lists the audiences the client may request.

@@ -22,12 +22,20 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "oidc",
-		Usage: "totp add|remove --user <name> [--config <path> [--adapter <name>]] [--issuer <url>]",
-		Short: "Manages the second factors of the oidc_provider's users",
+		Usage: "hash-password|secret|users|totp|validate|import-authelia ...",
+		Short: "Tools for the oidc_provider: digests, secrets, users, second factors, config checks, Authelia import",
 		Long: `
-Manages what the oidc_provider handler keeps for its users, working on the
-same database and Caddy storage as the handler configured in --config. It
-can run while Caddy is running.
+Tools for the oidc_provider handler. Run 'caddy help oidc <command>' for each:
+
+  hash-password    prints a password digest for the users file
+  secret           prints a random client secret and its digest
+  users            adds, changes, disables and lists users in the users file
+  totp             enrols, imports or removes a user's TOTP secret
+  validate         checks a config as Caddy would load it
+  import-authelia  translates Authelia's OpenID Connect config
+
+The totp commands work on the same database and Caddy storage as the
+handler configured in --config. They can run while Caddy is running.
 
   caddy oidc totp add --user alice --config /etc/caddy/Caddyfile
 
@@ -40,9 +48,22 @@ with an authenticator app. Hand them to the user over a safe channel.
 removes alice's TOTP secret (for a lost phone); she can enrol again after
 signing in.
 
+  caddy oidc totp add --user alice --secret JBSWY3DPEHPK3PXP... --config /etc/caddy/Caddyfile
+
+imports alice's existing secret (e.g. from Authelia's 'authelia storage
+user totp export'), so her authenticator app keeps working.
+
+The commands use the database of the handler in --config and print which.
+They refuse a SQLite database that does not exist yet: run them as the
+user Caddy runs as (same HOME or XDG_DATA_HOME), or give the handler an
+explicit 'storage sqlite <path>'.
+
 With several oidc_provider handlers in the config, choose one with --issuer.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(totpCommand())
+			for _, sub := range subcommands { // command_*.go
+				cmd.AddCommand(sub())
+			}
 		},
 	})
 }
@@ -76,6 +97,7 @@ func totpCommand() *cobra.Command {
 		c.Flags().String("issuer", "", "The issuer of the oidc_provider handler, when the config has several")
 		_ = c.MarkFlagRequired("user")
 	}
+	totpImportFlags(add) // command_totp.go
 	totp.AddCommand(add, remove)
 	return totp
 }
@@ -134,6 +156,9 @@ func runTOTP(cmd *cobra.Command, add bool) error {
 
 	// The database, exactly as the handler opens it.
 	h.StorageRaw = storageConfig(h.StorageRaw, issuer)
+	if err := checkDatabase(cmd, h.StorageRaw); err != nil { // command_totp.go
+		return err
+	}
 	mod, err = cctx.LoadModule(h, "StorageRaw")
 	if err != nil {
 		return fmt.Errorf("issuer %s: storage: %w", issuer, err)
@@ -173,11 +198,11 @@ func runTOTP(cmd *cobra.Command, add bool) error {
 	if err != nil {
 		return err
 	}
-	e, err := tp.AdminEnroll(cctx, username)
+	e, err := enrollOrImport(cmd, cctx, tp, username) // command_totp.go
 	if err != nil {
 		return err
 	}
-	if err := printEnrollment(cmd.OutOrStdout(), username, issuer, had, e); err != nil {
+	if err := printEnrollment(cmd.OutOrStdout(), username, issuer, had, e, stringFlag(cmd, "secret") != ""); err != nil {
 		// The secret is enrolled but nobody saw it: running the command
 		// again enrolls a new one.
 		return fmt.Errorf("enrolled a new TOTP secret for %q, but writing it failed (run the command again): %w", username, err)
@@ -197,9 +222,13 @@ func warn(w io.Writer, format string, args ...any) error {
 // printEnrollment writes what the administrator hands to the user. It
 // composes the text in memory and writes it at once, so there is one error
 // to check.
-func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment) error {
+func printEnrollment(w io.Writer, username, issuer string, replaced bool, e authn.Enrollment, imported bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
+	if imported {
+		fmt.Fprintf(&b, "Imported the TOTP secret of %q at %s: the authenticator app that has it keeps working.\n", username, issuer)
+	} else {
+		fmt.Fprintf(&b, "Enrolled a new TOTP secret for %q at %s.\n", username, issuer)
+	}
 	if replaced {
 		b.WriteString("It replaces the previous secret, which no longer works.\n")
 	}

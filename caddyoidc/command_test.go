@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -131,6 +132,22 @@ func cmdTOTP(t *testing.T, storageDir, dbPath, host string) (*authn.TOTP, []byte
 	return authn.NewTOTP(db, sealer, host), key
 }
 
+// createDatabase creates the SQLite database at path as the provider does on
+// its first start.
+func createDatabase(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func cmdCode(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
 	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
@@ -160,9 +177,23 @@ auth.example.com {
 	}
 	ctx := context.Background()
 
-	out, _, err := runOIDCCommand(t, "totp", "add", "--user", "alice", "--config", caddyfile)
+	// Before Caddy has created the database, the command refuses to create
+	// a second one (issue 13).
+	_, _, err := runOIDCCommand(t, "totp", "add", "--user", "alice", "--config", caddyfile)
+	if err == nil || !strings.Contains(err.Error(), dbPath+" does not exist") {
+		t.Fatalf("totp add before the database exists: err = %v", err)
+	}
+	if _, err := os.Stat(dbPath); err == nil {
+		t.Fatal("the refused command created the database")
+	}
+	createDatabase(t, dbPath)
+
+	out, stderr, err := runOIDCCommand(t, "totp", "add", "--user", "alice", "--config", caddyfile)
 	if err != nil {
 		t.Fatalf("totp add: %v", err)
+	}
+	if !strings.Contains(stderr, "Database: sqlite "+dbPath) {
+		t.Errorf("stderr does not name the database: %q", stderr)
 	}
 	secret := enrolledSecret(t, out, "auth.example.com", "alice")
 	tp, key := cmdTOTP(t, storageDir, dbPath, "auth.example.com")
@@ -199,7 +230,7 @@ auth.example.com {
 	}
 
 	// A disabled user can be enrolled, with a warning.
-	_, stderr, err := runOIDCCommand(t, "totp", "add", "--user", "dave", "--config", caddyfile)
+	_, stderr, err = runOIDCCommand(t, "totp", "add", "--user", "dave", "--config", caddyfile)
 	if err != nil || !strings.Contains(stderr, "disabled") {
 		t.Errorf("add for a disabled user: err = %v, stderr %q", err, stderr)
 	}
@@ -285,6 +316,15 @@ func TestTOTPCommandJSON(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--issuer") || !strings.Contains(err.Error(), "https://b.example.com/idp") {
 		t.Fatalf("two issuers without --issuer: err = %v", err)
 	}
+
+	// The default database does not exist before Caddy ran: the error names
+	// it; create it as Caddy would.
+	_, _, err = runOIDCCommand(t, "totp", "add", "--user", "alice", "--config", config, "--issuer", "https://b.example.com/idp")
+	m := regexp.MustCompile(`the database (\S+) does not exist`).FindStringSubmatch(fmt.Sprint(err))
+	if m == nil || !strings.Contains(err.Error(), filepath.Join(dir, "data", "caddy")) {
+		t.Fatalf("totp add before the database exists: err = %v", err)
+	}
+	createDatabase(t, m[1])
 
 	out, _, err := runOIDCCommand(t, "totp", "add", "--user", "alice", "--config", config, "--issuer", "https://b.example.com/idp")
 	if err != nil {

@@ -63,6 +63,11 @@ const flowClients = `
 			scopes openid api:read api:write
 			audience https://api.example.com
 		}
+		client m2m-api {
+			client_secret "s3cret-m2m-api"
+			grant_types client_credentials
+			scopes api:read
+		}
 		client legacy-app {
 			client_name "Legacy App"
 			client_secret "s3cret-legacy"
@@ -391,6 +396,13 @@ func TestClientCredentialsGrant(t *testing.T) {
 		if intro["active"] != true || intro["sub"] != "m2m" || intro["client_id"] != "m2m" || fmt.Sprint(intro["aud"]) != "[https://api.example.com]" {
 			t.Errorf("introspection %v", intro)
 		}
+	}
+	// A client acting only for itself needs no openid scope (issue 13).
+	apiCC := clientcredentials.Config{ClientID: "m2m-api", ClientSecret: "s3cret-m2m-api", TokenURL: e.issuer + "/api/oidc/token", Scopes: []string{"api:read"}}
+	if tok, err := apiCC.Token(ctx(t)); err != nil {
+		t.Errorf("client_credentials client without openid: %v", err)
+	} else if tok.Extra("scope") != "api:read" {
+		t.Errorf("client_credentials client without openid: scope %v, want api:read", tok.Extra("scope"))
 	}
 	cc := clientcredentials.Config{ClientID: "m2m", ClientSecret: "s3cret-m2m", TokenURL: e.issuer + "/api/oidc/token", Scopes: []string{"admin"}}
 	if _, err := cc.Token(ctx(t)); err == nil || !strings.Contains(err.Error(), "invalid_scope") {

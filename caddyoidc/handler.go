@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/provider"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -258,6 +259,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Now = now
 	if h.provider, err = provider.New(cfg); err != nil {
 		return err
+	}
+	for _, c := range cfg.Clients {
+		for _, w := range clients.Warnings(c) {
+			h.logger.Warn("client option: "+w, zap.String("client_id", c.ID))
+		}
 	}
 	if strings.HasPrefix(issuer, "http://") {
 		h.logger.Warn("issuer is not https: cookies are sent without the Secure flag; use this only for local testing", zap.String("issuer", issuer))

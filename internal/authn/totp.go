@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"image"
@@ -436,4 +437,53 @@ func TerminalQR(uri string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// AdminImport stores a known base32 secret (from another provider, such as
+// Authelia's `authelia storage user totp export`) as the confirmed secret
+// of username, replacing any secret the user had, so the user's
+// authenticator app keeps working. The secret must be for SHA-1, 6 digits
+// and 30-second steps, the only parameters TOTP verifies (and Authelia's
+// defaults); spaces, lower case and padding are accepted.
+func (t *TOTP) AdminImport(ctx context.Context, username, secret string) (Enrollment, error) {
+	if username == "" {
+		return Enrollment{}, errors.New("authn: TOTP: empty username")
+	}
+	norm := strings.ToUpper(strings.TrimRight(strings.Join(strings.Fields(secret), ""), "="))
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(norm)
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("authn: TOTP: the secret is not base32: %w", err)
+	}
+	if len(raw) < 10 {
+		return Enrollment{}, fmt.Errorf("authn: TOTP: the secret has %d bits, fewer than the 80 RFC 4226 requires", len(raw)*8)
+	}
+	issuer := t.issuer
+	if issuer == "" {
+		issuer = "caddy-oidc"
+	}
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: issuer, AccountName: username, Period: totpPeriod,
+		Secret: raw, Digits: totpDigits, Algorithm: totpAlgorithm,
+	})
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("authn: TOTP: %w", err)
+	}
+	sealed, err := t.sealer.Seal([]byte(key.Secret()), sealAAD(username))
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("authn: TOTP: seal secret of %q: %w", username, err)
+	}
+	if err := t.db.PutTOTPSecret(ctx, store.TOTPSecret{Username: username, Sealed: sealed, Confirmed: true}); err != nil {
+		return Enrollment{}, fmt.Errorf("authn: TOTP: %w", err)
+	}
+	return withQR(Enrollment{URI: key.URL(), Secret: key.Secret()})
+}
+
+// CheckTOTPParameters reports whether codes with algorithm (SHA1, SHA256,
+// SHA512), digits and period (seconds) are ones TOTP verifies: only SHA1, 6
+// digits and 30 seconds. Empty and zero values mean the defaults.
+func CheckTOTPParameters(algorithm string, digits, period int) error {
+	if (algorithm == "" || strings.EqualFold(algorithm, "SHA1")) && (digits == 0 || digits == totpDigits.Length()) && (period == 0 || period == totpPeriod) {
+		return nil
+	}
+	return fmt.Errorf("codes with %s, %d digits and %d-second steps cannot be verified: only SHA1, 6 digits and 30 seconds (Authelia's defaults) are; the user must enrol again", algorithm, digits, period)
 }

@@ -187,18 +187,20 @@ func newBase(cfg Config, algs []string) (*Client, error) {
 	}
 	c.postLogoutRedirectURIs = slices.Clone(cfg.PostLogoutRedirectURIs)
 
-	c.scopes = slices.Clone(cfg.Scopes)
-	if len(c.scopes) == 0 {
-		c.scopes = DefaultScopes()
-	}
-	if !slices.Contains(c.scopes, "openid") {
-		return nil, fmt.Errorf("scopes: must include openid")
-	}
-	c.audience = slices.Clone(cfg.Audience)
-
 	if err := c.setFlows(cfg); err != nil {
 		return nil, err
 	}
+
+	// A client acting only for itself (client_credentials) has no user to
+	// identify: it needs no openid scope and gets no default scopes.
+	c.scopes = slices.Clone(cfg.Scopes)
+	if len(c.scopes) == 0 && c.actsForUsers() {
+		c.scopes = DefaultScopes()
+	}
+	if c.actsForUsers() && !slices.Contains(c.scopes, "openid") {
+		return nil, fmt.Errorf("scopes: must include openid")
+	}
+	c.audience = slices.Clone(cfg.Audience)
 
 	switch c.pkceMethod {
 	case "", "S256", "plain":
@@ -280,4 +282,16 @@ func cmpOr(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// actsForUsers reports whether the client has a grant type that involves a
+// user (authorization_code, implicit, password), rather than only
+// client_credentials.
+func (c *Client) actsForUsers() bool {
+	for _, g := range c.grantTypes {
+		if g != GrantClientCredentials && g != GrantRefreshToken {
+			return true
+		}
+	}
+	return false
 }
