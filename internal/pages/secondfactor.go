@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
@@ -153,6 +154,7 @@ func (p *Pages) ServeSecondFactor(w http.ResponseWriter, r *http.Request) {
 	ctx, now, ip := r.Context(), p.now(), p.ClientIP(r)
 	if err := p.regulator.Check(ctx, f.user.Username, ip, now); err != nil {
 		p.LogBan(err, f.user.Username, ip)
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultBanned, f.user.Username, f.client)
 		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "That code is not valid.")
 		return
 	}
@@ -165,6 +167,7 @@ func (p *Pages) ServeSecondFactor(w http.ResponseWriter, r *http.Request) {
 			p.log.Error("verifying authenticator code", zap.String("username", f.user.Username), zap.Error(err))
 		}
 		p.log.Info("second factor failed", zap.String("username", f.user.Username), zap.String("remote_ip", ip))
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultFailure, f.user.Username, f.client)
 		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "That code is not valid.")
 		return
 	}
@@ -211,6 +214,7 @@ func (p *Pages) completeFactor(w http.ResponseWriter, r *http.Request, f pageFor
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))
+	p.reportSecondFactor(r, factorMethod(method), telemetry.ResultSuccess, s.Username, f.client)
 	p.continueAfterAuth(w, r, f, &s)
 }
 
