@@ -12,9 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
-	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )

@@ -8,8 +8,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
-	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
+	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
