@@ -42,7 +42,7 @@ signing in.
 
 With several oidc_provider handlers in the config, choose one with --issuer.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(totpCommand())
+			cmd.AddCommand(totpCommand(), sessionsCommand(), consentsCommand()) // command_sessions.go
 		},
 	})
 }
