@@ -219,7 +219,11 @@ func adminAddress(cfg []byte, flagAddr string) (string, bool) {
 			return "(admin off)", false
 		}
 	}
-	addr, err := caddycmd.DetermineAdminAPIAddress(flagAddr, cfg, "", "")
+	configFile := "" // DetermineAdminAPIAddress reads cfg only when told a file was given
+	if len(cfg) > 0 {
+		configFile = "(loaded)"
+	}
+	addr, err := caddycmd.DetermineAdminAPIAddress(flagAddr, cfg, configFile, "")
 	if err != nil {
 		return addr, false
 	}
