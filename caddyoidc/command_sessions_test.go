@@ -20,7 +20,7 @@ func TestSessionsAndConsentsCommands(t *testing.T) {
 	bin := buildCaddy(t)
 	e := newEnv(t, adminClients)
 	e.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	stop := e.runProcess(bin) // a real Caddy process, whose admin endpoint goes away when it stops
+	stop := e.runProcess(bin)                // a real Caddy process, whose admin endpoint goes away when it stops
 	cfg := filepath.Join(e.dir, "Caddyfile") // as runProcess wrote it
 	r := newRP(t, e.issuer, "remember-app", "remember-secret", oauth2.AuthStyleInHeader)
 	signIn := func() *browser {
