@@ -30,6 +30,13 @@ func (a auditEvent) str(k string) string { s, _ := a[k].(string); return s }
 // Caddy's log options, with user, client, address and method, and never a
 // password, secret, code or token (in that log or Caddy's main log).
 func TestAuditLog(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown := fmt.Sprintf(auditLog, "/var/log/caddy/oidc-audit.log"); !strings.Contains(string(readme), shown) {
+		t.Fatalf("README.md does not show the log option this test uses:\n%s", shown)
+	}
 	e := newEnv(t, adminClients)
 	e.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	auditPath := filepath.Join(e.dir, "audit.log")
