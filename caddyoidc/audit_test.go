@@ -150,3 +150,24 @@ func TestAuditLog(t *testing.T) {
 		}
 	}
 }
+
+// hasAuditEvent reports whether log (Caddy's JSON log) has an audit entry
+// with the message msg and the fields of match.
+func hasAuditEvent(log, msg string, match map[string]string) bool {
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+next:
+	for sc.Scan() {
+		var ev auditEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.str("logger") != "http.handlers.oidc_provider.audit" || ev.str("msg") != msg {
+			continue
+		}
+		for k, v := range match {
+			if ev.str(k) != v {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
