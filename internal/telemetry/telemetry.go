@@ -143,15 +143,6 @@ type NopAudit struct{}
 // Record does nothing.
 func (NopAudit) Record(context.Context, Event) {}
 
-// Timed runs f and reports its duration to m as a digest verification of
-// kind.
-func Timed[T any](m Metrics, kind string, f func() T) T {
-	start := time.Now()
-	v := f()
-	m.DigestVerified(kind, time.Since(start))
-	return v
-}
-
 // OutcomeOK is the outcome of an authorization request that sent a code or
 // tokens back to the client.
 const OutcomeOK = "ok"
