@@ -188,6 +188,7 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.regulator.Check(ctx, f.user.Username, ip, now); err != nil {
 		p.LogBan(err, f.user.Username, ip)
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultBanned, f.user.Username, f.client)
 		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "That code is not valid. A new key is shown: scan it again.")
 		return
 	}
@@ -196,6 +197,7 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 		p.log.Error("recording attempt", zap.Error(regErr))
 	}
 	if err != nil {
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultFailure, f.user.Username, f.client)
 		// The secret was shown once; a failed confirmation starts over with a
 		// new one rather than showing it again.
 		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "That code is not valid. A new key is shown: scan it again.")

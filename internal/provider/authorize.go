@@ -365,6 +365,7 @@ func (w *issWriter) WriteHeader(code int) {
 // access was denied (the page links to the error redirect).
 func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clients.Client, u *users.User) {
 	p.log.Info("authorization policy denied the user", zap.String("client_id", c.GetID()), zap.String("username", u.Username))
+	p.tel.Metrics.Authorization(c.GetID(), "access_denied")
 	rec := &redirectRecorder{header: http.Header{}}
 	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: rec, issuer: p.issuer}, ar,
 		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))
