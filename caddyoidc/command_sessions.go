@@ -303,12 +303,11 @@ func printSessions(w io.Writer, v any) error {
 		_, err := fmt.Fprintf(w, "%s has no login sessions at %s.\n", s.User, s.Issuer)
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "HANDLE\tCREATED\tLAST SEEN\tEXPIRES\tMETHODS\tREMEMBER ME\n")
+	rows := [][]string{{"HANDLE", "CREATED", "LAST SEEN", "EXPIRES", "METHODS", "REMEMBER ME"}}
 	for _, x := range s.Sessions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", x.Handle, stamp(x.CreatedAt), stamp(x.LastSeenAt), stamp(x.ExpiresAt), strings.Join(x.AMR, ","), x.RememberMe)
+		rows = append(rows, []string{x.Handle, stamp(x.CreatedAt), stamp(x.LastSeenAt), stamp(x.ExpiresAt), strings.Join(x.AMR, ","), fmt.Sprint(x.RememberMe)})
 	}
-	return tw.Flush()
+	return writeTable(w, rows)
 }
 
 func printConsents(w io.Writer, v any) error {
@@ -325,12 +324,11 @@ func printConsents(w io.Writer, v any) error {
 		_, err := fmt.Fprintf(w, "%s has no remembered consents at %s.\n", c.User, c.Issuer)
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "CLIENT\tSCOPES\tGRANTED\tEXPIRES\n")
+	rows := [][]string{{"CLIENT", "SCOPES", "GRANTED", "EXPIRES"}}
 	for _, x := range c.Consents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.ClientID, strings.Join(x.Scopes, " "), stamp(x.GrantedAt), stamp(x.ExpiresAt))
+		rows = append(rows, []string{x.ClientID, strings.Join(x.Scopes, " "), stamp(x.GrantedAt), stamp(x.ExpiresAt)})
 	}
-	return tw.Flush()
+	return writeTable(w, rows)
 }
 
 func printRevoked(what string) func(io.Writer, any) error {
@@ -347,6 +345,18 @@ func printRevoked(what string) func(io.Writer, any) error {
 		_, err := fmt.Fprintf(w, "Revoked %d %s of %s at %s.\n", r.Revoked, what, r.User, r.Issuer)
 		return err
 	}
+}
+
+// writeTable writes rows as aligned columns, in one write.
+func writeTable(w io.Writer, rows [][]string) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		_, _ = io.WriteString(tw, strings.Join(r, "\t")+"\n") // into memory: cannot fail
+	}
+	_ = tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
