@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"golang.org/x/oauth2"
 )
 
@@ -303,4 +305,45 @@ func (e *env) writeRaw(name, content string) {
 	}
 	future := time.Now().Add(3 * time.Second)
 	_ = os.Chtimes(path, future, future)
+}
+
+// With two issuers in one Caddy, each admin request names its issuer, and
+// acts on that issuer's database only.
+func TestAdminSeveralIssuers(t *testing.T) {
+	e := newEnv(t, adminClients)
+	e.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	port2, sock2 := listenSocket(t)
+	issuer2 := fmt.Sprintf("http://127.0.0.1:%d", port2)
+	// The second site: the first one's Caddyfile with another port, issuer
+	// and database.
+	second := strings.NewReplacer(
+		fmt.Sprintf("http://%s:%d {", e.host, e.port), fmt.Sprintf("http://127.0.0.1:%d {", port2),
+		fmt.Sprintf("bind fd/%d", e.sockFD), fmt.Sprintf("bind fd/%d", sock2.Fd()),
+		"oidc_provider "+e.issuer, "oidc_provider "+issuer2,
+		"oidc.db", "oidc2.db",
+	).Replace(e.caddyfile()[strings.Index(e.caddyfile(), "http://"):])
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(e.caddyfile()+second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+	e.waitReady()
+
+	r := newRP(t, e.issuer, "basic-app", "s3cret-basic", oauth2.AuthStyleInHeader)
+	loginFlow(t, newBrowser(t, e.issuer), r.config.AuthCodeURL(randString(t)), "alice")
+
+	if status, body := e.adminCall("GET", "/oidc/sessions?user=alice"); status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), issuer2) {
+		t.Errorf("without issuer=: %d %v; want 400 naming the issuers", status, body)
+	}
+	one := e.mustAdmin("GET", "/oidc/sessions?user=alice&issuer="+url.QueryEscape(e.issuer))
+	two := e.mustAdmin("GET", "/oidc/sessions?user=alice&issuer="+url.QueryEscape(issuer2))
+	if len(as[[]any](t, one["sessions"])) != 1 || len(as[[]any](t, two["sessions"])) != 0 {
+		t.Errorf("sessions by issuer: %v and %v", one, two)
+	}
+	if got := e.mustAdmin("GET", "/oidc/issuers"); len(as[[]any](t, got["issuers"])) != 2 {
+		t.Errorf("issuers: %v", got)
+	}
 }
