@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,6 +24,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/provider"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -166,6 +168,13 @@ type Handler struct {
 	logger   *zap.Logger
 	poolKey  string
 	state    *issuerState // from the pool, while poolKey is set
+
+	// For the admin API and the metrics (admin.go, metrics.go).
+	issuer  string          // resolved
+	clients []string        // the configured client IDs
+	db      *store.DB       // the storage module's database
+	audit   telemetry.Audit // the audit log
+	seq     uint64          // provisioning order: the newest handler of an issuer serves the admin API
 }
 
 // CaddyModule returns the Caddy module information.
@@ -257,6 +266,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Authn.ClientIP = clientIP
 	cfg.Logger = h.logger
 	cfg.Now = now
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	h.issuer, h.db, h.seq, h.clients = issuer, cfg.DB, provisioned.Add(1), clientIDs(cfg.Clients)
+	h.audit = zapAudit{log: h.logger.Named(auditLoggerName), issuer: issuer}
+	cfg.Telemetry = telemetry.Sink{Metrics: newPromMetrics(issuer, h.clients), Audit: h.audit}
 	if h.provider, err = provider.New(cfg); err != nil {
 		return err
 	}
@@ -320,6 +335,19 @@ func (h *Handler) Cleanup() error {
 	return nil
 }
 
+// provisioned numbers the handlers in the order they were provisioned.
+var provisioned atomic.Uint64
+
+// clientIDs lists the configured client IDs, the only values of the
+// metrics' client label.
+func clientIDs(cs []provider.ClientConfig) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
 // now is the clock of the engine and the key manager (login sessions,
 // consents, regulation, key rotation and retention). Tests shift it
 // (export_test.go) instead of sleeping until an expiry.
@@ -331,6 +359,7 @@ var issuers = caddy.NewUsagePool()
 
 // issuerState is what must survive a reload for one issuer.
 type issuerState struct {
+	issuer       string
 	keys         *keys.Manager // its refresher runs until Destruct
 	hmacSecret   []byte
 	cookieSecret []byte
@@ -363,7 +392,7 @@ func loadIssuerState(ctx caddy.Context, issuer string, keyOpts keys.Options) (*i
 		return nil, fmt.Errorf("totp key: %w", err)
 	}
 	km.Start() // follow rotations by other instances sharing the storage
-	return &issuerState{keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret, totpKey: totpKey}, nil
+	return &issuerState{issuer: issuer, keys: km, hmacSecret: hmacSecret, cookieSecret: cookieSecret, totpKey: totpKey}, nil
 }
 
 // UserSource is implemented by modules in the oidc.users namespace.

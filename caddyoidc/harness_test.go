@@ -47,6 +47,8 @@ type env struct {
 	issuer  string
 	extra   string // extra Caddyfile lines inside oidc_provider
 	clients string // client blocks
+	admin   string // the admin endpoint's address; "" turns it off
+	global  string // extra global options
 }
 
 // testPassword is every test user's password.
@@ -109,8 +111,13 @@ func (e *env) writeUsers(users map[string]string) {
 
 // caddyfile renders the site's Caddyfile.
 func (e *env) caddyfile() string {
+	admin := "admin off"
+	if e.admin != "" {
+		admin = "admin " + e.admin
+	}
 	return fmt.Sprintf(`{
-	admin off
+	%[8]s
+%[9]s
 	auto_https off
 	persist_config off
 	storage file_system %[1]s/storage
@@ -129,7 +136,7 @@ http://%[7]s:%[2]d {
 	}
 	respond "app behind the provider" 200
 }
-`, e.dir, e.port, e.issuer, e.extra, e.clients, e.sockFD, e.host)
+`, e.dir, e.port, e.issuer, e.extra, e.clients, e.sockFD, e.host, admin, e.global)
 }
 
 // start adapts the Caddyfile and runs Caddy until the test ends (or stop).

@@ -127,6 +127,11 @@ func TestTwoFactorTOTP(t *testing.T) {
 			t.Errorf("the log contains a TOTP secret or code")
 		}
 	}
+	for _, result := range []string{"success", "failure"} {
+		if !hasAuditEvent(e.logText(), "second_factor", map[string]string{"user": "alice", "method": "totp", "result": result, "client_id": "tf-app"}) {
+			t.Errorf("no second_factor %s event in the audit log", result)
+		}
+	}
 }
 
 func TestPolicyDeniesOutsideGroup(t *testing.T) {

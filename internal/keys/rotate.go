@@ -1,8 +1,13 @@
 package keys
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Automatic rotation of generated keys. A generated key signs for the
@@ -197,4 +202,100 @@ func conflicts(stored []*signingKey, cfgActive map[string]*ConfiguredKey) error 
 		}
 	}
 	return nil
+}
+
+// ErrNothingToRotate is returned by RotateNow when every signing key comes
+// from the configuration: those change with the configuration only.
+var ErrNothingToRotate = errors.New("keys: every signing key comes from the configuration (jwks or issuer_private_key); change the configuration to replace them")
+
+// RotateNow replaces every generated signing key at once (an operator's
+// "rotate now", e.g. after a suspected leak): for each algorithm whose
+// active key is generated, the pending next key, or a new one, signs from
+// now on, and the old key is retired and stays published for the retention
+// so that tokens it signed still verify. The new set is written under the
+// storage lock, so instances sharing the storage adopt it at their next
+// refresh. It returns the key IDs that sign from now on.
+func (m *Manager) RotateNow(ctx context.Context) (kids []string, err error) {
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
+	if m.st == nil {
+		return nil, errors.New("keys: rotate: not backed by storage")
+	}
+	if err := m.st.Lock(ctx, m.lockName); err != nil {
+		return nil, fmt.Errorf("keys: lock %q: %w", m.lockName, err)
+	}
+	defer func() {
+		if uerr := m.st.Unlock(context.WithoutCancel(ctx), m.lockName); uerr != nil && err == nil {
+			kids, err = nil, fmt.Errorf("keys: unlock %q: %w", m.lockName, uerr)
+		}
+	}()
+	now := m.opts.Now()
+	data, err := m.st.Load(ctx, m.storageKey)
+	if err != nil {
+		return nil, fmt.Errorf("keys: load %q: %w", m.storageKey, err)
+	}
+	if !bytes.Equal(data, m.seen) {
+		if err := m.adopt(data, now); err != nil {
+			return nil, err
+		}
+	}
+	if m.conflict {
+		return nil, errors.New("keys: rotate: the stored key set belongs to an instance with other signing keys; reload this one first")
+	}
+	at := now.Truncate(time.Second) // stored with second precision; not after now
+	var next []*signingKey
+	pending := map[string]*signingKey{}
+	for _, k := range m.seenKeys {
+		if k.state == statePending {
+			pending[k.alg] = k
+		}
+	}
+	rotating := map[string]bool{}
+	for _, k := range m.seenKeys {
+		if k.state == stateActive && !k.configured && m.cfgActive[k.alg] == nil {
+			rotating[k.alg] = true
+		}
+	}
+	if len(rotating) == 0 {
+		return nil, ErrNothingToRotate
+	}
+	for _, k := range m.seenKeys {
+		if p := pending[k.alg]; p == k && rotating[k.alg] {
+			c := *k
+			c.activatesAt = at
+			k = &c
+		}
+		next = append(next, k)
+	}
+	for _, alg := range supportedAlgs {
+		if !rotating[alg] || pending[alg] != nil {
+			continue
+		}
+		k, err := generateKey(alg)
+		if err != nil {
+			return nil, err
+		}
+		k.state, k.activatesAt = statePending, at
+		next = append(next, k)
+	}
+	next, _ = promote(next, now, m.opts.Retention)
+	if err := checkSet(next); err != nil {
+		return nil, fmt.Errorf("keys: rotate: %w", err)
+	}
+	if data, err = encodeKeySet(next); err != nil {
+		return nil, fmt.Errorf("keys: encode key set: %w", err)
+	}
+	if err := m.st.Store(ctx, m.storageKey, data); err != nil {
+		return nil, fmt.Errorf("keys: store %q: %w", m.storageKey, err)
+	}
+	if err := m.adopt(data, now); err != nil {
+		return nil, err
+	}
+	for _, k := range next {
+		if k.state == stateActive && rotating[k.alg] {
+			kids = append(kids, k.kid)
+		}
+	}
+	m.logger.Load().Info("signing keys rotated on request", zap.Strings("signing", kids))
+	return kids, nil
 }

@@ -1,11 +1,14 @@
 package keys
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 )
 
 func TestRotationLead(t *testing.T) {
@@ -249,5 +252,61 @@ func TestConflicts(t *testing.T) {
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
 		}
+	}
+}
+
+// RotateNow makes new keys sign at once, keeps the old ones published for the
+// retention, is seen by another instance at its next refresh, and refuses
+// when only configured keys sign.
+func TestRotateNow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := newClock()
+	opts := Options{Now: clock.Now}
+	m1, err := Load(ctx, &certmagic.FileStorage{Path: dir}, "p", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(ctx, &certmagic.FileStorage{Path: dir}, "p", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRS, oldES := kidOf(t, signWith(t, m1, RS256)), kidOf(t, signWith(t, m1, ES256))
+	kids, err := m1.RotateNow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRS, newES := kidOf(t, signWith(t, m1, RS256)), kidOf(t, signWith(t, m1, ES256))
+	if newRS == oldRS || newES == oldES || !slices.Contains(kids, newRS) || !slices.Contains(kids, newES) || len(kids) != 2 {
+		t.Fatalf("after RotateNow = %v: signing with %s, %s (were %s, %s)", kids, newRS, newES, oldRS, oldES)
+	}
+	if pub := publishedKIDs(m1); !slices.Contains(pub, oldRS) || !slices.Contains(pub, oldES) {
+		t.Errorf("old keys not published any more: %v", pub)
+	}
+	if err := m2.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := kidOf(t, signWith(t, m2, RS256)); got != newRS {
+		t.Errorf("the other instance signs with %s after a refresh, want %s", got, newRS)
+	}
+	clock.add(DefaultRetention + time.Second)
+	if err := m1.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pub := publishedKIDs(m1); slices.Contains(pub, oldRS) {
+		t.Errorf("old key still published after the retention: %v", pub)
+	}
+
+	cfg := Options{Now: clock.Now, Configured: []ConfiguredKey{configured(t, "main", rsaKeys()[0])}}
+	mc, err := Load(ctx, newStorage(t), "p", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kids, err := mc.RotateNow(ctx); err != nil || len(kids) != 1 || kids[0] == "main" {
+		t.Errorf("RotateNow with a configured RS256 key = %v, %v; want only the generated ES256 key replaced", kids, err)
+	}
+	if got := kidOf(t, signWith(t, mc, RS256)); got != "main" {
+		t.Errorf("the configured key no longer signs: %s", got)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -46,7 +48,9 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	banned := p.regulator.Check(ctx, username, ip, now)
 	// The password is checked even when banned, so that a ban looks and
 	// takes exactly like a wrong password: usernames cannot be probed.
+	start := time.Now()
 	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
+	p.tel.Metrics.DigestVerified(telemetry.DigestUserPassword, time.Since(start))
 	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
 		p.log.Error("authenticating user", zap.Error(err))
 	}
@@ -58,8 +62,10 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	if banned != nil || err != nil {
 		if banned != nil {
 			p.LogBan(banned, username, ip)
+			p.reportSignIn(r, telemetry.MethodPassword, telemetry.ResultBanned, username, client)
 		} else {
 			p.log.Info("login failed", zap.String("username", username), zap.String("remote_ip", ip))
+			p.reportSignIn(r, telemetry.MethodPassword, telemetry.ResultFailure, username, client)
 		}
 		p.RenderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
 		return
@@ -71,6 +77,7 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("login succeeded", zap.String("username", user.Username))
+	p.reportSignIn(r, telemetry.MethodPassword, telemetry.ResultSuccess, user.Username, client)
 	if next == nil {
 		http.Redirect(w, r, p.base+PathSettings, http.StatusSeeOther)
 		return

@@ -30,7 +30,10 @@ func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 					p.log.Error("ending every login session of the user", zap.Error(err))
 				}
 				p.log.Info("signed out on all devices", zap.String("username", login.Username))
+				p.reportSignOut(r.Context(), login.Username, p.ClientIP(r), "all_devices")
 			}
+		} else if login, err := p.CurrentLogin(r); err == nil && login != nil {
+			p.reportSignOut(r.Context(), login.Username, p.ClientIP(r), "")
 		}
 		if err := p.EndLogin(w, r); err != nil {
 			p.log.Error("ending login session", zap.Error(err))

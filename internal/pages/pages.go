@@ -20,6 +20,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -135,6 +136,8 @@ type Config struct {
 	Store           Store
 	Authorize       AuthorizeFunc
 	Logger          *zap.Logger
+	// Telemetry receives metrics and audit events (default: none).
+	Telemetry telemetry.Sink
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -152,6 +155,7 @@ type Pages struct {
 	db            Store
 	authorize     AuthorizeFunc
 	log           *zap.Logger
+	tel           telemetry.Sink
 	now           func() time.Time
 	ui            *ui.Pages
 	assets        http.Handler
@@ -190,6 +194,7 @@ func New(cfg Config) (*Pages, error) {
 		db:            cfg.Store,
 		authorize:     cfg.Authorize,
 		log:           cfg.Logger,
+		tel:           cfg.Telemetry.Or(),
 		now:           cfg.Now,
 	}
 	if p.ui, err = ui.New(p.base + PathAssets); err != nil {

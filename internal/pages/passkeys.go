@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
@@ -276,6 +277,7 @@ func (p *Pages) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *sto
 // passkeyFailure answers a failed ceremony and logs it (never the response).
 func (p *Pages) passkeyFailure(w http.ResponseWriter, r *http.Request, op, username string, err error) {
 	fields := []zap.Field{zap.String("operation", op), zap.String("remote_ip", p.ClientIP(r)), zap.Error(err)}
+	p.reportPasskeyFailure(r, op, username, err)
 	if username != "" {
 		fields = append(fields, zap.String("username", username))
 	}
@@ -324,6 +326,7 @@ func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys 
 	}
 	if u, err := p.users.Lookup(res.Username); err != nil || u.Disabled {
 		p.log.Info("passkey login refused: unknown or disabled user", zap.String("username", res.Username))
+		p.reportSignIn(r, telemetry.MethodPasskey, telemetry.ResultFailure, res.Username, nil)
 		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
 		return
 	}
@@ -335,6 +338,7 @@ func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys 
 		return
 	}
 	p.log.Info("login succeeded", zap.String("username", res.Username), zap.String("method", "passkey"))
+	p.reportSignIn(r, telemetry.MethodPasskey, telemetry.ResultSuccess, res.Username, nil)
 	writeJSON(w, http.StatusOK, webauthnOK)
 }
 
@@ -370,6 +374,7 @@ func (p *Pages) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys *a
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", "hwk"))
+	p.reportSecondFactor(r, telemetry.MethodWebAuthn, telemetry.ResultSuccess, s.Username, nil)
 	writeJSON(w, http.StatusOK, webauthnOK)
 }
 

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 )
 
 // ClientIP returns the client's address as Caddy determined it (honouring
@@ -31,6 +33,8 @@ func (p *Pages) LogBan(err error, username, ip string) {
 	if errors.As(err, &ban) {
 		p.log.Warn("authentication attempt while banned", zap.String("username", username), zap.String("remote_ip", ip),
 			zap.String("reason", ban.Reason), zap.Time("until", ban.Until))
+		p.tel.Metrics.Ban()
+		p.tel.Audit.Record(context.Background(), telemetry.Event{Action: telemetry.ActionBan, User: username, IP: ip, Reason: ban.Reason})
 		return
 	}
 	p.log.Error("checking regulation", zap.Error(err))

@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -153,6 +154,7 @@ func (p *Pages) ServeSecondFactor(w http.ResponseWriter, r *http.Request) {
 	ctx, now, ip := r.Context(), p.now(), p.ClientIP(r)
 	if err := p.regulator.Check(ctx, f.user.Username, ip, now); err != nil {
 		p.LogBan(err, f.user.Username, ip)
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultBanned, f.user.Username, f.client)
 		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "That code is not valid.")
 		return
 	}
@@ -165,6 +167,7 @@ func (p *Pages) ServeSecondFactor(w http.ResponseWriter, r *http.Request) {
 			p.log.Error("verifying authenticator code", zap.String("username", f.user.Username), zap.Error(err))
 		}
 		p.log.Info("second factor failed", zap.String("username", f.user.Username), zap.String("remote_ip", ip))
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultFailure, f.user.Username, f.client)
 		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "That code is not valid.")
 		return
 	}
@@ -185,6 +188,7 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.regulator.Check(ctx, f.user.Username, ip, now); err != nil {
 		p.LogBan(err, f.user.Username, ip)
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultBanned, f.user.Username, f.client)
 		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "That code is not valid. A new key is shown: scan it again.")
 		return
 	}
@@ -193,6 +197,7 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 		p.log.Error("recording attempt", zap.Error(regErr))
 	}
 	if err != nil {
+		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultFailure, f.user.Username, f.client)
 		// The secret was shown once; a failed confirmation starts over with a
 		// new one rather than showing it again.
 		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "That code is not valid. A new key is shown: scan it again.")
@@ -211,6 +216,7 @@ func (p *Pages) completeFactor(w http.ResponseWriter, r *http.Request, f pageFor
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))
+	p.reportSecondFactor(r, factorMethod(method), telemetry.ResultSuccess, s.Username, f.client)
 	p.continueAfterAuth(w, r, f, &s)
 }
 

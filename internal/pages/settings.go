@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -71,6 +72,7 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.log.Info("consent revoked", zap.String("username", f.user.Username), zap.String("client_id", clientID))
+		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentRevoked, User: f.user.Username, Client: clientID, IP: p.ClientIP(r), Actor: "user"})
 		p.renderSettings(w, r, f.user, "The application will ask for your consent again.", "")
 	default:
 		p.renderSettings(w, r, f.user, "", "Unknown action.")

@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
@@ -123,9 +124,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	switch flow.Decision {
 	case "deny":
 		p.log.Info("consent denied", zap.String("client_id", client.GetID()), zap.String("username", login.Username))
+		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentDenied, User: login.Username, Client: client.GetID(), IP: p.pages.ClientIP(r), Scopes: ar.GetRequestedScopes()})
 		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return
 	case "allow":
+		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentGiven, User: login.Username, Client: client.GetID(), IP: p.pages.ClientIP(r), Scopes: ar.GetRequestedScopes()})
 		if flow.Remember {
 			p.pages.RememberConsent(ctx, client, user.Username, ar.GetRequestedScopes(), ar.GetRequestedAudience())
 		}
@@ -176,6 +179,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	}
 	resp.AddParameter("iss", p.issuer) // RFC 9207
 	p.log.Info("authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
+	p.tel.Metrics.Authorization(client.GetID(), telemetry.OutcomeOK)
 	if isOOB(ar) {
 		// A native app without a redirect URI: the user copies the code.
 		p.pages.Render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
@@ -316,6 +320,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	if ar != nil && ar.GetClient() != nil {
 		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
 	}
+	p.tel.Metrics.Authorization(requestClientID(ar), telemetry.ErrorCode(rfc.ErrorField))
 	if rfc.CodeField >= 500 {
 		p.log.Error("authorization request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
 	} else {
@@ -360,6 +365,7 @@ func (w *issWriter) WriteHeader(code int) {
 // access was denied (the page links to the error redirect).
 func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clients.Client, u *users.User) {
 	p.log.Info("authorization policy denied the user", zap.String("client_id", c.GetID()), zap.String("username", u.Username))
+	p.tel.Metrics.Authorization(c.GetID(), "access_denied")
 	rec := &redirectRecorder{header: http.Header{}}
 	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: rec, issuer: p.issuer}, ar,
 		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))

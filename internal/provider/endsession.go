@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
@@ -127,6 +128,9 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 		fields = append(fields, zap.String("username", login.Username))
 	}
 	p.log.Info("signed out (RP-initiated)", fields...)
+	if login != nil {
+		p.tel.Audit.Record(r.Context(), telemetry.Event{Action: telemetry.ActionSignOut, User: login.Username, Client: p.knownClientID(req.clientID()), IP: p.pages.ClientIP(r), Actor: "user"})
+	}
 	if req.redirectURI != "" {
 		p.endSessionRedirect(w, r, req)
 		return

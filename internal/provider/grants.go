@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -72,7 +73,9 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 	}
 	now := p.now()
 	banned := p.pages.Regulator().Check(ctx, username, ip, now)
+	start := time.Now()
 	user, err := p.users.Authenticate(username, secret)
+	p.tel.Metrics.DigestVerified(telemetry.DigestUserPassword, time.Since(start))
 	if err != nil && !errors.Is(err, users.ErrInvalidCredentials) {
 		p.log.Error("authenticating user (password grant)", zap.Error(err))
 		return "", err // server_error
@@ -84,12 +87,15 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 	}
 	if banned != nil {
 		p.pages.LogBan(banned, username, ip)
+		p.reportPasswordGrant(ctx, telemetry.ResultBanned, username, ip)
 		return "", fosite.ErrNotFound
 	}
 	if err != nil {
 		p.log.Info("login failed (password grant)", zap.String("username", username), zap.String("remote_ip", ip))
+		p.reportPasswordGrant(ctx, telemetry.ResultFailure, username, ip)
 		return "", fosite.ErrNotFound
 	}
+	p.reportPasswordGrant(ctx, telemetry.ResultSuccess, user.Username, ip)
 	ar, ok := ctx.Value(fosite.AccessRequestContextKey).(fosite.AccessRequester)
 	if !ok {
 		return "", errors.New("password grant: no access request in the context")

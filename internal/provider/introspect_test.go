@@ -48,6 +48,8 @@ type epProvider struct {
 	*Provider
 	t  *testing.T
 	db *store.DB // the provider's storage, for the tests to look into
+	// scopes, when set, are the scopes mint grants (default openid profile).
+	scopes fosite.Arguments
 }
 
 func newEndpointProvider(t *testing.T, mutate func(*Config)) *epProvider {
@@ -114,6 +116,9 @@ func (tp *epProvider) mint(clientID, username string, audience ...string) grant 
 	req.Session = sess
 	req.RequestedAt = now
 	req.GrantedScope = fosite.Arguments{"openid", "profile"}
+	if tp.scopes != nil {
+		req.GrantedScope = tp.scopes
+	}
 	req.GrantedAudience = audience
 	strategy := compose.NewOAuth2HMACStrategy(tp.fosite)
 	at, atSig, err := strategy.GenerateAccessToken(ctx, req)

@@ -29,6 +29,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -133,6 +134,8 @@ type Config struct {
 
 	// Logger receives structured logs; never secrets or tokens.
 	Logger *zap.Logger
+	// Telemetry receives metrics and audit events (default: none).
+	Telemetry telemetry.Sink
 
 	// Now is the engine's clock for the expiry decisions it makes itself
 	// (login sessions, max_age, client assertions, JWT access tokens,
@@ -156,6 +159,7 @@ type Provider struct {
 	oauth2     fosite.OAuth2Provider
 	pages      *pages.Pages
 	log        *zap.Logger
+	tel        telemetry.Sink
 	minEntropy int
 	fosite     *fosite.Config
 	storage    FositeStorage
@@ -225,6 +229,7 @@ func New(cfg Config) (*Provider, error) {
 		keys:       cfg.Keys,
 		db:         cfg.DB,
 		log:        cfg.Logger,
+		tel:        cfg.Telemetry.Or(),
 		now:        cfg.Now,
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
@@ -297,6 +302,7 @@ func New(cfg Config) (*Provider, error) {
 		Store:           cfg.DB,
 		Authorize:       p.authorize, // the pages resume authorization requests
 		Logger:          cfg.Logger,
+		Telemetry:       cfg.Telemetry,
 		Now:             cfg.Now,
 	}); err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ func (p *Provider) serveRevocation(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.oauth2.NewRevocationRequest(ctx, r); err == nil {
 		p.log.Info("token revoked", zap.String("client_id", p.requestClientID(r)))
+		p.reportRevocation(r)
 	} else if rfc := fosite.ErrorToRFC6749Error(err); rfc.ErrorField == fosite.ErrUnauthorizedClient.ErrorField {
 		// The token belongs to another client: nothing happens.
 		p.log.Info("revocation of another client's token ignored", zap.String("client_id", p.requestClientID(r)))

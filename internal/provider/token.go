@@ -37,6 +37,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("token issued", zap.String("client_id", ar.GetClient().GetID()), zap.Strings("grant_type", ar.GetGrantTypes()))
+	p.reportToken(ctx, r, ar)
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -139,6 +140,7 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	if ar != nil && ar.GetClient() != nil {
 		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
 	}
+	p.reportTokenError(ar, rfc)
 	if rfc.CodeField >= 500 {
 		p.log.Error("token request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
 	} else {

@@ -214,6 +214,25 @@ func (b *FileBackend) reload() {
 	b.setErr(nil)
 }
 
+// Reload reads the file now, whether or not it looks changed, and returns
+// how many users it defines. When the file cannot be read or is invalid the
+// users loaded before stay in effect and the error says why (without any
+// password digest).
+func (b *FileBackend) Reload() (int, error) {
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	st, snap, err := load(b.path)
+	b.seen = st
+	b.nextCheck.Store(time.Now().Add(b.checkInterval).UnixNano())
+	if err != nil {
+		b.setErr(err)
+		return 0, err
+	}
+	b.snap.Store(snap)
+	b.setErr(nil)
+	return len(snap.users), nil
+}
+
 // load reads and parses the users file. It returns the state of the file it
 // read even when the content is invalid, so that the same content is not
 // parsed again.

@@ -584,3 +584,29 @@ func TestConcurrentAuthenticate(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Reload reads the file at once, even within the check interval and when
+// its time and size look unchanged, and keeps the old users on a bad file.
+func TestReloadNow(t *testing.T) {
+	b, path := newBackend(t, oneUser("john", fastArgon2id(t, "old")))
+	b.checkInterval = time.Hour
+	b.nextCheck.Store(time.Now().Add(time.Hour).UnixNano())
+	writeUsers(t, path, oneUser("jane", fastArgon2id(t, "jane")))
+	if _, err := b.Lookup("jane"); err != ErrUserNotFound {
+		t.Fatalf("file re-read before the check interval: %v", err)
+	}
+	n, err := b.Reload()
+	if err != nil || n != 1 {
+		t.Fatalf("Reload = %d, %v", n, err)
+	}
+	if _, err := b.Lookup("jane"); err != nil {
+		t.Fatalf("added user after Reload: %v", err)
+	}
+	writeUsers(t, path, "users: {}\n")
+	if _, err := b.Reload(); err == nil || !strings.Contains(err.Error(), "no users") {
+		t.Fatalf("Reload of a file without users: %v", err)
+	}
+	if _, err := b.Lookup("jane"); err != nil {
+		t.Fatalf("users lost after a failed Reload: %v", err)
+	}
+}

@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RecentFailures", testRecentFailures},
 		{"DeleteAttemptsBefore", testDeleteAttemptsBefore},
 		{"LongValues", testLongValues},
+		{"AdminLoginSessions", testAdminLoginSessions},
+		{"AdminConsents", testAdminConsents},
+		{"RevokeClientGrants", testRevokeClientGrants},
 	} {
 		runner.run(t, tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}
