@@ -130,6 +130,12 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		SectorIdentifierURI:          c.SectorIdentifierURI,
 		Lifespan:                     c.Lifespan,
 		ClaimsPolicy:                 c.ClaimsPolicy,
+
+		RequestURIs:                      c.RequestURIs,
+		RequestObjectSigningAlg:          c.RequestObjectSigningAlg,
+		AuthorizationSignedResponseAlg:   c.AuthorizationSignedResponseAlg,
+		AuthorizationSignedResponseKeyID: c.AuthorizationSignedResponseKeyID,
+		IntrospectionSignedResponseAlg:   c.IntrospectionSignedResponseAlg,
 	}, nil
 }
 

@@ -487,3 +487,13 @@ func (m *Manager) activeKey(alg string) *signingKey { return m.current().active[
 
 // all returns the manager's keys, published or not, as loaded.
 func (m *Manager) all() []*signingKey { return m.current().all }
+
+// ActiveKeyIDs returns the kid of each key that signs now, with its
+// algorithm.
+func (m *Manager) ActiveKeyIDs() map[string]string {
+	out := map[string]string{}
+	for alg, k := range m.current().active {
+		out[k.kid] = alg
+	}
+	return out
+}
