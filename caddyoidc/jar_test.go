@@ -423,3 +423,60 @@ func TestSignedIntrospectionOnRequest(t *testing.T) {
 		t.Errorf("%s %v", intro.alg, intro.claims)
 	}
 }
+
+// TestOpenIDClientJARAndJARM: openid-client v6 sends a request object by
+// value and verifies the JARM response itself (jar-rp.mjs).
+func TestOpenIDClientJARAndJARM(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkix, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "")
+	privPath, pubPath := filepath.Join(e.dir, "client.key"), filepath.Join(e.dir, "client.pub")
+	for path, block := range map[string]*pem.Block{privPath: {Type: "PRIVATE KEY", Bytes: pkcs8}, pubPath: {Type: "PUBLIC KEY", Bytes: pkix}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clients = fmt.Sprintf(`
+		client node-jar {
+			client_secret "node-jar-secret"
+			redirect_uris https://app.example.com/oidc/callback
+			scopes openid profile email
+			consent_mode implicit
+			id_token_signed_response_alg ES256
+			authorization_signed_response_alg ES256
+			request_object_signing_alg ES256
+			jwk {
+				key {file.%s}
+			}
+		}`, pubPath)
+	e.start()
+	vars := flowEnv(e, "node-jar", "node-jar-secret", "https://app.example.com/oidc/callback")
+	vars["CLIENT_KEY"] = privPath
+	out := script(t, "jar-rp.mjs", vars)
+	if out["request_parameter_supported"] != true {
+		t.Errorf("request_parameter_supported %v", out["request_parameter_supported"])
+	}
+	if got := fmt.Sprint(out["url_params"]); got != "[client_id request]" {
+		t.Errorf("authorization URL parameters %s, want client_id and request only", got)
+	}
+	if got := fmt.Sprint(out["callback_params"]); got != "[response]" {
+		t.Errorf("callback parameters %s, want the JARM response only", got)
+	}
+	claims, _ := out["claims"].(map[string]any)
+	if fmt.Sprint(claims["aud"]) != "[node-jar]" || claims["iss"] != e.issuer || claims["name"] == nil {
+		t.Errorf("ID token claims %v", claims)
+	}
+	if out["jarm_error"] != "login_required" {
+		t.Errorf("JARM error %v, want login_required", out["jarm_error"])
+	}
+}
