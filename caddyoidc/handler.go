@@ -244,6 +244,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.state = state
 	state.attach(h, ctx.Storage(), h.logger.Named("keys"))
+	if err := state.keys.Ensure(ctx, keyOpts.Algorithms); err != nil { // a reload's new client algorithms
+		return fmt.Errorf("keys: %w", err)
+	}
 
 	// What the config does not say: the modules' and the pool's parts.
 	cfg.Users = h.users.Users()

@@ -480,3 +480,35 @@ func TestOpenIDClientJARAndJARM(t *testing.T) {
 		t.Errorf("JARM error %v, want login_required", out["jarm_error"])
 	}
 }
+
+// TestReloadAddsAlgorithmKey: a reload adding a client with a new algorithm
+// gets its key from the shared key manager; the keys published before stay.
+func TestReloadAddsAlgorithmKey(t *testing.T) {
+	client := func(id, alg string) string {
+		return fmt.Sprintf(`
+		client %s {
+			client_secret "s3cret"
+			redirect_uris %s
+			id_token_signed_response_alg %s
+		}`, id, rpCallback, alg)
+	}
+	e := newEnv(t, client("a", "RS256"))
+	e.start()
+	before := fetchJWKS(t, e)
+	e.clients = client("a", "RS256") + client("b", "ES512")
+	if err := e.load(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	after := fetchJWKS(t, e)
+	if len(after.Keys) != len(before.Keys)+1 {
+		t.Fatalf("JWKS has %d keys after the reload, want %d", len(after.Keys), len(before.Keys)+1)
+	}
+	for _, k := range before.Keys {
+		if len(after.Key(k.KeyID)) != 1 {
+			t.Errorf("key %q left the JWKS", k.KeyID)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(getJSON(t, e.issuer+"/.well-known/openid-configuration")["id_token_signing_alg_values_supported"]), "ES512") {
+		t.Error("discovery does not list ES512")
+	}
+}

@@ -143,13 +143,14 @@ func (h *Handler) clientAlgorithms() []string {
 // keysFingerprint identifies a key configuration, so that a reload with
 // other keys (or another retention, rotation period or refresh interval)
 // builds a new key manager while a reload with the same ones shares it.
+// The clients' algorithms are not part of it: a shared manager makes the
+// keys a reload needs (keys.Manager.Ensure).
 func keysFingerprint(opts keys.Options) (string, error) {
 	cfg := opts.Configured
-	if len(cfg) == 0 && opts.Retention == time.Hour && opts.RotationPeriod == 0 && opts.RefreshInterval == 0 && len(opts.Algorithms) == 0 {
+	if len(cfg) == 0 && opts.Retention == time.Hour && opts.RotationPeriod == 0 && opts.RefreshInterval == 0 {
 		return "", nil
 	}
 	h := sha256.New()
-	h.Write([]byte(strings.Join(opts.Algorithms, ",") + ";"))
 	for _, d := range []time.Duration{opts.Retention, opts.RotationPeriod, opts.RefreshInterval} {
 		_ = binary.Write(h, binary.BigEndian, int64(d))
 	}

@@ -111,6 +111,7 @@ type Manager struct {
 	seen      []byte        // the stored set last read
 	seenKeys  []*signingKey // seen, decoded
 	conflict  bool          // seen contradicts this manager's configuration
+	extraAlgs []string      // algorithms Ensure added (ensure.go)
 
 	startOnce, closeOnce sync.Once
 	cancel               context.CancelFunc

@@ -525,3 +525,39 @@ func TestLoadAlgorithms(t *testing.T) {
 		t.Error("HS256 accepted as a signing algorithm")
 	}
 }
+
+// TestEnsure: a shared manager makes the keys a reload's new clients need,
+// stores them, and keeps them through refreshes.
+func TestEnsure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newStorage(t)
+	m, err := Load(ctx, st, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Attach(st, nil)
+	if err := m.Ensure(ctx, []string{ES512, EdDSA}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{RS256, ES256, ES512, EdDSA}
+	if got := m.Algorithms(); !slices.Equal(got, want) {
+		t.Fatalf("Algorithms() = %v, want %v", got, want)
+	}
+	if _, err := m.Sign(map[string]any{"sub": "a"}, EdDSA, nil); err != nil {
+		t.Error(err)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Load(ctx, st, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := other.Algorithms(); !slices.Equal(got, want) {
+		t.Errorf("another instance sees %v, want %v", got, want)
+	}
+	if err := m.Ensure(ctx, []string{"HS256"}); err == nil {
+		t.Error("Ensure(HS256): no error")
+	}
+}
