@@ -24,13 +24,13 @@ var RequestObjectAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "P
 
 // jarOptions are a client's request object, JARM and introspection options.
 type jarOptions struct {
-	requestURIs    []string // registered request_uri values, https
-	requestObjAlg  string   // "" = any of RequestObjectAlgs; "none" = unsigned allowed (and only that)
-	keys           *jose.JSONWebKeySet
-	keysURI        string
-	jarmAlg        string // JARM signing algorithm (default RS256)
-	introspectAlg  string // "" = JSON unless the request asks for a JWT (then RS256)
-	hasClientKeys  bool
+	requestURIs   []string // registered request_uri values, https
+	requestObjAlg string   // "" = any of RequestObjectAlgs; "none" = unsigned allowed (and only that)
+	keys          *jose.JSONWebKeySet
+	keysURI       string
+	jarmAlg       string // JARM signing algorithm (default RS256)
+	introspectAlg string // "" = JSON unless the request asks for a JWT (then RS256)
+	hasClientKeys bool
 }
 
 // setJAR validates the options (algs are the provider's signing algorithms,
