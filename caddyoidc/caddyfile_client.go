@@ -91,6 +91,18 @@ func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
 			err = oneArg(d, &c.AuthorizationSignedResponseKeyID)
 		case "introspection_signed_response_alg":
 			err = oneArg(d, &c.IntrospectionSignedResponseAlg)
+		case "id_token_encrypted_response_alg":
+			err = oneArg(d, &c.IDTokenEncryptedResponseAlg)
+		case "id_token_encrypted_response_enc":
+			err = oneArg(d, &c.IDTokenEncryptedResponseEnc)
+		case "userinfo_encrypted_response_alg":
+			err = oneArg(d, &c.UserinfoEncryptedResponseAlg)
+		case "userinfo_encrypted_response_enc":
+			err = oneArg(d, &c.UserinfoEncryptedResponseEnc)
+		case "authorization_encrypted_response_alg":
+			err = oneArg(d, &c.AuthorizationEncryptedResponseAlg)
+		case "authorization_encrypted_response_enc":
+			err = oneArg(d, &c.AuthorizationEncryptedResponseEnc)
 		default:
 			return c, d.Errf("client %q: unrecognized option %q", c.ClientID, opt)
 		}

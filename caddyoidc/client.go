@@ -181,6 +181,20 @@ type Client struct {
 	// none: JSON, unless the request has Accept:
 	// application/token-introspection+jwt (then RS256).
 	IntrospectionSignedResponseAlg string `json:"introspection_signed_response_alg,omitempty"`
+
+	// IDTokenEncryptedResponseAlg, UserinfoEncryptedResponseAlg and
+	// AuthorizationEncryptedResponseAlg encrypt ID tokens, userinfo and
+	// JARM responses to the client's encryption key (a jwk with use enc,
+	// or in its jwks_uri): RSA-OAEP, RSA-OAEP-256 (RSA keys), ECDH-ES,
+	// ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW (EC keys). The *Enc
+	// options pick the content encryption: A128CBC-HS256 (default),
+	// A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM, A256GCM.
+	IDTokenEncryptedResponseAlg       string `json:"id_token_encrypted_response_alg,omitempty"`
+	IDTokenEncryptedResponseEnc       string `json:"id_token_encrypted_response_enc,omitempty"`
+	UserinfoEncryptedResponseAlg      string `json:"userinfo_encrypted_response_alg,omitempty"`
+	UserinfoEncryptedResponseEnc      string `json:"userinfo_encrypted_response_enc,omitempty"`
+	AuthorizationEncryptedResponseAlg string `json:"authorization_encrypted_response_alg,omitempty"`
+	AuthorizationEncryptedResponseEnc string `json:"authorization_encrypted_response_enc,omitempty"`
 }
 
 // id returns the client ID under either name, for error messages.

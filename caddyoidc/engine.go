@@ -136,6 +136,13 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		AuthorizationSignedResponseAlg:   c.AuthorizationSignedResponseAlg,
 		AuthorizationSignedResponseKeyID: c.AuthorizationSignedResponseKeyID,
 		IntrospectionSignedResponseAlg:   c.IntrospectionSignedResponseAlg,
+
+		IDTokenEncryptedResponseAlg:       c.IDTokenEncryptedResponseAlg,
+		IDTokenEncryptedResponseEnc:       c.IDTokenEncryptedResponseEnc,
+		UserinfoEncryptedResponseAlg:      c.UserinfoEncryptedResponseAlg,
+		UserinfoEncryptedResponseEnc:      c.UserinfoEncryptedResponseEnc,
+		AuthorizationEncryptedResponseAlg: c.AuthorizationEncryptedResponseAlg,
+		AuthorizationEncryptedResponseEnc: c.AuthorizationEncryptedResponseEnc,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -510,5 +511,127 @@ func TestReloadAddsAlgorithmKey(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(getJSON(t, e.issuer+"/.well-known/openid-configuration")["id_token_signing_alg_values_supported"]), "ES512") {
 		t.Error("discovery does not list ES512")
+	}
+}
+
+// TestEncryptedResponses: ID token (RSA-OAEP-256, nested), userinfo
+// (ECDH-ES, the JSON itself) and JARM (ECDH-ES+A256KW, A256GCM, nested)
+// encrypted to the client's use-enc keys; each decrypts with the client's
+// private key, and what is inside verifies.
+func TestEncryptedResponses(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "")
+	paths := map[string]any{"rsa.pub": &rsaKey.PublicKey, "ec.pub": &ecKey.PublicKey}
+	for name, pub := range paths {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.dir, name), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clients = fmt.Sprintf(`
+		client enc-app {
+			client_secret "s3cret-enc"
+			redirect_uris %[1]s
+			scopes openid profile
+			consent_mode implicit
+			id_token_encrypted_response_alg RSA-OAEP-256
+			userinfo_encrypted_response_alg ECDH-ES
+			authorization_encrypted_response_alg ECDH-ES+A256KW
+			authorization_encrypted_response_enc A256GCM
+			jwk rsa-enc {
+				use enc
+				key {file.%[2]s/rsa.pub}
+			}
+			jwk ec-enc {
+				use enc
+				key {file.%[2]s/ec.pub}
+			}
+		}`, rpCallback, e.dir)
+	e.start()
+	meta := getJSON(t, e.issuer+"/.well-known/openid-configuration")
+	if !strings.Contains(fmt.Sprint(meta["id_token_encryption_alg_values_supported"]), "RSA-OAEP-256") {
+		t.Errorf("discovery: %v", meta["id_token_encryption_alg_values_supported"])
+	}
+	decrypt := func(t *testing.T, token string, key any, alg jose.KeyAlgorithm, enc jose.ContentEncryption, kid string) ([]byte, string) {
+		t.Helper()
+		jwe, err := jose.ParseEncryptedCompact(token, []jose.KeyAlgorithm{alg}, []jose.ContentEncryption{enc})
+		if err != nil {
+			t.Fatalf("not a %s/%s JWE: %v", alg, enc, err)
+		}
+		if jwe.Header.KeyID != kid {
+			t.Errorf("kid %q, want %q", jwe.Header.KeyID, kid)
+		}
+		out, err := jwe.Decrypt(key)
+		if err != nil {
+			t.Fatalf("decrypt: %v", err)
+		}
+		cty, _ := jwe.Header.ExtraHeaders["cty"].(string)
+		return out, cty
+	}
+
+	b := newBrowser(t, e.issuer)
+	// JARM, encrypted: the code inside.
+	q := authQuery(t, "enc-app", "scope", "openid profile", "response_mode", "query.jwt")
+	params := callbackParams(t, authorizeAs(t, b, e.authURL(q), "alice"), rpCallback)
+	inner, cty := decrypt(t, params.Get("response"), ecKey, jose.ECDH_ES_A256KW, jose.A256GCM, "ec-enc")
+	if cty != "JWT" {
+		t.Errorf("JARM cty %q", cty)
+	}
+	jws, err := jose.ParseSigned(string(inner), []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := fetchJWKS(t, e)
+	payload, err := jws.Verify(set.Key(jws.Signatures[0].Header.KeyID)[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	_ = json.Unmarshal(payload, &claims)
+	code, _ := claims["code"].(string)
+	if code == "" || claims["state"] != q.Get("state") {
+		t.Fatalf("JARM claims %v", claims)
+	}
+
+	// ID token, encrypted and nested; go-oidc verifies what is inside.
+	status, tok := postToken(t, e.issuer, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpCallback}}, "enc-app", "s3cret-enc")
+	if status != http.StatusOK {
+		t.Fatalf("token: %d %v", status, tok)
+	}
+	inner, cty = decrypt(t, as[string](t, tok["id_token"]), rsaKey, jose.RSA_OAEP_256, jose.A128CBC_HS256, "rsa-enc")
+	p, err := oidc.NewProvider(ctx(t), e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idt, err := p.Verifier(&oidc.Config{ClientID: "enc-app"}).Verify(ctx(t), string(inner)); err != nil || cty != "JWT" || idt.Nonce != q.Get("nonce") {
+		t.Errorf("inner ID token: %v (cty %q)", err, cty)
+	}
+
+	// Userinfo: unsigned, so the JWE of the JSON.
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/api/oidc/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+as[string](t, tok["access_token"]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	closeBody(resp)
+	if resp.Header.Get("Content-Type") != "application/jwt" {
+		t.Errorf("userinfo Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	inner, cty = decrypt(t, string(body), ecKey, jose.ECDH_ES, jose.A128CBC_HS256, "ec-enc")
+	var info map[string]any
+	if err := json.Unmarshal(inner, &info); err != nil || cty != "" || info["name"] != "Alice Example" || info["aud"] != "enc-app" {
+		t.Errorf("userinfo %s (cty %q): %v", inner, cty, err)
 	}
 }

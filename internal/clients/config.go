@@ -110,6 +110,12 @@ type Config struct {
 	AuthorizationSignedResponseAlg   string
 	AuthorizationSignedResponseKeyID string
 	IntrospectionSignedResponseAlg   string
+
+	// Encryption to the client's use-enc keys (encrypt.go): alg is one of
+	// EncryptionAlgs, enc one of EncryptionEncs (default A128CBC-HS256).
+	IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc             string
+	UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc           string
+	AuthorizationEncryptedResponseAlg, AuthorizationEncryptedResponseEnc string
 }
 
 // Lifespans are the token lifespans of a named lifespan (Authelia's

@@ -82,12 +82,29 @@ func ParseConfiguredKey(keyID, alg, use, keyPEM, chainPEM string) (ConfiguredKey
 // option.
 func ParsePublicJWK(keyID, alg, use, keyPEM, chainPEM string) (jose.JSONWebKey, error) {
 	var jwk jose.JSONWebKey
-	if use != "" && use != "sig" {
-		return jwk, fmt.Errorf("use: %q is not sig", use)
+	if use != "" && use != "sig" && use != "enc" {
+		return jwk, fmt.Errorf("use: %q is not sig or enc", use)
 	}
 	pub, err := parsePublicKeyPEM(keyPEM)
 	if err != nil {
 		return jwk, fmt.Errorf("key: %w", err)
+	}
+	if use == "enc" {
+		// A key the provider encrypts responses to: RSA (RSA-OAEP*) or
+		// EC (ECDH-ES*).
+		_, isRSA := pub.(*rsa.PublicKey)
+		_, isEC := pub.(*ecdsa.PublicKey)
+		switch {
+		case !isRSA && !isEC:
+			return jwk, fmt.Errorf("key: an encryption key must be RSA or EC")
+		case alg != "" && !(isRSA && strings.HasPrefix(alg, "RSA-OAEP") || isEC && strings.HasPrefix(alg, "ECDH-ES")):
+			return jwk, fmt.Errorf("algorithm: %q does not fit this encryption key", alg)
+		}
+		certs, err := parseChain(chainPEM, pub)
+		if err != nil {
+			return jwk, fmt.Errorf("certificate_chain: %w", err)
+		}
+		return jose.JSONWebKey{Key: pub, KeyID: keyID, Algorithm: alg, Use: "enc", Certificates: certs}, nil
 	}
 	if alg != "" && !slices.Contains(AlgorithmsFor(pub), alg) {
 		return jwk, fmt.Errorf("algorithm: %q does not fit this key (%s)", alg, strings.Join(AlgorithmsFor(pub), ", "))

@@ -110,4 +110,5 @@ func (p *Provider) jarDiscovery(doc map[string]any) {
 	doc["request_object_signing_alg_values_supported"] = reqAlgs
 	doc["authorization_signing_alg_values_supported"] = p.keys.Algorithms()
 	doc["introspection_signing_alg_values_supported"] = p.keys.Algorithms()
+	encryptionDiscovery(doc) // encrypt.go
 }

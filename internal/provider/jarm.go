@@ -66,6 +66,9 @@ func (h *jarmHandler) write(ctx context.Context, rw http.ResponseWriter, ar fosi
 		}
 	}
 	token, err := p.keys.Sign(claims, c.AuthorizationSignedResponseAlg(), nil)
+	if e := c.AuthorizationEncryption(); err == nil && e.Alg != "" {
+		token, err = p.clientAuth.Encrypt(ctx, c, e, []byte(token), true)
+	}
 	if err != nil {
 		p.log.Error("signing a JARM response", zap.String("client_id", c.GetID()), zap.Error(err))
 		p.pages.RenderFailure(rw, err, "The sign-in service could not answer the application. Please try again.")
