@@ -49,7 +49,7 @@ type Client struct {
 	sector                 string        // pairwise subject sector; "" = public subjects (sector.go)
 	lifespans              *Lifespans    // the client's named lifespan, nil = the provider's
 	claimsPolicy           *claims.Policy
-	jar                    jarOptions // request objects, JARM, signed introspection (jar.go)
+	jar                    jarOptions  // request objects, JARM, signed introspection (jar.go)
 	enc                    encryptions // encrypted responses (encrypt.go)
 }
 
