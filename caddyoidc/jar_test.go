@@ -117,7 +117,8 @@ func TestRequestObjectErrorsGoToTheClient(t *testing.T) {
 		c := map[string]any{"iss": "jar-app", "aud": e.issuer, "client_id": "jar-app", "response_type": "code",
 			"redirect_uri": rpCallback, "scope": "openid profile", "exp": time.Now().Add(time.Minute).Unix()}
 		for i := 0; i+1 < len(kv); i += 2 {
-			c[kv[i].(string)] = kv[i+1]
+			name, _ := kv[i].(string)
+			c[name] = kv[i+1]
 		}
 		return c
 	}
@@ -191,7 +192,7 @@ func TestRequestObjectByValue(t *testing.T) {
 // jarmResponse verifies a JARM response JWT with the provider's JWKS.
 func jarmResponse(t *testing.T, e *env, token, alg string) map[string]any {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 	if err != nil {
 		t.Fatalf("JARM response: %v", err)
 	}
@@ -381,7 +382,7 @@ func signedIntrospection(t *testing.T, e *env, id, secret, token string, accept 
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/token-introspection+jwt" {
 		t.Fatalf("introspection %d %q: %s", resp.StatusCode, ct, body)
 	}
-	jws, err := jose.ParseSigned(string(body), []jose.SignatureAlgorithm{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
+	jws, err := jose.ParseSignedCompact(string(body), []jose.SignatureAlgorithm{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +588,7 @@ func TestEncryptedResponses(t *testing.T) {
 	if cty != "JWT" {
 		t.Errorf("JARM cty %q", cty)
 	}
-	jws, err := jose.ParseSigned(string(inner), []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(string(inner), []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,13 +92,17 @@ func ParsePublicJWK(keyID, alg, use, keyPEM, chainPEM string) (jose.JSONWebKey, 
 	if use == "enc" {
 		// A key the provider encrypts responses to: RSA (RSA-OAEP*) or
 		// EC (ECDH-ES*).
-		_, isRSA := pub.(*rsa.PublicKey)
-		_, isEC := pub.(*ecdsa.PublicKey)
-		switch {
-		case !isRSA && !isEC:
+		var family string
+		switch pub.(type) {
+		case *rsa.PublicKey:
+			family = "RSA-OAEP"
+		case *ecdsa.PublicKey:
+			family = "ECDH-ES"
+		default:
 			return jwk, fmt.Errorf("key: an encryption key must be RSA or EC")
-		case alg != "" && !(isRSA && strings.HasPrefix(alg, "RSA-OAEP") || isEC && strings.HasPrefix(alg, "ECDH-ES")):
-			return jwk, fmt.Errorf("algorithm: %q does not fit this encryption key", alg)
+		}
+		if alg != "" && !strings.HasPrefix(alg, family) {
+			return jwk, fmt.Errorf("algorithm: %q does not fit this encryption key (%s…)", alg, family)
 		}
 		certs, err := parseChain(chainPEM, pub)
 		if err != nil {

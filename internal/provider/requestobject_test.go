@@ -66,7 +66,8 @@ func jarClaims(kv ...any) map[string]any {
 	c := map[string]any{"iss": "jar", "aud": epIssuer, "client_id": "jar", "response_type": "code", "redirect_uri": "https://jar.example/cb",
 		"scope": "openid", "state": "object-state", "nonce": "object-nonce", "exp": time.Now().Add(time.Minute).Unix()}
 	for i := 0; i+1 < len(kv); i += 2 {
-		c[kv[i].(string)] = kv[i+1]
+		name, _ := kv[i].(string)
+		c[name] = kv[i+1]
 	}
 	return c
 }
