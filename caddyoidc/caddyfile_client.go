@@ -89,6 +89,29 @@ func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
 			err = oneArg(d, &c.Lifespan)
 		case "claims_policy":
 			err = oneArg(d, &c.ClaimsPolicy)
+		// Request objects, JARM, signed introspection.
+		case "request_uris", "request_uri":
+			err = appendArgs(d, &c.RequestURIs)
+		case "request_object_signing_alg":
+			err = oneArg(d, &c.RequestObjectSigningAlg)
+		case "authorization_signed_response_alg":
+			err = oneArg(d, &c.AuthorizationSignedResponseAlg)
+		case "authorization_signed_response_key_id":
+			err = oneArg(d, &c.AuthorizationSignedResponseKeyID)
+		case "introspection_signed_response_alg":
+			err = oneArg(d, &c.IntrospectionSignedResponseAlg)
+		case "id_token_encrypted_response_alg":
+			err = oneArg(d, &c.IDTokenEncryptedResponseAlg)
+		case "id_token_encrypted_response_enc":
+			err = oneArg(d, &c.IDTokenEncryptedResponseEnc)
+		case "userinfo_encrypted_response_alg":
+			err = oneArg(d, &c.UserinfoEncryptedResponseAlg)
+		case "userinfo_encrypted_response_enc":
+			err = oneArg(d, &c.UserinfoEncryptedResponseEnc)
+		case "authorization_encrypted_response_alg":
+			err = oneArg(d, &c.AuthorizationEncryptedResponseAlg)
+		case "authorization_encrypted_response_enc":
+			err = oneArg(d, &c.AuthorizationEncryptedResponseEnc)
 		default:
 			return c, d.Errf("client %q: unrecognized option %q", c.ClientID, opt)
 		}

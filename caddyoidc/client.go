@@ -73,12 +73,12 @@ type Client struct {
 	// or 64 bytes); RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384
 	// or ES512 for private_key_jwt. Default: any of the method's.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
-	// JWKS are the client's public keys for private_key_jwt: key_id,
-	// algorithm, use and key (a PEM public key or certificate). Not with
-	// jwks_uri.
+	// JWKS are the client's public keys, for private_key_jwt and request
+	// objects: key_id, algorithm, use and key (a PEM public key or
+	// certificate). Not with jwks_uri.
 	JWKS []JWK `json:"jwks,omitempty"`
 	// JWKSURI is where the client publishes its JWK Set, for
-	// private_key_jwt: https (http only on loopback); fetched with a 5s
+	// private_key_jwt and request objects: https (http only on loopback); fetched with a 5s
 	// timeout and a 256 KiB limit, cached for 10 minutes, and fetched
 	// again when an assertion names a key it does not have.
 	JWKSURI string `json:"jwks_uri,omitempty"`
@@ -91,7 +91,9 @@ type Client struct {
 	PKCEChallengeMethod string `json:"pkce_challenge_method,omitempty"`
 
 	// IDTokenSignedResponseAlg is the ID token signing algorithm: RS256
-	// (default) or ES256.
+	// (default), RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or
+	// EdDSA. The provider generates a key for an algorithm on first need,
+	// unless its jwks has one.
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 
 	// AuthorizationPolicy is one_factor, two_factor, or the name of one of
@@ -121,14 +123,14 @@ type Client struct {
 	// pushed_authorization_request_endpoint (RFC 9126). Default false.
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 
-	// AccessTokenSignedResponseAlg is none (default: opaque access tokens),
-	// RS256 or ES256: RFC 9068 JWT access tokens (typ at+jwt) signed with
+	// AccessTokenSignedResponseAlg is none (default: opaque access tokens)
+	// or a signing algorithm (as id_token_signed_response_alg): RFC 9068 JWT access tokens (typ at+jwt) signed with
 	// the provider's keys, which resource servers can check against the
 	// JWKS. They still work at userinfo, introspection and revocation.
 	AccessTokenSignedResponseAlg string `json:"access_token_signed_response_alg,omitempty"`
 
-	// UserinfoSignedResponseAlg is none (default: userinfo answers JSON),
-	// RS256 or ES256: userinfo answers a signed JWT (application/jwt) with
+	// UserinfoSignedResponseAlg is none (default: userinfo answers JSON)
+	// or a signing algorithm (as id_token_signed_response_alg): userinfo answers a signed JWT (application/jwt) with
 	// iss and aud added.
 	UserinfoSignedResponseAlg string `json:"userinfo_signed_response_alg,omitempty"`
 	// UserinfoSigningAlgorithm is the older Authelia name of
@@ -154,6 +156,46 @@ type Client struct {
 	// claims custom scopes release. Default: every claim the granted scopes
 	// release goes into the ID token and userinfo.
 	ClaimsPolicy string `json:"claims_policy,omitempty"`
+
+	// Request objects, JARM and signed introspection (README, "Request
+	// objects and JARM").
+
+	// RequestURIs are the https URLs this client may pass as request_uri
+	// (a request object by reference, RFC 9101): compared exactly, fetched
+	// when used (5 s, 64 KiB, no redirects).
+	RequestURIs []string `json:"request_uris,omitempty"`
+	// RequestObjectSigningAlg is the only algorithm this client's request
+	// objects may use (verified with its jwks or jwks_uri): RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA. none
+	// allows unsigned request objects, and only those. Default: any of
+	// these but none.
+	RequestObjectSigningAlg string `json:"request_object_signing_alg,omitempty"`
+	// AuthorizationSignedResponseAlg signs this client's JARM responses
+	// (response_mode query.jwt, fragment.jwt, form_post.jwt, jwt): any
+	// signing algorithm of id_token_signed_response_alg. Default RS256.
+	AuthorizationSignedResponseAlg string `json:"authorization_signed_response_alg,omitempty"`
+	// AuthorizationSignedResponseKeyID picks the JARM signing key by its
+	// key_id (one of the provider's jwks), and so its algorithm.
+	AuthorizationSignedResponseKeyID string `json:"authorization_signed_response_key_id,omitempty"`
+	// IntrospectionSignedResponseAlg makes introspection answer this
+	// client with a signed JWT (RFC 9701), with this algorithm. Default
+	// none: JSON, unless the request has Accept:
+	// application/token-introspection+jwt (then RS256).
+	IntrospectionSignedResponseAlg string `json:"introspection_signed_response_alg,omitempty"`
+
+	// IDTokenEncryptedResponseAlg, UserinfoEncryptedResponseAlg and
+	// AuthorizationEncryptedResponseAlg encrypt ID tokens, userinfo and
+	// JARM responses to the client's encryption key (a jwk with use enc,
+	// or in its jwks_uri): RSA-OAEP, RSA-OAEP-256 (RSA keys), ECDH-ES,
+	// ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW (EC keys). The *Enc
+	// options pick the content encryption: A128CBC-HS256 (default),
+	// A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM, A256GCM.
+	IDTokenEncryptedResponseAlg       string `json:"id_token_encrypted_response_alg,omitempty"`
+	IDTokenEncryptedResponseEnc       string `json:"id_token_encrypted_response_enc,omitempty"`
+	UserinfoEncryptedResponseAlg      string `json:"userinfo_encrypted_response_alg,omitempty"`
+	UserinfoEncryptedResponseEnc      string `json:"userinfo_encrypted_response_enc,omitempty"`
+	AuthorizationEncryptedResponseAlg string `json:"authorization_encrypted_response_alg,omitempty"`
+	AuthorizationEncryptedResponseEnc string `json:"authorization_encrypted_response_enc,omitempty"`
 }
 
 // id returns the client ID under either name, for error messages.

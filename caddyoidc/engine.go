@@ -130,6 +130,19 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		SectorIdentifierURI:          c.SectorIdentifierURI,
 		Lifespan:                     c.Lifespan,
 		ClaimsPolicy:                 c.ClaimsPolicy,
+
+		RequestURIs:                      c.RequestURIs,
+		RequestObjectSigningAlg:          c.RequestObjectSigningAlg,
+		AuthorizationSignedResponseAlg:   c.AuthorizationSignedResponseAlg,
+		AuthorizationSignedResponseKeyID: c.AuthorizationSignedResponseKeyID,
+		IntrospectionSignedResponseAlg:   c.IntrospectionSignedResponseAlg,
+
+		IDTokenEncryptedResponseAlg:       c.IDTokenEncryptedResponseAlg,
+		IDTokenEncryptedResponseEnc:       c.IDTokenEncryptedResponseEnc,
+		UserinfoEncryptedResponseAlg:      c.UserinfoEncryptedResponseAlg,
+		UserinfoEncryptedResponseEnc:      c.UserinfoEncryptedResponseEnc,
+		AuthorizationEncryptedResponseAlg: c.AuthorizationEncryptedResponseAlg,
+		AuthorizationEncryptedResponseEnc: c.AuthorizationEncryptedResponseEnc,
 	}, nil
 }
 

@@ -517,7 +517,7 @@ func TestDiscoveryListsFlows(t *testing.T) {
 	if got, want := list("response_types_supported"), []string{"code", "code id_token", "code token", "code id_token token", "id_token", "id_token token", "token"}; !slices.Equal(got, want) {
 		t.Errorf("response_types_supported %q, want %q", got, want)
 	}
-	if got, want := list("response_modes_supported"), []string{"query", "fragment", "form_post"}; !slices.Equal(got, want) {
+	if got, want := list("response_modes_supported"), []string{"query", "fragment", "form_post", "query.jwt", "fragment.jwt", "form_post.jwt", "jwt"}; !slices.Equal(got, want) {
 		t.Errorf("response_modes_supported %q, want %q", got, want)
 	}
 }

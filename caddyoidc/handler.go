@@ -67,8 +67,9 @@ type Handler struct {
 	HMACSecret string `json:"hmac_secret,omitempty"`
 
 	// JWKS are signing keys from the configuration. The first key of each
-	// algorithm (RS256, ES256) signs, instead of the key generated for that
-	// algorithm; the others are published and verify. A key that signed
+	// algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384,
+	// ES512, EdDSA) signs, instead of the key generated for that algorithm
+	// (RS256 and ES256 always, the others when a client first names them); the others are published and verify. A key that signed
 	// before and is replaced or removed stays published, and keeps
 	// verifying ID token hints and JWT access tokens, until the last token
 	// it signed has expired (the longer of id_token_lifespan and
@@ -253,6 +254,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.state = state
 	state.attach(h, ctx.Storage(), h.logger.Named("keys"))
+	if err := state.keys.Ensure(ctx, keyOpts.Algorithms); err != nil { // a reload's new client algorithms
+		return fmt.Errorf("keys: %w", err)
+	}
 
 	// What the config does not say: the modules' and the pool's parts.
 	cfg.Users = h.users.Users()

@@ -26,14 +26,17 @@ type JWK struct {
 	// every token the key signs. Default: the RFC 7638 thumbprint of the
 	// key.
 	KeyID string `json:"key_id,omitempty"`
-	// Algorithm is the JWS algorithm. Signing keys: RS256 or ES256,
-	// default from the key type. Client keys: RS256, RS384, RS512, PS256,
-	// PS384, PS512, ES256, ES384 or ES512; default any that fits the key.
+	// Algorithm is the JWS algorithm: RS256, RS384, RS512, PS256, PS384,
+	// PS512 (RSA keys), ES256, ES384, ES512 (P-256, P-384, P-521) or
+	// EdDSA (Ed25519). Signing keys: one algorithm per key, default
+	// RS256, the curve's ES algorithm, or EdDSA. Client keys: default any
+	// that fits the key.
 	Algorithm string `json:"algorithm,omitempty"`
 	// Use must be sig (the default).
 	Use string `json:"use,omitempty"`
 	// Key is the PEM key: the private key for a signing key (RSA 2048 to
-	// 4096 bits, or ECDSA P-256; PKCS #1, PKCS #8 or SEC 1), the public key
+	// 4096 bits, ECDSA P-256, P-384 or P-521, or Ed25519; PKCS #1, PKCS #8
+	// or SEC 1), the public key
 	// (or a certificate) for a client key. Use a {file.*} or {env.*}
 	// placeholder for a private key.
 	Key string `json:"key,omitempty"`
@@ -116,12 +119,32 @@ func (h *Handler) keyOptions(repl *caddy.Replacer) (keys.Options, error) {
 	}
 	var err error
 	opts.Configured, err = h.signingKeys(repl)
+	opts.Algorithms = h.clientAlgorithms()
 	return opts, err
+}
+
+// clientAlgorithms are the signing algorithms the clients name, for which
+// the key manager makes sure a key exists. Unknown names are left to the
+// client's validation, which says which option is wrong.
+func (h *Handler) clientAlgorithms() []string {
+	var out []string
+	for _, c := range h.Clients {
+		for _, alg := range []string{c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg, c.UserinfoSigningAlgorithm,
+			c.AccessTokenSignedResponseAlg, c.AuthorizationSignedResponseAlg, c.IntrospectionSignedResponseAlg} {
+			if slices.Contains(keys.Algorithms, alg) && !slices.Contains(out, alg) {
+				out = append(out, alg)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // keysFingerprint identifies a key configuration, so that a reload with
 // other keys (or another retention, rotation period or refresh interval)
 // builds a new key manager while a reload with the same ones shares it.
+// The clients' algorithms are not part of it: a shared manager makes the
+// keys a reload needs (keys.Manager.Ensure).
 func keysFingerprint(opts keys.Options) (string, error) {
 	cfg := opts.Configured
 	if len(cfg) == 0 && opts.Retention == time.Hour && opts.RotationPeriod == 0 && opts.RefreshInterval == 0 {

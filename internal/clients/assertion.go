@@ -57,9 +57,6 @@ func newAssertionAuth(method string, cc Config) (*assertionAuth, error) {
 	alg := cc.TokenEndpointAuthSigningAlg
 	switch method {
 	case AuthMethodSecretJWT:
-		if len(cc.JSONWebKeys) > 0 || cc.JSONWebKeysURI != "" {
-			return nil, errors.New("jwks: only used with token_endpoint_auth_method private_key_jwt, not client_secret_jwt")
-		}
 		if alg != "" && !slices.Contains(secretJWTAlgs, alg) {
 			return nil, fmt.Errorf("token_endpoint_auth_signing_alg: %q is not one of %s (client_secret_jwt)", alg, strings.Join(secretJWTAlgs, ", "))
 		}
@@ -119,11 +116,9 @@ func newAssertionAuth(method string, cc Config) (*assertionAuth, error) {
 		}
 		return a, nil
 	default:
-		switch {
-		case alg != "":
+		// jwks and jwks_uri may still verify request objects (jar.go).
+		if alg != "" {
 			return nil, errors.New("token_endpoint_auth_signing_alg: only used with token_endpoint_auth_method client_secret_jwt or private_key_jwt")
-		case len(cc.JSONWebKeys) > 0 || cc.JSONWebKeysURI != "":
-			return nil, errors.New("jwks: only used with token_endpoint_auth_method private_key_jwt")
 		}
 	}
 	return nil, nil

@@ -49,6 +49,8 @@ type Client struct {
 	sector                 string        // pairwise subject sector; "" = public subjects (sector.go)
 	lifespans              *Lifespans    // the client's named lifespan, nil = the provider's
 	claimsPolicy           *claims.Policy
+	jar                    jarOptions  // request objects, JARM, signed introspection (jar.go)
+	enc                    encryptions // encrypted responses (encrypt.go)
 }
 
 // New validates cfg against the provider-wide definitions in env and
@@ -84,6 +86,12 @@ func New(ctx context.Context, cfg Config, env *Env) (*Client, error) {
 		}
 	}
 	if c.assertion, err = newAssertionAuth(c.authMethod, cfg); err != nil {
+		return nil, err
+	}
+	if err := c.setJAR(cfg, env.Algorithms, env.KeyIDs); err != nil {
+		return nil, err
+	}
+	if err := c.setEncryption(cfg); err != nil {
 		return nil, err
 	}
 	name := cmpOr(c.policyName, env.DefaultPolicy, PolicyOneFactor)

@@ -96,6 +96,26 @@ type Config struct {
 	// ClaimsPolicy names one of the provider's claims policies; "" = the
 	// default (every released claim in the ID token and userinfo).
 	ClaimsPolicy string
+
+	// Request objects, JARM and signed introspection (jar.go).
+	// RequestURIs are the https URLs the client may pass as request_uri;
+	// RequestObjectSigningAlg is the only algorithm its request objects
+	// may use ("" any asymmetric one of its keys, "none" unsigned).
+	// AuthorizationSignedResponseAlg (default RS256) or the algorithm of
+	// the provider key AuthorizationSignedResponseKeyID signs JARM
+	// responses. IntrospectionSignedResponseAlg signs introspection
+	// responses (RFC 9701); "" or none: JSON unless asked for a JWT.
+	RequestURIs                      []string
+	RequestObjectSigningAlg          string
+	AuthorizationSignedResponseAlg   string
+	AuthorizationSignedResponseKeyID string
+	IntrospectionSignedResponseAlg   string
+
+	// Encryption to the client's use-enc keys (encrypt.go): alg is one of
+	// EncryptionAlgs, enc one of EncryptionEncs (default A128CBC-HS256).
+	IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc             string
+	UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc           string
+	AuthorizationEncryptedResponseAlg, AuthorizationEncryptedResponseEnc string
 }
 
 // Lifespans are the token lifespans of a named lifespan (Authelia's

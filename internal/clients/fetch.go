@@ -46,3 +46,8 @@ func isLoopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// GetBounded is getBounded for the provider's own fetches (request_uri).
+func GetBounded(ctx context.Context, client *http.Client, uri, accept string, timeout time.Duration, max int) ([]byte, error) {
+	return getBounded(ctx, client, uri, accept, timeout, max)
+}

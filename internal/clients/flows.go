@@ -24,8 +24,22 @@ var responseTypes = []string{
 	"token",
 }
 
+// JWT Secured Authorization Response Modes (JARM): the response is one
+// signed JWT, in the query, the fragment, a form post, or (jwt) the
+// response type's default of these.
+const (
+	ResponseModeQueryJWT    fosite.ResponseModeType = "query.jwt"
+	ResponseModeFragmentJWT fosite.ResponseModeType = "fragment.jwt"
+	ResponseModeFormPostJWT fosite.ResponseModeType = "form_post.jwt"
+	ResponseModeJWT         fosite.ResponseModeType = "jwt"
+)
+
+// JARMModes are the JARM response modes.
+var JARMModes = fosite.ResponseModeTypes{ResponseModeQueryJWT, ResponseModeFragmentJWT, ResponseModeFormPostJWT, ResponseModeJWT}
+
 // responseModes are the response modes we implement, in discovery's order.
-var responseModes = []fosite.ResponseModeType{fosite.ResponseModeQuery, fosite.ResponseModeFragment, fosite.ResponseModeFormPost}
+var responseModes = []fosite.ResponseModeType{fosite.ResponseModeQuery, fosite.ResponseModeFragment, fosite.ResponseModeFormPost,
+	ResponseModeQueryJWT, ResponseModeFragmentJWT, ResponseModeFormPostJWT, ResponseModeJWT}
 
 // normalizeResponseType returns the canonical spelling of a response type
 // ("token id_token code" → "code id_token token"), or false when it is not
@@ -82,8 +96,9 @@ func usesAuthorizationEndpoint(cfg Config) bool {
 //     every response type needs its grant type: code needs
 //     authorization_code, token and id_token need implicit.
 //   - response_modes: by default form_post, query when code is a response
-//     type, fragment when any other is. query never carries tokens, so it
-//     needs the code response type.
+//     type, fragment when any other is, each also as JARM (query.jwt...),
+//     and jwt. query never carries tokens, so it needs the code response
+//     type.
 func (c *Client) setFlows(cfg Config) error {
 	c.grantTypes = nil
 	grants := cfg.GrantTypes
@@ -138,17 +153,21 @@ func (c *Client) setFlows(cfg Config) error {
 				modes = append(modes, m)
 			}
 		}
+		for _, m := range slices.Clone(modes) { // and each as JARM
+			modes = append(modes, m+".jwt")
+		}
+		modes = append(modes, string(ResponseModeJWT))
 	}
 	for _, m := range modes {
 		mode := fosite.ResponseModeType(m)
 		switch mode {
-		case fosite.ResponseModeQuery:
+		case fosite.ResponseModeQuery, ResponseModeQueryJWT:
 			if !slices.Contains(c.responseTypes, "code") {
-				return fmt.Errorf("response_modes: query cannot carry the tokens of response types %s; use fragment or form_post", strings.Join(c.responseTypes, ", "))
+				return fmt.Errorf("response_modes: %s cannot carry the tokens of response types %s; use fragment or form_post", m, strings.Join(c.responseTypes, ", "))
 			}
-		case fosite.ResponseModeFragment, fosite.ResponseModeFormPost:
+		case fosite.ResponseModeFragment, fosite.ResponseModeFormPost, ResponseModeFragmentJWT, ResponseModeFormPostJWT, ResponseModeJWT:
 		default:
-			return fmt.Errorf("response_modes: %q is not one of query, fragment, form_post", m)
+			return fmt.Errorf("response_modes: %q is not one of query, fragment, form_post, query.jwt, fragment.jwt, form_post.jwt, jwt", m)
 		}
 		if !slices.Contains(c.responseModes, mode) {
 			c.responseModes = append(c.responseModes, mode)

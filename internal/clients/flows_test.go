@@ -43,17 +43,17 @@ func TestSetFlows(t *testing.T) {
 		err  string // substring of the error; "" = valid
 	}{
 		{"defaults", Config{}, want{
-			[]string{"authorization_code", "refresh_token"}, []string{"code"}, []string{"form_post", "query", ""}}, ""},
+			[]string{"authorization_code", "refresh_token"}, []string{"code"}, []string{"form_post", "query", "form_post.jwt", "query.jwt", "jwt", ""}}, ""},
 		{"all six of Authelia's response types", Config{
 			GrantTypes:    []string{"authorization_code", "implicit"},
 			ResponseTypes: []string{"code", "code id_token", "id_token", "token id_token", "token", "token id_token code"},
 		}, want{
 			[]string{"authorization_code", "implicit"},
 			[]string{"code", "code id_token", "id_token", "id_token token", "token", "code id_token token"},
-			[]string{"form_post", "query", "fragment", ""}}, ""},
+			[]string{"form_post", "query", "fragment", "form_post.jwt", "query.jwt", "fragment.jwt", "jwt", ""}}, ""},
 		{"implicit only: fragment and form_post", Config{
 			GrantTypes: []string{"implicit"}, ResponseTypes: []string{"id_token", "id_token token"},
-		}, want{[]string{"implicit"}, []string{"id_token", "id_token token"}, []string{"form_post", "fragment", ""}}, ""},
+		}, want{[]string{"implicit"}, []string{"id_token", "id_token token"}, []string{"form_post", "fragment", "form_post.jwt", "fragment.jwt", "jwt", ""}}, ""},
 		{"explicit modes kept", Config{
 			GrantTypes: []string{"authorization_code", "implicit"}, ResponseTypes: []string{"code id_token"}, ResponseModes: []string{"form_post"},
 		}, want{[]string{"authorization_code", "implicit"}, []string{"code id_token"}, []string{"form_post", ""}}, ""},

@@ -108,8 +108,8 @@ func (f *jwksFetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySe
 		if err := k.UnmarshalJSON(r); err != nil {
 			continue // a key type we do not know (RFC 7517 5: ignore it)
 		}
-		if k.Use != "" && k.Use != "sig" {
-			continue
+		if k.Use != "" && k.Use != "sig" && k.Use != "enc" {
+			continue // enc keys receive encrypted responses (encrypt.go)
 		}
 		pub := k.Public()
 		if len(keys.AlgorithmsFor(pub.Key)) == 0 {
@@ -121,7 +121,7 @@ func (f *jwksFetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySe
 		set.Keys = append(set.Keys, pub)
 	}
 	if len(set.Keys) == 0 {
-		return nil, fmt.Errorf("GET %s: no usable signing key in the JWK Set", uri)
+		return nil, fmt.Errorf("GET %s: no usable key in the JWK Set", uri)
 	}
 	return set, nil
 }

@@ -19,6 +19,9 @@ type Env struct {
 	// Algorithms are the provider's signing algorithms (ID tokens,
 	// userinfo, JWT access tokens).
 	Algorithms []string
+	// KeyIDs are the kids of the provider's active signing keys, with
+	// their algorithms (authorization_signed_response_key_id).
+	KeyIDs map[string]string
 	// AllowPlainPKCE allows pkce_challenge_method plain.
 	AllowPlainPKCE bool
 	// HTTPIssuer allows an http sector_identifier_uri on a loopback

@@ -16,8 +16,22 @@ type Storage interface {
 	Exists(ctx context.Context, key string) bool
 }
 
-// Supported signing algorithms for JWTs issued by the provider.
+// Signing algorithms for JWTs issued by the provider.
 const (
 	RS256 = "RS256"
+	RS384 = "RS384"
+	RS512 = "RS512"
+	PS256 = "PS256"
+	PS384 = "PS384"
+	PS512 = "PS512"
 	ES256 = "ES256"
+	ES384 = "ES384"
+	ES512 = "ES512"
+	EdDSA = "EdDSA" // Ed25519 (RFC 8037)
 )
+
+// Algorithms are every algorithm the manager can sign and verify with, in
+// the order Algorithms (the method) and discovery report them. A key signs
+// with one algorithm: an RSA key generated for RS256 does not sign PS256
+// tokens, which get their own key.
+var Algorithms = []string{RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA}

@@ -3,6 +3,7 @@ package keys
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -26,7 +27,7 @@ func matchesConfig(k *signingKey, cfgActive map[string]*ConfiguredKey) bool {
 // reconcile brings the stored set in line with the configured active keys
 // at now (see Load) and reports whether it changed. It modifies the keys of
 // stored, which must not be in a view yet.
-func reconcile(stored []*signingKey, cfgActive map[string]*ConfiguredKey, retention time.Duration, now time.Time) ([]*signingKey, bool, error) {
+func reconcile(stored []*signingKey, cfgActive map[string]*ConfiguredKey, algs []string, retention time.Duration, now time.Time) ([]*signingKey, bool, error) {
 	changed := false
 	matches := func(k *signingKey) bool { return matchesConfig(k, cfgActive) }
 	// Times are stored in whole seconds: retire times round down, expiry
@@ -70,7 +71,7 @@ func reconcile(stored []*signingKey, cfgActive map[string]*ConfiguredKey, retent
 		}
 		out = append(out, k)
 	}
-	for _, alg := range supportedAlgs {
+	for _, alg := range algs {
 		if hasActive[alg] {
 			continue
 		}
@@ -175,10 +176,16 @@ func generateKey(alg string) (*signingKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
-	case RS256:
+	case RS256, RS384, RS512, PS256, PS384, PS512:
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	case ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case ES384:
+		priv, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case ES512:
+		priv, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		return nil, fmt.Errorf("keys: cannot generate a key for alg %q", alg)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,10 +37,11 @@ const MinRotationPeriodFactor = 4
 // MaxRotationLead caps how long the next key is published before it signs.
 const MaxRotationLead = 24 * time.Hour
 
-// supportedAlgs lists the algorithms the manager signs and verifies with, in
-// the order they are reported by Algorithms. LoadOrCreate makes sure each has
-// an active key.
-var supportedAlgs = []string{RS256, ES256}
+// defaultAlgs are the algorithms that always have an active key; Load
+// makes sure each of them, and each of Options.Algorithms, has one. The
+// other algorithms get a key when the configuration first needs one (RSA
+// keys are slow to generate), and keep it.
+var defaultAlgs = []string{RS256, ES256}
 
 // keyState says what a key is used for. Active keys sign (one per
 // algorithm); pending keys are published but do not sign yet (the next key
@@ -108,6 +111,7 @@ type Manager struct {
 	seen      []byte        // the stored set last read
 	seenKeys  []*signingKey // seen, decoded
 	conflict  bool          // seen contradicts this manager's configuration
+	extraAlgs []string      // algorithms Ensure added (ensure.go)
 
 	startOnce, closeOnce sync.Once
 	cancel               context.CancelFunc
@@ -147,6 +151,10 @@ type Options struct {
 	// stored set, and checks whether a rotation is due. Default
 	// DefaultRefreshInterval.
 	RefreshInterval time.Duration
+	// Algorithms are the algorithms (of Algorithms) that must have an
+	// active key besides RS256 and ES256: those the clients use. A key is
+	// generated for each that has neither a stored nor a configured key.
+	Algorithms []string
 	// Logger receives the refresher's reports (rotations, changes made by
 	// other instances, storage errors). Default: none.
 	Logger *zap.Logger
@@ -168,6 +176,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	for _, alg := range o.Algorithms {
+		if !slices.Contains(Algorithms, alg) {
+			return o, fmt.Errorf("keys: algorithm %q is not one of %s", alg, strings.Join(Algorithms, ", "))
+		}
+	}
 	switch {
 	case o.RefreshInterval < 0:
 		return o, fmt.Errorf("keys: refresh interval %v is negative", o.RefreshInterval)
@@ -178,6 +191,21 @@ func (o Options) withDefaults() (Options, error) {
 			o.RotationPeriod, MinRotationPeriodFactor, o.RefreshInterval)
 	}
 	return o, nil
+}
+
+// wanted are the algorithms that must have an active key, in the order of
+// Algorithms: RS256, ES256, Options.Algorithms and those of the configured
+// keys.
+func (o Options) wanted() []string {
+	var out []string
+	for _, alg := range Algorithms {
+		want := slices.Contains(defaultAlgs, alg) || slices.Contains(o.Algorithms, alg) ||
+			slices.ContainsFunc(o.Configured, func(c ConfiguredKey) bool { return c.Algorithm == alg })
+		if want {
+			out = append(out, alg)
+		}
+	}
+	return out
 }
 
 // LoadOrCreate is Load without configured keys, with the default retention.
@@ -250,7 +278,7 @@ func Load(ctx context.Context, st Storage, prefix string, opts Options) (m *Mana
 	}
 
 	now := opts.Now()
-	stored, changed, err := reconcile(stored, cfgActive, opts.Retention, now)
+	stored, changed, err := reconcile(stored, cfgActive, opts.wanted(), opts.Retention, now)
 	if err != nil {
 		return nil, fmt.Errorf("keys: stored key set %q: %w", m.storageKey, err)
 	}
@@ -322,7 +350,7 @@ func sameKey(a, b crypto.PublicKey) bool {
 func (m *Manager) JWKS() []byte { return m.current().jwks }
 
 // Algorithms returns the algorithms that have an active signing key, in a
-// fixed order (RS256 first). The returned slice is a copy.
+// fixed order (that of Algorithms, RS256 first). The returned slice is a copy.
 func (m *Manager) Algorithms() []string {
 	return append([]string(nil), m.current().algs...)
 }
@@ -380,12 +408,12 @@ func (k *signingKey) sign(payload []byte, extraHeaders map[string]any) (string, 
 
 // Verify checks a compact JWS against the published keys (active, pending
 // and retired) and returns its claims. The key is selected by the kid header, or,
-// without kid, every key of the header's alg is tried. Only RS256 and ES256
-// are accepted. Verify checks the signature only: exp, nbf, iss and aud are
+// without kid, every key of the header's alg is tried. Every algorithm of
+// Algorithms is accepted. Verify checks the signature only: exp, nbf, iss and aud are
 // the caller's business (an expired ID token is a valid id_token_hint).
 // Numbers in the claims decode as float64.
 func (m *Manager) Verify(token string) (map[string]any, error) {
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, joseAlgorithms)
 	if err != nil {
 		return nil, fmt.Errorf("keys: parse JWS: %w", err)
 	}
@@ -414,7 +442,7 @@ func (m *Manager) Verify(token string) (map[string]any, error) {
 // candidates returns the keys a token with the given kid and alg headers may
 // have been signed with.
 func (m *Manager) candidates(kid, alg string) ([]*signingKey, error) {
-	if alg != RS256 && alg != ES256 {
+	if !slices.Contains(Algorithms, alg) {
 		return nil, fmt.Errorf("keys: unsupported alg %q", alg)
 	}
 	v := m.current()
@@ -446,8 +474,27 @@ func (m *Manager) candidates(kid, alg string) ([]*signingKey, error) {
 	return out, nil
 }
 
+// joseAlgorithms are Algorithms for go-jose.
+var joseAlgorithms = func() []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(Algorithms))
+	for i, a := range Algorithms {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
+}()
+
 // activeKey returns the key that signs for alg now, nil if none.
 func (m *Manager) activeKey(alg string) *signingKey { return m.current().active[alg] }
 
 // all returns the manager's keys, published or not, as loaded.
 func (m *Manager) all() []*signingKey { return m.current().all }
+
+// ActiveKeyIDs returns the kid of each key that signs now, with its
+// algorithm.
+func (m *Manager) ActiveKeyIDs() map[string]string {
+	out := map[string]string{}
+	for alg, k := range m.current().active {
+		out[k.kid] = alg
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,7 @@ import (
 // generation is slow under -race.
 var shared = sync.OnceValue(func() *Manager {
 	var keys []*signingKey
-	for _, alg := range supportedAlgs {
+	for _, alg := range defaultAlgs {
 		k, err := generateKey(alg)
 		if err != nil {
 			panic(err)
@@ -411,7 +412,7 @@ func TestLoadOrCreateCorrupt(t *testing.T) {
 		{"empty set", `{"keys":[]}`, "no keys"},
 		{"public keys only", string(publicOnly), "public key only"},
 		{"RSA 1024", string(smallSet), "1024 bits"},
-		{"alg does not match key", wrongAlg, "EC key with alg"},
+		{"alg does not match key", wrongAlg, "EC P-256 key with alg"},
 		{"two active ES256", string(dupActive), "two active ES256"},
 		{"unknown state", strings.Replace(string(good), `"kid": `, `"state": "bogus", "kid": `, 1), `key 0: kid "`},
 		{"pending without activates_at", strings.Replace(string(good), `"kid": `, `"state": "pending", "kid": `, 1), "pending without activates_at"},
@@ -471,5 +472,92 @@ func benchmarkSign(b *testing.B, alg string) {
 		if _, err := m.Sign(claims, alg, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLoadAlgorithms: every algorithm a client needs gets a key of its own
+// on first need, published with its alg, and signs tokens that verify.
+func TestLoadAlgorithms(t *testing.T) {
+	t.Parallel()
+	st := newStorage(t)
+	m, err := Load(context.Background(), st, "p", Options{Algorithms: Algorithms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Algorithms(); !slices.Equal(got, Algorithms) {
+		t.Fatalf("Algorithms() = %v, want %v", got, Algorithms)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(m.JWKS(), &set); err != nil {
+		t.Fatal(err)
+	}
+	kids := map[string]bool{}
+	for _, alg := range Algorithms {
+		k := set.Keys[slices.IndexFunc(set.Keys, func(k jose.JSONWebKey) bool { return k.Algorithm == alg })]
+		if k.Use != "sig" || k.KeyID == "" || kids[k.KeyID] || !k.IsPublic() {
+			t.Errorf("%s: published key %+v", alg, k)
+		}
+		kids[k.KeyID] = true
+		token, err := m.Sign(map[string]any{"sub": "alice"}, alg, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if _, err := jws.Verify(k.Key); err != nil {
+			t.Errorf("%s: the token does not verify with the published key: %v", alg, err)
+		}
+		if claims, err := m.Verify(token); err != nil || claims["sub"] != "alice" {
+			t.Errorf("%s: Verify = %v, %v", alg, claims, err)
+		}
+	}
+	// A later start without the extra algorithms keeps their keys.
+	m2, err := Load(context.Background(), st, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.Algorithms(); !slices.Equal(got, Algorithms) {
+		t.Errorf("after reload: Algorithms() = %v", got)
+	}
+	if _, err := Load(context.Background(), st, "p", Options{Algorithms: []string{"HS256"}}); err == nil {
+		t.Error("HS256 accepted as a signing algorithm")
+	}
+}
+
+// TestEnsure: a shared manager makes the keys a reload's new clients need,
+// stores them, and keeps them through refreshes.
+func TestEnsure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newStorage(t)
+	m, err := Load(ctx, st, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Attach(st, nil)
+	if err := m.Ensure(ctx, []string{ES512, EdDSA}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{RS256, ES256, ES512, EdDSA}
+	if got := m.Algorithms(); !slices.Equal(got, want) {
+		t.Fatalf("Algorithms() = %v, want %v", got, want)
+	}
+	if _, err := m.Sign(map[string]any{"sub": "a"}, EdDSA, nil); err != nil {
+		t.Error(err)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Load(ctx, st, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := other.Algorithms(); !slices.Equal(got, want) {
+		t.Errorf("another instance sees %v, want %v", got, want)
+	}
+	if err := m.Ensure(ctx, []string{"HS256"}); err == nil {
+		t.Error("Ensure(HS256): no error")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
@@ -25,9 +26,10 @@ type ConfiguredKey struct {
 	// KeyID is the kid in the JWKS and in the header of every token the key
 	// signs.
 	KeyID string
-	// Algorithm is RS256 or ES256.
+	// Algorithm is one of Algorithms that fits the key.
 	Algorithm string
-	// Key is the private key: RSA of 2048 to 4096 bits, or ECDSA P-256.
+	// Key is the private key: RSA of 2048 to 4096 bits (RS*, PS*), ECDSA
+	// P-256 (ES256), P-384 (ES384) or P-521 (ES512), or Ed25519 (EdDSA).
 	Key crypto.Signer
 	// Certificates is the optional X.509 chain of the key, leaf first,
 	// published as x5c.
@@ -37,8 +39,8 @@ type ConfiguredKey struct {
 // ParseConfiguredKey reads a configured signing key. keyPEM holds the
 // private key (PKCS #1, PKCS #8 or SEC 1 PEM); chainPEM the optional
 // certificate chain, leaf first. An empty keyID becomes the RFC 7638
-// thumbprint, an empty alg is inferred from the key (RS256 for RSA, ES256
-// for P-256), and use must be empty or "sig". Errors name the option (key,
+// thumbprint, an empty alg is inferred from the key (DefaultAlgorithm), and
+// use must be empty or "sig". Errors name the option (key,
 // algorithm, use, certificate_chain) and never quote key material.
 func ParseConfiguredKey(keyID, alg, use, keyPEM, chainPEM string) (ConfiguredKey, error) {
 	var ck ConfiguredKey
@@ -50,15 +52,10 @@ func ParseConfiguredKey(keyID, alg, use, keyPEM, chainPEM string) (ConfiguredKey
 		return ck, fmt.Errorf("key: %w", err)
 	}
 	if alg == "" {
-		switch priv.(type) {
-		case *rsa.PrivateKey:
-			alg = RS256
-		case *ecdsa.PrivateKey:
-			alg = ES256
-		}
+		alg = DefaultAlgorithm(priv.Public())
 	}
-	if alg != RS256 && alg != ES256 {
-		return ck, fmt.Errorf("algorithm: %q is not one of RS256, ES256", alg)
+	if !slices.Contains(Algorithms, alg) {
+		return ck, fmt.Errorf("algorithm: %q is not one of %s", alg, strings.Join(Algorithms, ", "))
 	}
 	if _, err := checkKey(alg, priv, true); err != nil {
 		return ck, fmt.Errorf("key: %w", err)
@@ -85,12 +82,33 @@ func ParseConfiguredKey(keyID, alg, use, keyPEM, chainPEM string) (ConfiguredKey
 // option.
 func ParsePublicJWK(keyID, alg, use, keyPEM, chainPEM string) (jose.JSONWebKey, error) {
 	var jwk jose.JSONWebKey
-	if use != "" && use != "sig" {
-		return jwk, fmt.Errorf("use: %q is not sig", use)
+	if use != "" && use != "sig" && use != "enc" {
+		return jwk, fmt.Errorf("use: %q is not sig or enc", use)
 	}
 	pub, err := parsePublicKeyPEM(keyPEM)
 	if err != nil {
 		return jwk, fmt.Errorf("key: %w", err)
+	}
+	if use == "enc" {
+		// A key the provider encrypts responses to: RSA (RSA-OAEP*) or
+		// EC (ECDH-ES*).
+		var family string
+		switch pub.(type) {
+		case *rsa.PublicKey:
+			family = "RSA-OAEP"
+		case *ecdsa.PublicKey:
+			family = "ECDH-ES"
+		default:
+			return jwk, fmt.Errorf("key: an encryption key must be RSA or EC")
+		}
+		if alg != "" && !strings.HasPrefix(alg, family) {
+			return jwk, fmt.Errorf("algorithm: %q does not fit this encryption key (%s…)", alg, family)
+		}
+		certs, err := parseChain(chainPEM, pub)
+		if err != nil {
+			return jwk, fmt.Errorf("certificate_chain: %w", err)
+		}
+		return jose.JSONWebKey{Key: pub, KeyID: keyID, Algorithm: alg, Use: "enc", Certificates: certs}, nil
 	}
 	if alg != "" && !slices.Contains(AlgorithmsFor(pub), alg) {
 		return jwk, fmt.Errorf("algorithm: %q does not fit this key (%s)", alg, strings.Join(AlgorithmsFor(pub), ", "))
@@ -127,6 +145,8 @@ func AlgorithmsFor(pub crypto.PublicKey) []string {
 		case elliptic.P521():
 			return []string{"ES512"}
 		}
+	case ed25519.PublicKey:
+		return []string{EdDSA}
 	}
 	return nil
 }
@@ -265,57 +285,69 @@ func parseChain(s string, pub crypto.PublicKey) ([]*x509.Certificate, error) {
 }
 
 // checkKey checks that key (private when private is set, else public) fits
-// alg and returns its public half.
+// alg (one of Algorithms, AlgorithmsFor the key) and returns its public
+// half.
 func checkKey(alg string, key any, private bool) (crypto.PublicKey, error) {
+	var pub crypto.PublicKey
+	isPrivate := true
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if !private {
-			return nil, errors.New("a private key where a public one is expected")
-		}
-		if alg != RS256 {
-			return nil, fmt.Errorf("RSA key with alg %q, want %s", alg, RS256)
-		}
-		if err := checkRSASize(k.N.BitLen()); err != nil {
-			return nil, err
-		}
 		k.Precompute()
-		return &k.PublicKey, nil
+		pub = &k.PublicKey
 	case *ecdsa.PrivateKey:
-		if !private {
-			return nil, errors.New("a private key where a public one is expected")
-		}
-		if alg != ES256 {
-			return nil, fmt.Errorf("EC key with alg %q, want %s", alg, ES256)
-		}
-		if k.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("EC key on %s, want P-256", k.Curve.Params().Name)
-		}
-		return &k.PublicKey, nil
-	case *rsa.PublicKey:
-		if private {
-			return nil, errors.New("public key only, a private key is required")
-		}
-		if alg != RS256 {
-			return nil, fmt.Errorf("RSA key with alg %q, want %s", alg, RS256)
-		}
-		if err := checkRSASize(k.N.BitLen()); err != nil {
-			return nil, err
-		}
-		return k, nil
-	case *ecdsa.PublicKey:
-		if private {
-			return nil, errors.New("public key only, a private key is required")
-		}
-		if alg != ES256 {
-			return nil, fmt.Errorf("EC key with alg %q, want %s", alg, ES256)
-		}
-		if k.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("EC key on %s, want P-256", k.Curve.Params().Name)
-		}
-		return k, nil
+		pub = &k.PublicKey
+	case ed25519.PrivateKey:
+		pub = k.Public()
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+		pub, isPrivate = k, false
 	default:
 		return nil, fmt.Errorf("unsupported key type %T", key)
 	}
+	switch {
+	case private && !isPrivate:
+		return nil, errors.New("public key only, a private key is required")
+	case !private && isPrivate:
+		return nil, errors.New("a private key where a public one is expected")
+	}
+	fits := AlgorithmsFor(pub)
+	if len(fits) == 0 {
+		if k, ok := pub.(*ecdsa.PublicKey); ok {
+			return nil, fmt.Errorf("EC key on %s, want P-256, P-384 or P-521", k.Curve.Params().Name)
+		}
+		return nil, fmt.Errorf("unsupported key type %T", pub)
+	}
+	if !slices.Contains(fits, alg) {
+		return nil, fmt.Errorf("%s key with alg %q, want one of %s", keyType(pub), alg, strings.Join(fits, ", "))
+	}
+	if k, ok := pub.(*rsa.PublicKey); ok {
+		if err := checkRSASize(k.N.BitLen()); err != nil {
+			return nil, err
+		}
+	}
+	return pub, nil
+}
+
+// keyType names a public key's type for error messages.
+func keyType(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return "RSA"
+	case *ecdsa.PublicKey:
+		return "EC " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+// DefaultAlgorithm is the algorithm a key signs with when the
+// configuration names none: RS256 for RSA, the ES algorithm of an EC
+// key's curve, EdDSA for Ed25519; "" for other keys.
+func DefaultAlgorithm(pub crypto.PublicKey) string {
+	if algs := AlgorithmsFor(pub); len(algs) > 0 {
+		return algs[0]
+	}
+	return ""
 }
 
 func checkRSASize(bits int) error {

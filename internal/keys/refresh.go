@@ -60,7 +60,7 @@ func (m *Manager) adopt(data []byte, now time.Time) error {
 		return fmt.Errorf("keys: stored key set %q: %w", m.storageKey, err)
 	}
 	m.seen, m.seenKeys = data, stored
-	if err := conflicts(stored, m.cfgActive); err != nil {
+	if err := conflicts(stored, m.cfgActive, m.wanted()); err != nil {
 		m.conflict = true
 		return fmt.Errorf("keys: stored key set %q was changed by an instance with other signing keys; keeping this configuration's keys until a reload: %w", m.storageKey, err)
 	}

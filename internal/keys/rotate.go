@@ -178,7 +178,7 @@ func nextDue(stored []*signingKey, now time.Time, p policy) time.Time {
 // until it is reloaded, rather than fight over the set. Both configurations
 // agree when each algorithm's active key is this configuration's key, or a
 // generated key where this configuration has none.
-func conflicts(stored []*signingKey, cfgActive map[string]*ConfiguredKey) error {
+func conflicts(stored []*signingKey, cfgActive map[string]*ConfiguredKey, algs []string) error {
 	active := map[string]bool{}
 	for _, k := range stored {
 		c := cfgActive[k.alg]
@@ -196,7 +196,7 @@ func conflicts(stored []*signingKey, cfgActive map[string]*ConfiguredKey) error 
 			active[k.alg] = true
 		}
 	}
-	for _, alg := range supportedAlgs {
+	for _, alg := range algs {
 		if !active[alg] {
 			return fmt.Errorf("no active %s key", alg)
 		}

@@ -248,7 +248,7 @@ func TestConflicts(t *testing.T) {
 		{"pending while configured", []*signingKey{es, configuredRecord(main), pendingRS}, withMain, "pending"},
 		{"an algorithm missing", []*signingKey{es}, nil, "no active RS256 key"},
 	} {
-		err := conflicts(tc.stored, tc.cfg)
+		err := conflicts(tc.stored, tc.cfg, defaultAlgs)
 		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -385,6 +386,19 @@ func selfSigned(t *testing.T, key crypto.Signer) string {
 	return pemOf(t, "CERTIFICATE", der)
 }
 
+func ed25519DER(t *testing.T) []byte {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 func TestParseConfiguredKey(t *testing.T) {
 	t.Parallel()
 	rk := rsaKeys()[0]
@@ -406,6 +420,9 @@ func TestParseConfiguredKey(t *testing.T) {
 		{"SEC 1", "a", "", pemOf(t, "EC PRIVATE KEY", sec1), "", ES256},
 		{"with chain", "a", "", pkcs1, selfSigned(t, rk), RS256},
 		{"key followed by its certificate", "a", "", pkcs1 + selfSigned(t, rk), "", RS256},
+		{"RSA for PS384", "a", PS384, pkcs1, "", PS384},
+		{"P-384 inferred", "a", "", pemOf(t, "EC PRIVATE KEY", p384der), "", ES384},
+		{"Ed25519 inferred", "a", "", pemOf(t, "PRIVATE KEY", ed25519DER(t)), "", EdDSA},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
@@ -436,9 +453,9 @@ func TestParseConfiguredKey(t *testing.T) {
 		{"not PEM", "", "", "hello", "", "key: no PEM block"},
 		{"public key", "", "", pemOf(t, "PUBLIC KEY", pubDER), "", `key: PEM block "PUBLIC KEY" is not a private key`},
 		{"small RSA", "", "", pemOf(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(small)), "", "key: RSA key of 1024 bits"},
-		{"P-384", "", "", pemOf(t, "EC PRIVATE KEY", p384der), "", "key: EC key on P-384"},
+		{"P-384 with ES256", ES256, "", pemOf(t, "EC PRIVATE KEY", p384der), "", "key: EC P-384 key with alg \"ES256\""},
 		{"alg mismatch", ES256, "", pkcs1, "", "key: RSA key with alg"},
-		{"unsupported alg", "PS256", "", pkcs1, "", "algorithm: \"PS256\""},
+		{"unsupported alg", "HS256", "", pkcs1, "", "algorithm: \"HS256\""},
 		{"use enc", "", "enc", pkcs1, "", "use:"},
 		{"corrupt", "", "", strings.Replace(pkcs1, pkcs1[100:110], "AAAAAAAAAA", 1), "", "key: rsa private key: malformed"},
 		{"chain of another key", "", "", pkcs1, selfSigned(t, ec), "certificate_chain: the first certificate does not certify the key"},

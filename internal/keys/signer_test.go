@@ -31,7 +31,8 @@ func TestFositeGenerate(t *testing.T) {
 		{name: "ES256 from IDTokenHeaders", header: &jwt.Headers{Extra: map[string]any{"alg": "ES256"}}, wantAlg: ES256, wantTyp: "JWT"},
 		{name: "RS256 explicit", header: &jwt.Headers{Extra: map[string]any{"alg": "RS256"}}, wantAlg: RS256, wantTyp: "JWT"},
 		{name: "typ kept, kid replaced", header: &jwt.Headers{Extra: map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "bogus"}}, wantAlg: ES256, wantTyp: "at+jwt"},
-		{name: "unsupported alg", header: &jwt.Headers{Extra: map[string]any{"alg": "PS256"}}, wantErr: true},
+		{name: "no key for alg", header: &jwt.Headers{Extra: map[string]any{"alg": "PS256"}}, wantErr: true},
+		{name: "unsupported alg", header: &jwt.Headers{Extra: map[string]any{"alg": "HS256"}}, wantErr: true},
 		{name: "nil header", header: (*jwt.Headers)(nil), wantErr: true},
 	}
 	for _, tc := range tests {

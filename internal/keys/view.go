@@ -36,7 +36,7 @@ func buildView(all []*signingKey, now time.Time, retention time.Duration) (*keyV
 	eff, _ := promote(all, now, retention)
 	v := &keyView{
 		all:    all,
-		active: make(map[string]*signingKey, len(supportedAlgs)),
+		active: make(map[string]*signingKey, len(Algorithms)),
 		byKID:  make(map[string][]*signingKey, len(eff)),
 	}
 	// Active keys first: some clients take the first key of the JWKS. Then
@@ -71,7 +71,7 @@ func buildView(all []*signingKey, now time.Time, retention time.Duration) (*keyV
 			Certificates: k.jwk.Certificates,
 		})
 	}
-	for _, alg := range supportedAlgs {
+	for _, alg := range Algorithms {
 		if v.active[alg] != nil {
 			v.algs = append(v.algs, alg)
 		}

@@ -40,6 +40,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
 		return
 	}
+	if err := p.resolveRequestObject(ctx, r, false); err != nil { // requestobject.go
+		p.requestObjectFailed(w, r, err)
+		return
+	}
 	ar, err := p.oauth2.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
@@ -256,11 +260,13 @@ func (p *Provider) checkAuthorizeRequest(ar fosite.AuthorizeRequester, c *client
 	if err := checkResponseTypeAndMode(ar); err != nil {
 		return err
 	}
+	// Request objects were resolved before fosite saw the request
+	// (requestobject.go); one left here came some other way.
 	if form.Get("request") != "" {
-		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+		return fosite.ErrRequestNotSupported.WithHint("A request object must be the request's own 'request' parameter.")
 	}
 	if uri := form.Get("request_uri"); uri != "" && !p.isPushedURI(uri) { // fosite resolved a pushed one
-		return fosite.ErrRequestURINotSupported.WithHint("The request_uri parameter is not supported.")
+		return fosite.ErrRequestURINotSupported.WithHint("A request_uri must be the request's own parameter.")
 	}
 	return nil
 }
@@ -344,7 +350,16 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
 		setFormPostHeaders(w.Header()) // the page adds iss itself
 	}
-	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: w, issuer: p.issuer}, ar, err)
+	p.oauth2.WriteAuthorizeError(r.Context(), p.errorWriter(w, ar), ar, err)
+}
+
+// errorWriter is where fosite writes an authorization error: through
+// issWriter, but for JARM, whose JWT carries iss (jarm.go).
+func (p *Provider) errorWriter(w http.ResponseWriter, ar fosite.AuthorizeRequester) http.ResponseWriter {
+	if isJARM(ar) {
+		return w
+	}
+	return &issWriter{ResponseWriter: w, issuer: p.issuer}
 }
 
 // issWriter adds iss (RFC 9207) to the error redirect fosite writes, in the
@@ -367,7 +382,7 @@ func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	p.log.Info("authorization policy denied the user", zap.String("client_id", c.GetID()), zap.String("username", u.Username))
 	p.tel.Metrics.Authorization(c.GetID(), "access_denied")
 	rec := &redirectRecorder{header: http.Header{}}
-	p.oauth2.WriteAuthorizeError(r.Context(), &issWriter{ResponseWriter: rec, issuer: p.issuer}, ar,
+	p.oauth2.WriteAuthorizeError(r.Context(), p.errorWriter(rec, ar), ar,
 		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))
 	page := ui.ErrorPage{
 		Title:       "You can't use " + c.DisplayName(),
@@ -399,10 +414,10 @@ func checkResponseTypeAndMode(ar fosite.AuthorizeRequester) error {
 	types, form := ar.GetResponseTypes(), ar.GetRequestForm()
 	codeOnly := types.ExactOne("code")
 	switch mode := ar.GetResponseMode(); {
-	case !codeOnly && mode == fosite.ResponseModeQuery:
-		return fosite.ErrUnsupportedResponseMode.WithHintf("The response_mode 'query' cannot carry the tokens of response_type '%s'; use fragment or form_post.", form.Get("response_type"))
-	case mode == fosite.ResponseModeFormPost && !canFormPost(ar.GetRedirectURI()):
-		return fosite.ErrUnsupportedResponseMode.WithHint("The response_mode 'form_post' needs an http or https redirect_uri.")
+	case !codeOnly && (mode == fosite.ResponseModeQuery || mode == clients.ResponseModeQueryJWT):
+		return fosite.ErrUnsupportedResponseMode.WithHintf("The response_mode '%s' cannot carry the tokens of response_type '%s'; use fragment or form_post.", mode, form.Get("response_type"))
+	case (mode == fosite.ResponseModeFormPost || mode == clients.ResponseModeFormPostJWT) && !canFormPost(ar.GetRedirectURI()):
+		return fosite.ErrUnsupportedResponseMode.WithHintf("The response_mode '%s' needs an http or https redirect_uri.", mode)
 	}
 	if types.Has("id_token") {
 		switch {

@@ -28,7 +28,7 @@ func TestDiscoveryListsConfiguredFlows(t *testing.T) {
 	if want := []string{"authorization_code", "refresh_token"}; !slices.Equal(plain["grant_types_supported"], want) {
 		t.Errorf("code clients only: grant types %q, want %q", plain["grant_types_supported"], want)
 	}
-	if !slices.Equal(plain["response_types_supported"], []string{"code"}) || !slices.Equal(plain["response_modes_supported"], []string{"query", "form_post"}) {
+	if !slices.Equal(plain["response_types_supported"], []string{"code"}) || !slices.Equal(plain["response_modes_supported"], []string{"query", "form_post", "query.jwt", "form_post.jwt", "jwt"}) {
 		t.Errorf("code clients only: %q", plain)
 	}
 	all := meta(newEndpointProvider(t, func(cfg *Config) {
@@ -46,7 +46,7 @@ func TestDiscoveryListsConfiguredFlows(t *testing.T) {
 		t.Errorf("response types %q, want %q", all["response_types_supported"], want)
 	}
 	// fragment: the hybrid client's default mode, though it lists form_post only.
-	if want := []string{"query", "fragment", "form_post"}; !slices.Equal(all["response_modes_supported"], want) {
+	if want := []string{"query", "fragment", "form_post", "query.jwt", "form_post.jwt", "jwt"}; !slices.Equal(all["response_modes_supported"], want) {
 		t.Errorf("response modes %q, want %q", all["response_modes_supported"], want)
 	}
 }

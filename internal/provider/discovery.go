@@ -48,14 +48,8 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"claims_supported":                               claimsSupported,
 		"prompt_values_supported":                        []string{"none", "login", "consent"},
 		"claims_parameter_supported":                     false,
-		"request_parameter_supported":                    false,
-		"request_uri_parameter_supported":                false,
-		"require_request_uri_registration":               false,
 		"authorization_response_iss_parameter_supported": true,
 
-		// request_uri_parameter_supported above is about request objects
-		// by reference, which we do not fetch; pushed request URIs
-		// (RFC 9126) are announced by the PAR endpoint below.
 		"introspection_endpoint":                        p.url(pathIntrospection),
 		"introspection_endpoint_auth_methods_supported": introspectionAuthMethods,
 		"revocation_endpoint":                           p.url(pathRevocation),
@@ -65,6 +59,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"require_pushed_authorization_requests":         cfg.RequirePushedAuthorizationRequests,
 	}
 	p.tokenDiscovery(doc)
+	p.jarDiscovery(doc)
 	clients.AddAssertionMetadata(doc)
 	return json.Marshal(doc)
 }
@@ -96,4 +91,24 @@ func (p *Provider) tokenDiscovery(doc map[string]any) {
 		}
 		doc["claims_supported"] = claims
 	}
+}
+
+// jarDiscovery adds the metadata of request objects (RFC 9101: request
+// and registered request_uri, none only when a client allows it), JARM and
+// signed introspection (RFC 9701).
+func (p *Provider) jarDiscovery(doc map[string]any) {
+	reqAlgs := slices.Clone(clients.RequestObjectAlgs)
+	for _, c := range p.clients.All() {
+		if c.RequestObjectSigningAlg() == "none" {
+			reqAlgs = append([]string{"none"}, reqAlgs...)
+			break
+		}
+	}
+	doc["request_parameter_supported"] = true
+	doc["request_uri_parameter_supported"] = true
+	doc["require_request_uri_registration"] = true
+	doc["request_object_signing_alg_values_supported"] = reqAlgs
+	doc["authorization_signing_alg_values_supported"] = p.keys.Algorithms()
+	doc["introspection_signing_alg_values_supported"] = p.keys.Algorithms()
+	encryptionDiscovery(doc) // encrypt.go
 }

@@ -24,7 +24,9 @@ func TestDiscoveryListsEndpoints(t *testing.T) {
 			"end_session_endpoint":                          epIssuer + "/api/oidc/end-session",
 			"pushed_authorization_request_endpoint":         epIssuer + "/api/oidc/pushed-authorization-request",
 			"require_pushed_authorization_requests":         require,
-			"request_uri_parameter_supported":               false,
+			"request_uri_parameter_supported":               true,
+			"request_parameter_supported":                   true,
+			"require_request_uri_registration":              true,
 		}
 		for k, v := range want {
 			if mustJSON(doc[k]) != mustJSON(v) {

@@ -46,15 +46,24 @@ const formPostPage = `<!DOCTYPE html>
 {{- range $name, $values := .Parameters}}{{range $values}}
 <input type="hidden" name="{{$name}}" value="{{.}}">
 {{- end}}{{end}}
-{{- if not (.Parameters.Get "iss")}}
-<input type="hidden" name="iss" value="{{issuer}}">
-{{- end}}
-<noscript><p>Scripts are off in this browser: press the button to return to the application.</p><button type="submit">Continue</button></noscript>
+` + formPostIss + `<noscript><p>Scripts are off in this browser: press the button to return to the application.</p><button type="submit">Continue</button></noscript>
 </form>
 <script>` + formPostScript + `</script>
 </body>
 </html>
 `
+
+// formPostIss adds iss to the form_post page's errors (not to JARM's).
+const formPostIss = `{{- if not (.Parameters.Get "iss")}}
+<input type="hidden" name="iss" value="{{issuer}}">
+{{- end}}
+`
+
+// newJARMFormPostTemplate returns the form_post.jwt page: the form_post
+// page, whose only parameter is the response JWT.
+func newJARMFormPostTemplate() *template.Template {
+	return template.Must(template.New("form_post.jwt").Parse(strings.Replace(formPostPage, formPostIss, "", 1)))
+}
 
 // newFormPostTemplate returns the form_post page for an issuer.
 func newFormPostTemplate(issuer string) *template.Template {

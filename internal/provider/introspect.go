@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
@@ -68,7 +70,48 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	p.log.Info("token introspected", zap.String("client_id", client.GetID()), zap.Any("active", resp["active"]), zap.Any("token_use", resp["token_use"]))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
+	if c, ok := client.(*clients.Client); ok && (c.IntrospectionSignedResponseAlg() != "" || acceptsSignedIntrospection(r)) {
+		p.writeSignedIntrospection(w, r, c, resp)
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// introspectionJWT is the media type of a signed introspection response
+// (RFC 9701).
+const introspectionJWT = "application/token-introspection+jwt"
+
+// acceptsSignedIntrospection reports whether the caller asked for a signed
+// introspection response (RFC 9701 4).
+func acceptsSignedIntrospection(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, _ := strings.Cut(strings.TrimSpace(part), ";"); strings.EqualFold(strings.TrimSpace(mt), introspectionJWT) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeSignedIntrospection answers with an RFC 9701 JWT: iss, aud (the
+// caller), iat and the response as token_introspection, signed with the
+// client's introspection_signed_response_alg (RS256 when it asked with
+// Accept and registered none).
+func (p *Provider) writeSignedIntrospection(w http.ResponseWriter, r *http.Request, c *clients.Client, resp map[string]any) {
+	alg := cmp.Or(c.IntrospectionSignedResponseAlg(), keys.RS256)
+	claims := map[string]any{
+		"iss":                 p.issuer,
+		"aud":                 c.GetID(),
+		"iat":                 p.now().Unix(),
+		"token_introspection": resp,
+	}
+	token, err := p.keys.Sign(claims, alg, map[string]any{"typ": "token-introspection+jwt"})
+	if err != nil {
+		p.endpointError(w, r, "introspection", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	w.Header().Set("Content-Type", introspectionJWT)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(token))
 }
 
 // introspect looks a token up for caller and returns the RFC 7662 response.

@@ -32,6 +32,10 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 	if !p.parseEndpointForm(w, r, "pushed authorization request") {
 		return
 	}
+	if err := p.resolveRequestObject(ctx, r, true); err != nil { // requestobject.go
+		p.endpointError(w, r, "pushed authorization request", err)
+		return
+	}
 	ar, err := p.oauth2.NewPushedAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.endpointError(w, r, "pushed authorization request", err)
@@ -94,7 +98,7 @@ func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) boo
 		return true
 	}
 	if uri != "" {
-		return true // checkAuthorizeRequest refuses request objects by reference
+		return true // a request object by reference (requestobject.go)
 	}
 	c := p.clients.Get(r.Form.Get("client_id"))
 	if c == nil || (!p.requirePAR && !c.RequirePAR()) {

@@ -164,6 +164,9 @@ type Provider struct {
 	fosite     *fosite.Config
 	storage    FositeStorage
 	requirePAR bool // every client must push its authorization requests
+	// fetchClient fetches request objects by reference (request_uri):
+	// no redirects; the timeout and size bound are the caller's.
+	fetchClient *http.Client
 
 	mux       *http.ServeMux // the route table (routes.go)
 	discovery []byte         // precomputed discovery document
@@ -233,6 +236,9 @@ func New(cfg Config) (*Provider, error) {
 		now:        cfg.Now,
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
+		fetchClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect is a failed fetch
+		}},
 	}
 	if p.claims, err = claims.New(cfg.ClaimsPolicies, cfg.Scopes); err != nil {
 		return nil, err
@@ -243,6 +249,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.clients, err = clients.NewRegistry(context.Background(), cfg.Clients, clients.Env{
 		Algorithms:     cfg.Keys.Algorithms(),
+		KeyIDs:         cfg.Keys.ActiveKeyIDs(),
 		AllowPlainPKCE: cfg.EnablePKCEPlainChallenge,
 		HTTPIssuer:     iss.Scheme == "http",
 		Lifespans:      cfg.Lifespans,
@@ -286,6 +293,7 @@ func New(cfg Config) (*Provider, error) {
 	// revocation, PAR) uses our strategy; introspection authenticates
 	// clients itself (see introspect.go).
 	fc.FormPostHTMLTemplate = newFormPostTemplate(cfg.Issuer) // formpost.go
+	fc.ResponseModeHandlerExtension = &jarmHandler{p: p}      // jarm.go
 	p.fosite = fc
 	storage := store.NewFosite(cfg.DB, p.clients.GetClient)
 	p.storage = storage
@@ -310,7 +318,7 @@ func New(cfg Config) (*Provider, error) {
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               &tokenStrategy{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), p: p},
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc},
+		OpenIDConnectTokenStrategy: &encryptingIDTokens{OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc}, p: p}, // encrypt.go
 		Signer:                     signer,
 	}
 	// The password grant asks its storage to check passwords (grants.go).

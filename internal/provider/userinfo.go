@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,8 +66,8 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	claims["sub"] = s.Subject
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	if c != nil && c.UserinfoAlg() != "" {
-		p.writeSignedUserinfo(w, c, claims)
+	if c != nil && (c.UserinfoAlg() != "" || c.UserinfoEncryption().Alg != "") {
+		p.writeSignedUserinfo(r.Context(), w, c, claims)
 		return
 	}
 	writeJSON(w, http.StatusOK, claims)
@@ -113,14 +114,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeSignedUserinfo answers with the claims as a JWT signed with the
 // client's userinfo_signed_response_alg (OpenID Connect Core 5.3.2), with
-// iss and aud added.
-func (p *Provider) writeSignedUserinfo(w http.ResponseWriter, c *clients.Client, claims map[string]any) {
+// iss and aud added; with userinfo_encrypted_response_alg, that JWT (or the
+// JSON, when unsigned) encrypted to the client's key.
+func (p *Provider) writeSignedUserinfo(ctx context.Context, w http.ResponseWriter, c *clients.Client, claims map[string]any) {
 	claims["iss"] = p.issuer
 	claims["aud"] = c.GetID()
-	token, err := p.keys.Sign(claims, c.UserinfoAlg(), nil)
+	var token string
+	var err error
+	if c.UserinfoAlg() != "" {
+		token, err = p.keys.Sign(claims, c.UserinfoAlg(), nil)
+	}
+	if e := c.UserinfoEncryption(); err == nil && e.Alg != "" {
+		payload := []byte(token)
+		if token == "" {
+			payload, err = json.Marshal(claims)
+		}
+		if err == nil {
+			token, err = p.clientAuth.Encrypt(ctx, c, e, payload, c.UserinfoAlg() != "")
+		}
+	}
 	if err != nil {
-		p.log.Error("userinfo: signing the response", zap.String("client_id", c.GetID()), zap.Error(err))
-		bearerError(w, http.StatusInternalServerError, "server_error", "The response could not be signed.")
+		p.log.Error("userinfo: signing or encrypting the response", zap.String("client_id", c.GetID()), zap.Error(err))
+		bearerError(w, http.StatusInternalServerError, "server_error", "The response could not be signed or encrypted.")
 		return
 	}
 	w.Header().Set("Content-Type", "application/jwt")
