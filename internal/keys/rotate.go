@@ -267,7 +267,7 @@ func (m *Manager) RotateNow(ctx context.Context) (kids []string, err error) {
 		}
 		next = append(next, k)
 	}
-	for _, alg := range supportedAlgs {
+	for _, alg := range Algorithms {
 		if !rotating[alg] || pending[alg] != nil {
 			continue
 		}
