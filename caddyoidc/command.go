@@ -63,7 +63,7 @@ explicit 'storage sqlite <path>'.
 With several oidc_provider handlers in the config, choose one with --issuer.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(totpCommand(), sessionsCommand(), consentsCommand()) // command_sessions.go
-			for _, sub := range subcommands { // command_*.go
+			for _, sub := range subcommands {                                   // command_*.go
 				cmd.AddCommand(sub())
 			}
 		},
