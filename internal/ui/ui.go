@@ -53,7 +53,7 @@ type view struct {
 }
 
 // pageNames are the page templates, each rendered inside the layout.
-var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code"}
+var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code", "device"}
 
 // New parses the embedded templates. assetPath is the URL path under which
 // AssetHandler is mounted (e.g. "/idp/assets"), used in <link> hrefs.
@@ -207,6 +207,16 @@ func describe(page any) (name, title string, data any, err error) {
 		return describe(&pg)
 	case CodePage:
 		return describe(&pg)
+	case DevicePage:
+		return describe(&pg)
+	case *DevicePage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		if pg.Done {
+			return "device", "Device sign-in", pg, nil
+		}
+		return "device", "Connect a device", pg, nil
 	case *CodePage:
 		if pg == nil {
 			return "", "", nil, errNilPage
