@@ -317,3 +317,36 @@ func TestUserCodes(t *testing.T) {
 		}
 	}
 }
+
+// The client's authorization policy applies as in a browser flow: a second
+// factor is asked of a user signed in with a password only, and a user the
+// policy denies is told so while the device hears access_denied.
+func TestDeviceGrantPolicy(t *testing.T) {
+	dp := newDeviceProvider(t, func(c *Config) {
+		c.Authn.Policies = authn.Policies{"nobody": {Default: authn.Deny}}
+		c.Clients = append(c.Clients,
+			ClientConfig{ID: "tv-2fa", Public: true, GrantTypes: []string{clients.GrantDeviceCode}, Scopes: []string{"openid"}, AuthorizationPolicy: "two_factor"},
+			ClientConfig{ID: "tv-closed", Public: true, GrantTypes: []string{clients.GrantDeviceCode}, Scopes: []string{"openid"}, AuthorizationPolicy: "nobody"},
+		)
+	})
+	sess, csrf, token := dp.signIn("alice")
+	cookies := []*http.Cookie{sess, csrf}
+
+	deviceCode, userCode, _ := dp.start("tv-2fa", "", "openid")
+	w := dp.enter(userCode, cookies, token)
+	if w.Code != 200 || strings.Contains(w.Body.String(), "Allow access") || !strings.Contains(w.Body.String(), pages.PathTOTPEnroll) && !strings.Contains(w.Body.String(), pages.PathSecondFactor) {
+		t.Fatalf("two_factor client, password only: %d %s", w.Code, w.Body)
+	}
+	if code, m := dp.poll("tv-2fa", "", deviceCode); m["error"] != "authorization_pending" {
+		t.Errorf("still pending during the second factor: %d %v", code, m)
+	}
+
+	deviceCode, userCode, _ = dp.start("tv-closed", "", "openid")
+	w = dp.enter(userCode, cookies, token)
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "access_denied") {
+		t.Fatalf("denied by policy: %d %s", w.Code, w.Body)
+	}
+	if code, m := dp.poll("tv-closed", "", deviceCode); code != 400 || m["error"] != "access_denied" {
+		t.Errorf("device of a denied user: %d %v", code, m)
+	}
+}

@@ -63,7 +63,8 @@ func New(assetPath string) (*Pages, error) {
 
 // NewWithOverrides is New, with templates taken from dir where it has a file
 // of the same name (layout.html, login.html, consent.html, logout.html,
-// error.html, second_factor.html, totp_enroll.html, settings.html), for
+// error.html, second_factor.html, totp_enroll.html, settings.html,
+// code.html, device.html), for
 // branding. Each override must define the same template ("layout" or
 // "content") as the file it replaces; the page data is documented on the
 // page types. An empty dir uses only the embedded templates.
