@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
@@ -97,7 +101,8 @@ func (dp *deviceProvider) decide(userCode, decision string) *httptest.ResponseRe
 }
 
 func TestDeviceGrantFlow(t *testing.T) {
-	dp := newDeviceProvider(t, nil)
+	core, logs := observer.New(zap.DebugLevel)
+	dp := newDeviceProvider(t, func(c *Config) { c.Logger = zap.New(core) })
 	deviceCode, userCode, m := dp.start("tv", "", "openid profile offline_access")
 	if !regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`).MatchString(userCode) {
 		t.Errorf("user code %q is not XXXX-XXXX of the unambiguous alphabet", userCode)
@@ -169,6 +174,20 @@ func TestDeviceGrantFlow(t *testing.T) {
 	w = dp.enter(userCode, []*http.Cookie{sess, csrf}, token)
 	if w.Code != 400 || !strings.Contains(w.Body.String(), "already been used") {
 		t.Errorf("user code reused: %d %s", w.Code, w.Body)
+	}
+
+	// Neither code, nor any token, reached the logs.
+	if logs.Len() < 5 {
+		t.Fatalf("only %d log entries: is the logger the provider's?", logs.Len())
+	}
+	secrets := []string{deviceCode, userCode, strings.ReplaceAll(userCode, "-", ""), tok["access_token"].(string), tok["refresh_token"].(string)}
+	for _, e := range logs.All() {
+		line := e.Message + fmt.Sprint(e.ContextMap())
+		for _, s := range secrets {
+			if strings.Contains(line, s) {
+				t.Errorf("log entry %q carries a secret", line)
+			}
+		}
 	}
 }
 
