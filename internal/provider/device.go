@@ -325,7 +325,11 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
 	if level == authn.Deny {
 		p.log.Info("authorization policy denied the user (device)", zap.String("client_id", client.GetID()), zap.String("username", user.Username))
-		p.decideDevice(ctx, userHash, store.DeviceStatusDenied, login, now)
+		// The device hears access_denied; if the grant expired meanwhile,
+		// expired_token: the user is told they may not use the client.
+		if _, err := p.devices.DecideDeviceGrant(ctx, userHash, store.DeviceStatusDenied, login.Username, login.AuthTime, login.AMR, now); err != nil {
+			p.log.Error("recording the device grant decision", zap.Error(err))
+		}
 		p.pages.RenderError(w, http.StatusForbidden, "You can't use "+client.DisplayName(),
 			"Your account is not allowed to sign in to this application. If you think it should be, ask whoever runs this service.", "access_denied")
 		return
@@ -343,32 +347,34 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 	case "deny":
 		p.log.Info("consent denied (device)", zap.String("client_id", client.GetID()), zap.String("username", user.Username))
 		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentDenied, User: user.Username, Client: client.GetID(), IP: ip, Scopes: g.Scopes})
-		if !p.decideDevice(ctx, userHash, store.DeviceStatusDenied, login, now) {
-			p.pages.RenderFailure(w, errors.New("device grant changed"), "The code could not be updated. Start again on your device.")
-			return
+		if p.decideDevice(w, r, userHash, store.DeviceStatusDenied, login, now) {
+			p.pages.RenderDeviceDone(w, client, false)
 		}
-		p.pages.RenderDeviceDone(w, client, false)
 		return
 	}
 	p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentGiven, User: user.Username, Client: client.GetID(), IP: ip, Scopes: g.Scopes})
 	if flow.Remember {
 		p.pages.RememberConsent(ctx, client, user.Username, g.Scopes, g.Audience)
 	}
-	if !p.decideDevice(ctx, userHash, store.DeviceStatusApproved, login, now) {
-		p.pages.RenderFailure(w, errors.New("device grant changed"), "The code expired or was used meanwhile. Start again on your device.")
+	if !p.decideDevice(w, r, userHash, store.DeviceStatusApproved, login, now) {
 		return
 	}
 	p.log.Info("device authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", g.Scopes))
 	p.pages.RenderDeviceDone(w, client, true)
 }
 
-// decideDevice records a decision, and reports whether it was recorded (the
-// grant was still pending and unexpired).
-func (p *Provider) decideDevice(ctx context.Context, userHash, status string, login *store.LoginSession, now time.Time) bool {
-	ok, err := p.devices.DecideDeviceGrant(ctx, userHash, status, login.Username, login.AuthTime, login.AMR, now)
+// decideDevice records a decision and reports whether it was recorded. When
+// it was not, it has answered: the grant expired or was decided meanwhile
+// (the device page says so), or the database failed.
+func (p *Provider) decideDevice(w http.ResponseWriter, r *http.Request, userHash, status string, login *store.LoginSession, now time.Time) bool {
+	ok, err := p.devices.DecideDeviceGrant(r.Context(), userHash, status, login.Username, login.AuthTime, login.AMR, now)
 	if err != nil {
 		p.log.Error("recording the device grant decision", zap.Error(err))
+		p.pages.RenderFailure(w, err, "The sign-in service could not record your decision. Please try again.")
 		return false
+	}
+	if !ok {
+		p.pages.RenderDevice(w, r, http.StatusBadRequest, "", "That code expired or was used meanwhile. Start again on your device to get a new one.")
 	}
 	return ok
 }

@@ -217,6 +217,22 @@ func TestDeviceGrantExpired(t *testing.T) {
 	if code, m := dp.poll("cli", "cli-secret", deviceCode); code != 400 || m["error"] != "expired_token" {
 		t.Errorf("expired device code: %d %v", code, m)
 	}
+
+	// Expired while the consent page was open: allowing it does nothing.
+	deviceCode, userCode, _ = dp.start("cli", "cli-secret", "openid")
+	w := dp.enter(userCode, []*http.Cookie{sess, csrf}, token)
+	m2 := returnToField.FindStringSubmatch(w.Body.String())
+	if m2 == nil {
+		t.Fatalf("no consent page: %d %s", w.Code, w.Body)
+	}
+	dp.advance(3 * time.Minute)
+	w = dp.browse(http.MethodPost, epIssuer+pages.PathConsent, url.Values{"csrf_token": {token}, "return_to": {strings.ReplaceAll(m2[1], "&amp;", "&")}, "decision": {"allow"}}, sess, csrf)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "expired") || strings.Contains(w.Body.String(), "device-done") {
+		t.Errorf("allowed after expiry: %d %s", w.Code, w.Body)
+	}
+	if code, m := dp.poll("cli", "cli-secret", deviceCode); m["error"] != "expired_token" {
+		t.Errorf("device code after a late allow: %d %v", code, m)
+	}
 }
 
 func TestDeviceAuthorizationErrors(t *testing.T) {
