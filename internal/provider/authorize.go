@@ -36,6 +36,10 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // client (code or error), the login page, the consent page, or an error page
 // when the client or redirect URI cannot be trusted.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.Flow) {
+	if isDeviceRequest(r) { // a device grant's user code (device.go)
+		p.deviceAuthorize(w, r, flow)
+		return
+	}
 	ctx := r.Context()
 	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
 		return

@@ -64,6 +64,8 @@ func (p *Provider) routes() []route {
 		{pathRevocation, post, p.serveRevocation, oauth("revocation")},
 		{pathPAR, post, p.servePAR, oauth("pushed authorization request")},
 		{pathEndSession, getPost, p.serveEndSession, page("This address only signs you out.")},
+		{pathDeviceAuthorization, post, p.serveDeviceAuthorization, oauth("device authorization")},                 // device.go
+		{pages.PathDevice, getPost, p.pages.ServeDevice, page("This address only shows the device sign-in form.")}, // device.go
 		{pages.PathLogin, getPost, p.pages.ServeLogin, page("This address only shows the sign-in form.")},
 		{pages.PathConsent, post, p.pages.ServeConsent, page("This address only accepts the consent form.")},
 		{pages.PathLogout, getPost, p.pages.ServeLogout, page("This address only signs you out.")},

@@ -173,6 +173,7 @@ func ErrorCode(code string) string {
 // grantTypes are the grant types reported as they are.
 var grantTypes = map[string]bool{
 	"authorization_code": true, "refresh_token": true, "client_credentials": true, "password": true, "implicit": true,
+	"urn:ietf:params:oauth:grant-type:device_code": true,
 }
 
 // GrantType bounds a grant type for a metric label.

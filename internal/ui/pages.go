@@ -121,6 +121,19 @@ type SettingsPage struct {
 	WebAuthnBase string // URL path of the WebAuthn JSON endpoints; empty hides passkeys
 }
 
+// DevicePage is the device sign-in page (RFC 8628): the form for the user
+// code a TV or command-line tool shows (Action, CSRFToken, UserCode, Error),
+// or, with Done, the outcome (Approved) for ClientName.
+type DevicePage struct {
+	Action     string // URL path the form posts to
+	CSRFToken  string
+	UserCode   string // prefilled code, as typed or from verification_uri_complete
+	Error      string // why the code was refused; empty: none
+	Done       bool   // the decision was recorded
+	Approved   bool   // with Done: the device was allowed
+	ClientName string // with Done: the application on the device
+}
+
 // CodePage shows an authorization code to copy into a native application
 // that registered the out-of-band redirect (urn:ietf:wg:oauth:2.0:oob).
 type CodePage struct {
