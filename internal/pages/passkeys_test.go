@@ -323,7 +323,7 @@ func TestPasskeyRegisterListAndPasswordless(t *testing.T) {
 		t.Fatal(err)
 	}
 	handle, _ := base64.RawURLEncoding.DecodeString(o.User.ID)
-	if o.RP.ID != "localhost" || o.RP.Name != "Sign-in" || o.User.Name != "alice" || o.User.DisplayName != "Alice Example" ||
+	if o.RP.ID != "localhost" || o.RP.Name != "localhost" || o.User.Name != "alice" || o.User.DisplayName != "Alice Example" ||
 		len(handle) != 32 || bytes.Contains(handle, []byte("alice")) || o.Challenge == "" || len(o.Exclude) != 0 ||
 		o.Selection.ResidentKey != "preferred" || o.Selection.UserVerification != "preferred" || o.Attestation != "none" {
 		t.Errorf("creation options: %s", opts.body)
