@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -213,5 +214,30 @@ func TestPasskeysAdminAndCommand(t *testing.T) {
 	e.start()
 	if status := passwordless(t, e, kept); status != http.StatusUnauthorized {
 		t.Errorf("a passkey removed while Caddy was stopped still signs in: %d", status)
+	}
+}
+
+// An authenticator app added from the settings page is the user's choice:
+// the page says what it adds (not that the account needs it), offers Cancel
+// back to the settings, and a mistyped code keeps the key.
+func TestVoluntaryTOTPEnrolment(t *testing.T) {
+	e := newEnv(t, standardClients)
+	e.start()
+	b := newBrowser(t, e.issuer)
+	p := b.login(b.get(e.issuer+"/settings"), "alice", testPassword)
+	csrf := p.formFields().Get("csrf_token")
+	p = b.post(e.issuer+"/settings", url.Values{"csrf_token": {csrf}, "return_to": {"/settings"}, "action": {"totp-enroll"}})
+	m := secretRE.FindStringSubmatch(p.body)
+	if m == nil || strings.Contains(p.body, "This account needs") || !strings.Contains(p.body, "An authenticator app adds a second step") ||
+		!strings.Contains(p.body, `<a class="button secondary" href="/settings">Cancel</a>`) {
+		t.Fatalf("voluntary enrolment page: %d %.900s", p.status, p.body)
+	}
+	p = b.submit(p, url.Values{"code": {"000000"}})
+	if m2 := secretRE.FindStringSubmatch(p.body); m2 == nil || m2[1] != m[1] || !strings.Contains(p.body, "Cancel</a>") {
+		t.Fatalf("after a wrong code: %d %.900s", p.status, p.body)
+	}
+	p = b.submit(p, url.Values{"code": {totpCode(t, m[1], time.Now())}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, "An authenticator app is set up") {
+		t.Fatalf("after the right code: %d %.600s", p.status, p.body)
 	}
 }
