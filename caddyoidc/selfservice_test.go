@@ -139,6 +139,15 @@ func TestPasskeysAdminAndCommand(t *testing.T) {
 	callbackParams(t, b.continueAfterPasskey(p), rpCallback)
 	registerPasskey(t, b, csrf, "Laptop", kept)
 
+	// The settings page tells the two remove buttons apart (for screen
+	// readers too) and marks them as destructive.
+	settings := b.get(e.issuer + "/settings")
+	for _, name := range []string{"Lost phone", "Laptop"} {
+		if !strings.Contains(settings.body, `class="secondary danger passkey-delete"`) || !strings.Contains(settings.body, `aria-label="Remove passkey `+name+`"`) {
+			t.Errorf("settings: no accessible, destructive remove button for %q: %.1200s", name, settings.body)
+		}
+	}
+
 	// The admin API lists both, without key material.
 	body := e.mustAdmin(http.MethodGet, "/oidc/passkeys?user=alice")
 	list, _ := body["passkeys"].([]any)

@@ -225,6 +225,9 @@ func TestPasskeysInChromium(t *testing.T) {
 		t.Errorf("registration in the browser: %v", out)
 	}
 	// The settings, login and second-factor pages all offer the passkey.
+	if out["remove_button_named"] != float64(1) {
+		t.Errorf("the settings page has no button named \"Remove passkey Chromium passkey\": %v", out["remove_button_named"])
+	}
 	if out["settings_lists_passkey"] != true {
 		t.Errorf("the settings page does not list the new passkey: %v", out)
 	}

@@ -169,6 +169,8 @@ main(async () => {
       const resp = await fetch(base + '/credentials', { credentials: 'same-origin' });
       return resp.ok ? resp.json() : { status: resp.status };
     });
+    // The per-passkey button's accessible name says which passkey it removes.
+    result.remove_button_named = await page.getByRole('button', { name: 'Remove passkey Chromium passkey', exact: true }).count();
     await shot(page, 'passkeys-registered.png');
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     result.authenticator_credentials = credentials.length;
