@@ -72,6 +72,7 @@ const (
 	ActionGrantsRevoked   = "grants_revoked"
 	ActionUsersReloaded   = "users_reloaded"
 	ActionKeysRotated     = "keys_rotated"
+	ActionPasskeysRemoved = "passkeys_removed" // by an administrator
 )
 
 // Event is one audit event. Empty fields are left out of the log. It has

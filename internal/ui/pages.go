@@ -95,6 +95,12 @@ type TOTPEnrollPage struct {
 	CSRFToken  string       // hidden input "csrf_token"
 	ReturnTo   string       // hidden input "return_to"
 	Error      string       // shown in role="alert" when non-empty
+	// Enrollment is the hidden input "enrollment": it lets a retry after a
+	// wrong code show the same key again (authn.Enrollment.Proof).
+	Enrollment string
+	// CancelURL, for an enrolment the user chose (from the settings), is
+	// where Cancel goes; empty when a client requires the second factor.
+	CancelURL string
 }
 
 // Passkey is one registered WebAuthn credential on the settings page.
