@@ -1,0 +1,294 @@
+package provider
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/dpop"
+)
+
+// dpopKey is a client's DPoP key.
+type dpopKey struct {
+	t   *testing.T
+	key *ecdsa.PrivateKey
+}
+
+func newDPoPKey(t *testing.T) dpopKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dpopKey{t, k}
+}
+
+func (k dpopKey) jkt() string {
+	tp, err := (&jose.JSONWebKey{Key: k.key.Public()}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp)
+}
+
+// proof signs a DPoP proof for method and URL; token sets ath, nonce the
+// server nonce, age how long ago it was made.
+func (k dpopKey) proof(method, u, token, nonce string, age time.Duration) string {
+	k.t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	c := map[string]any{"jti": randomToken(), "htm": method, "htu": u, "iat": time.Now().Add(-age).Unix()}
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		c["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if nonce != "" {
+		c["nonce"] = nonce
+	}
+	b, _ := json.Marshal(c)
+	jws, err := s.Sign(b)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return out
+}
+
+// dpopPost sends a token request with an optional DPoP proof.
+func (tp *epProvider) dpopPost(form url.Values, user, pass, proof string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, epIssuer+pathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	if proof != "" {
+		req.Header.Set(dpop.Header, proof)
+	}
+	w := httptest.NewRecorder()
+	tp.ServeHTTP(w, req)
+	return w
+}
+
+// userinfo calls userinfo with the scheme and an optional proof.
+func (tp *epProvider) userinfo(method, scheme, token, proof string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, epIssuer+pathUserinfo, nil)
+	req.Header.Set("Authorization", scheme+" "+token)
+	if proof != "" {
+		req.Header.Set(dpop.Header, proof)
+	}
+	w := httptest.NewRecorder()
+	tp.ServeHTTP(w, req)
+	return w
+}
+
+func dpopProvider(t *testing.T, mutate func(*Config)) *epProvider {
+	return newEndpointProvider(t, func(c *Config) {
+		c.Clients = append(c.Clients,
+			ClientConfig{ID: "cc", Secret: "cc-secret", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, AccessTokenSignedResponseAlg: "RS256"},
+			ClientConfig{ID: "bound", Secret: "bound-secret", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, DPoPBoundAccessTokens: true},
+		)
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+// A public client's refresh: the new tokens are bound to the proof's key;
+// the bound access token works at userinfo only with DPoP and a proof of
+// that key for that request; the bound refresh token only with that key.
+func TestDPoPRefreshAndUserinfo(t *testing.T) {
+	tp := dpopProvider(t, nil)
+	tp.scopes = fosite.Arguments{"openid", "offline_access"}
+	g := tp.mint("spa", "alice")
+	key, other := newDPoPKey(t), newDPoPKey(t)
+	tokenURL, userinfoURL := epIssuer+pathToken, epIssuer+pathUserinfo
+
+	w := tp.dpopPost(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.refresh}, "client_id": {"spa"}}, "", "", key.proof("POST", tokenURL, "", "", 0))
+	m := jsonBody(t, w)
+	if w.Code != 200 || m["token_type"] != "DPoP" {
+		t.Fatalf("refresh with a proof: %d %v", w.Code, m)
+	}
+	at, rt := m["access_token"].(string), m["refresh_token"].(string)
+	if idt, _ := m["id_token"].(string); idt == "" || strings.Contains(decodePayload(t, idt), sessionJKTKey) {
+		t.Errorf("the ID token carries the binding or is missing: %q", idt)
+	}
+
+	// Userinfo.
+	if w := tp.userinfo("GET", "DPoP", at, key.proof("GET", userinfoURL, at, "", 0)); w.Code != 200 {
+		t.Fatalf("userinfo with DPoP: %d %s", w.Code, w.Body)
+	}
+	replayed := key.proof("GET", userinfoURL, at, "", 0)
+	for _, tc := range []struct {
+		name, scheme, proof, wantErr string
+	}{
+		{"as a bearer token", "Bearer", "", "invalid_token"},
+		{"as a bearer token with a proof", "Bearer", key.proof("GET", userinfoURL, at, "", 0), "invalid_token"},
+		{"no proof", "DPoP", "", "invalid_dpop_proof"},
+		{"wrong htm", "DPoP", key.proof("POST", userinfoURL, at, "", 0), "invalid_dpop_proof"},
+		{"wrong htu", "DPoP", key.proof("GET", tokenURL, at, "", 0), "invalid_dpop_proof"},
+		{"stale iat", "DPoP", key.proof("GET", userinfoURL, at, "", 10*time.Minute), "invalid_dpop_proof"},
+		{"no ath", "DPoP", key.proof("GET", userinfoURL, "", "", 0), "invalid_dpop_proof"},
+		{"other key", "DPoP", other.proof("GET", userinfoURL, at, "", 0), "invalid_dpop_proof"},
+		{"first use", "DPoP", replayed, ""},
+		{"replayed proof", "DPoP", replayed, "invalid_dpop_proof"},
+	} {
+		w := tp.userinfo("GET", tc.scheme, at, tc.proof)
+		if tc.wantErr == "" {
+			if w.Code != 200 {
+				t.Errorf("%s: %d %s", tc.name, w.Code, w.Body)
+			}
+			continue
+		}
+		if w.Code != 401 || jsonBody(t, w)["error"] != tc.wantErr || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "DPoP ") {
+			t.Errorf("%s: %d %s %q, want 401 %s with a DPoP challenge", tc.name, w.Code, w.Body, w.Header().Get("WWW-Authenticate"), tc.wantErr)
+		}
+	}
+
+	// The bound refresh token.
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"spa"}}
+	for name, proof := range map[string]string{
+		"no proof":  "",
+		"other key": other.proof("POST", tokenURL, "", "", 0),
+		"wrong htu": key.proof("POST", userinfoURL, "", "", 0),
+		"wrong htm": key.proof("GET", tokenURL, "", "", 0),
+		"stale iat": key.proof("POST", tokenURL, "", "", 10*time.Minute),
+		"two proofs": key.proof("POST", tokenURL, "", "", 0) + "\n" +
+			key.proof("POST", tokenURL, "", "", 0), // see below
+	} {
+		req := httptest.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if p1, p2, two := strings.Cut(proof, "\n"); two {
+			req.Header.Add(dpop.Header, p1)
+			req.Header.Add(dpop.Header, p2)
+		} else if proof != "" {
+			req.Header.Set(dpop.Header, proof)
+		}
+		w := httptest.NewRecorder()
+		tp.ServeHTTP(w, req)
+		if w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+			t.Errorf("refresh, %s: %d %s, want 400 invalid_dpop_proof", name, w.Code, w.Body)
+		}
+	}
+	if w := tp.dpopPost(form, "", "", key.proof("POST", tokenURL, "", "", 0)); w.Code != 200 {
+		t.Fatalf("refresh with the bound key after refused attempts: %d %s", w.Code, w.Body)
+	}
+}
+
+// A bearer token presented with the DPoP scheme is refused too.
+func TestDPoPSchemeWithBearerToken(t *testing.T) {
+	tp := dpopProvider(t, nil)
+	g := tp.mint("app", "alice")
+	key := newDPoPKey(t)
+	if w := tp.userinfo("GET", "Bearer", g.access, ""); w.Code != 200 {
+		t.Fatalf("bearer: %d %s", w.Code, w.Body)
+	}
+	w := tp.userinfo("GET", "DPoP", g.access, key.proof("GET", epIssuer+pathUserinfo, g.access, "", 0))
+	if w.Code != 401 || jsonBody(t, w)["error"] != "invalid_token" {
+		t.Errorf("a bearer token with the DPoP scheme: %d %s", w.Code, w.Body)
+	}
+}
+
+// client_credentials with a proof: a JWT access token with cnf.jkt, which
+// introspection reports too; a client registered with
+// dpop_bound_access_tokens cannot get a token without a proof.
+func TestDPoPClientCredentials(t *testing.T) {
+	tp := dpopProvider(t, nil)
+	key := newDPoPKey(t)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+	w := tp.dpopPost(form, "cc", "cc-secret", key.proof("POST", epIssuer+pathToken, "", "", 0))
+	m := jsonBody(t, w)
+	if w.Code != 200 || m["token_type"] != "DPoP" {
+		t.Fatalf("client_credentials with a proof: %d %v", w.Code, m)
+	}
+	at := m["access_token"].(string)
+	var claims struct {
+		Cnf struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
+	}
+	if err := json.Unmarshal([]byte(decodePayload(t, at)), &claims); err != nil || claims.Cnf.JKT != key.jkt() {
+		t.Errorf("JWT access token cnf.jkt = %q (%v), want %q", claims.Cnf.JKT, err, key.jkt())
+	}
+	w = tp.post(pathIntrospection, url.Values{"token": {at}}, "cc", "cc-secret")
+	m = jsonBody(t, w)
+	if cnf, _ := m["cnf"].(map[string]any); m["active"] != true || m["token_type"] != "DPoP" || cnf["jkt"] != key.jkt() {
+		t.Errorf("introspection: %v", m)
+	}
+
+	// Without a proof: a bearer token, no cnf.
+	w = tp.dpopPost(form, "cc", "cc-secret", "")
+	if m := jsonBody(t, w); w.Code != 200 || !strings.EqualFold(m["token_type"].(string), "bearer") || strings.Contains(decodePayload(t, m["access_token"].(string)), "cnf") {
+		t.Errorf("client_credentials without a proof: %d %v", w.Code, m)
+	}
+
+	w = tp.dpopPost(form, "bound", "bound-secret", "")
+	if w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+		t.Errorf("dpop_bound_access_tokens client without a proof: %d %s", w.Code, w.Body)
+	}
+	if w := tp.dpopPost(form, "bound", "bound-secret", key.proof("POST", epIssuer+pathToken, "", "", 0)); w.Code != 200 {
+		t.Errorf("dpop_bound_access_tokens client with a proof: %d %s", w.Code, w.Body)
+	}
+}
+
+// With dpop_nonce_required, a proof without the server's nonce gets
+// use_dpop_nonce and the nonce in DPoP-Nonce; a proof with it passes.
+func TestDPoPNonce(t *testing.T) {
+	tp := dpopProvider(t, func(c *Config) { c.DPoPNonceRequired = true })
+	key := newDPoPKey(t)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+	w := tp.dpopPost(form, "cc", "cc-secret", key.proof("POST", epIssuer+pathToken, "", "", 0))
+	nonce := w.Header().Get(dpop.NonceHeader)
+	if w.Code != 400 || jsonBody(t, w)["error"] != "use_dpop_nonce" || nonce == "" {
+		t.Fatalf("no nonce: %d %s nonce %q", w.Code, w.Body, nonce)
+	}
+	if w := tp.dpopPost(form, "cc", "cc-secret", key.proof("POST", epIssuer+pathToken, "", "stale-nonce", 0)); w.Code != 400 || jsonBody(t, w)["error"] != "use_dpop_nonce" {
+		t.Errorf("wrong nonce: %d %s", w.Code, w.Body)
+	}
+	if w := tp.dpopPost(form, "cc", "cc-secret", key.proof("POST", epIssuer+pathToken, "", nonce, 0)); w.Code != 200 {
+		t.Errorf("with the nonce: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestDPoPDiscovery(t *testing.T) {
+	tp := dpopProvider(t, nil)
+	w := tp.browse(http.MethodGet, epIssuer+pathDiscovery, nil)
+	var doc map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	algs, _ := doc["dpop_signing_alg_values_supported"].([]any)
+	if len(algs) == 0 || algs[0] != "ES256" {
+		t.Errorf("dpop_signing_alg_values_supported = %v", doc["dpop_signing_alg_values_supported"])
+	}
+}
+
+// decodePayload returns a compact JWS's payload, unverified.
+func decodePayload(t *testing.T, jws string) string {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
