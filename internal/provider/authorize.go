@@ -58,6 +58,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	if err := authorizeResources(ar, client); err != nil { // RFC 8707 (resource.go)
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")

@@ -77,6 +77,9 @@ func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.Acce
 	if err != nil {
 		return ar, nil, err
 	}
+	if err := tokenResources(ar); err != nil { // RFC 8707 (resource.go)
+		return ar, nil, err
+	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
 		if lostRace(err) {
