@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -114,6 +116,8 @@ func dpopOAuthError(err error) error {
 		return &fosite.RFC6749Error{ErrorField: "use_dpop_nonce", DescriptionField: "The authorization server requires a nonce in the DPoP proof: use the one in the DPoP-Nonce header.", CodeField: http.StatusBadRequest}
 	case errors.Is(err, dpop.ErrInvalidProof):
 		return invalidDPoPProof(dpop.Reason(err))
+	case errors.Is(err, store.ErrUnavailable):
+		return asUnavailable(err) // 503 temporarily_unavailable
 	default:
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
@@ -134,9 +138,39 @@ func (p *Provider) tokenProof(ctx context.Context, r *http.Request) (*dpop.Proof
 	}
 	proof, err := p.dpop.Verify(ctx, h, dpop.Request{Method: r.Method, URL: p.url(pathToken)})
 	if err != nil {
-		return nil, dpopOAuthError(asUnavailable(err))
+		return nil, dpopOAuthError(err)
 	}
 	return proof, nil
+}
+
+// dpopJKTParam is the authorization request parameter binding the code to
+// a DPoP key (RFC 9449 10).
+const dpopJKTParam = "dpop_jkt"
+
+// checkDPoPJKT refuses a malformed dpop_jkt, and one with a response type
+// that issues tokens from the authorization endpoint (they could not be
+// bound: no proof reaches that endpoint).
+func checkDPoPJKT(ar fosite.AuthorizeRequester) error {
+	jkt := ar.GetRequestForm().Get(dpopJKTParam)
+	if jkt == "" {
+		return nil
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(jkt); err != nil || len(b) != sha256.Size {
+		return fosite.ErrInvalidRequest.WithHint("The dpop_jkt parameter must be a base64url SHA-256 JWK thumbprint.")
+	}
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return fosite.ErrInvalidRequest.WithHint("The dpop_jkt parameter is only supported with response_type code.")
+	}
+	return nil
+}
+
+// bindCodeToDPoPKey records an authorization request's dpop_jkt in the
+// code's session: the code can then only be exchanged with a proof of that
+// key (bindDPoP).
+func bindCodeToDPoPKey(ar fosite.AuthorizeRequester, sess fosite.Session) {
+	if jkt := ar.GetRequestForm().Get(dpopJKTParam); jkt != "" {
+		_ = setSessionJKT(sess, jkt)
+	}
 }
 
 // bindDPoP applies a token request's proof to its grant: the new tokens are
@@ -148,6 +182,12 @@ func (p *Provider) bindDPoP(ar fosite.AccessRequester, proof *dpop.Proof) error 
 	c, _ := ar.GetClient().(*clients.Client)
 	if proof == nil && c != nil && c.DPoPBoundAccessTokens() {
 		return invalidDPoPProof("this client must send a DPoP proof with every token request")
+	}
+	if ar.GetGrantTypes().ExactOne("authorization_code") {
+		// The code's session holds the authorization request's dpop_jkt.
+		if bound := sessionJKT(ar.GetSession()); bound != "" && (proof == nil || proof.JKT != bound) {
+			return invalidDPoPProof("the authorization code is bound to another key (dpop_jkt), or the request has no proof")
+		}
 	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") && ar.GetClient().IsPublic() {
 		if bound := sessionJKT(ar.GetSession()); bound != "" && (proof == nil || proof.JKT != bound) {
