@@ -292,3 +292,39 @@ func decodePayload(t *testing.T, jws string) string {
 	}
 	return string(b)
 }
+
+// dpop_jkt (RFC 9449 10) binds the authorization code to a key: the
+// exchange needs a proof of that key; a malformed dpop_jkt is refused at
+// the authorization endpoint.
+func TestDPoPJKTBindsCode(t *testing.T) {
+	tp := dpopProvider(t, func(c *Config) {
+		c.Clients = append(c.Clients, ClientConfig{ID: "jkt-app", Secret: "jkt-secret", RedirectURIs: []string{"https://jkt.example/cb"},
+			Scopes: []string{"openid"}, ConsentMode: "implicit"})
+	})
+	session, _, _ := tp.signIn("alice")
+	key, other := newDPoPKey(t), newDPoPKey(t)
+	authorize := func(jkt string) *url.URL {
+		q := url.Values{"response_type": {"code"}, "client_id": {"jkt-app"}, "redirect_uri": {"https://jkt.example/cb"},
+			"scope": {"openid"}, "state": {"state-12345678"}, "dpop_jkt": {jkt}}
+		w := tp.browse(http.MethodGet, epIssuer+pathAuthorize+"?"+q.Encode(), nil, session)
+		loc, err := url.Parse(w.Header().Get("Location"))
+		if w.Code != http.StatusSeeOther || err != nil {
+			t.Fatalf("authorize: %d %q", w.Code, w.Header().Get("Location"))
+		}
+		return loc
+	}
+	if loc := authorize("not-a-thumbprint"); loc.Query().Get("error") != "invalid_request" {
+		t.Errorf("malformed dpop_jkt: %q, want invalid_request", loc)
+	}
+	code := authorize(key.jkt()).Query().Get("code")
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://jkt.example/cb"}}
+	for name, proof := range map[string]string{"no proof": "", "other key": other.proof("POST", epIssuer+pathToken, "", "", 0)} {
+		if w := tp.dpopPost(form, "jkt-app", "jkt-secret", proof); w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+			t.Errorf("code bound by dpop_jkt, %s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	w := tp.dpopPost(form, "jkt-app", "jkt-secret", key.proof("POST", epIssuer+pathToken, "", "", 0))
+	if m := jsonBody(t, w); w.Code != 200 || m["token_type"] != "DPoP" {
+		t.Errorf("code bound by dpop_jkt, the right key: %d %v", w.Code, m)
+	}
+}

@@ -1,6 +1,6 @@
 // A public single-page or native app on openid-client v6 with DPoP
-// (RFC 9449) and a resource indicator (RFC 8707): PKCE, a resource at the
-// authorization endpoint, the code grant, userinfo and a refresh, all with
+// (RFC 9449) and a resource indicator (RFC 8707): PKCE, a resource and
+// dpop_jkt at the authorization endpoint, the code grant, userinfo and a refresh, all with
 // proofs of one key (the library answers use_dpop_nonce itself when the
 // provider requires nonces). Then what must fail: the bound access token
 // as a plain bearer token, the bound refresh token with another key. A
@@ -57,6 +57,7 @@ main(async () => {
     code_challenge_method: 'S256',
     state,
     resource,
+    dpop_jkt: await thumbprint(keyPair.publicKey), // binds the code to the key (RFC 9449 10)
   });
   const browser = new Browser(env('ISSUER'));
   const location = await browser.authorize(authURL.href, { username: env('USERNAME'), password: env('PASSWORD') });
