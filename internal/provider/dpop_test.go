@@ -328,3 +328,21 @@ func TestDPoPJKTBindsCode(t *testing.T) {
 		t.Errorf("code bound by dpop_jkt, the right key: %d %v", w.Code, m)
 	}
 }
+
+// Two providers over one database, as two instances behind a load
+// balancer: a proof accepted by one is a replay at the other, and a nonce
+// issued by one is accepted by the other.
+func TestDPoPReplayAcrossInstances(t *testing.T) {
+	a := dpopProvider(t, func(c *Config) { c.DPoPNonceRequired = true })
+	b := dpopProvider(t, func(c *Config) { c.DPoPNonceRequired = true; c.DB = a.db })
+	key := newDPoPKey(t)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+	nonce := a.dpopPost(form, "cc", "cc-secret", key.proof("POST", epIssuer+pathToken, "", "", 0)).Header().Get(dpop.NonceHeader)
+	proof := key.proof("POST", epIssuer+pathToken, "", nonce, 0)
+	if w := b.dpopPost(form, "cc", "cc-secret", proof); w.Code != 200 {
+		t.Fatalf("instance b with instance a's nonce: %d %s", w.Code, w.Body)
+	}
+	if w := a.dpopPost(form, "cc", "cc-secret", proof); w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+		t.Errorf("the proof replayed at instance a: %d %s", w.Code, w.Body)
+	}
+}
