@@ -173,6 +173,31 @@ func bindCodeToDPoPKey(ar fosite.AuthorizeRequester, sess fosite.Session) {
 	}
 }
 
+// pushedDPoP checks a pushed authorization request's resources and
+// dpop_jkt now rather than when the browser arrives, and binds the code to
+// the key of the request's DPoP proof, if any (RFC 9449 10.1): the proof's
+// thumbprint becomes the pushed request's dpop_jkt (one already there must
+// be the same).
+func (p *Provider) pushedDPoP(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clients.Client) error {
+	if err := authorizeResources(ar, c); err != nil {
+		return err
+	}
+	h := r.Header.Values(dpop.Header)
+	if len(h) > 0 {
+		p.setDPoPNonce(w)
+		proof, err := p.dpop.Verify(r.Context(), h, dpop.Request{Method: r.Method, URL: p.url(pathPAR)})
+		if err != nil {
+			return dpopOAuthError(err)
+		}
+		form := ar.GetRequestForm()
+		if jkt := form.Get(dpopJKTParam); jkt != "" && jkt != proof.JKT {
+			return invalidDPoPProof("dpop_jkt is not the thumbprint of the proof's key")
+		}
+		form.Set(dpopJKTParam, proof.JKT)
+	}
+	return checkDPoPJKT(ar)
+}
+
 // bindDPoP applies a token request's proof to its grant: the new tokens are
 // bound to the proof's key, or are bearer tokens without a proof. A client
 // registered with dpop_bound_access_tokens must send one; a public client's

@@ -346,3 +346,66 @@ func TestDPoPReplayAcrossInstances(t *testing.T) {
 		t.Errorf("the proof replayed at instance a: %d %s", w.Code, w.Body)
 	}
 }
+
+// A pushed authorization request with a DPoP proof binds the code to the
+// proof's key (RFC 9449 10.1); a resource not allowed is refused at the
+// push already.
+func TestDPoPPushedRequest(t *testing.T) {
+	tp := dpopProvider(t, func(c *Config) {
+		c.Clients = append(c.Clients, ClientConfig{ID: "jkt-app", Secret: "jkt-secret", RedirectURIs: []string{"https://jkt.example/cb"},
+			Scopes: []string{"openid"}, ConsentMode: "implicit", Audience: []string{"https://api.example/"}})
+	})
+	session, _, _ := tp.signIn("alice")
+	key, other := newDPoPKey(t), newDPoPKey(t)
+	push := func(proof string, extra url.Values) *httptest.ResponseRecorder {
+		form := url.Values{"response_type": {"code"}, "client_id": {"jkt-app"}, "redirect_uri": {"https://jkt.example/cb"},
+			"scope": {"openid"}, "state": {"pushed-state"}}
+		for k, v := range extra {
+			form[k] = v
+		}
+		req := httptest.NewRequest(http.MethodPost, epIssuer+pathPAR, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("jkt-app", "jkt-secret")
+		if proof != "" {
+			req.Header.Set(dpop.Header, proof)
+		}
+		w := httptest.NewRecorder()
+		tp.ServeHTTP(w, req)
+		return w
+	}
+	parURL := epIssuer + pathPAR
+	if w := push("", url.Values{"resource": {"https://evil.example/"}}); w.Code != 400 || jsonBody(t, w)["error"] != "invalid_target" {
+		t.Errorf("push with a resource not allowed: %d %s", w.Code, w.Body)
+	}
+	if w := push(key.proof("POST", epIssuer+pathToken, "", "", 0), nil); w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+		t.Errorf("push with a proof for another URL: %d %s", w.Code, w.Body)
+	}
+	if w := push(key.proof("POST", parURL, "", "", 0), url.Values{"dpop_jkt": {other.jkt()}}); w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+		t.Errorf("push with dpop_jkt of another key: %d %s", w.Code, w.Body)
+	}
+	w := push(key.proof("POST", parURL, "", "", 0), url.Values{"resource": {"https://api.example/"}})
+	uri, _ := jsonBody(t, w)["request_uri"].(string)
+	if w.Code != http.StatusCreated || uri == "" {
+		t.Fatalf("push with a proof: %d %s", w.Code, w.Body)
+	}
+	q := url.Values{"client_id": {"jkt-app"}, "request_uri": {uri}}
+	aw := tp.browse(http.MethodGet, epIssuer+pathAuthorize+"?"+q.Encode(), nil, session)
+	loc, _ := url.Parse(aw.Header().Get("Location"))
+	code := loc.Query().Get("code")
+	if aw.Code != http.StatusSeeOther || code == "" {
+		t.Fatalf("authorize with the pushed request: %d %q", aw.Code, loc)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://jkt.example/cb"}}
+	if w := tp.dpopPost(form, "jkt-app", "jkt-secret", ""); w.Code != 400 || jsonBody(t, w)["error"] != "invalid_dpop_proof" {
+		t.Errorf("exchange without a proof: %d %s", w.Code, w.Body)
+	}
+	w = tp.dpopPost(form, "jkt-app", "jkt-secret", key.proof("POST", epIssuer+pathToken, "", "", 0))
+	m := jsonBody(t, w)
+	if w.Code != 200 || m["token_type"] != "DPoP" {
+		t.Fatalf("exchange with the key: %d %v", w.Code, m)
+	}
+	in := jsonBody(t, tp.post(pathIntrospection, url.Values{"token": {m["access_token"].(string)}}, "jkt-app", "jkt-secret"))
+	if aud, _ := json.Marshal(in["aud"]); string(aud) != `["https://api.example/"]` {
+		t.Errorf("the pushed resource is not the token's audience: %v", in)
+	}
+}
