@@ -409,3 +409,13 @@ func TestDPoPPushedRequest(t *testing.T) {
 		t.Errorf("the pushed resource is not the token's audience: %v", in)
 	}
 }
+
+func TestDPoPNonceLifespanValidated(t *testing.T) {
+	cfg := Config{Issuer: epIssuer, DPoPNonceLifespan: -time.Minute}
+	tp := newEndpointProvider(t, nil) // for the keys, database and users
+	cfg.Users, cfg.Keys, cfg.DB = epUsers{}, tp.keys, tp.db
+	cfg.HMACSecret, cfg.CookieSecret = []byte(strings.Repeat("h", 32)), []byte(strings.Repeat("c", 32))
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "dpop_nonce_lifespan") {
+		t.Errorf("a negative dpop_nonce_lifespan: err = %v", err)
+	}
+}

@@ -225,6 +225,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MinimumParameterEntropy < 0 {
 		return nil, fmt.Errorf("minimum_parameter_entropy: must not be negative")
 	}
+	if cfg.DPoPNonceLifespan < 0 {
+		return nil, fmt.Errorf("dpop_nonce_lifespan: must not be negative")
+	}
 	switch cfg.EnforcePKCE {
 	case "":
 		cfg.EnforcePKCE = EnforcePKCEPublicClientsOnly
