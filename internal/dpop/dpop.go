@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -238,6 +237,3 @@ func normalize(u *url.URL) string {
 	}
 	return scheme + "://" + host + path
 }
-
-// IsAlgorithm reports whether alg is accepted for proofs.
-func IsAlgorithm(alg string) bool { return slices.Contains(Algorithms, alg) }

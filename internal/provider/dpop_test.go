@@ -125,7 +125,7 @@ func TestDPoPRefreshAndUserinfo(t *testing.T) {
 	if w.Code != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("refresh with a proof: %d %v", w.Code, m)
 	}
-	at, rt := m["access_token"].(string), m["refresh_token"].(string)
+	at, rt := mustBe[string](t, m["access_token"]), mustBe[string](t, m["refresh_token"])
 	if idt, _ := m["id_token"].(string); idt == "" || strings.Contains(decodePayload(t, idt), sessionJKTKey) {
 		t.Errorf("the ID token carries the binding or is missing: %q", idt)
 	}
@@ -217,7 +217,7 @@ func TestDPoPClientCredentials(t *testing.T) {
 	if w.Code != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("client_credentials with a proof: %d %v", w.Code, m)
 	}
-	at := m["access_token"].(string)
+	at := mustBe[string](t, m["access_token"])
 	var claims struct {
 		Cnf struct {
 			JKT string `json:"jkt"`
@@ -234,7 +234,7 @@ func TestDPoPClientCredentials(t *testing.T) {
 
 	// Without a proof: a bearer token, no cnf.
 	w = tp.dpopPost(form, "cc", "cc-secret", "")
-	if m := jsonBody(t, w); w.Code != 200 || !strings.EqualFold(m["token_type"].(string), "bearer") || strings.Contains(decodePayload(t, m["access_token"].(string)), "cnf") {
+	if m := jsonBody(t, w); w.Code != 200 || !strings.EqualFold(mustBe[string](t, m["token_type"]), "bearer") || strings.Contains(decodePayload(t, mustBe[string](t, m["access_token"])), "cnf") {
 		t.Errorf("client_credentials without a proof: %d %v", w.Code, m)
 	}
 
@@ -404,7 +404,7 @@ func TestDPoPPushedRequest(t *testing.T) {
 	if w.Code != 200 || m["token_type"] != "DPoP" {
 		t.Fatalf("exchange with the key: %d %v", w.Code, m)
 	}
-	in := jsonBody(t, tp.post(pathIntrospection, url.Values{"token": {m["access_token"].(string)}}, "jkt-app", "jkt-secret"))
+	in := jsonBody(t, tp.post(pathIntrospection, url.Values{"token": {mustBe[string](t, m["access_token"])}}, "jkt-app", "jkt-secret"))
 	if aud, _ := json.Marshal(in["aud"]); string(aud) != `["https://api.example/"]` {
 		t.Errorf("the pushed resource is not the token's audience: %v", in)
 	}

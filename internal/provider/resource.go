@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -38,7 +39,7 @@ func invalidTarget(desc string) error {
 func checkResources(resources []string, c fosite.Client) error {
 	for _, r := range resources {
 		u, err := url.Parse(r)
-		if err != nil || !u.IsAbs() || u.Fragment != "" || u.RawFragment != "" || len(r) > 0 && r[len(r)-1] == '#' {
+		if err != nil || !u.IsAbs() || strings.ContainsRune(r, '#') {
 			return invalidTarget("The resource " + r + " is not an absolute URI without a fragment.")
 		}
 		if !slices.Contains(c.GetAudience(), r) {

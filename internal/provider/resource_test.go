@@ -70,7 +70,7 @@ func TestResourceClientCredentials(t *testing.T) {
 	var claims struct {
 		Aud []string `json:"aud"`
 	}
-	if err := json.Unmarshal([]byte(decodePayload(t, m["access_token"].(string))), &claims); err != nil || !slices.Contains(claims.Aud, resAPI) {
+	if err := json.Unmarshal([]byte(decodePayload(t, mustBe[string](t, m["access_token"]))), &claims); err != nil || !slices.Contains(claims.Aud, resAPI) {
 		t.Errorf("aud = %q (%v), want it to contain %q", claims.Aud, err, resAPI)
 	}
 	for _, bad := range []string{resFiles, "urn:x", "api"} {
@@ -101,7 +101,7 @@ func TestResourceRefresh(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("narrowing refresh: %d %v", code, m)
 	}
-	w := tp.post(pathIntrospection, url.Values{"token": {m["access_token"].(string)}}, "rapp", "rapp-secret")
+	w := tp.post(pathIntrospection, url.Values{"token": {mustBe[string](t, m["access_token"])}}, "rapp", "rapp-secret")
 	in := jsonBody(t, w)
 	if aud, _ := json.Marshal(in["aud"]); string(aud) != `["`+resAPI+`"]` {
 		t.Errorf("introspected aud = %s, want only %s: %v", aud, resAPI, in)
