@@ -87,6 +87,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = boolArg(d, &h.RequirePushedAuthorizationRequests)
 		case "par_context_lifespan":
 			err = durationArg(d, &h.PARContextLifespan)
+		case "dpop_nonce_required":
+			err = boolArg(d, &h.DPoPNonceRequired)
+		case "dpop_nonce_lifespan":
+			err = durationArg(d, &h.DPoPNonceLifespan)
 		case "default_authorization_policy":
 			err = oneArg(d, &h.DefaultAuthorizationPolicy)
 		case "authorization_policy":

@@ -77,6 +77,8 @@ func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
 			err = appendArgs(d, &c.PostLogoutRedirectURIs)
 		case "require_pushed_authorization_requests":
 			err = boolArg(d, &c.RequirePushedAuthorizationRequests)
+		case "dpop_bound_access_tokens":
+			err = boolArg(d, &c.DPoPBoundAccessTokens)
 		case "access_token_signed_response_alg":
 			err = oneArg(d, &c.AccessTokenSignedResponseAlg)
 		case "userinfo_signed_response_alg", "userinfo_signing_algorithm":

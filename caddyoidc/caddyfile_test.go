@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -115,6 +116,13 @@ func TestUnmarshalHandler(t *testing.T) {
 			want:  caddyoidc.Handler{Issuer: "https://a", UsersRaw: []byte(`{"backend":"file","path":"{env.USERS}"}`)},
 		},
 		{name: "storage without backend", input: "oidc_provider https://a {\n storage\n}", wantErr: "wrong argument count"},
+		{
+			name:  "dpop",
+			input: "oidc_provider https://a {\n dpop_nonce_required\n dpop_nonce_lifespan 2m\n client x {\n dpop_bound_access_tokens true\n }\n}",
+			want: caddyoidc.Handler{Issuer: "https://a", DPoPNonceRequired: true, DPoPNonceLifespan: caddy.Duration(2 * time.Minute),
+				Clients: []caddyoidc.Client{{ClientID: "x", DPoPBoundAccessTokens: true}}},
+		},
+		{name: "dpop bad bool", input: "oidc_provider https://a {\n client x {\n dpop_bound_access_tokens often\n }\n}", wantErr: `"often" is not true or false`},
 		{name: "storage sqlite two paths", input: "oidc_provider https://a {\n storage sqlite /a /b\n}", wantErr: "wrong argument count"},
 		{name: "storage sqlite block", input: "oidc_provider https://a {\n storage sqlite {\n journal wal\n }\n}", wantErr: `storage sqlite: unrecognized option "journal"`},
 		{name: "unknown users backend", input: "oidc_provider https://a {\n users ldap ldap://x\n}", wantErr: `users: unknown backend "ldap" (file)`},

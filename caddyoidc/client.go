@@ -122,6 +122,10 @@ type Client struct {
 	// authorization requests unless they were first pushed to the
 	// pushed_authorization_request_endpoint (RFC 9126). Default false.
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// DPoPBoundAccessTokens refuses this client's token requests that
+	// carry no DPoP proof (RFC 9449 5.2): its access tokens are always
+	// bound to its key. Default false (a proof is optional).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
 
 	// AccessTokenSignedResponseAlg is none (default: opaque access tokens)
 	// or a signing algorithm (as id_token_signed_response_alg): RFC 9068 JWT access tokens (typ at+jwt) signed with

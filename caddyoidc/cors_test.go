@@ -78,7 +78,7 @@ func TestCORS(t *testing.T) {
 			if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != spa {
 				t.Fatalf("%s: %d, Allow-Origin %q", path, resp.StatusCode, h.Get("Access-Control-Allow-Origin"))
 			}
-			if !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type" || h.Get("Access-Control-Max-Age") == "" {
+			if !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, DPoP" || h.Get("Access-Control-Max-Age") == "" {
 				t.Errorf("%s: preflight headers %v", path, h)
 			}
 			if !strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {

@@ -35,6 +35,8 @@ func (h *Handler) engineConfig(repl *caddy.Replacer) (provider.Config, error) {
 		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
 		PARContextLifespan:                 time.Duration(h.PARContextLifespan),
 		DeviceCodeLifespan:                 time.Duration(h.DeviceCodeLifespan),
+		DPoPNonceRequired:                  h.DPoPNonceRequired,
+		DPoPNonceLifespan:                  time.Duration(h.DPoPNonceLifespan),
 
 		Lifespans:      engineLifespans(h.Lifespans),
 		ClaimsPolicies: engineClaimsPolicies(h.ClaimsPolicies),
@@ -120,6 +122,7 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		JSONWebKeys:                 jwks,

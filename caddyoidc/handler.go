@@ -135,6 +135,14 @@ type Handler struct {
 	// Default 5m (Authelia's pushed_authorizations.context_lifespan).
 	PARContextLifespan caddy.Duration `json:"par_context_lifespan,omitempty"`
 
+	// DPoPNonceRequired makes every DPoP proof (RFC 9449) carry a nonce
+	// the provider hands out in the DPoP-Nonce header, at the token
+	// endpoint and at userinfo. Default false.
+	DPoPNonceRequired bool `json:"dpop_nonce_required,omitempty"`
+	// DPoPNonceLifespan is how often that nonce changes; a nonce stays
+	// valid for one more lifespan. Default 5m.
+	DPoPNonceLifespan caddy.Duration `json:"dpop_nonce_lifespan,omitempty"`
+
 	// DefaultAuthorizationPolicy applies to clients that set no
 	// authorization_policy: one_factor (default), two_factor, or the name
 	// of one of AuthorizationPolicies.

@@ -137,6 +137,10 @@ func (c *Client) IsPostLogoutRedirectURI(uri string) bool {
 // RequirePAR reports whether the client must push its authorization requests.
 func (c *Client) RequirePAR() bool { return c.requirePAR }
 
+// DPoPBoundAccessTokens reports whether the client's token requests must
+// carry a DPoP proof (RFC 9449 5.2).
+func (c *Client) DPoPBoundAccessTokens() bool { return c.dpopBound }
+
 // AccessTokenAlg is "" for opaque access tokens, else the JWT algorithm.
 func (c *Client) AccessTokenAlg() string { return c.accessTokenAlg }
 

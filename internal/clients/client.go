@@ -44,6 +44,7 @@ type Client struct {
 	policy                 authn.Policy  // resolved against the named policies
 	postLogoutRedirectURIs []string      // registered for RP-initiated logout
 	requirePAR             bool          // authorization requests must be pushed
+	dpopBound              bool          // token requests must carry a DPoP proof
 	accessTokenAlg         string        // "" = opaque access tokens; RS256, ES256 = RFC 9068 JWTs
 	userinfoAlg            string        // "" = userinfo as JSON; RS256, ES256 = signed JWT
 	sector                 string        // pairwise subject sector; "" = public subjects (sector.go)
@@ -123,6 +124,7 @@ func newBase(cfg Config, algs []string) (*Client, error) {
 		idTokenAlg:  cfg.IDTokenSignedResponseAlg,
 		policyName:  cfg.AuthorizationPolicy,
 		requirePAR:  cfg.RequirePushedAuthorizationRequests,
+		dpopBound:   cfg.DPoPBoundAccessTokens,
 	}
 
 	// Consent, as Authelia: auto means pre-configured when a duration is

@@ -73,6 +73,9 @@ type Config struct {
 	// RequirePushedAuthorizationRequests refuses this client's
 	// authorization requests unless they were pushed (RFC 9126).
 	RequirePushedAuthorizationRequests bool
+	// DPoPBoundAccessTokens refuses this client's token requests without
+	// a DPoP proof (RFC 9449 5.2, dpop_bound_access_tokens).
+	DPoPBoundAccessTokens bool
 
 	// TokenEndpointAuthSigningAlg is the algorithm of the client's
 	// assertions (client_secret_jwt, private_key_jwt); "" accepts any of

@@ -35,7 +35,7 @@ type Endpoint struct {
 }
 
 const (
-	corsAllowHeaders = "Authorization, Content-Type"
+	corsAllowHeaders = "Authorization, Content-Type, DPoP"
 	corsMaxAge       = "600" // seconds a browser may cache a preflight answer
 )
 
@@ -161,7 +161,7 @@ func (c *Policy) Handle(w http.ResponseWriter, r *http.Request, path string) boo
 		h.Set("Access-Control-Allow-Origin", origin)
 	}
 	if !preflight {
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 		return false
 	}
 	h.Add("Vary", "Access-Control-Request-Method")

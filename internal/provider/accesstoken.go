@@ -130,6 +130,7 @@ func (p *Provider) jwtAccessToken(ctx context.Context, c *clients.Client, r fosi
 	claims["exp"] = exp.Unix()
 	claims["iat"] = now.Unix()
 	claims["jti"] = randomToken()
+	addConfirmation(claims, sess) // cnf.jkt (dpop.go)
 	if scopes := r.GetGrantedScopes(); len(scopes) > 0 {
 		claims["scope"] = strings.Join(scopes, " ")
 	}

@@ -62,6 +62,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	if err := authorizeResources(ar, client); err != nil { // RFC 8707 (resource.go)
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	if err := checkDPoPJKT(ar); err != nil { // RFC 9449 10 (dpop.go)
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")
@@ -169,6 +177,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
+	bindCodeToDPoPKey(ar, sess) // dpop_jkt (dpop.go)
 	// The code, PKCE and OpenID Connect records are written in one
 	// transaction: one write to the database instead of three.
 	txCtx, err := p.storage.BeginTX(ctx)

@@ -60,7 +60,7 @@ func TestCORS(t *testing.T) {
 			if got := h.Get("Access-Control-Allow-Methods"); (got != "") != preflightOK {
 				t.Errorf("Access-Control-Allow-Methods %q", got)
 			}
-			if preflightOK && (h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type" || h.Get("Access-Control-Max-Age") == "") {
+			if preflightOK && (h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, DPoP" || h.Get("Access-Control-Max-Age") == "") {
 				t.Errorf("preflight headers %v", h)
 			}
 			if tc.want.acao == "" {

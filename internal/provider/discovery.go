@@ -62,6 +62,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	p.tokenDiscovery(doc)
 	p.jarDiscovery(doc)
 	clients.AddAssertionMetadata(doc)
+	dpopDiscovery(doc) // dpop.go
 	return json.Marshal(doc)
 }
 

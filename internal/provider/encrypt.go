@@ -19,7 +19,9 @@ type encryptingIDTokens struct {
 }
 
 func (s *encryptingIDTokens) GenerateIDToken(ctx context.Context, lifespan time.Duration, requester fosite.Requester) (string, error) {
+	restore := hideSessionJKT(requester) // the DPoP binding is no ID token claim (dpop.go)
 	token, err := s.OpenIDConnectTokenStrategy.GenerateIDToken(ctx, lifespan, requester)
+	restore()
 	if err != nil {
 		return "", err
 	}

@@ -150,6 +150,7 @@ func (p *Provider) introspect(r *http.Request, caller fosite.Client, token strin
 	if tu == fosite.AccessToken {
 		resp["token_type"] = fosite.BearerAccessToken
 	}
+	introspectDPoP(resp, tu, ar) // cnf.jkt (dpop.go)
 	if scopes := ar.GetGrantedScopes(); len(scopes) > 0 {
 		resp["scope"] = strings.Join(scopes, " ")
 	}

@@ -53,6 +53,10 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, "pushed authorization request", err)
 		return
 	}
+	if err := p.pushedDPoP(w, r, ar, client); err != nil { // DPoP and resources (dpop.go)
+		p.endpointError(w, r, "pushed authorization request", err)
+		return
+	}
 	resp, err := p.oauth2.NewPushedAuthorizeResponse(ctx, ar, emptySession())
 	if err != nil {
 		p.endpointError(w, r, "pushed authorization request", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/claims"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/cors"
+	"github.com/caddy-oidc/caddy-oidc/internal/dpop"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -120,6 +121,12 @@ type Config struct {
 	// DevicePollInterval the least time between two polls (default 5s).
 	DeviceCodeLifespan time.Duration
 	DevicePollInterval time.Duration
+	// DPoPNonceRequired makes every DPoP proof carry a server nonce
+	// (RFC 9449 8, 9), announced in DPoP-Nonce; DPoPNonceLifespan is how
+	// often it changes (default 5m; a nonce stays valid for one more
+	// period). dpop.go.
+	DPoPNonceRequired bool
+	DPoPNonceLifespan time.Duration
 
 	// Authn configures authentication: policies, second factors,
 	// regulation, session lifetimes (package pages).
@@ -180,6 +187,7 @@ type Provider struct {
 	mux       *http.ServeMux // the route table (routes.go)
 	discovery []byte         // precomputed discovery document
 	cors      *cors.Policy   // nil: no CORS beyond discovery and JWKS
+	dpop      *dpop.Verifier // DPoP proofs (dpop.go)
 }
 
 // New validates cfg and builds a Provider.
@@ -227,6 +235,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.MinimumParameterEntropy < 0 {
 		return nil, fmt.Errorf("minimum_parameter_entropy: must not be negative")
+	}
+	if cfg.DPoPNonceLifespan < 0 {
+		return nil, fmt.Errorf("dpop_nonce_lifespan: must not be negative")
 	}
 	switch cfg.EnforcePKCE {
 	case "":
@@ -313,6 +324,7 @@ func New(cfg Config) (*Provider, error) {
 	p.fosite = fc
 	storage := store.NewFosite(cfg.DB, p.clients.GetClient)
 	p.storage = storage
+	p.dpop = newDPoPVerifier(cfg, storage) // dpop.go
 	p.clientAuth = clients.NewAuthenticator(p.clients, storage, p.issuer, p.base, p.url(pathToken), p.log, p.now)
 	fc.ClientAuthenticationStrategy = p.clientAuth.Authenticate
 	if p.pages, err = pages.New(pages.Config{

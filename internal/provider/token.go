@@ -24,6 +24,7 @@ import (
 // still burns the code's PKCE record.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	ctx := store.WithDeferredDeletes(r.Context())
+	p.setDPoPNonce(w) // dpop.go
 	ar, resp, err := p.issueToken(ctx, r)
 	if ferr := p.storage.FlushDeferred(ctx); ferr != nil {
 		if err == nil {
@@ -44,9 +45,16 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 // issueToken validates a token request and stores and returns its tokens;
 // ar is nil when the request could not be parsed.
 func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	proof, err := p.tokenProof(ctx, r) // DPoP (dpop.go)
+	if err != nil {
+		return nil, nil, err
+	}
 	sess := emptySession()
 	ar, err := p.oauth2.NewAccessRequest(ctx, r, sess)
 	if err != nil {
+		return ar, nil, err
+	}
+	if err := p.bindDPoP(ar, proof); err != nil {
 		return ar, nil, err
 	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") {
@@ -69,6 +77,9 @@ func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.Acce
 	if err != nil {
 		return ar, nil, err
 	}
+	if err := tokenResources(ar); err != nil { // RFC 8707 (resource.go)
+		return ar, nil, err
+	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
 		if lostRace(err) {
@@ -76,6 +87,7 @@ func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.Acce
 		}
 		return ar, nil, err
 	}
+	dpopTokenResponse(ar, resp)
 	return ar, resp, nil
 }
 
@@ -128,6 +140,9 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	c, _ := ar.GetClient().(*clients.Client)
 	extra := p.claims.IDToken(c.ClaimsPolicy(), u, ar.GetGrantedScopes())
 	extra["azp"] = ar.GetClient().GetID()
+	if jkt, ok := sess.Claims.Extra[sessionJKTKey]; ok {
+		extra[sessionJKTKey] = jkt // the DPoP binding (dpop.go)
+	}
 	sess.Claims.Extra = extra
 	return nil
 }

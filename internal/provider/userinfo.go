@@ -20,7 +20,8 @@ import (
 // serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
 // POST with the access token as a bearer token (RFC 6750 2.1, 2.2).
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	token, problem := bearerToken(r)
+	p.setDPoPNonce(w)
+	token, dpopScheme, problem := accessToken(r) // Bearer or DPoP (dpop.go)
 	if problem != "" {
 		bearerError(w, http.StatusBadRequest, "invalid_request", problem)
 		return
@@ -45,6 +46,9 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+		return
+	}
+	if !p.checkSenderConstraint(w, r, token, dpopScheme, ar) { // dpop.go
 		return
 	}
 	if !ar.GetGrantedScopes().Has("openid") {
