@@ -120,6 +120,11 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		PostLogoutRedirectURIs:             c.PostLogoutRedirectURIs,
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 
+		BackchannelLogoutURI:              c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI:             c.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
+
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		JSONWebKeys:                 jwks,
 		JSONWebKeysURI:              c.JWKSURI,

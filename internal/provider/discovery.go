@@ -60,6 +60,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	}
 	p.tokenDiscovery(doc)
 	p.jarDiscovery(doc)
+	logoutDiscovery(doc) // logout.go
 	clients.AddAssertionMetadata(doc)
 	return json.Marshal(doc)
 }
