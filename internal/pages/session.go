@@ -78,6 +78,9 @@ func (p *Pages) startLogin(w http.ResponseWriter, r *http.Request, username stri
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
 		sid = p.replaceLogin(r.Context(), old.Value, username)
 	}
+	if sid == "" {
+		sid = store.NewSID()
+	}
 	now := p.now().UTC()
 	s := store.LoginSession{
 		SID:        sid,

@@ -65,7 +65,7 @@ func (db *DB) CreateLoginSession(ctx context.Context, s LoginSession) error {
 		s.LastSeenAt = s.CreatedAt
 	}
 	if s.SID == "" {
-		s.SID = newSID()
+		s.SID = NewSID()
 	}
 	if _, err := db.exec(ctx, sqlInsertLogin, hashKey(s.ID), s.Username, nanos(s.AuthTime), amr,
 		s.CreatedAt.UnixNano(), s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe, s.SID); err != nil {

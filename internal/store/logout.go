@@ -32,8 +32,9 @@ const (
 	sqlCountSIDs            = `SELECT COUNT(*) FROM login_session WHERE sid = ?`
 )
 
-// newSID returns a random session identifier (128 bits, base64url).
-func newSID() string {
+// NewSID returns a random session identifier (128 bits, base64url), the
+// sid of a new login session.
+func NewSID() string {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
