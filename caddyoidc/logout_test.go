@@ -2,8 +2,13 @@ package caddyoidc_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // TestLogoutBrowser signs a user out three ways in headless chromium
@@ -92,3 +97,73 @@ func TestLogoutBrowser(t *testing.T) {
 		t.Errorf("end-session did not continue to the post_logout_redirect_uri with state: %v", r)
 	}
 }
+
+// TestAdminRevokeSessionsBackchannel: an operator revoking a user's
+// sessions through the admin API tells the apps that took part in them:
+// the app's back-channel endpoint (served here) gets a logout token that
+// go-oidc's verifier accepts (signature, iss, aud, exp) carrying the ID
+// token's sid and sub.
+func TestAdminRevokeSessionsBackchannel(t *testing.T) {
+	tokens := make(chan string, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Method == http.MethodPost {
+			tokens <- r.PostForm.Get("logout_token")
+		}
+	}))
+	defer recv.Close()
+	e := startWithAdmin(t, `
+		client bc-app {
+			client_secret bc-secret
+			redirect_uris `+rpCallback+`
+			scopes openid profile email groups offline_access
+			backchannel_logout_uri `+recv.URL+`/backchannel
+		}`)
+	r := newRP(t, e.issuer, "bc-app", "bc-secret", oauth2.AuthStyleInHeader)
+	b := newBrowser(t, e.issuer)
+	params := loginFlow(t, b, r.config.AuthCodeURL("state-123456", oidcNonce("nonce-123456")), "alice")
+	tok, err := r.config.Exchange(ctx(t), params.Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := r.verifier.Verify(ctx(t), rawIDToken(t, tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id struct {
+		Sub string `json:"sub"`
+		SID string `json:"sid"`
+	}
+	if err := idt.Claims(&id); err != nil || id.SID == "" {
+		t.Fatalf("ID token sid %q: %v", id.SID, err)
+	}
+
+	if got := e.mustAdmin("DELETE", "/oidc/sessions?user=alice"); got["revoked"] != 1.0 {
+		t.Fatalf("revoke: %v", got)
+	}
+	var logoutToken string
+	select {
+	case logoutToken = <-tokens:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no logout token after the admin revoked the sessions")
+	}
+	lt, err := r.verifier.Verify(ctx(t), logoutToken)
+	if err != nil {
+		t.Fatalf("logout token: %v", err)
+	}
+	var claims map[string]any
+	if err := lt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := claims["events"].(map[string]any)
+	if claims["sid"] != id.SID || claims["sub"] != id.Sub || ev["http://schemas.openid.net/event/backchannel-logout"] == nil || claims["nonce"] != nil {
+		t.Errorf("logout token claims %v; ID token sub %s sid %s", claims, id.Sub, id.SID)
+	}
+	if p := b.get(r.config.AuthCodeURL("state-123456")); !isLoginPage(p) {
+		t.Error("the revoked session still works")
+	}
+	if strings.Contains(e.logText(), logoutToken) {
+		t.Error("the logout token was logged")
+	}
+}
+
+func oidcNonce(n string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("nonce", n) }
