@@ -21,6 +21,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/logout"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
 // receiver is a client's back-channel logout endpoint: it records the
@@ -277,4 +278,65 @@ func jwtHeaderOf(token string) (map[string]any, error) {
 	}
 	var h map[string]any
 	return h, json.Unmarshal(b, &h)
+}
+
+// loginAgain signs in at the login page in the browser holding session,
+// and returns the new session cookie.
+func (tp *epProvider) loginAgain(session *http.Cookie, username string) *http.Cookie {
+	tp.t.Helper()
+	w := tp.browse(http.MethodGet, epIssuer+pages.PathLogin, nil, session)
+	var csrf *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "caddy_oidc_csrf" {
+			csrf = c
+		}
+	}
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(w.Body.String())
+	if csrf == nil || m == nil {
+		tp.t.Fatalf("login page: %d %s", w.Code, w.Body)
+	}
+	w = tp.browse(http.MethodPost, epIssuer+pages.PathLogin, url.Values{"csrf_token": {m[1]}, "return_to": {pages.PathSettings},
+		"username": {username}, "password": {"pw"}}, session, csrf)
+	for _, c := range w.Result().Cookies() {
+		if c.Name == sessionCookie && c.Value != "" {
+			return c
+		}
+	}
+	tp.t.Fatalf("login: no session cookie: %d %s", w.Code, w.Body)
+	return nil
+}
+
+// TestReloginKeepsSession: signing in again as the same user (prompt=login,
+// max_age) keeps the sid and its clients and tells nobody; another user
+// signing in in the same browser ends the previous user's session, and its
+// clients are told.
+func TestReloginKeepsSession(t *testing.T) {
+	tp, rc, _ := logoutProvider(t)
+	sess, _, _ := tp.signIn("alice")
+	sid := tp.sidOf(sess)
+	tp.authorizeAs(sess, "bc")
+
+	again := tp.loginAgain(sess, "alice")
+	if again.Value == sess.Value || tp.sidOf(again) != sid {
+		t.Errorf("re-login: cookie renewed %v, sid %q -> %q", again.Value != sess.Value, sid, tp.sidOf(again))
+	}
+	if c, err := tp.db.SessionClients(context.Background(), sid); err != nil || len(c) != 1 {
+		t.Errorf("clients after a re-login: %v, %v", c, err)
+	}
+	tp.WaitLogouts()
+	if n := len(rc.got()); n != 0 {
+		t.Errorf("a re-login of the same user sent %d logout tokens", n)
+	}
+
+	tp.Provider.users.(epUsers)["bob"] = &users.User{Username: "bob"}
+	bob := tp.loginAgain(again, "bob")
+	if tp.sidOf(bob) == sid {
+		t.Error("another user's session took over the sid")
+	}
+	tp.WaitLogouts()
+	got := rc.got()
+	if len(got) != 1 {
+		t.Fatalf("another user signing in sent %d logout tokens, want 1", len(got))
+	}
+	tp.checkLogoutToken(got[0], "bc", sid)
 }
