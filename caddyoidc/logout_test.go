@@ -167,3 +167,58 @@ func TestAdminRevokeSessionsBackchannel(t *testing.T) {
 }
 
 func oidcNonce(n string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("nonce", n) }
+
+// TestDisabledUserBackchannel: a user disabled in the users file loses
+// their sessions as soon as the file is read again, and the apps that took
+// part are told through the back channel.
+func TestDisabledUserBackchannel(t *testing.T) {
+	tokens := make(chan string, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Method == http.MethodPost {
+			tokens <- r.PostForm.Get("logout_token")
+		}
+	}))
+	defer recv.Close()
+	e := startWithAdmin(t, `
+		client bc-app {
+			client_secret bc-secret
+			redirect_uris `+rpCallback+`
+			scopes openid profile email groups offline_access
+			backchannel_logout_uri `+recv.URL+`/backchannel
+		}`)
+	r := newRP(t, e.issuer, "bc-app", "bc-secret", oauth2.AuthStyleInHeader)
+	alice := newBrowser(t, e.issuer)
+	loginFlow(t, alice, r.config.AuthCodeURL("state-123456"), "alice")
+	bob := newBrowser(t, e.issuer)
+	loginFlow(t, bob, r.config.AuthCodeURL("state-123456"), "bob")
+
+	e.writeUsers(map[string]string{"alice": "disabled", "bob": "", "carol": "disabled"})
+	e.mustAdmin("POST", "/oidc/users/reload")
+	var logoutToken string
+	select {
+	case logoutToken = <-tokens:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no logout token after alice was disabled")
+	}
+	lt, err := r.verifier.Verify(ctx(t), logoutToken)
+	if err != nil {
+		t.Fatalf("logout token: %v", err)
+	}
+	var claims map[string]any
+	_ = lt.Claims(&claims)
+	if claims["sid"] == nil || claims["sub"] == "" {
+		t.Errorf("claims %v", claims)
+	}
+	if list := e.mustAdmin("GET", "/oidc/sessions?user=alice"); len(as[[]any](t, list["sessions"])) != 0 {
+		t.Errorf("alice's sessions survived: %v", list)
+	}
+	if list := e.mustAdmin("GET", "/oidc/sessions?user=bob"); len(as[[]any](t, list["sessions"])) != 1 {
+		t.Errorf("bob's session: %v", list)
+	}
+	select {
+	case tok := <-tokens:
+		c := jwtClaims(t, tok)
+		t.Errorf("a second logout token (for bob?): %v", c)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -138,3 +138,22 @@ func (p *Provider) signedOutPage(w http.ResponseWriter, req *endSessionRequest, 
 	p.pages.Render(w, http.StatusOK, page)
 	return true
 }
+
+// UsersRemoved ends every session of the users the users backend disabled
+// or deleted and tells the applications that took part in them; it is the
+// callback a backend reports such users to (the file backend's
+// OnUsersRemoved). It logs what it did and any failure.
+func (p *Provider) UsersRemoved(usernames []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, u := range usernames {
+		n, err := p.EndSessionsOfUser(ctx, u, ReasonUserDisabled)
+		if err != nil {
+			p.log.Error("ending the sessions of a disabled or deleted user", zap.String("username", u), zap.Error(err))
+			continue
+		}
+		if n > 0 {
+			p.log.Info("user disabled or deleted: sessions ended", zap.String("username", u), zap.Int("sessions", n))
+		}
+	}
+}
