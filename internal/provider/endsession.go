@@ -47,7 +47,9 @@ func (e *endSessionError) Error() string { return e.description }
 // logged and changes nothing else: the user still confirms, and the
 // redirect still goes only to a registered URI. A visitor who is not signed
 // in is sent straight back (there is nothing to confirm), or sees "not
-// signed in".
+// signed in". Confirming tells the clients that took part in the session
+// (back-channel in the background, front-channel iframes on the signed-out
+// page before the redirect; logout.go).
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)

@@ -134,7 +134,6 @@ func (p *Provider) signedOutPage(w http.ResponseWriter, req *endSessionRequest, 
 	if req.redirectURI != "" {
 		page.ContinueURL = template.URL(req.redirectTarget()) //nolint:gosec // a registered post_logout_redirect_uri, validated by parseEndSession
 	}
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	p.pages.Render(w, http.StatusOK, page)
 	return true
 }
