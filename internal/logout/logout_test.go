@@ -118,7 +118,8 @@ func TestSender(t *testing.T) {
 			}
 		}
 		if e.Message == "back-channel logout failed; the application may still consider the user signed in" {
-			failed[e.ContextMap()["client_id"].(string)] = true
+			id, _ := e.ContextMap()["client_id"].(string)
+			failed[id] = true
 		}
 	}
 	for _, c := range []string{"down", "refuse", "gone"} {

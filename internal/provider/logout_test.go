@@ -328,7 +328,11 @@ func TestReloginKeepsSession(t *testing.T) {
 		t.Errorf("a re-login of the same user sent %d logout tokens", n)
 	}
 
-	tp.Provider.users.(epUsers)["bob"] = &users.User{Username: "bob"}
+	us, ok := tp.users.(epUsers)
+	if !ok {
+		t.Fatalf("users backend %T", tp.users)
+	}
+	us["bob"] = &users.User{Username: "bob"}
 	bob := tp.loginAgain(again, "bob")
 	if tp.sidOf(bob) == sid {
 		t.Error("another user's session took over the sid")
