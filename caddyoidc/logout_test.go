@@ -136,6 +136,25 @@ func TestAdminRevokeSessionsBackchannel(t *testing.T) {
 	if err := idt.Claims(&id); err != nil || id.SID == "" {
 		t.Fatalf("ID token sid %q: %v", id.SID, err)
 	}
+	// A refreshed ID token names the same session.
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	refreshed, err := r.config.TokenSource(ctx(t), tok).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ridt, err := r.verifier.Verify(ctx(t), rawIDToken(t, refreshed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rid struct {
+		SID string `json:"sid"`
+	}
+	if err := ridt.Claims(&rid); err != nil || rid.SID != id.SID {
+		t.Errorf("refreshed ID token sid %q, want %q (%v)", rid.SID, id.SID, err)
+	}
 
 	if got := e.mustAdmin("DELETE", "/oidc/sessions?user=alice"); got["revoked"] != 1.0 {
 		t.Fatalf("revoke: %v", got)

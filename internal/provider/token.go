@@ -128,6 +128,9 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	c, _ := ar.GetClient().(*clients.Client)
 	extra := p.claims.IDToken(c.ClaimsPolicy(), u, ar.GetGrantedScopes())
 	extra["azp"] = ar.GetClient().GetID()
+	if sid, ok := sess.Claims.Extra["sid"]; ok {
+		extra["sid"] = sid // the login session of the grant (logout.go)
+	}
 	sess.Claims.Extra = extra
 	return nil
 }
