@@ -241,3 +241,55 @@ func TestDisabledUserBackchannel(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestBackchannelReceiverDown: with the default delivery policy, an app
+// whose back-channel endpoint is down does not keep the user from signing
+// out: the sign-out page answers, and the session has ended, before the
+// delivery has even given up; it gives up after 3 attempts and logs it,
+// without the token.
+func TestBackchannelReceiverDown(t *testing.T) {
+	down := fmt.Sprintf("http://127.0.0.1:%d/backchannel", freePort(t)) // nothing listens
+	e := startWithAdmin(t, `
+		client down-app {
+			client_secret down-secret
+			redirect_uris `+rpCallback+`
+			scopes openid profile email groups offline_access
+			backchannel_logout_uri `+down+`
+		}`)
+	r := newRP(t, e.issuer, "down-app", "down-secret", oauth2.AuthStyleInHeader)
+	b := newBrowser(t, e.issuer)
+	loginFlow(t, b, r.config.AuthCodeURL("state-123456"), "alice")
+
+	confirm := b.get(e.issuer + "/logout")
+	form := confirm.formFields()
+	done := b.post(confirm.formAction(e.issuer), form)
+	if done.status != 200 || !strings.Contains(done.body, "signed out") {
+		t.Fatalf("sign-out: %d %.300s", done.status, done.body)
+	}
+	const failed = "back-channel logout failed; the application may still consider the user signed in"
+	if strings.Contains(e.logText(), failed) {
+		t.Fatal("the sign-out answered only after the delivery gave up: it waited for the app")
+	}
+	if list := e.mustAdmin("GET", "/oidc/sessions?user=alice"); len(as[[]any](t, list["sessions"])) != 0 {
+		t.Errorf("alice is still signed in: %v", list)
+	}
+	if p := b.get(r.config.AuthCodeURL("state-123456")); !isLoginPage(p) {
+		t.Error("the browser is still signed in")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var line string
+	for time.Now().Before(deadline) && line == "" {
+		for l := range strings.SplitSeq(e.logText(), "\n") {
+			if strings.Contains(l, failed) {
+				line = l
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if line == "" {
+		t.Fatal("no failure logged")
+	}
+	if !strings.Contains(line, `"client_id":"down-app"`) || !strings.Contains(line, `"attempts":3`) || strings.Contains(line, "eyJ") {
+		t.Errorf("failure log line: %s", line)
+	}
+}

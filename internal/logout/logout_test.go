@@ -120,6 +120,13 @@ func TestSender(t *testing.T) {
 		if e.Message == "back-channel logout failed; the application may still consider the user signed in" {
 			id, _ := e.ContextMap()["client_id"].(string)
 			failed[id] = true
+			want := int64(3)
+			if id == "refuse" {
+				want = 1
+			}
+			if got, _ := e.ContextMap()["attempts"].(int64); got != want {
+				t.Errorf("%s: logged %v attempts, want %d", id, e.ContextMap()["attempts"], want)
+			}
 		}
 	}
 	for _, c := range []string{"down", "refuse", "gone"} {

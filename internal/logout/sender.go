@@ -96,8 +96,11 @@ func (s *Sender) Wait() { s.wg.Wait() }
 // deliver tries n up to Attempts times.
 func (s *Sender) deliver(n Notice) {
 	delay := s.cfg.RetryDelay
-	var err error
-	for attempt := 1; attempt <= s.cfg.Attempts; attempt++ {
+	var (
+		err     error
+		attempt int
+	)
+	for attempt = 1; attempt <= s.cfg.Attempts; attempt++ {
 		var retry bool
 		retry, err = s.post(n)
 		if err == nil {
@@ -112,7 +115,7 @@ func (s *Sender) deliver(n Notice) {
 		delay *= 2
 	}
 	s.log.Warn("back-channel logout failed; the application may still consider the user signed in",
-		zap.String("client_id", n.ClientID), zap.String("uri", n.URI), zap.String("reason", err.Error()))
+		zap.String("client_id", n.ClientID), zap.String("uri", n.URI), zap.Int("attempts", attempt), zap.String("reason", err.Error()))
 }
 
 // errRejected is a 4xx answer: the client refused the token, and sending
