@@ -183,7 +183,7 @@ func serveRevokeSessions(w http.ResponseWriter, r *http.Request, h *Handler) err
 		return err
 	}
 	handle := r.URL.Query().Get("handle")
-	out, err := revokeSessions(r.Context(), h.db, h.issuer, user, handle)
+	out, err := revokeSessionsNotify(r.Context(), h.provider, h.issuer, user, handle) // admin_ops.go
 	if err != nil {
 		return unavailable(err)
 	}

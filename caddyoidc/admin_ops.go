@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/provider"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
@@ -78,8 +79,17 @@ func listSessions(ctx context.Context, db *store.DB, issuer, user string) (Sessi
 }
 
 func revokeSessions(ctx context.Context, db *store.DB, issuer, user, handle string) (RevokedJSON, error) {
-	n, err := db.RevokeLoginSessions(ctx, user, handle)
-	return RevokedJSON{Issuer: issuer, User: user, Revoked: n}, err
+	// Without a running provider nobody can be told; the sessions end all
+	// the same (their clients' records expire with them).
+	ended, err := db.EndLoginSessions(ctx, user, handle)
+	return RevokedJSON{Issuer: issuer, User: user, Revoked: int64(len(ended))}, err
+}
+
+// revokeSessionsNotify ends sessions through the running provider, which
+// tells the clients that took part in them (Back-Channel Logout).
+func revokeSessionsNotify(ctx context.Context, p *provider.Provider, issuer, user, handle string) (RevokedJSON, error) {
+	n, err := p.EndSessions(ctx, user, handle, provider.ReasonAdmin)
+	return RevokedJSON{Issuer: issuer, User: user, Revoked: int64(n)}, err
 }
 
 func listConsents(ctx context.Context, db *store.DB, issuer, user, client string) (ConsentsJSON, error) {

@@ -75,6 +75,14 @@ func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
 			err = durationArg(d, &c.PreConfiguredConsentDuration)
 		case "post_logout_redirect_uris", "post_logout_redirect_uri":
 			err = appendArgs(d, &c.PostLogoutRedirectURIs)
+		case "backchannel_logout_uri":
+			err = oneArg(d, &c.BackchannelLogoutURI)
+		case "backchannel_logout_session_required":
+			err = boolArg(d, &c.BackchannelLogoutSessionRequired)
+		case "frontchannel_logout_uri":
+			err = oneArg(d, &c.FrontchannelLogoutURI)
+		case "frontchannel_logout_session_required":
+			err = boolArg(d, &c.FrontchannelLogoutSessionRequired)
 		case "require_pushed_authorization_requests":
 			err = boolArg(d, &c.RequirePushedAuthorizationRequests)
 		case "dpop_bound_access_tokens":

@@ -118,6 +118,27 @@ type Client struct {
 	// an error page and no redirect.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 
+	// BackchannelLogoutURI receives a signed logout token (OpenID Connect
+	// Back-Channel Logout 1.0, form field logout_token) whenever a login
+	// session this client took part in ends: sign-out, "sign out
+	// everywhere", an operator revoking sessions, a disabled user. An
+	// absolute http or https URL without a fragment; http is fine on a
+	// private network. Deliveries run in the background with bounded
+	// retries; a failure is logged.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// BackchannelLogoutSessionRequired says the client needs the sid claim
+	// in logout tokens. The provider always sends sid (and sub); the option
+	// is accepted for registration compatibility. Default false.
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
+	// FrontchannelLogoutURI is loaded in a hidden iframe of the signed-out
+	// page (OpenID Connect Front-Channel Logout 1.0) when a login session
+	// this client took part in ends in the browser. Its scheme, host and
+	// port must be those of one of redirect_uris.
+	FrontchannelLogoutURI string `json:"frontchannel_logout_uri,omitempty"`
+	// FrontchannelLogoutSessionRequired adds iss and sid to the
+	// front-channel logout URL's query. Default false.
+	FrontchannelLogoutSessionRequired bool `json:"frontchannel_logout_session_required,omitempty"`
+
 	// RequirePushedAuthorizationRequests refuses this client's
 	// authorization requests unless they were first pushed to the
 	// pushed_authorization_request_endpoint (RFC 9126). Default false.

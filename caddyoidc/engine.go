@@ -124,6 +124,11 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:              c.DPoPBoundAccessTokens,
 
+		BackchannelLogoutURI:              c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI:             c.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
+
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 		JSONWebKeys:                 jwks,
 		JSONWebKeysURI:              c.JWKSURI,

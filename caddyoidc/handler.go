@@ -291,6 +291,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.provider, err = provider.New(cfg); err != nil {
 		return err
 	}
+	watchRemovedUsers(cfg.Users, h.provider) // logout.go
 	for _, c := range cfg.Clients {
 		for _, w := range clients.Warnings(c) {
 			h.logger.Warn("client option: "+w, zap.String("client_id", c.ID))

@@ -52,6 +52,8 @@ type Client struct {
 	claimsPolicy           *claims.Policy
 	jar                    jarOptions  // request objects, JARM, signed introspection (jar.go)
 	enc                    encryptions // encrypted responses (encrypt.go)
+
+	logout logoutOptions // back- and front-channel logout (logout.go)
 }
 
 // New validates cfg against the provider-wide definitions in env and
@@ -93,6 +95,9 @@ func New(ctx context.Context, cfg Config, env *Env) (*Client, error) {
 		return nil, err
 	}
 	if err := c.setEncryption(cfg); err != nil {
+		return nil, err
+	}
+	if err := c.setLogout(cfg); err != nil {
 		return nil, err
 	}
 	name := cmpOr(c.policyName, env.DefaultPolicy, PolicyOneFactor)

@@ -122,6 +122,14 @@ type Config struct {
 	IDTokenEncryptedResponseAlg, IDTokenEncryptedResponseEnc             string
 	UserinfoEncryptedResponseAlg, UserinfoEncryptedResponseEnc           string
 	AuthorizationEncryptedResponseAlg, AuthorizationEncryptedResponseEnc string
+
+	// Back-Channel and Front-Channel Logout 1.0 (logout.go): where the
+	// client is told that a session it took part in ended, and whether it
+	// needs the session's sid (and iss) to act on it.
+	BackchannelLogoutURI              string
+	BackchannelLogoutSessionRequired  bool
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
 }
 
 // Lifespans are the token lifespans of a named lifespan (Authelia's

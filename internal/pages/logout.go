@@ -8,7 +8,11 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
-// ServeLogout shows the sign-out confirmation (GET) and signs out (POST).
+// ServeLogout shows the sign-out confirmation (GET) and signs out (POST):
+// this browser's session, or with all_devices every session of the user.
+// The signed-out page loads the front-channel logout URLs of the clients
+// that took part in the ended sessions; the back-channel ones are told in
+// the background.
 func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -24,20 +28,22 @@ func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 		if !p.formOK(w, r, "Reload the page and try again.") {
 			return
 		}
-		if r.PostForm.Get("all_devices") != "" {
-			if login, err := p.CurrentLogin(r); err == nil && login != nil {
-				if err := p.db.DeleteLoginSessionsOfUser(r.Context(), login.Username); err != nil {
-					p.log.Error("ending every login session of the user", zap.Error(err))
-				}
-				p.log.Info("signed out on all devices", zap.String("username", login.Username))
-				p.reportSignOut(r.Context(), login.Username, p.ClientIP(r), "all_devices")
-			}
-		} else if login, err := p.CurrentLogin(r); err == nil && login != nil {
-			p.reportSignOut(r.Context(), login.Username, p.ClientIP(r), "")
-		}
-		if err := p.EndLogin(w, r); err != nil {
+		allDevices := r.PostForm.Get("all_devices") != ""
+		login, _ := p.CurrentLogin(r)
+		ended, err := p.SignOut(w, r, allDevices)
+		if err != nil {
 			p.log.Error("ending login session", zap.Error(err))
 		}
-		p.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + PathLogout, Done: true})
+		if login != nil {
+			reason := ""
+			if allDevices {
+				reason = ReasonAllDevices
+				p.log.Info("signed out on all devices", zap.String("username", login.Username), zap.Int("sessions", len(ended)))
+			}
+			p.reportSignOut(r.Context(), login.Username, p.ClientIP(r), reason)
+		}
+		page := ui.LogoutPage{Action: p.base + PathLogout, Done: true}
+		page.FrontchannelURLs, page.FrameOrigins = p.FrontchannelFrames(ended)
+		p.Render(w, http.StatusOK, page)
 	}
 }

@@ -60,6 +60,10 @@ type LoginSessions interface {
 	UpdateLoginSession(ctx context.Context, s store.LoginSession) error
 	DeleteLoginSession(ctx context.Context, id string) error
 	DeleteLoginSessionsOfUser(ctx context.Context, username string) error
+	// EndLoginSession and EndLoginSessions delete sessions and return
+	// them with the clients to tell (signout.go).
+	EndLoginSession(ctx context.Context, id string) (*store.EndedSession, error)
+	EndLoginSessions(ctx context.Context, username, handle string) ([]store.EndedSession, error)
 }
 
 // Consents stores remembered consent decisions.
@@ -140,6 +144,8 @@ type Config struct {
 	Telemetry telemetry.Sink
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// SessionsEnded is told of the login sessions that end (signout.go).
+	SessionsEnded SessionsEndedFunc
 }
 
 // Pages serves the pages and passkey endpoints.
@@ -167,6 +173,8 @@ type Pages struct {
 	listPasskeys     func(ctx context.Context, username string) ([]ui.Passkey, error)
 	inactivity       time.Duration
 	rememberMeTTL    time.Duration
+
+	onSessionsEnded SessionsEndedFunc // signout.go
 }
 
 // New builds the pages: templates, second factors, regulation.
@@ -197,6 +205,7 @@ func New(cfg Config) (*Pages, error) {
 		tel:           cfg.Telemetry.Or(),
 		now:           cfg.Now,
 	}
+	p.onSessionsEnded = cfg.SessionsEnded
 	if p.ui, err = ui.New(p.base + PathAssets); err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}

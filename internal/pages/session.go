@@ -74,11 +74,16 @@ func (p *Pages) CurrentLogin(r *http.Request) (*store.LoginSession, error) {
 // and the server ends the session after SessionLifespan or the inactivity
 // timeout, whichever comes first.
 func (p *Pages) startLogin(w http.ResponseWriter, r *http.Request, username string, amr []string, rememberMe bool) (*store.LoginSession, error) {
+	sid := "" // a new session, unless the same user signs in again (signout.go)
 	if old, err := r.Cookie(sessionCookie); err == nil && old.Value != "" {
-		_ = p.db.DeleteLoginSession(r.Context(), old.Value)
+		sid = p.replaceLogin(r.Context(), old.Value, username)
+	}
+	if sid == "" {
+		sid = store.NewSID()
 	}
 	now := p.now().UTC()
 	s := store.LoginSession{
+		SID:        sid,
 		ID:         randomToken(),
 		Username:   username,
 		AuthTime:   now.Truncate(time.Second),
@@ -110,19 +115,10 @@ func (p *Pages) startLogin(w http.ResponseWriter, r *http.Request, username stri
 	return &s, nil
 }
 
-// EndLogin deletes the login session and its cookie.
+// EndLogin deletes the login session and its cookie, and tells the
+// clients that took part in it (SignOut).
 func (p *Pages) EndLogin(w http.ResponseWriter, r *http.Request) error {
-	var err error
-	if c, e := r.Cookie(sessionCookie); e == nil && c.Value != "" {
-		err = p.db.DeleteLoginSession(r.Context(), c.Value)
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: p.cookiePath(), MaxAge: -1,
-		Secure: p.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	_, err := p.SignOut(w, r, false)
 	return err
 }
 

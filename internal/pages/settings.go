@@ -89,6 +89,7 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		Action:       p.base + PathSettings,
 		WebAuthnBase: p.base + PathWebAuthn,
 	}
+	page.LogoutAction = p.base + PathLogout
 	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
 	if p.listPasskeys != nil {
 		if list, err := p.listPasskeys(ctx, u.Username); err == nil {

@@ -194,7 +194,8 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
-	resp.AddParameter("iss", p.issuer) // RFC 9207
+	resp.AddParameter("iss", p.issuer)                // RFC 9207
+	p.recordSessionClient(ctx, login, client.GetID()) // logout.go
 	p.log.Info("authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", ar.GetGrantedScopes()))
 	p.tel.Metrics.Authorization(client.GetID(), telemetry.OutcomeOK)
 	if isOOB(ar) {

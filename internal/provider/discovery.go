@@ -61,6 +61,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	}
 	p.tokenDiscovery(doc)
 	p.jarDiscovery(doc)
+	logoutDiscovery(doc) // logout.go
 	clients.AddAssertionMetadata(doc)
 	dpopDiscovery(doc) // dpop.go
 	return json.Marshal(doc)

@@ -47,7 +47,9 @@ func (e *endSessionError) Error() string { return e.description }
 // logged and changes nothing else: the user still confirms, and the
 // redirect still goes only to a registered URI. A visitor who is not signed
 // in is sent straight back (there is nothing to confirm), or sees "not
-// signed in".
+// signed in". Confirming tells the clients that took part in the session
+// (back-channel in the background, front-channel iframes on the signed-out
+// page before the redirect; logout.go).
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
@@ -118,7 +120,8 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	login, _ := p.pages.CurrentLogin(r)
-	if err := p.pages.EndLogin(w, r); err != nil {
+	ended, err := p.pages.SignOut(w, r, false) // tells the clients (logout.go)
+	if err != nil {
 		p.log.Error("ending login session", zap.Error(err))
 		p.pages.RenderFailure(w, err, "The sign-in service could not end your session. Please try again.")
 		return
@@ -130,6 +133,9 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 	p.log.Info("signed out (RP-initiated)", fields...)
 	if login != nil {
 		p.tel.Audit.Record(r.Context(), telemetry.Event{Action: telemetry.ActionSignOut, User: login.Username, Client: p.knownClientID(req.clientID()), IP: p.pages.ClientIP(r), Actor: "user"})
+	}
+	if p.signedOutPage(w, req, ended) { // front-channel logout iframes (logout.go)
+		return
 	}
 	if req.redirectURI != "" {
 		p.endSessionRedirect(w, r, req)
@@ -228,6 +234,15 @@ func (req *endSessionRequest) returnTo(endpoint string) string {
 // endSessionRedirect sends the user to the registered post-logout URI, with
 // state appended to its query as sent.
 func (p *Provider) endSessionRedirect(w http.ResponseWriter, r *http.Request, req *endSessionRequest) {
+	target := req.redirectTarget()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// redirectTarget is the post-logout redirect URI with state appended to its
+// query as sent.
+func (req *endSessionRequest) redirectTarget() string {
 	target := req.redirectURI
 	if req.state != "" {
 		sep := "&"
@@ -239,7 +254,5 @@ func (p *Provider) endSessionRedirect(w http.ResponseWriter, r *http.Request, re
 		}
 		target += sep + "state=" + url.QueryEscape(req.state)
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	return target
 }

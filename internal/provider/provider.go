@@ -28,6 +28,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/cors"
 	"github.com/caddy-oidc/caddy-oidc/internal/dpop"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
+	"github.com/caddy-oidc/caddy-oidc/internal/logout"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
@@ -149,6 +150,8 @@ type Config struct {
 	Logger *zap.Logger
 	// Telemetry receives metrics and audit events (default: none).
 	Telemetry telemetry.Sink
+	// BackchannelLogout tunes the delivery of logout tokens (logout.go).
+	BackchannelLogout logout.SenderConfig
 
 	// Now is the engine's clock for the expiry decisions it makes itself
 	// (login sessions, max_age, client assertions, JWT access tokens,
@@ -188,6 +191,8 @@ type Provider struct {
 	discovery []byte         // precomputed discovery document
 	cors      *cors.Policy   // nil: no CORS beyond discovery and JWKS
 	dpop      *dpop.Verifier // DPoP proofs (dpop.go)
+
+	logoutSender *logout.Sender // back-channel logout deliveries (logout.go)
 }
 
 // New validates cfg and builds a Provider.
@@ -267,6 +272,7 @@ func New(cfg Config) (*Provider, error) {
 			return http.ErrUseLastResponse // a redirect is a failed fetch
 		}},
 	}
+	p.logoutSender = logout.NewSender(cfg.BackchannelLogout, cfg.Logger)
 	if p.claims, err = claims.New(cfg.ClaimsPolicies, cfg.Scopes); err != nil {
 		return nil, err
 	}
@@ -340,6 +346,7 @@ func New(cfg Config) (*Provider, error) {
 		Logger:          cfg.Logger,
 		Telemetry:       cfg.Telemetry,
 		Now:             cfg.Now,
+		SessionsEnded:   p.sessionsEnded, // logout.go
 	}); err != nil {
 		return nil, err
 	}

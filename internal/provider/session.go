@@ -24,6 +24,9 @@ func (p *Provider) newSession(ctx context.Context, c *clients.Client, u *users.U
 	}
 	extra := p.claims.IDToken(c.ClaimsPolicy(), u, scopes)
 	extra["azp"] = c.GetID()
+	if login.SID != "" {
+		extra["sid"] = login.SID // Back-Channel and Front-Channel Logout (logout.go)
+	}
 	return &openid.DefaultSession{
 		Claims: &jwt.IDTokenClaims{
 			Issuer:                              p.issuer,

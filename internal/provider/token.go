@@ -143,6 +143,9 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	if jkt, ok := sess.Claims.Extra[sessionJKTKey]; ok {
 		extra[sessionJKTKey] = jkt // the DPoP binding (dpop.go)
 	}
+	if sid, ok := sess.Claims.Extra["sid"]; ok {
+		extra["sid"] = sid // the login session of the grant (logout.go)
+	}
 	sess.Claims.Extra = extra
 	return nil
 }

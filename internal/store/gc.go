@@ -15,6 +15,7 @@ var expiringTables = []string{
 	"oauth2_oidc", "oauth2_par", "oauth2_jti", "login_session",
 	"webauthn_ceremony", "consent",
 	"oauth2_device", // device.go
+	"login_session_client",
 }
 
 // DeleteExpired removes the rows that expired at or before now: authorization

@@ -22,11 +22,15 @@ type LoginSession struct {
 	// RememberMe marks a "keep me signed in" session: a longer ExpiresAt
 	// and no inactivity timeout.
 	RememberMe bool
+	// SID is the session's public identifier, the sid claim of ID and
+	// logout tokens; CreateLoginSession draws a random one when empty.
+	// A re-login in the same browser may carry it over (logout.go).
+	SID string
 }
 
 const (
-	sqlInsertLogin       = `INSERT INTO login_session (id_hash, username, auth_time, amr, created_at, expires_at, last_seen_at, remember_me) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlSelectLogin       = `SELECT username, auth_time, amr, created_at, expires_at, last_seen_at, remember_me FROM login_session WHERE id_hash = ? AND expires_at > ?`
+	sqlInsertLogin       = `INSERT INTO login_session (id_hash, username, auth_time, amr, created_at, expires_at, last_seen_at, remember_me, sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlSelectLogin       = `SELECT username, auth_time, amr, created_at, expires_at, last_seen_at, remember_me, sid FROM login_session WHERE id_hash = ? AND expires_at > ?`
 	sqlUpdateLogin       = `UPDATE login_session SET username = ?, auth_time = ?, amr = ?, expires_at = ?, last_seen_at = ?, remember_me = ? WHERE id_hash = ?`
 	sqlTouchLogin        = `UPDATE login_session SET last_seen_at = ? WHERE id_hash = ?`
 	sqlDeleteLogin       = `DELETE FROM login_session WHERE id_hash = ?`
@@ -60,8 +64,11 @@ func (db *DB) CreateLoginSession(ctx context.Context, s LoginSession) error {
 	if s.LastSeenAt.IsZero() {
 		s.LastSeenAt = s.CreatedAt
 	}
+	if s.SID == "" {
+		s.SID = NewSID()
+	}
 	if _, err := db.exec(ctx, sqlInsertLogin, hashKey(s.ID), s.Username, nanos(s.AuthTime), amr,
-		s.CreatedAt.UnixNano(), s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe); err != nil {
+		s.CreatedAt.UnixNano(), s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe, s.SID); err != nil {
 		return fmt.Errorf("store: create login session for %q: %w", s.Username, err)
 	}
 	return nil
@@ -76,9 +83,10 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 		amr                string
 		created, expiresAt int64
 		lastSeen           sql.NullInt64
+		sid                sql.NullString
 	)
 	err := db.queryRow(ctx, sqlSelectLogin, hashKey(id), now.UnixNano()).
-		Scan(&s.Username, &authTime, &amr, &created, &expiresAt, &lastSeen, &s.RememberMe)
+		Scan(&s.Username, &authTime, &amr, &created, &expiresAt, &lastSeen, &s.RememberMe, &sid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: login session: %w", ErrNotFound)
 	} else if err != nil {
@@ -90,6 +98,10 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 	s.LastSeenAt = fromNanos(lastSeen)
 	if s.LastSeenAt.IsZero() {
 		s.LastSeenAt = s.CreatedAt
+	}
+	s.SID = sid.String
+	if s.SID == "" {
+		s.SID = hashKey(id) // written by an older build after migration 6
 	}
 	if amr != "" {
 		if s.AMR, err = decodeList(amr); err != nil {

@@ -208,6 +208,22 @@ var migrations = []migration{
 ){table}`,
 		`CREATE INDEX oauth2_device_expires_at ON oauth2_device (expires_at)`,
 	)},
+	// Back- and front-channel logout: a login session's sid (public, in ID
+	// and logout tokens; the sessions before this step take their id_hash)
+	// and the clients that took part in it, to be told when it ends.
+	{version: 6, description: "login session sid; the clients that took part in each login session (logout notifications)", stmts: ddl(
+		`ALTER TABLE login_session ADD COLUMN sid {key}`,
+		`UPDATE login_session SET sid = id_hash`,
+		`CREATE INDEX login_session_sid ON login_session (sid)`,
+		`CREATE TABLE login_session_client (
+	sid {key} NOT NULL,
+	client_id {key} NOT NULL,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	PRIMARY KEY (sid, client_id)
+){table}`,
+		`CREATE INDEX login_session_client_expires_at ON login_session_client (expires_at)`,
+	)},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,

@@ -55,6 +55,20 @@ type LogoutPage struct {
 	Done      bool   // "You have been signed out"
 	// ContinueURL, with Done, is a link back to the application.
 	ContinueURL template.URL
+	// FrontchannelURLs, with Done, are loaded in hidden iframes (OpenID
+	// Connect Front-Channel Logout 1.0); the page then continues to
+	// ContinueURL by itself. FrameOrigins are their origins, the only
+	// frame sources the page's Content-Security-Policy allows.
+	FrontchannelURLs []string
+	FrameOrigins     []string
+}
+
+// frameSources lists the origins the page may frame (ui.go's CSP).
+func (pg *LogoutPage) frameSources() []string {
+	if !pg.Done {
+		return nil
+	}
+	return pg.FrameOrigins
 }
 
 // ErrorPage explains to a person why the flow cannot go on.
@@ -125,6 +139,9 @@ type SettingsPage struct {
 	Passkeys     []Passkey
 	Consents     []Consent
 	WebAuthnBase string // URL path of the WebAuthn JSON endpoints; empty hides passkeys
+	// LogoutAction is the sign-out form's target (fields csrf_token and
+	// all_devices); empty hides the sign-out section.
+	LogoutAction string
 }
 
 // DevicePage is the device sign-in page (RFC 8628): the form for the user

@@ -161,6 +161,9 @@ func (p *Pages) Render(w http.ResponseWriter, status int, page any) error {
 	} else {
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 	}
+	if src := frameSrc(page); src != "" {
+		h.Set("Content-Security-Policy", h.Get("Content-Security-Policy")+"; frame-src "+src)
+	}
 	w.WriteHeader(status)
 	_, err = w.Write(body)
 	return err // only a client gone away; nothing more can be sent
@@ -281,4 +284,31 @@ func scriptInfo(data any) (csrf, api string, ok bool) {
 		return pg.CSRFToken, pg.WebAuthnBase, pg.WebAuthnBase != ""
 	}
 	return "", "", false
+}
+
+// frameSrc is the frame-src of a page that frames other origins (the
+// signed-out page's front-channel logout iframes): exactly those origins,
+// "" for every other page.
+func frameSrc(page any) string {
+	var f interface{ frameSources() []string }
+	switch pg := page.(type) {
+	case LogoutPage:
+		f = &pg
+	case *LogoutPage:
+		if pg == nil {
+			return ""
+		}
+		f = pg
+	default:
+		return ""
+	}
+	var out []string
+	for _, o := range f.frameSources() {
+		// Origins come from validated client configuration; anything that
+		// could break out of the directive is left out all the same.
+		if o != "" && !strings.ContainsAny(o, " ;,'\"\r\n") {
+			out = append(out, o)
+		}
+	}
+	return strings.Join(out, " ")
 }

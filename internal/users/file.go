@@ -52,6 +52,8 @@ type FileBackend struct {
 	seen      fileState                // the file last read (or tried), guarded by reloadMu
 	errMu     sync.Mutex
 	lastErr   error // guarded by errMu
+
+	onRemoved atomic.Pointer[func([]string)] // OnUsersRemoved (removed.go)
 }
 
 // snapshot is an immutable view of one successfully loaded users file.
@@ -210,7 +212,7 @@ func (b *FileBackend) reload() {
 		b.setErr(err)
 		return
 	}
-	b.snap.Store(snap)
+	b.stored(snap) // removed.go
 	b.setErr(nil)
 }
 
@@ -228,7 +230,7 @@ func (b *FileBackend) Reload() (int, error) {
 		b.setErr(err)
 		return 0, err
 	}
-	b.snap.Store(snap)
+	b.stored(snap) // removed.go
 	b.setErr(nil)
 	return len(snap.users), nil
 }

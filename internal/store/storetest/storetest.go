@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"AdminConsents", testAdminConsents},
 		{"RevokeClientGrants", testRevokeClientGrants},
 		{"DeviceGrants", testDeviceGrants}, // device.go
+		{"LogoutSessions", testLogoutSessions},
 	} {
 		runner.run(t, tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}
