@@ -45,8 +45,8 @@ func TestProvisionErrorsNameClientAndOption(t *testing.T) {
 		client grant-app {
 			client_secret x-secret
 			redirect_uris ` + cb + `
-			grant_types authorization_code urn:ietf:params:oauth:grant-type:device_code
-		}`, []string{`client "grant-app"`, "grant_types", "device_code"}, ""},
+			grant_types authorization_code urn:ietf:params:oauth:grant-type:jwt-bearer
+		}`, []string{`client "grant-app"`, "grant_types", "jwt-bearer"}, ""},
 		{"unknown token_endpoint_auth_method", `
 		client method-app {
 			client_secret x-secret
