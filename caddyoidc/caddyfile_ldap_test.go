@@ -53,8 +53,8 @@ func TestUnmarshalLDAPUsers(t *testing.T) {
 		AdditionalUsersDN: "ou=people", UsersFilter: "(&({username_attribute}={input})(objectClass=person))",
 		GroupSearchMode: "memberof", User: "uid=svc,ou=people,dc=example,dc=com", Password: "{env.LDAP_PASSWORD}",
 		StartTLS: true, Timeout: caddy.Duration(3 * time.Second), PermitReferrals: true, RefreshInterval: "always",
-		Pooling: &caddyoidc.LDAPPooling{Count: 2, Timeout: caddy.Duration(time.Second)},
-		TLS:     &caddyoidc.LDAPTLS{ServerName: "ldap.internal", CA: "/etc/caddy/ca.pem", MinimumVersion: "TLS1.3", SkipVerify: true},
+		Pooling:    &caddyoidc.LDAPPooling{Count: 2, Timeout: caddy.Duration(time.Second)},
+		TLS:        &caddyoidc.LDAPTLS{ServerName: "ldap.internal", CA: "/etc/caddy/ca.pem", MinimumVersion: "TLS1.3", SkipVerify: true},
 		Attributes: ldapusers.Attributes{Username: "uid", DisplayName: "cn", PhoneNumber: "mobile"},
 	}
 	gj, _ := json.Marshal(got)

@@ -261,6 +261,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// What the config does not say: the modules' and the pool's parts.
 	cfg.Users = h.users.Users()
 	cfg.DB = storage.DB()
+	wireUserGone(h.users, cfg.DB, h.logger) // users_gone.go
 	cfg.Keys = state.keys
 	if cfg.HMACSecret == nil {
 		cfg.HMACSecret = state.hmacSecret

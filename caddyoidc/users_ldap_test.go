@@ -120,6 +120,29 @@ func TestLDAPUsersThroughFlows(t *testing.T) {
 		t.Errorf("refresh after bob was disabled: %v, want invalid_grant", err)
 	}
 
+	// alice, signed in with the browser b, is disabled: the next check
+	// ends her session, so that even once enabled again she must sign in.
+	disable := "dn: uid=alice,ou=users," + ldaptest.BaseDN + "\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n"
+	srv.Apply("ldapmodify", disable)
+	if _, err := refreshWith(t, r, tok.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("refresh after alice was disabled: %v, want invalid_grant", err)
+	}
+	srv.Apply("ldapmodify", "dn: uid=alice,ou=users,"+ldaptest.BaseDN+"\nchangetype: modify\ndelete: employeeType\n")
+	p = b.get(r.config.AuthCodeURL("st4te-value"))
+	if !strings.Contains(p.body, `name="password"`) {
+		t.Fatalf("alice's session survived her being disabled: %d %s", p.status, p.location)
+	}
+	if _, err := refreshWith(t, r, tok.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("alice's refresh token survived her being disabled: %v", err)
+	}
+	tok, err = r.config.Exchange(ctx(t), callbackParams(t, b.login(p, "alice", ldaptest.AlicePassword), rpCallback).Get("code"))
+	if err != nil {
+		t.Fatalf("exchange after signing in again: %v", err)
+	}
+	if !strings.Contains(e.logText(), "user left the directory: sessions ended") {
+		t.Error("the end of alice's sessions was not logged")
+	}
+
 	// Every injection string is refused like a wrong password.
 	for _, u := range []string{"*", "a*", "alice)(uid=*", "*)(|(uid=*", "alice\x00", `\2a`, strings.Repeat("a", 5000), "uid=alice,ou=users," + ldaptest.BaseDN} {
 		fresh := newBrowser(t, e.issuer)

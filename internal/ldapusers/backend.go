@@ -338,7 +338,7 @@ func (b *Backend) Lookup(username string) (*users.User, error) {
 		return nil, err
 	}
 	if e == nil || !strings.EqualFold(e.GetAttributeValue(b.cfg.Attributes.Username), username) {
-		b.forget(key, seen)
+		b.forget(key, seen, cu.user)
 		return nil, users.ErrUserNotFound
 	}
 	u, err := b.user(e)
@@ -355,13 +355,13 @@ func (b *Backend) remember(u *users.User) {
 	b.mu.Unlock()
 }
 
-func (b *Backend) forget(key string, seen bool) {
+func (b *Backend) forget(key string, seen bool, u *users.User) {
 	b.mu.Lock()
 	delete(b.cache, key)
 	gone := b.gone
 	b.mu.Unlock()
 	if seen && gone != nil {
-		gone(key)
+		gone(u.Username)
 	}
 }
 
