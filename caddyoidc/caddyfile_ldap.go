@@ -24,6 +24,7 @@ import (
 //		timeout              5s
 //		permit_referrals
 //		refresh_interval     5m|always|disable
+//		password_change      disable
 //		pooling              [{ count 5  timeout 10s }]
 //		tls {
 //			server_name     ldap.example.com
@@ -62,6 +63,10 @@ func (l *LDAPUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			continue
 		}
 		switch opt {
+		case "password_change":
+			if err := unmarshalPasswordChange(d, &l.DisablePasswordChange); err != nil {
+				return err
+			}
 		case "start_tls":
 			l.StartTLS = true
 		case "permit_referrals":

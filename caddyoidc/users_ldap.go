@@ -64,6 +64,9 @@ type LDAPUsers struct {
 	// RefreshInterval: how often a signed-in user is read again from the
 	// directory: a duration (default 5m), "always" or "disable".
 	RefreshInterval string `json:"refresh_interval,omitempty"`
+	// DisablePasswordChange hides the password form of the settings page
+	// (Authelia's password_change.disable).
+	DisablePasswordChange bool `json:"disable_password_change,omitempty"`
 
 	backend *ldapusers.Backend
 }
@@ -192,8 +195,13 @@ func (l *LDAPUsers) Cleanup() error {
 	return nil
 }
 
-// Users returns the backend.
-func (l *LDAPUsers) Users() users.Backend { return l.backend }
+// Users returns the backend; without its password change when disabled.
+func (l *LDAPUsers) Users() users.Backend {
+	if l.DisablePasswordChange {
+		return withoutPasswordChange{l.backend}
+	}
+	return l.backend
+}
 
 // Backend returns the LDAP backend, for wiring its OnGone hook (see
 // EndUserSessions).

@@ -64,6 +64,8 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
 		p.renderSettings(w, r, f.user, "The authenticator app was removed.", "")
+	case "password-change":
+		p.changePassword(w, r, f) // password.go
 	case "consent-revoke":
 		clientID := r.PostForm.Get("client_id")
 		if err := p.db.DeleteConsent(ctx, f.user.Username, clientID); err != nil {
@@ -89,6 +91,7 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		Action:       p.base + PathSettings,
 		WebAuthnBase: p.base + PathWebAuthn,
 	}
+	page.PasswordChange = p.passwordChanger() != nil
 	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
 	if p.listPasskeys != nil {
 		if list, err := p.listPasskeys(ctx, u.Username); err == nil {

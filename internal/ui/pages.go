@@ -119,6 +119,9 @@ type SettingsPage struct {
 	Passkeys     []Passkey
 	Consents     []Consent
 	WebAuthnBase string // URL path of the WebAuthn JSON endpoints; empty hides passkeys
+	// PasswordChange shows the password form (action "password-change",
+	// fields current_password, new_password, new_password_confirm).
+	PasswordChange bool
 }
 
 // CodePage shows an authorization code to copy into a native application
