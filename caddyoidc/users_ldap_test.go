@@ -165,7 +165,17 @@ func TestLDAPUsersThroughFlows(t *testing.T) {
 	if status != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
 		t.Errorf("refresh while the directory is down: %d %v", status, body)
 	}
+	if _, err := r.provider.UserInfo(ctx(t), oauth2.StaticTokenSource(tok)); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("userinfo while the directory is down: %v, want 503", err)
+	}
+	// alice's browser session survives the outage (b signed in again above).
+	if p := b.get(e.issuer + "/settings"); p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, "try again") {
+		t.Errorf("settings while the directory is down: %d, want 503 try again", p.status)
+	}
 	srv.Restart()
+	if p := b.get(e.issuer + "/settings"); p.status != http.StatusOK || !strings.Contains(p.body, "Security settings") {
+		t.Errorf("alice's session after the directory came back: %d %.200s", p.status, p.body)
+	}
 	p = b2.login(b2.get(r.config.AuthCodeURL("st4te-value")), "alice", ldaptest.AlicePassword)
 	if cb := callbackParams(t, p, rpCallback); cb.Get("code") == "" {
 		t.Errorf("no code after the directory came back")

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -23,6 +24,10 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u, err := p.users.Lookup(login.Username)
+		if errors.Is(err, users.ErrUnavailable) {
+			p.renderDirectoryUnavailable(w)
+			return
+		}
 		if err != nil || u.Disabled {
 			p.RenderLogin(w, r, http.StatusOK, nil, p.base+PathSettings, "", "")
 			return
