@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/ldapusers/ldaptest"
 )
 
 // TestBanTimingLooksLikeWrongPassword compares the answer times of banned
@@ -19,9 +21,21 @@ func TestBanTimingLooksLikeWrongPassword(t *testing.T) {
 	if testing.Short() {
 		t.Skip("statistical timing test")
 	}
-	e := newEnv(t, ldapClients)
-	e.extra = "\t\tregulation {\n\t\t\tmax_retries 3\n\t\t\tban_time 1h\n\t\t}"
-	e.start()
+	t.Run("file", func(t *testing.T) {
+		e := newEnv(t, ldapClients)
+		e.extra = banRegulation
+		e.start()
+		banTiming(t, e, testPassword, testPassword)
+	})
+	t.Run("ldap", func(t *testing.T) {
+		e, _ := ldapEnv(t, banRegulation)
+		banTiming(t, e, ldaptest.AlicePassword, ldaptest.BobPassword)
+	})
+}
+
+const banRegulation = "\t\tregulation {\n\t\t\tmax_retries 3\n\t\t\tban_time 1h\n\t\t}\n"
+
+func banTiming(t *testing.T, e *env, alicePassword, bobPassword string) {
 	r := newRP(t, e.issuer, "ldap-app", "s3cret-ldap", oauth2.AuthStyleInHeader)
 	authURL := r.config.AuthCodeURL("st4te-value")
 	attempt := func(user, password string) (time.Duration, int) {
@@ -40,7 +54,7 @@ func TestBanTimingLooksLikeWrongPassword(t *testing.T) {
 	const rounds = 40
 	var banned, wrong, unknown []time.Duration
 	for i := range rounds + 4 {
-		db, sb := attempt("bob", testPassword) // banned: refused even with the right password
+		db, sb := attempt("bob", bobPassword) // banned: refused even with the right password
 		dw, sw := attempt("alice", "wrong")
 		du, su := attempt("nobody"+strings.Repeat("x", i%5), "wrong")
 		if sb != http.StatusUnauthorized || sw != http.StatusUnauthorized || su != http.StatusUnauthorized {
@@ -48,7 +62,7 @@ func TestBanTimingLooksLikeWrongPassword(t *testing.T) {
 		}
 		// A success resets the address's count, so that the address itself
 		// is never banned by the samples.
-		if _, s := attempt("alice", testPassword); s != http.StatusSeeOther && s != http.StatusFound {
+		if _, s := attempt("alice", alicePassword); s != http.StatusSeeOther && s != http.StatusFound {
 			t.Fatalf("round %d: alice's sign-in: %d", i, s)
 		}
 		if i >= 4 { // warm-up rounds are not counted

@@ -151,6 +151,9 @@ func (l *LDAPUsers) Provision(ctx caddy.Context) error {
 	if strings.HasPrefix(cfg.Address, "ldap://") && !cfg.StartTLS && !isLoopbackLDAP(cfg.Address) {
 		ctx.Logger().Warn("LDAP address is ldap:// without start_tls: passwords cross the network in clear text", zap.String("address", cfg.Address))
 	}
+	if cfg.PermitReferrals {
+		ctx.Logger().Warn("LDAP permit_referrals is accepted but referrals are not chased: a search answered with a referral fails")
+	}
 	b, err := ldapusers.New(cfg)
 	if err != nil {
 		return err

@@ -29,11 +29,11 @@ const ldapClients = `
 
 // ldapEnv is a provider whose users come from a throwaway slapd in the
 // rfc2307bis shape; employeeType=disabled marks a disabled account.
-func ldapEnv(t *testing.T) (*env, *ldaptest.Server) {
+func ldapEnv(t *testing.T, extra ...string) (*env, *ldaptest.Server) {
 	srv := ldaptest.Start(t, ldaptest.RFC2307bis)
 	t.Setenv("OIDC_TEST_LDAP_PASSWORD", ldaptest.ServicePassword)
 	e := newEnv(t, ldapClients)
-	e.extra = `		scope ldap_info {
+	e.extra = strings.Join(extra, "") + `		scope ldap_info {
 			claims given_name family_name phone_number address
 		}
 		users ldap {

@@ -87,3 +87,10 @@ func TestValidInput(t *testing.T) {
 		}
 	}
 }
+
+func TestADPassword(t *testing.T) {
+	// "é" quoted, UTF-16LE: " 0x22 0x00, é 0xE9 0x00, " 0x22 0x00.
+	if got := adPassword("é"); got != "\x22\x00\xe9\x00\x22\x00" {
+		t.Errorf("adPassword = %q", got)
+	}
+}
