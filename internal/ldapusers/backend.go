@@ -125,7 +125,7 @@ func (b *Backend) Close() {
 	for {
 		select {
 		case c := <-b.idle:
-			c.Close()
+			_ = c.Close()
 			<-b.sem
 		default:
 			return
@@ -146,7 +146,7 @@ func (b *Backend) dial() (*ldap.Conn, error) {
 	c.SetTimeout(b.cfg.Timeout)
 	if b.cfg.StartTLS {
 		if err := c.StartTLS(b.tlsConf); err != nil {
-			c.Close()
+			_ = c.Close()
 			return nil, unavailable("start_tls", err)
 		}
 	}
@@ -161,7 +161,7 @@ func (b *Backend) service() (*ldap.Conn, error) {
 			if !c.IsClosing() {
 				return c, nil
 			}
-			c.Close()
+			_ = c.Close()
 			<-b.sem
 		default:
 		}
@@ -172,7 +172,7 @@ func (b *Backend) service() (*ldap.Conn, error) {
 			if !c.IsClosing() {
 				return c, nil
 			}
-			c.Close()
+			_ = c.Close()
 			<-b.sem
 			b.sem <- struct{}{}
 		case b.sem <- struct{}{}:
@@ -188,7 +188,7 @@ func (b *Backend) service() (*ldap.Conn, error) {
 			err = c.UnauthenticatedBind("")
 		}
 		if err != nil {
-			c.Close()
+			_ = c.Close()
 			err = unavailable("service bind", err)
 		}
 	}
@@ -204,11 +204,11 @@ func (b *Backend) service() (*ldap.Conn, error) {
 // release gives back a service connection; a broken one is closed.
 func (b *Backend) release(c *ldap.Conn, broken bool) {
 	if b.sem == nil {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	if broken || c.IsClosing() {
-		c.Close()
+		_ = c.Close()
 		<-b.sem
 		return
 	}
@@ -244,12 +244,9 @@ func (b *Backend) find(input string) (*ldap.Entry, error) {
 	return res.Entries[0], nil
 }
 
-func (b *Backend) derefAliases() int {
-	if b.cfg.PermitReferrals {
-		return ldap.DerefAlways
-	}
-	return ldap.NeverDerefAliases
-}
+// derefAliases is the alias dereferencing of every search: never, as in
+// Authelia.
+func (b *Backend) derefAliases() int { return ldap.NeverDerefAliases }
 
 // dn is the user's DN, from the distinguished_name attribute when set.
 func (b *Backend) dn(e *ldap.Entry) string {
@@ -269,7 +266,7 @@ func (b *Backend) bindAs(dn, password string) (*ldap.Conn, error) {
 		return nil, err
 	}
 	if err := c.Bind(dn, password); err != nil {
-		c.Close()
+		_ = c.Close()
 		if refused(err) {
 			return nil, users.ErrInvalidCredentials
 		}
@@ -308,7 +305,7 @@ func (b *Backend) Authenticate(username, password string) (*users.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Close()
+	_ = c.Close()
 	if e == nil {
 		return nil, users.ErrInvalidCredentials // a directory that let the dummy DN bind
 	}
@@ -486,7 +483,7 @@ func (b *Backend) ChangePassword(username, oldPassword, newPassword string) erro
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if b.cfg.Implementation == ImplementationActiveDirectory {
 		m := ldap.NewModifyRequest(dn, nil)
 		m.Delete("unicodePwd", []string{adPassword(oldPassword)})
