@@ -2,6 +2,7 @@
 # Installs what the end-to-end tests with real client libraries and a real
 # browser need (caddyoidc/apps_test.go, caddyoidc/browser_test.go):
 #   Debian packages chromium, python3-authlib, python3-requests;
+#   slapd and ldap-utils (internal/ldapusers/ldaptest runs a throwaway slapd);
 #   the npm packages pinned in caddyoidc/testdata/clients/package-lock.json
 #   (openid-client v5 and v6, playwright-core) into its node_modules.
 # Node.js >= 20 must be installed already. Idempotent: with everything in
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in chromium python3-authlib python3-requests; do
+for pkg in chromium python3-authlib python3-requests slapd ldap-utils; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

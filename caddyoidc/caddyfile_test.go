@@ -125,7 +125,7 @@ func TestUnmarshalHandler(t *testing.T) {
 		{name: "dpop bad bool", input: "oidc_provider https://a {\n client x {\n dpop_bound_access_tokens often\n }\n}", wantErr: `"often" is not true or false`},
 		{name: "storage sqlite two paths", input: "oidc_provider https://a {\n storage sqlite /a /b\n}", wantErr: "wrong argument count"},
 		{name: "storage sqlite block", input: "oidc_provider https://a {\n storage sqlite {\n journal wal\n }\n}", wantErr: `storage sqlite: unrecognized option "journal"`},
-		{name: "unknown users backend", input: "oidc_provider https://a {\n users ldap ldap://x\n}", wantErr: `users: unknown backend "ldap" (file)`},
+		{name: "unknown users backend", input: "oidc_provider https://a {\n users kerberos x\n}", wantErr: `users: unknown backend "kerberos"`},
 		{name: "users file without path", input: "oidc_provider https://a {\n users file\n}", wantErr: "wrong argument count"},
 		{name: "policy defined twice", input: "oidc_provider https://a {\n authorization_policy p {\n default_policy deny\n }\n authorization_policy p {\n }\n}", wantErr: `authorization_policy "p": defined twice`},
 		{name: "regulation retries", input: "oidc_provider https://a {\n regulation {\n max_retries -1\n }\n}", wantErr: `max_retries: "-1" is not a number of at least 0`},

@@ -292,6 +292,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	watchRemovedUsers(cfg.Users, h.provider) // logout.go
+	wireUserGone(h.users, h.provider)        // users_gone.go
 	for _, c := range cfg.Clients {
 		for _, w := range clients.Warnings(c) {
 			h.logger.Warn("client option: "+w, zap.String("client_id", c.ID))

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
+	"github.com/caddy-oidc/caddy-oidc/internal/usersfile"
 )
 
 func init() {
@@ -20,8 +21,13 @@ func init() {
 type FileUsers struct {
 	// Path of the users file. Placeholders such as {env.USERS_FILE} work.
 	Path string `json:"path,omitempty"`
+	// DisablePasswordChange hides the password form of the settings page
+	// (Authelia's password_change.disable). Users change their password
+	// there by default: the file is rewritten atomically.
+	DisablePasswordChange bool `json:"disable_password_change,omitempty"`
 
 	backend *users.FileBackend
+	path    string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -42,7 +48,7 @@ func (f *FileUsers) Provision(caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	f.backend = b
+	f.backend, f.path = b, path
 	return nil
 }
 
@@ -60,14 +66,22 @@ func (f *FileUsers) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if d.NextBlock(0) {
-		return d.Errf("users file: unrecognized option %q", d.Val())
+	for d.NextBlock(0) {
+		if err := unmarshalPasswordChange(d, &f.DisablePasswordChange); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// Users returns the backend.
-func (f *FileUsers) Users() users.Backend { return f.backend }
+// Users returns the backend, with the password change unless disabled
+// (users_password.go).
+func (f *FileUsers) Users() users.Backend {
+	if f.DisablePasswordChange || f.backend == nil {
+		return f.backend
+	}
+	return fileWithPasswordChange{f.backend, usersfile.Changer{Path: f.path, Users: f.backend}}
+}
 
 // Interface guards
 var (

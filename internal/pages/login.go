@@ -45,12 +45,20 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	ctx, now, ip := r.Context(), p.now(), p.ClientIP(r)
+	begin := time.Now()
 	banned := p.regulator.Check(ctx, username, ip, now)
 	// The password is checked even when banned, so that a ban looks and
 	// takes exactly like a wrong password: usernames cannot be probed.
 	start := time.Now()
 	user, err := p.users.Authenticate(username, r.PostForm.Get("password"))
 	p.tel.Metrics.DigestVerified(telemetry.DigestUserPassword, time.Since(start))
+	if errors.Is(err, users.ErrUnavailable) {
+		// Not a failed attempt: nothing is recorded, and the person is
+		// told to come back rather than that the password was wrong.
+		p.log.Warn("user directory unavailable", zap.Error(err))
+		p.renderDirectoryUnavailable(w)
+		return
+	}
 	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
 		p.log.Error("authenticating user", zap.Error(err))
 	}
@@ -67,6 +75,7 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 			p.log.Info("login failed", zap.String("username", username), zap.String("remote_ip", ip))
 			p.reportSignIn(r, telemetry.MethodPassword, telemetry.ResultFailure, username, client)
 		}
+		p.PadFailure(begin, banned == nil)
 		p.RenderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
 		return
 	}

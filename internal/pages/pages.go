@@ -150,6 +150,7 @@ type Config struct {
 
 // Pages serves the pages and passkey endpoints.
 type Pages struct {
+	failTiming    failureTiming // failuretiming.go
 	issuer, base  string
 	origin        string // scheme://host of the issuer
 	authorizePath string

@@ -137,6 +137,10 @@ func (p *Pages) readPageForm(w http.ResponseWriter, r *http.Request) (pageForm, 
 		return f, false
 	}
 	u, err := p.users.Lookup(login.Username)
+	if errors.Is(err, users.ErrUnavailable) { // keep the session: the directory will be back
+		p.renderDirectoryUnavailable(w)
+		return f, false
+	}
 	if err != nil || u.Disabled {
 		_ = p.EndLogin(w, r)
 		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "Please sign in again.")

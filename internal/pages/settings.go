@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -23,6 +24,10 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u, err := p.users.Lookup(login.Username)
+		if errors.Is(err, users.ErrUnavailable) {
+			p.renderDirectoryUnavailable(w)
+			return
+		}
 		if err != nil || u.Disabled {
 			p.RenderLogin(w, r, http.StatusOK, nil, p.base+PathSettings, "", "")
 			return
@@ -64,6 +69,8 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
 		p.renderSettings(w, r, f.user, "The authenticator app was removed.", "")
+	case "password-change":
+		p.changePassword(w, r, f) // password.go
 	case "consent-revoke":
 		clientID := r.PostForm.Get("client_id")
 		if err := p.db.DeleteConsent(ctx, f.user.Username, clientID); err != nil {
@@ -90,6 +97,7 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		WebAuthnBase: p.base + PathWebAuthn,
 	}
 	page.LogoutAction = p.base + PathLogout
+	page.PasswordChange = p.passwordChanger() != nil
 	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
 	if p.listPasskeys != nil {
 		if list, err := p.listPasskeys(ctx, u.Username); err == nil {

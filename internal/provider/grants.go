@@ -72,6 +72,7 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 		ip = p.pages.ClientIP(r)
 	}
 	now := p.now()
+	begin := time.Now()
 	banned := p.pages.Regulator().Check(ctx, username, ip, now)
 	start := time.Now()
 	user, err := p.users.Authenticate(username, secret)
@@ -88,11 +89,13 @@ func (s passwordStorage) Authenticate(ctx context.Context, name, secret string) 
 	if banned != nil {
 		p.pages.LogBan(banned, username, ip)
 		p.reportPasswordGrant(ctx, telemetry.ResultBanned, username, ip)
+		p.pages.PadFailure(begin, false)
 		return "", fosite.ErrNotFound
 	}
 	if err != nil {
 		p.log.Info("login failed (password grant)", zap.String("username", username), zap.String("remote_ip", ip))
 		p.reportPasswordGrant(ctx, telemetry.ResultFailure, username, ip)
+		p.pages.PadFailure(begin, true)
 		return "", fosite.ErrNotFound
 	}
 	p.reportPasswordGrant(ctx, telemetry.ResultSuccess, user.Username, ip)

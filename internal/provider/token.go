@@ -59,6 +59,7 @@ func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.Acce
 	}
 	if ar.GetGrantTypes().ExactOne("refresh_token") {
 		if err := p.refreshClaims(ar); err != nil {
+			p.revokeOfGoneUser(ctx, ar, err) // usergone.go
 			return ar, nil, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
 // serveUserinfo is the UserInfo endpoint (OpenID Connect Core 5.3): GET or
@@ -61,6 +62,10 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := p.users.Lookup(s.Username)
+	if errors.Is(err, users.ErrUnavailable) { // the user directory is down
+		bearerError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The service cannot reach the user directory right now. Try again later.")
+		return
+	}
 	if err != nil || u.Disabled {
 		bearerError(w, http.StatusUnauthorized, "invalid_token", "The user behind the access token no longer exists or is disabled.")
 		return

@@ -142,6 +142,9 @@ type SettingsPage struct {
 	// LogoutAction is the sign-out form's target (fields csrf_token and
 	// all_devices); empty hides the sign-out section.
 	LogoutAction string
+	// PasswordChange shows the password form (action "password-change",
+	// fields current_password, new_password, new_password_confirm).
+	PasswordChange bool
 }
 
 // DevicePage is the device sign-in page (RFC 8628): the form for the user
