@@ -150,11 +150,13 @@ func blockName(d *caddyfile.Dispenser, what string) (string, error) {
 //
 //	authorization_policy <name> {
 //		default_policy one_factor|two_factor|deny
-//		rule one_factor|two_factor|deny <subject>...
+//		rule one_factor|two_factor|deny [<subject>...] [networks <cidr>...]
 //	}
 //
 // Each subject argument is an alternative; conditions joined with & must
 // all hold: "rule two_factor group:photos group:admins&group:family".
+// "networks <cidr>..." at the end restricts the rule to client addresses:
+// "rule one_factor group:family networks 192.168.0.0/16".
 func unmarshalPolicy(d *caddyfile.Dispenser, h *Handler) error {
 	if !d.NextArg() {
 		return d.Errf("authorization_policy: the policy name is required")
@@ -176,6 +178,7 @@ func unmarshalPolicy(d *caddyfile.Dispenser, h *Handler) error {
 				return d.ArgErr()
 			}
 			rule := PolicyRule{Policy: args[0]}
+			args, rule.Networks = splitNetworks(args)
 			for _, alt := range args[1:] {
 				rule.Subject = append(rule.Subject, strings.Split(alt, "&"))
 			}
@@ -262,4 +265,15 @@ func unmarshalCORS(d *caddyfile.Dispenser) (*CORS, error) {
 		}
 	}
 	return c, nil
+}
+
+// splitNetworks splits a rule's arguments at the "networks" keyword: the
+// arguments before it, and the CIDRs after it.
+func splitNetworks(args []string) (rest, networks []string) {
+	for i, a := range args {
+		if a == "networks" {
+			return args[:i], args[i+1:]
+		}
+	}
+	return args, nil
 }

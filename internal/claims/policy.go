@@ -37,7 +37,7 @@ type Scope struct {
 }
 
 // builtinScopes cannot be redefined as custom scopes.
-var builtinScopes = []string{"openid", "offline_access", "offline", "profile", "email", "groups"}
+var builtinScopes = []string{"openid", "offline_access", "offline", "profile", "email", "groups", "phone", "address"}
 
 // reservedClaims are protocol claims that no scope or policy may set.
 var reservedClaims = []string{
@@ -52,6 +52,7 @@ var standardClaims = []string{
 	"name", "preferred_username", "email", "email_verified", "groups",
 	"given_name", "middle_name", "family_name", "nickname", "profile", "picture",
 	"website", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "address",
+	"phone_number_verified", "updated_at",
 }
 
 // Set is the validated provider-wide claims configuration: the named

@@ -110,7 +110,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	}
 
 	// Authorization policy: who may use this client, and with how many factors.
-	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups, IP: authn.ParseIP(p.pages.ClientIP(r))})
 	if level == authn.Deny {
 		p.denied(w, r, ar, client, user)
 		return
