@@ -58,6 +58,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	claimsReq, err := p.applyClaimsRequest(ar, client) // claimsrequest.go
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")
@@ -115,6 +120,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.denied(w, r, ar, client, user)
 		return
 	}
+	if level, err = acrLevel(level, claimsReq); err != nil { // essential acr (claimsrequest.go)
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	if !authn.Satisfies(login.AMR, level) {
 		if promptNone {
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The client requires two-factor authentication and prompt=none forbids asking."))
@@ -165,6 +174,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
 	}
+	p.addRequestedClaims(sess, client, user, ar, claimsReq)
 	// The code, PKCE and OpenID Connect records are written in one
 	// transaction: one write to the database instead of three.
 	txCtx, err := p.storage.BeginTX(ctx)

@@ -128,6 +128,7 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	c, _ := ar.GetClient().(*clients.Client)
 	extra := p.claims.IDToken(c.ClaimsPolicy(), u, ar.GetGrantedScopes())
 	extra["azp"] = ar.GetClient().GetID()
+	p.keepRequestedClaims(sess.Claims.Extra, extra, c, u, ar.GetGrantedScopes()) // claimsrequest.go
 	sess.Claims.Extra = extra
 	return nil
 }
