@@ -14,6 +14,12 @@ import (
 //		authorize_code <duration>
 //		id_token <duration>
 //		refresh_token <duration>
+//		grant <grant> {                  # authorize_code, device_code, implicit,
+//			access_token <duration>      # client_credentials, refresh_token, jwt_bearer
+//			id_token <duration>
+//			refresh_token <duration>
+//			authorize_code <duration>
+//		}
 //	}
 func unmarshalLifespan(d *caddyfile.Dispenser, handler *Handler) error {
 	name, err := blockName(d, "lifespan")
@@ -31,6 +37,8 @@ func unmarshalLifespan(d *caddyfile.Dispenser, handler *Handler) error {
 			err = durationArg(d, &l.IDToken)
 		case "refresh_token":
 			err = durationArg(d, &l.RefreshToken)
+		case "grant", "grants":
+			err = unmarshalGrantLifespan(d, name, &l)
 		default:
 			return d.Errf("lifespan %q: unrecognized option %q", name, opt)
 		}
@@ -276,4 +284,42 @@ func splitNetworks(args []string) (rest, networks []string) {
 		}
 	}
 	return args, nil
+}
+
+// unmarshalGrantLifespan reads a lifespan's "grant <grant> { ... }" block.
+func unmarshalGrantLifespan(d *caddyfile.Dispenser, lifespan string, l *Lifespan) error {
+	if !d.NextArg() {
+		return d.Errf("lifespan %q: grant: the grant name is required (grant <grant> { ... })", lifespan)
+	}
+	grant := d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	var g Lifespan
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "access_token":
+			err = durationArg(d, &g.AccessToken)
+		case "authorize_code":
+			err = durationArg(d, &g.AuthorizeCode)
+		case "id_token":
+			err = durationArg(d, &g.IDToken)
+		case "refresh_token":
+			err = durationArg(d, &g.RefreshToken)
+		default:
+			return d.Errf("lifespan %q: grant %q: unrecognized option %q", lifespan, grant, opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if l.Grants == nil {
+		l.Grants = map[string]Lifespan{}
+	}
+	if _, dup := l.Grants[grant]; dup {
+		return d.Errf("lifespan %q: grant %q defined twice", lifespan, grant)
+	}
+	l.Grants[grant] = g
+	return nil
 }

@@ -158,6 +158,7 @@ func engineLifespans(in map[string]Lifespan) map[string]provider.Lifespans {
 			AuthorizeCode: time.Duration(l.AuthorizeCode),
 			IDToken:       time.Duration(l.IDToken),
 			RefreshToken:  time.Duration(l.RefreshToken),
+			Grants:        engineLifespans(l.Grants),
 		}
 	}
 	return out

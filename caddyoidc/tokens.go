@@ -14,6 +14,11 @@ type Lifespan struct {
 	IDToken caddy.Duration `json:"id_token,omitempty"`
 	// RefreshToken is how long the client's refresh tokens live.
 	RefreshToken caddy.Duration `json:"refresh_token,omitempty"`
+	// Grants override these lifespans for the tokens one grant issues
+	// (Authelia's grants.<grant>): authorize_code, device_code, implicit,
+	// client_credentials, refresh_token or jwt_bearer. The grant's
+	// lifespan of a token wins, then this lifespan's, then the provider's.
+	Grants map[string]Lifespan `json:"grants,omitempty"`
 }
 
 // ClaimsPolicy is a named claims policy (Authelia's claims_policies) that

@@ -126,6 +126,9 @@ type Lifespans struct {
 	AuthorizeCode time.Duration
 	IDToken       time.Duration
 	RefreshToken  time.Duration
+	// Grants override the lifespans above for tokens issued by one grant,
+	// keyed by Authelia's grant names (GrantLifespanNames; lifespan.go).
+	Grants map[string]Lifespans
 }
 
 // validate refuses negative lifespans. Errors name the field.
@@ -143,5 +146,5 @@ func (l Lifespans) validate() error {
 			return fmt.Errorf("%s: must not be negative", f.name)
 		}
 	}
-	return nil
+	return l.validateGrants()
 }
