@@ -62,6 +62,7 @@ func unmarshalLifespan(d *caddyfile.Dispenser, handler *Handler) error {
 //		id_token [<claim>...]        # no claims: an ID token without user claims
 //		access_token <claim>...
 //		custom_claim <claim> [<attribute>]
+//		id_token_audience_mode specification|experimental-merged
 //	}
 func unmarshalClaimsPolicy(d *caddyfile.Dispenser, handler *Handler) error {
 	name, err := blockName(d, "claims_policy")
@@ -78,6 +79,8 @@ func unmarshalClaimsPolicy(d *caddyfile.Dispenser, handler *Handler) error {
 			}
 		case "access_token":
 			err = appendArgs(d, &pol.AccessToken)
+		case "id_token_audience_mode":
+			err = oneArg(d, &pol.IDTokenAudienceMode)
 		case "custom_claim", "custom_claims":
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {

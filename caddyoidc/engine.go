@@ -130,6 +130,7 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		SectorIdentifierURI:          c.SectorIdentifierURI,
 		Lifespan:                     c.Lifespan,
 		ClaimsPolicy:                 c.ClaimsPolicy,
+		RequestedAudienceMode:        c.RequestedAudienceMode,
 
 		RequestURIs:                      c.RequestURIs,
 		RequestObjectSigningAlg:          c.RequestObjectSigningAlg,
@@ -171,7 +172,7 @@ func engineClaimsPolicies(in map[string]ClaimsPolicy) map[string]provider.Claims
 	}
 	out := make(map[string]provider.ClaimsPolicy, len(in))
 	for name, p := range in {
-		pol := provider.ClaimsPolicy{IDToken: p.IDToken, AccessToken: p.AccessToken}
+		pol := provider.ClaimsPolicy{IDToken: p.IDToken, AccessToken: p.AccessToken, IDTokenAudienceMode: p.IDTokenAudienceMode}
 		if len(p.CustomClaims) > 0 {
 			pol.CustomClaims = make(map[string]string, len(p.CustomClaims))
 			for claim, c := range p.CustomClaims {

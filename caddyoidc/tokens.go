@@ -39,6 +39,10 @@ type ClaimsPolicy struct {
 	// zoneinfo, locale, phone_number, phone_extension, address, or a key of
 	// the user's extra map in the users file. Custom scopes release them.
 	CustomClaims map[string]CustomClaim `json:"custom_claims,omitempty"`
+	// IDTokenAudienceMode is specification (default: the ID token's aud
+	// is the client) or experimental-merged (plus the audiences granted
+	// to the access token), as Authelia's id_token_audience_mode.
+	IDTokenAudienceMode string `json:"id_token_audience_mode,omitempty"`
 }
 
 // CustomClaim says where a custom claim's value comes from.

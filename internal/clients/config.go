@@ -96,6 +96,10 @@ type Config struct {
 	// ClaimsPolicy names one of the provider's claims policies; "" = the
 	// default (every released claim in the ID token and userinfo).
 	ClaimsPolicy string
+	// RequestedAudienceMode is explicit ("", the default: only audiences
+	// the request names) or implicit (a request naming none gets every
+	// registered audience); audience.go.
+	RequestedAudienceMode string
 
 	// Request objects, JARM and signed introspection (jar.go).
 	// RequestURIs are the https URLs the client may pass as request_uri;

@@ -28,6 +28,11 @@ func (p *Provider) applyClaimsRequest(ar fosite.AuthorizeRequester, c *clients.C
 	for _, s := range p.claims.EssentialScopes(req, c.GetScopes(), ar.GetRequestedScopes()) {
 		ar.AppendRequestedScope(s)
 	}
+	// requested_audience_mode implicit: a request naming no audience asks
+	// for every registered one (the user consents to them).
+	if aud := c.ImplicitAudience(ar.GetRequestedAudience()); aud != nil {
+		ar.SetRequestedAudience(aud)
+	}
 	return req, nil
 }
 
@@ -49,9 +54,14 @@ func acrLevel(level authn.Level, req *claims.Request) (authn.Level, error) {
 // addRequestedClaims puts in the ID token the claims the claims parameter
 // asks for there, that the granted scopes release, even when the client's
 // claims policy leaves them out of ID tokens.
+// Under id_token_audience_mode experimental-merged, the ID token's aud
+// lists the granted audiences after the client.
 func (p *Provider) addRequestedClaims(sess *openid.DefaultSession, c *clients.Client, u *users.User, ar fosite.Requester, req *claims.Request) {
 	for k, v := range p.claims.RequestedIDToken(c.ClaimsPolicy(), u, ar.GetGrantedScopes(), req) {
 		sess.Claims.Extra[k] = v
+	}
+	if c.ClaimsPolicy().MergedIDTokenAudience() {
+		sess.Claims.Audience = append([]string{c.GetID()}, ar.GetGrantedAudience()...)
 	}
 }
 

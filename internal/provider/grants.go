@@ -42,6 +42,11 @@ func grantClientCredentials(ar fosite.AccessRequester) error {
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
+	if c, ok := ar.GetClient().(*clients.Client); ok {
+		for _, a := range c.ImplicitAudience(ar.GetRequestedAudience()) { // requested_audience_mode implicit
+			ar.GrantAudience(a)
+		}
+	}
 	sess, ok := ar.GetSession().(*openid.DefaultSession)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("client_credentials: unexpected session type")
