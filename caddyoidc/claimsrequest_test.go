@@ -227,11 +227,32 @@ func TestClaimsParameter(t *testing.T) {
 		t.Errorf("malformed claims: %v", q)
 	}
 
+	// sub with a value: only that user. alice signed in, asked for as
+	// herself: a code without a new sign-in; asked for as someone else:
+	// the login page, and access_denied if alice signs in again. (The
+	// client asks for consent every time.)
+	sub, _ := idt["sub"].(string)
+	b := newBrowser(t, e.issuer)
+	loginFlow(t, b, r.config.AuthCodeURL(randString(t)), "alice")
+	withSub := func(state, sub string) string {
+		return r.config.AuthCodeURL(state, oauth2.SetAuthURLParam("claims", `{"id_token":{"sub":{"value":"`+sub+`"}}}`))
+	}
+	if q := callbackParams(t, b.consent(b.get(withSub(randString(t), sub)), "allow"), rpCallback); q.Get("code") == "" {
+		t.Errorf("sub of the signed-in user: %v", q)
+	}
+	p = b.get(withSub("st-other-sub", "someone-else"))
+	if !strings.Contains(p.body, `name="password"`) {
+		t.Fatalf("sub of another user: want the login page, got %d %q", p.status, p.location)
+	}
+	if q := callbackParams(t, b.login(p, "alice", testPassword), rpCallback); q.Get("error") != "access_denied" || q.Get("state") != "st-other-sub" {
+		t.Errorf("sub of another user after signing in: %v", q)
+	}
+
 	// Essential acr "2": the user signs in with a password and is then
 	// asked for a second factor (enrolment, as alice has none).
 	tf := newRP(t, e.issuer, "tf-claims-app", "tf-secret", oauth2.AuthStyleInHeader)
 	tf.config.Scopes = []string{oidc.ScopeOpenID}
-	b := newBrowser(t, e.issuer)
+	b = newBrowser(t, e.issuer)
 	p = b.login(b.get(tf.config.AuthCodeURL(randString(t), oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"values":["2"]}}}`))), "alice", testPassword)
 	if p.status != http.StatusOK || !secretRE.MatchString(p.body) {
 		t.Errorf("essential acr 2: want the second-factor enrolment page, got %d %q: %.300s", p.status, p.location, p.body)

@@ -132,6 +132,22 @@ func (s *Set) RequestedIDToken(pol *Policy, u *users.User, scopes []string, r *R
 	return out
 }
 
+// Subject returns the sub value the request asks for (OpenID Connect Core
+// 5.5.1: only that user may be signed in); "" when none.
+func (r *Request) Subject() string {
+	if r == nil {
+		return ""
+	}
+	for _, m := range []map[string]*ClaimRequest{r.IDToken, r.UserInfo} {
+		if c := m["sub"]; c != nil {
+			if s, ok := c.Value.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
 // ACR returns the acr values the request asks for (value and values, in
 // the ID token or at userinfo) and whether one of them must be met.
 func (r *Request) ACR() (values []string, essential bool) {

@@ -118,3 +118,21 @@ func TestClaimRequestMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestSubject(t *testing.T) {
+	for raw, want := range map[string]string{
+		``:                                     "",
+		`{"id_token":{"sub":{"value":"abc"}}}`: "abc",
+		`{"userinfo":{"sub":{"value":"def"}}}`: "def",
+		`{"id_token":{"sub":null}}`:            "",
+		`{"id_token":{"sub":{"value":7}}}`:     "", // not a subject
+	} {
+		req, err := ParseRequest(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Subject(); got != want {
+			t.Errorf("%s: Subject = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -105,6 +105,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	if !needLogin && !flow.Fresh && flow.Decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
 		needLogin = true // the application expects another user
 	}
+	if sub := claimsReq.Subject(); !needLogin && sub != "" && !p.isSubjectOf(ctx, client, login.Username, sub) {
+		if flow.Fresh || flow.Decision != "" {
+			// Signed in within this request as someone else (Core 5.5.1).
+			p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The signed-in user is not the one the claims parameter's sub names."))
+			return
+		}
+		needLogin = true // the claims parameter names another user
+	}
 	if needLogin {
 		if promptNone {
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in and prompt=none forbids asking."))
