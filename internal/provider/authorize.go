@@ -36,6 +36,10 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // client (code or error), the login page, the consent page, or an error page
 // when the client or redirect URI cannot be trusted.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.Flow) {
+	if isDeviceRequest(r) { // a device grant's user code (device.go)
+		p.deviceAuthorize(w, r, flow)
+		return
+	}
 	ctx := r.Context()
 	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
 		return
@@ -341,9 +345,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	err = asUnavailable(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	fields := []zap.Field{zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
-	if ar != nil && ar.GetClient() != nil {
-		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
-	}
+	fields = append(fields, zap.String("client_id", requestedClientID(r, ar))) // unknownclient.go
 	p.tel.Metrics.Authorization(requestClientID(ar), telemetry.ErrorCode(rfc.ErrorField))
 	if rfc.CodeField >= 500 {
 		p.log.Error("authorization request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
@@ -352,7 +354,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	}
 	if ar == nil || !ar.IsRedirectURIValid() {
 		title, desc := "This sign-in link is not valid", rfc.HintField
-		if ar == nil || ar.GetClient() == nil {
+		if !knownRequestClient(ar) {
 			desc = "The application that sent you here is not registered with this sign-in service, or the link is damaged."
 		} else if strings.Contains(rfc.HintField, "redirect") {
 			desc = "The application asked to send you back to an address that is not registered for it, so you are not being redirected. Whoever runs the application should check its redirect URI."

@@ -64,12 +64,14 @@ func (p *Provider) routes() []route {
 		{pathRevocation, post, p.serveRevocation, oauth("revocation")},
 		{pathPAR, post, p.servePAR, oauth("pushed authorization request")},
 		{pathEndSession, getPost, p.serveEndSession, page("This address only signs you out.")},
+		{pathDeviceAuthorization, post, p.serveDeviceAuthorization, oauth("device authorization")},                 // device.go
+		{pages.PathDevice, getPost, p.pages.ServeDevice, page("This address only shows the device sign-in form.")}, // device.go
 		{pages.PathLogin, getPost, p.pages.ServeLogin, page("This address only shows the sign-in form.")},
-		{pages.PathConsent, post, p.pages.ServeConsent, page("This address only accepts the consent form.")},
+		{pages.PathConsent, post, p.pages.ServeConsent, p.pages.ServeFormOnly},
 		{pages.PathLogout, getPost, p.pages.ServeLogout, page("This address only signs you out.")},
-		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, page("This address only accepts a form.")},
-		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, page("This address only accepts a form.")},
-		{pages.PathContinue, post, p.pages.ServeContinue, page("This address only accepts a form.")},
+		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, p.pages.ServeFormOnly},
+		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, p.pages.ServeFormOnly},
+		{pages.PathContinue, post, p.pages.ServeContinue, p.pages.ServeFormOnly},
 		{pages.PathSettings, getPost, p.pages.ServeSettings, page("This address only accepts a form.")},
 		{pages.PathAssets + "/", get, p.pages.ServeAssets, http.NotFound},
 	}

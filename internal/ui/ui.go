@@ -53,7 +53,7 @@ type view struct {
 }
 
 // pageNames are the page templates, each rendered inside the layout.
-var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code"}
+var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code", "device"}
 
 // New parses the embedded templates. assetPath is the URL path under which
 // AssetHandler is mounted (e.g. "/idp/assets"), used in <link> hrefs.
@@ -63,7 +63,8 @@ func New(assetPath string) (*Pages, error) {
 
 // NewWithOverrides is New, with templates taken from dir where it has a file
 // of the same name (layout.html, login.html, consent.html, logout.html,
-// error.html, second_factor.html, totp_enroll.html, settings.html), for
+// error.html, second_factor.html, totp_enroll.html, settings.html,
+// code.html, device.html), for
 // branding. Each override must define the same template ("layout" or
 // "content") as the file it replaces; the page data is documented on the
 // page types. An empty dir uses only the embedded templates.
@@ -207,6 +208,16 @@ func describe(page any) (name, title string, data any, err error) {
 		return describe(&pg)
 	case CodePage:
 		return describe(&pg)
+	case DevicePage:
+		return describe(&pg)
+	case *DevicePage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		if pg.Done {
+			return "device", "Device sign-in", pg, nil
+		}
+		return "device", "Connect a device", pg, nil
 	case *CodePage:
 		if pg == nil {
 			return "", "", nil, errNilPage
