@@ -18,7 +18,7 @@ func grantLifespanName(gt fosite.GrantType) string {
 	switch gt {
 	case fosite.GrantTypeAuthorizationCode:
 		return "authorize_code"
-	case "urn:ietf:params:oauth:grant-type:device_code":
+	case GrantDeviceCode:
 		return "device_code"
 	case fosite.GrantTypeImplicit:
 		return "implicit"
