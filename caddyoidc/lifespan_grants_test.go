@@ -1,6 +1,8 @@
 package caddyoidc_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -80,5 +82,51 @@ func TestGrantLifespans(t *testing.T) {
 	e.extra = "lifespan bad {\n\t\t\tgrant password {\n\t\t\t\taccess_token 1m\n\t\t\t}\n\t\t}"
 	if err := e.load(); err == nil || !strings.Contains(err.Error(), `lifespans "bad": grants: "password"`) {
 		t.Errorf("unknown grant: %v", err)
+	}
+}
+
+// TestDeviceCodeGrantLifespan: grant device_code tunes the tokens of the
+// device authorization grant (RFC 8628).
+func TestDeviceCodeGrantLifespan(t *testing.T) {
+	e := newEnv(t, `
+		client tv {
+			public
+			grant_types urn:ietf:params:oauth:grant-type:device_code
+			scopes openid profile
+			lifespan tv
+		}`)
+	e.extra = `
+		lifespan tv {
+			access_token 5m
+			grant device_code {
+				access_token 7m
+				id_token 4m
+			}
+		}`
+	e.start()
+	resp, err := http.PostForm(e.issuer+"/api/oidc/device-authorization", url.Values{"client_id": {"tv"}, "scope": {"openid profile"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var da map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&da); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("device authorization: %d %v %v", resp.StatusCode, da, err)
+	}
+	closeBody(resp)
+	b := newBrowser(t, e.issuer)
+	p := b.login(b.submit(b.get(as[string](t, da["verification_uri_complete"])), nil), "alice", testPassword)
+	if p = b.submit(p, url.Values{"decision": {"allow"}}); !strings.Contains(p.body, `id="device-done"`) {
+		t.Fatalf("after allow: %d %.400s", p.status, p.body)
+	}
+	status, body := postToken(t, e.issuer, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {as[string](t, da["device_code"])}, "client_id": {"tv"}}, "", "")
+	if status != 200 {
+		t.Fatalf("device token: %d %v", status, body)
+	}
+	if in := time.Duration(as[float64](t, body["expires_in"])) * time.Second; in < 7*time.Minute-5*time.Second || in > 7*time.Minute {
+		t.Errorf("device_code access token: expires_in %v, want 7m", in)
+	}
+	c := jwtClaims(t, as[string](t, body["id_token"]))
+	if life := time.Duration(as[float64](t, c["exp"])-as[float64](t, c["iat"])) * time.Second; life < 4*time.Minute-2*time.Second || life > 4*time.Minute+2*time.Second {
+		t.Errorf("device_code ID token lives %v, want 4m", life)
 	}
 }
