@@ -30,6 +30,11 @@ type PolicyRule struct {
 	// matches), or a list of lists (any inner list whose conditions all
 	// hold), as in Authelia.
 	Subject Subjects `json:"subject,omitempty"`
+	// Networks restrict the rule to clients connecting from one of these
+	// CIDRs or addresses (Authelia's networks), matched on Caddy's client
+	// IP: the forwarded address when the request came through one of the
+	// server's trusted_proxies, the remote address otherwise.
+	Networks []string `json:"networks,omitempty"`
 }
 
 // Subjects accepts Authelia's three shapes of subject: a string, a list of
@@ -114,7 +119,11 @@ func policies(in map[string]AuthorizationPolicy) (authn.Policies, error) {
 					}
 				}
 			}
-			pol.Rules = append(pol.Rules, authn.Rule{Level: lvl, Subjects: r.Subject})
+			nets, err := authn.ParseNetworks(r.Networks)
+			if err != nil {
+				return nil, fmt.Errorf("authorization_policies: %q: rules[%d]: networks: %w", name, i, err)
+			}
+			pol.Rules = append(pol.Rules, authn.Rule{Level: lvl, Subjects: r.Subject, Networks: nets})
 		}
 		out[name] = pol
 	}

@@ -14,6 +14,12 @@ import (
 //		authorize_code <duration>
 //		id_token <duration>
 //		refresh_token <duration>
+//		grant <grant> {                  # authorize_code, device_code, implicit,
+//			access_token <duration>      # client_credentials, refresh_token, jwt_bearer
+//			id_token <duration>
+//			refresh_token <duration>
+//			authorize_code <duration>
+//		}
 //	}
 func unmarshalLifespan(d *caddyfile.Dispenser, handler *Handler) error {
 	name, err := blockName(d, "lifespan")
@@ -31,6 +37,8 @@ func unmarshalLifespan(d *caddyfile.Dispenser, handler *Handler) error {
 			err = durationArg(d, &l.IDToken)
 		case "refresh_token":
 			err = durationArg(d, &l.RefreshToken)
+		case "grant", "grants":
+			err = unmarshalGrantLifespan(d, name, &l)
 		default:
 			return d.Errf("lifespan %q: unrecognized option %q", name, opt)
 		}
@@ -54,6 +62,7 @@ func unmarshalLifespan(d *caddyfile.Dispenser, handler *Handler) error {
 //		id_token [<claim>...]        # no claims: an ID token without user claims
 //		access_token <claim>...
 //		custom_claim <claim> [<attribute>]
+//		id_token_audience_mode specification|experimental-merged
 //	}
 func unmarshalClaimsPolicy(d *caddyfile.Dispenser, handler *Handler) error {
 	name, err := blockName(d, "claims_policy")
@@ -70,6 +79,8 @@ func unmarshalClaimsPolicy(d *caddyfile.Dispenser, handler *Handler) error {
 			}
 		case "access_token":
 			err = appendArgs(d, &pol.AccessToken)
+		case "id_token_audience_mode":
+			err = oneArg(d, &pol.IDTokenAudienceMode)
 		case "custom_claim", "custom_claims":
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
@@ -150,11 +161,13 @@ func blockName(d *caddyfile.Dispenser, what string) (string, error) {
 //
 //	authorization_policy <name> {
 //		default_policy one_factor|two_factor|deny
-//		rule one_factor|two_factor|deny <subject>...
+//		rule one_factor|two_factor|deny [<subject>...] [networks <cidr>...]
 //	}
 //
 // Each subject argument is an alternative; conditions joined with & must
 // all hold: "rule two_factor group:photos group:admins&group:family".
+// "networks <cidr>..." at the end restricts the rule to client addresses:
+// "rule one_factor group:family networks 192.168.0.0/16".
 func unmarshalPolicy(d *caddyfile.Dispenser, h *Handler) error {
 	if !d.NextArg() {
 		return d.Errf("authorization_policy: the policy name is required")
@@ -176,6 +189,7 @@ func unmarshalPolicy(d *caddyfile.Dispenser, h *Handler) error {
 				return d.ArgErr()
 			}
 			rule := PolicyRule{Policy: args[0]}
+			args, rule.Networks = splitNetworks(args)
 			for _, alt := range args[1:] {
 				rule.Subject = append(rule.Subject, strings.Split(alt, "&"))
 			}
@@ -262,4 +276,53 @@ func unmarshalCORS(d *caddyfile.Dispenser) (*CORS, error) {
 		}
 	}
 	return c, nil
+}
+
+// splitNetworks splits a rule's arguments at the "networks" keyword: the
+// arguments before it, and the CIDRs after it.
+func splitNetworks(args []string) (rest, networks []string) {
+	for i, a := range args {
+		if a == "networks" {
+			return args[:i], args[i+1:]
+		}
+	}
+	return args, nil
+}
+
+// unmarshalGrantLifespan reads a lifespan's "grant <grant> { ... }" block.
+func unmarshalGrantLifespan(d *caddyfile.Dispenser, lifespan string, l *Lifespan) error {
+	if !d.NextArg() {
+		return d.Errf("lifespan %q: grant: the grant name is required (grant <grant> { ... })", lifespan)
+	}
+	grant := d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	var g Lifespan
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "access_token":
+			err = durationArg(d, &g.AccessToken)
+		case "authorize_code":
+			err = durationArg(d, &g.AuthorizeCode)
+		case "id_token":
+			err = durationArg(d, &g.IDToken)
+		case "refresh_token":
+			err = durationArg(d, &g.RefreshToken)
+		default:
+			return d.Errf("lifespan %q: grant %q: unrecognized option %q", lifespan, grant, opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if l.Grants == nil {
+		l.Grants = map[string]Lifespan{}
+	}
+	if _, dup := l.Grants[grant]; dup {
+		return d.Errf("lifespan %q: grant %q defined twice", lifespan, grant)
+	}
+	l.Grants[grant] = g
+	return nil
 }

@@ -2,6 +2,7 @@ package caddyoidc_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,13 @@ func TestUnmarshalTokenOptions(t *testing.T) {
 			authorize_code 30s
 			id_token 10m
 			refresh_token 1h
+			grant client_credentials {
+				access_token 30s
+			}
+			grants refresh_token {
+				refresh_token 2h
+				id_token 1m
+			}
 		}
 		claims_policy hr {
 			id_token name employee_id
@@ -52,7 +60,11 @@ func TestUnmarshalTokenOptions(t *testing.T) {
 	if got, want := h.Lifespans["short"], (caddyoidc.Lifespan{
 		AccessToken: caddy.Duration(5 * time.Minute), AuthorizeCode: caddy.Duration(30 * time.Second),
 		IDToken: caddy.Duration(10 * time.Minute), RefreshToken: caddy.Duration(time.Hour),
-	}); got != want {
+		Grants: map[string]caddyoidc.Lifespan{
+			"client_credentials": {AccessToken: caddy.Duration(30 * time.Second)},
+			"refresh_token":      {RefreshToken: caddy.Duration(2 * time.Hour), IDToken: caddy.Duration(time.Minute)},
+		},
+	}); !reflect.DeepEqual(got, want) {
 		t.Errorf("lifespan = %+v, want %+v", got, want)
 	}
 	js, _ := json.Marshal(map[string]any{"claims_policies": h.ClaimsPolicies, "scopes": h.Scopes})
@@ -70,6 +82,9 @@ func TestUnmarshalTokenOptions(t *testing.T) {
 		{"lifespan {\n}", "the name is required"},
 		{"lifespan a {\nbogus 1m\n}", `lifespan "a": unrecognized option "bogus"`},
 		{"lifespan a {\n}\nlifespan a {\n}", `lifespan "a": defined twice`},
+		{"lifespan a {\ngrant {\n}\n}", `lifespan "a": grant: the grant name is required`},
+		{"lifespan a {\ngrant implicit {\nscope 1m\n}\n}", `lifespan "a": grant "implicit": unrecognized option "scope"`},
+		{"lifespan a {\ngrant implicit {\n}\ngrant implicit {\n}\n}", `lifespan "a": grant "implicit" defined twice`},
 		{"claims_policy p {\ncustom_claim\n}", "wrong argument count"},
 		{"claims_policy p {\nuserinfo email\n}", `claims_policy "p": unrecognized option "userinfo"`},
 		{"scope s {\nclaims\n}", "wrong argument count"},

@@ -99,6 +99,8 @@ func unmarshalClient(d *caddyfile.Dispenser) (Client, error) {
 			err = oneArg(d, &c.Lifespan)
 		case "claims_policy":
 			err = oneArg(d, &c.ClaimsPolicy)
+		case "requested_audience_mode":
+			err = oneArg(d, &c.RequestedAudienceMode)
 		// Request objects, JARM, signed introspection.
 		case "request_uris", "request_uri":
 			err = appendArgs(d, &c.RequestURIs)

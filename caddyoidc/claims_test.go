@@ -148,7 +148,7 @@ func TestCustomScopesAndClaimsPolicies(t *testing.T) {
 	everything := map[string]string{
 		"name": "Alice Example", "preferred_username": "alice", "email": "alice@example.com", "email_verified": "true",
 		"groups": "[users admins]", "employee_id": "42", "dept": "R&D", "badges": "[gold early]",
-		"given_name": "Alice", "locale": "fr-FR",
+		"given_name": "Alice", "locale": "fr-FR", "family_name": "Example",
 	}
 
 	// The policy keeps email out of the ID token, but userinfo has it and
@@ -163,7 +163,8 @@ func TestCustomScopesAndClaimsPolicies(t *testing.T) {
 	// Without the custom scope its claims are not released anywhere.
 	idt, ui, _ = claimsOf(t, e, "hr-app", "hr-secret", "alice", oidc.ScopeOpenID, "profile", "email")
 	wantClaims(t, "hr-app ID token without hr_info", idt, map[string]string{"name": "Alice Example", "preferred_username": "alice"})
-	wantClaims(t, "hr-app userinfo without hr_info", ui, map[string]string{"name": "Alice Example", "preferred_username": "alice", "email": "alice@example.com", "email_verified": "true"})
+	// (profile releases the users file's given_name, family_name, locale.)
+	wantClaims(t, "hr-app userinfo without hr_info", ui, map[string]string{"name": "Alice Example", "preferred_username": "alice", "email": "alice@example.com", "email_verified": "true", "given_name": "Alice", "family_name": "Example", "locale": "fr-FR"})
 
 	// A user without the attributes gets no such claims.
 	_, ui, _ = claimsOf(t, e, "hr-app", "hr-secret", "bob", all...)
@@ -175,7 +176,7 @@ func TestCustomScopesAndClaimsPolicies(t *testing.T) {
 	idt, ui, _ = claimsOf(t, e, "plain-app", "plain-secret", "alice", all...)
 	std := map[string]string{
 		"name": "Alice Example", "preferred_username": "alice", "email": "alice@example.com", "email_verified": "true",
-		"groups": "[users admins]", "given_name": "Alice", "locale": "fr-FR",
+		"groups": "[users admins]", "given_name": "Alice", "locale": "fr-FR", "family_name": "Example",
 	}
 	wantClaims(t, "plain-app ID token", idt, std)
 	wantClaims(t, "plain-app userinfo", ui, std)
@@ -188,6 +189,7 @@ func TestCustomScopesAndClaimsPolicies(t *testing.T) {
 	}
 	wantClaims(t, "bare-app userinfo", ui, map[string]string{
 		"name": "Alice Example", "preferred_username": "alice", "email": "alice@example.com", "email_verified": "true", "groups": "[users admins]",
+		"given_name": "Alice", "family_name": "Example", "locale": "fr-FR",
 	})
 }
 

@@ -182,6 +182,12 @@ type Client struct {
 	// release goes into the ID token and userinfo.
 	ClaimsPolicy string `json:"claims_policy,omitempty"`
 
+	// RequestedAudienceMode is explicit (default: only the audiences the
+	// request names with the audience parameter are granted) or implicit
+	// (a request naming none is granted every registered audience), as
+	// Authelia's requested_audience_mode.
+	RequestedAudienceMode string `json:"requested_audience_mode,omitempty"`
+
 	// Request objects, JARM and signed introspection (README, "Request
 	// objects and JARM").
 

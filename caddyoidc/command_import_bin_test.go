@@ -35,21 +35,22 @@ func TestImportAutheliaCommand(t *testing.T) {
 			"access_token_lifespan": 1800000000000, "refresh_token_lifespan": 86400000000000, "device_code_lifespan": 900000000000,
 			"authorization_policies": {"admins_only": {"default_policy": "deny", "rules": [
 				{"policy": "two_factor", "subject": [["group:admins"]]},
-				{"policy": "one_factor", "subject": [["user:bob", "group:dev"], ["user:carol"]]}]}},
+				{"policy": "one_factor", "subject": [["user:bob", "group:dev"], ["user:carol"]]},
+				{"policy": "one_factor", "networks": ["10.0.0.0/8", "192.168.1.0/24"]}]}},
 			"claims_policies": {"legacy": {"access_token": ["groups"], "custom_claims": {"department": {"attribute": "dept"}, "team": {}}, "id_token": ["email", "groups", "preferred_username"]}},
 			"scopes": {"org": {"claims": ["department", "team"]}},
 			"cors": {"allowed_origins_from_client_redirect_uris": true, "endpoints": ["userinfo", "token"]},
 			"enforce_pkce": "always", "par_context_lifespan": 300000000000,
 			"hmac_secret": "{file./secrets/oidc/hmac}",
 			"jwks": [{"algorithm": "RS256", "key": "{file./secrets/oidc/main.pem}", "key_id": "main", "use": "sig"}, {"algorithm": "ES256", "key": "{file./etc/caddy/oidc/ec.pem}", "key_id": "ec"}],
-			"lifespans": {"long": {"access_token": 7200000000000, "refresh_token": 7776000000000000}},
+			"lifespans": {"long": {"access_token": 7200000000000, "refresh_token": 7776000000000000, "grants": {"client_credentials": {"access_token": 86400000000000}, "refresh_token": {"refresh_token": 2592000000000000}}}},
 			"regulation": {"ban_time": 300000000000, "find_time": 120000000000, "max_retries": 3},
 			"session_lifespan": 3600000000000, "session_inactivity": 300000000000, "remember_me_lifespan": 2592000000000000}`,
 	}
 	// What must be listed as not translated (full.yml) or to do.
 	notes := map[string][]string{
 		"provider.yml": {"OIDC_HMAC_SECRET", "/etc/caddy/oidc/issuer.pem", "OIDC_CLIENT_MYAPP_SECRET", "issuer"},
-		"full.yml":     {"/etc/caddy/oidc/ec.pem", "lifespans.custom.long.grants", `client "grafana": introspection_signed_response_alg`, `client "grafana": requested_audience_mode`, "OIDC_CLIENT_BACKUP_JOB_SECRET"},
+		"full.yml":     {"/etc/caddy/oidc/ec.pem", `client "grafana": introspection_signed_response_alg`, "OIDC_CLIENT_BACKUP_JOB_SECRET"},
 	}
 
 	for name, wantProvider := range providers {
@@ -180,7 +181,7 @@ func oidcHandler(t *testing.T, adapted string) map[string]any {
 func expectedClient(t *testing.T, c map[string]any) any {
 	t.Helper()
 	rename := map[string]string{"id": "client_id", "description": "client_name", "secret": "client_secret", "userinfo_signing_algorithm": "userinfo_signed_response_alg"}
-	skip := map[string]bool{"introspection_signed_response_alg": true, "requested_audience_mode": true}
+	skip := map[string]bool{"introspection_signed_response_alg": true}
 	out := map[string]any{"authorization_policy": "two_factor"}
 	for k, v := range c {
 		if skip[k] {

@@ -139,6 +139,7 @@ func (c Client) engineConfig(repl *caddy.Replacer) (provider.ClientConfig, error
 		SectorIdentifierURI:          c.SectorIdentifierURI,
 		Lifespan:                     c.Lifespan,
 		ClaimsPolicy:                 c.ClaimsPolicy,
+		RequestedAudienceMode:        c.RequestedAudienceMode,
 
 		RequestURIs:                      c.RequestURIs,
 		RequestObjectSigningAlg:          c.RequestObjectSigningAlg,
@@ -167,6 +168,7 @@ func engineLifespans(in map[string]Lifespan) map[string]provider.Lifespans {
 			AuthorizeCode: time.Duration(l.AuthorizeCode),
 			IDToken:       time.Duration(l.IDToken),
 			RefreshToken:  time.Duration(l.RefreshToken),
+			Grants:        engineLifespans(l.Grants),
 		}
 	}
 	return out
@@ -179,7 +181,7 @@ func engineClaimsPolicies(in map[string]ClaimsPolicy) map[string]provider.Claims
 	}
 	out := make(map[string]provider.ClaimsPolicy, len(in))
 	for name, p := range in {
-		pol := provider.ClaimsPolicy{IDToken: p.IDToken, AccessToken: p.AccessToken}
+		pol := provider.ClaimsPolicy{IDToken: p.IDToken, AccessToken: p.AccessToken, IDTokenAudienceMode: p.IDTokenAudienceMode}
 		if len(p.CustomClaims) > 0 {
 			pol.CustomClaims = make(map[string]string, len(p.CustomClaims))
 			for claim, c := range p.CustomClaims {

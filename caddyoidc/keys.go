@@ -94,6 +94,9 @@ func (h *Handler) keyRetention() time.Duration {
 	longest := max(orDefault(h.IDTokenLifespan), orDefault(h.AccessTokenLifespan))
 	for _, l := range h.Lifespans {
 		longest = max(longest, time.Duration(l.IDToken), time.Duration(l.AccessToken))
+		for _, g := range l.Grants {
+			longest = max(longest, time.Duration(g.IDToken), time.Duration(g.AccessToken))
+		}
 	}
 	return longest
 }

@@ -14,6 +14,11 @@ type Lifespan struct {
 	IDToken caddy.Duration `json:"id_token,omitempty"`
 	// RefreshToken is how long the client's refresh tokens live.
 	RefreshToken caddy.Duration `json:"refresh_token,omitempty"`
+	// Grants override these lifespans for the tokens one grant issues
+	// (Authelia's grants.<grant>): authorize_code, device_code, implicit,
+	// client_credentials, refresh_token or jwt_bearer. The grant's
+	// lifespan of a token wins, then this lifespan's, then the provider's.
+	Grants map[string]Lifespan `json:"grants,omitempty"`
 }
 
 // ClaimsPolicy is a named claims policy (Authelia's claims_policies) that
@@ -34,6 +39,10 @@ type ClaimsPolicy struct {
 	// zoneinfo, locale, phone_number, phone_extension, address, or a key of
 	// the user's extra map in the users file. Custom scopes release them.
 	CustomClaims map[string]CustomClaim `json:"custom_claims,omitempty"`
+	// IDTokenAudienceMode is specification (default: the ID token's aud
+	// is the client) or experimental-merged (plus the audiences granted
+	// to the access token), as Authelia's id_token_audience_mode.
+	IDTokenAudienceMode string `json:"id_token_audience_mode,omitempty"`
 }
 
 // CustomClaim says where a custom claim's value comes from.

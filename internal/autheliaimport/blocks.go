@@ -1,6 +1,10 @@
 package autheliaimport
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+)
 
 // The provider's named blocks: authorization policies, lifespans, claims
 // policies, scopes and CORS.
@@ -18,14 +22,22 @@ func (t *translator) policies(oidc map[string]any) {
 		for i, r := range rules {
 			rm, _ := r.(map[string]any)
 			subjects := subjectAlternatives(rm["subject"])
-			if len(subjects) == 0 {
-				t.note("authorization_policies.%s.rules[%d]: no subject; a rule without subject is not supported, left out", name, i)
+			nets := strs(rm["networks"])
+			if len(subjects) == 0 && len(nets) == 0 {
+				t.note("authorization_policies.%s.rules[%d]: neither subject nor networks; such a rule is not supported, left out", name, i)
 				continue
 			}
-			if nets, _ := rm["networks"].([]any); len(nets) > 0 {
-				t.note("authorization_policies.%s.rules[%d]: networks are not supported; the rule applies to every network", name, i)
+			if _, err := authn.ParseNetworks(nets); err != nil {
+				// Named networks (definitions.network) are not translated;
+				// the rule without them would apply to every network.
+				t.note("authorization_policies.%s.rules[%d]: networks: %v (named networks of definitions.network are not supported: write their CIDRs); the rule is left out", name, i, err)
+				continue
 			}
-			t.w.line("rule", append([]string{str(rm["policy"])}, subjects...)...)
+			args := append([]string{str(rm["policy"])}, subjects...)
+			if len(nets) > 0 {
+				args = append(append(args, "networks"), nets...)
+			}
+			t.w.line("rule", args...)
 		}
 		t.w.close()
 	}
@@ -74,8 +86,14 @@ func (t *translator) lifespans(oidc map[string]any) {
 		for _, k := range []string{"access_token", "authorize_code", "id_token", "refresh_token"} {
 			t.duration("lifespans.custom."+name+"."+k, k, c[k])
 		}
-		if _, ok := c["grants"]; ok {
-			t.note("lifespans.custom.%s.grants: lifespans per grant type are not supported; the lifespan's own values apply to every grant", name)
+		grants, _ := c["grants"].(map[string]any)
+		for _, grant := range sortedKeys(grants) {
+			g, _ := grants[grant].(map[string]any)
+			t.w.open("grant", grant)
+			for _, k := range []string{"access_token", "authorize_code", "id_token", "refresh_token"} {
+				t.duration("lifespans.custom."+name+".grants."+grant+"."+k, k, g[k])
+			}
+			t.w.close()
 		}
 		t.w.close()
 	}
@@ -112,9 +130,12 @@ func (t *translator) claims(oidc map[string]any) {
 				t.w.line("custom_claim", claim)
 			}
 		}
+		if v := str(p["id_token_audience_mode"]); v != "" {
+			t.w.line("id_token_audience_mode", v)
+		}
 		for _, k := range sortedKeys(p) {
 			switch k {
-			case "id_token", "access_token", "custom_claims":
+			case "id_token", "access_token", "custom_claims", "id_token_audience_mode":
 			default:
 				t.note("claims_policies.%s.%s: not supported, left out", name, k)
 			}

@@ -34,6 +34,7 @@ var clientScalars = map[string]string{
 	"sector_identifier_uri":            "sector_identifier_uri",
 	"lifespan":                         "lifespan",
 	"claims_policy":                    "claims_policy",
+	"requested_audience_mode":          "requested_audience_mode",
 	"jwks_uri":                         "jwks_uri",
 }
 
@@ -55,7 +56,6 @@ var unsupportedWhenSet = map[string]string{
 	"introspection_signed_response_alg":    "none",
 	"introspection_signed_response_key_id": "",
 	"request_object_signing_alg":           "",
-	"requested_audience_mode":              "explicit",
 	"allow_multiple_auth_methods":          "false",
 	"request_uris":                         "",
 	"client_secret_key_id":                 "",

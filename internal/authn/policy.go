@@ -6,6 +6,7 @@ package authn
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -60,12 +61,19 @@ type Policy struct {
 type Rule struct {
 	Level    Level
 	Subjects [][]string
+	// Networks, when set, restrict the rule to clients whose address is in
+	// one of them (Authelia's networks); see networks.go.
+	Networks []netip.Prefix
 }
 
 // Subject is what rules match on.
 type Subject struct {
 	Username string
 	Groups   []string
+	// IP is the client's address as the server determined it (behind
+	// trusted proxies, the forwarded one); invalid when unknown, which
+	// no network rule matches.
+	IP netip.Addr
 }
 
 // Evaluate returns the level the policy requires of s.
@@ -79,6 +87,9 @@ func (p Policy) Evaluate(s Subject) Level {
 }
 
 func (r Rule) matches(s Subject) bool {
+	if !r.networkMatches(s.IP) {
+		return false
+	}
 	if len(r.Subjects) == 0 {
 		return true
 	}

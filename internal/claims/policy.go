@@ -27,7 +27,24 @@ type Policy struct {
 	// CustomClaims maps a claim name to the user attribute it is read from
 	// ("" = the attribute of the same name). Custom scopes release them.
 	CustomClaims map[string]string
+	// IDTokenAudienceMode is specification ("", the default: the ID
+	// token's aud is the client) or experimental-merged (the granted
+	// access token audiences too), as Authelia's id_token_audience_mode.
+	IDTokenAudienceMode string
 }
+
+// MergedIDTokenAudience reports whether ID tokens carry the access
+// token's granted audiences too (id_token_audience_mode
+// experimental-merged); false for a nil policy.
+func (p *Policy) MergedIDTokenAudience() bool {
+	return p != nil && p.IDTokenAudienceMode == IDTokenAudienceMerged
+}
+
+// The values of id_token_audience_mode.
+const (
+	IDTokenAudienceSpecification = "specification"
+	IDTokenAudienceMerged        = "experimental-merged"
+)
 
 // Scope is a custom scope (Authelia's scopes.<name>): the claims it releases.
 type Scope struct {
@@ -37,7 +54,7 @@ type Scope struct {
 }
 
 // builtinScopes cannot be redefined as custom scopes.
-var builtinScopes = []string{"openid", "offline_access", "offline", "profile", "email", "groups"}
+var builtinScopes = []string{"openid", "offline_access", "offline", "profile", "email", "groups", "phone", "address"}
 
 // reservedClaims are protocol claims that no scope or policy may set.
 var reservedClaims = []string{
@@ -52,6 +69,7 @@ var standardClaims = []string{
 	"name", "preferred_username", "email", "email_verified", "groups",
 	"given_name", "middle_name", "family_name", "nickname", "profile", "picture",
 	"website", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "address",
+	"phone_number_verified", "updated_at",
 }
 
 // Set is the validated provider-wide claims configuration: the named
@@ -75,7 +93,7 @@ func (s *Set) Policy(name string) (*Policy, error) {
 func (s *Set) ScopeNames() []string { return slices.Sorted(maps.Keys(s.scopes)) }
 
 func clonePolicy(p Policy) Policy {
-	return Policy{IDToken: slices.Clone(p.IDToken), AccessToken: slices.Clone(p.AccessToken), CustomClaims: maps.Clone(p.CustomClaims)}
+	return Policy{IDToken: slices.Clone(p.IDToken), AccessToken: slices.Clone(p.AccessToken), CustomClaims: maps.Clone(p.CustomClaims), IDTokenAudienceMode: p.IDTokenAudienceMode}
 }
 
 // New validates the claims policies and the custom scopes (whose claims
@@ -89,6 +107,11 @@ func New(policies map[string]Policy, scopes map[string]Scope) (*Set, error) {
 		pol := policies[name]
 		if name == "" {
 			return nil, fmt.Errorf("claims_policies: a policy needs a name")
+		}
+		switch pol.IDTokenAudienceMode {
+		case "", IDTokenAudienceSpecification, IDTokenAudienceMerged:
+		default:
+			return nil, fmt.Errorf("claims_policies %q: id_token_audience_mode: %q is not one of %s, %s", name, pol.IDTokenAudienceMode, IDTokenAudienceSpecification, IDTokenAudienceMerged)
 		}
 		for claim, attr := range pol.CustomClaims {
 			if err := claimName(claim); err != nil {

@@ -14,6 +14,13 @@ func UserClaims(u *users.User, scopes []string) map[string]any {
 	if slices.Contains(scopes, "profile") {
 		claims["name"] = u.DisplayName()
 		claims["preferred_username"] = u.Username
+		addClaims(claims, u, profileClaims)
+	}
+	if slices.Contains(scopes, "phone") {
+		addClaims(claims, u, phoneClaims)
+	}
+	if slices.Contains(scopes, "address") {
+		addClaims(claims, u, addressClaims)
 	}
 	if slices.Contains(scopes, "email") && u.Email != "" {
 		claims["email"] = u.Email
@@ -96,6 +103,14 @@ func standardClaim(u *users.User, name string) (any, bool) {
 			return []string{}, true
 		}
 		return u.Groups, true
+	case "phone_number":
+		return phoneNumber(u)
+	case "phone_number_verified":
+		// Like Authelia: nobody verified the number the file holds.
+		_, ok := phoneNumber(u)
+		return false, ok
+	case "updated_at":
+		return u.UpdatedAt.Unix(), !u.UpdatedAt.IsZero()
 	}
 	if !slices.Contains(standardClaims, name) {
 		return nil, false // custom claims come from a claims policy only

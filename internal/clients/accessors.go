@@ -82,11 +82,17 @@ func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
 func (c *Client) GetResponseModes() []fosite.ResponseModeType { return slices.Clone(c.responseModes) }
 
 // GetEffectiveLifespan implements fosite.ClientWithCustomTokenLifespans:
-// the client's named lifespan for the token, whatever the grant, or the
-// provider-wide fallback.
-func (c *Client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
+// with Authelia's precedence, the lifespan of the token for the grant
+// (grants.<grant>), else the client's named lifespan for the token, else
+// the provider-wide fallback.
+func (c *Client) GetEffectiveLifespan(gt fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
 	if c.lifespans == nil {
 		return fallback
+	}
+	if g, ok := c.lifespans.Grants[grantLifespanName(gt)]; ok {
+		if d := g.of(tt); d > 0 {
+			return d
+		}
 	}
 	var d time.Duration
 	switch tt {

@@ -50,6 +50,7 @@ type Client struct {
 	sector                 string        // pairwise subject sector; "" = public subjects (sector.go)
 	lifespans              *Lifespans    // the client's named lifespan, nil = the provider's
 	claimsPolicy           *claims.Policy
+	implicitAudience       bool        // requested_audience_mode implicit (audience.go)
 	jar                    jarOptions  // request objects, JARM, signed introspection (jar.go)
 	enc                    encryptions // encrypted responses (encrypt.go)
 
@@ -82,6 +83,9 @@ func New(ctx context.Context, cfg Config, env *Env) (*Client, error) {
 			return nil, fmt.Errorf("lifespan: %q is not one of the lifespans (%s)", cfg.Lifespan, claims.JoinQuoted(sortedKeys(env.Lifespans)))
 		}
 		c.lifespans = &l
+	}
+	if c.implicitAudience, err = requestedAudienceMode(cfg.RequestedAudienceMode); err != nil {
+		return nil, err
 	}
 	if cfg.ClaimsPolicy != "" {
 		if c.claimsPolicy, err = env.claims().Policy(cfg.ClaimsPolicy); err != nil {

@@ -102,6 +102,10 @@ type Config struct {
 	// ClaimsPolicy names one of the provider's claims policies; "" = the
 	// default (every released claim in the ID token and userinfo).
 	ClaimsPolicy string
+	// RequestedAudienceMode is explicit ("", the default: only audiences
+	// the request names) or implicit (a request naming none gets every
+	// registered audience); audience.go.
+	RequestedAudienceMode string
 
 	// Request objects, JARM and signed introspection (jar.go).
 	// RequestURIs are the https URLs the client may pass as request_uri;
@@ -140,6 +144,9 @@ type Lifespans struct {
 	AuthorizeCode time.Duration
 	IDToken       time.Duration
 	RefreshToken  time.Duration
+	// Grants override the lifespans above for tokens issued by one grant,
+	// keyed by Authelia's grant names (GrantLifespanNames; lifespan.go).
+	Grants map[string]Lifespans
 }
 
 // validate refuses negative lifespans. Errors name the field.
@@ -157,5 +164,5 @@ func (l Lifespans) validate() error {
 			return fmt.Errorf("%s: must not be negative", f.name)
 		}
 	}
-	return nil
+	return l.validateGrants()
 }

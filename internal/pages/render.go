@@ -111,8 +111,10 @@ func (p *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, c *clients
 // scopeDescriptions are shown on the consent page.
 var scopeDescriptions = map[string]string{
 	"openid":         "Sign you in with your account",
-	"profile":        "Your name and username",
+	"profile":        "Your name, username and profile details",
 	"email":          "Your email address",
 	"groups":         "The groups you belong to",
+	"phone":          "Your phone number",
+	"address":        "Your postal address",
 	"offline_access": "Stay signed in to the application (refresh tokens)",
 }

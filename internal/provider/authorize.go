@@ -70,6 +70,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	claimsReq, err := p.applyClaimsRequest(ar, client) // claimsrequest.go
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")
@@ -112,6 +117,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	if !needLogin && !flow.Fresh && flow.Decision == "" && hintSub != "" && !p.isSubjectOf(ctx, client, login.Username, hintSub) {
 		needLogin = true // the application expects another user
 	}
+	if sub := claimsReq.Subject(); !needLogin && sub != "" && !p.isSubjectOf(ctx, client, login.Username, sub) {
+		if flow.Fresh || flow.Decision != "" {
+			// Signed in within this request as someone else (Core 5.5.1).
+			p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The signed-in user is not the one the claims parameter's sub names."))
+			return
+		}
+		needLogin = true // the claims parameter names another user
+	}
 	if needLogin {
 		if promptNone {
 			p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in and prompt=none forbids asking."))
@@ -122,9 +135,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	}
 
 	// Authorization policy: who may use this client, and with how many factors.
-	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups, IP: authn.ParseIP(p.pages.ClientIP(r))})
 	if level == authn.Deny {
 		p.denied(w, r, ar, client, user)
+		return
+	}
+	if level, err = acrLevel(level, claimsReq); err != nil { // essential acr (claimsrequest.go)
+		p.authorizeError(w, r, ar, err)
 		return
 	}
 	if !authn.Satisfies(login.AMR, level) {
@@ -178,6 +195,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		return
 	}
 	bindCodeToDPoPKey(ar, sess) // dpop_jkt (dpop.go)
+	p.addRequestedClaims(sess, client, user, ar, claimsReq)
 	// The code, PKCE and OpenID Connect records are written in one
 	// transaction: one write to the database instead of three.
 	txCtx, err := p.storage.BeginTX(ctx)

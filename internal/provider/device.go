@@ -322,7 +322,7 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 	}
 
 	// Authorization policy, with the subject built as authorize builds it.
-	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups, IP: authn.ParseIP(p.pages.ClientIP(r))})
 	if level == authn.Deny {
 		p.log.Info("authorization policy denied the user (device)", zap.String("client_id", client.GetID()), zap.String("username", user.Username))
 		// The device hears access_denied; if the grant expired meanwhile,

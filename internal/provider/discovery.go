@@ -12,12 +12,14 @@ import (
 var claimsSupported = []string{
 	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "amr",
 	"name", "preferred_username", "email", "email_verified", "groups",
+	"acr", "given_name", "family_name", "middle_name", "nickname", "profile", "picture", "website",
+	"gender", "birthdate", "zoneinfo", "locale", "updated_at", "phone_number", "phone_number_verified", "address",
 }
 
 // buildDiscovery renders the OpenID Provider Metadata once. It lists exactly
 // what is implemented and configured.
 func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
-	scopes := []string{"openid", "offline_access", "profile", "email", "groups"}
+	scopes := []string{"openid", "offline_access", "profile", "email", "groups", "phone", "address"}
 	for _, c := range p.clients.All() {
 		for _, s := range c.GetScopes() {
 			if !slices.Contains(scopes, s) {
@@ -47,7 +49,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"code_challenge_methods_supported":               pkce,
 		"claims_supported":                               claimsSupported,
 		"prompt_values_supported":                        []string{"none", "login", "consent"},
-		"claims_parameter_supported":                     false,
+		"claims_parameter_supported":                     true, // claimsrequest.go
 		"authorization_response_iss_parameter_supported": true,
 
 		"introspection_endpoint":                        p.url(pathIntrospection),

@@ -42,6 +42,11 @@ func grantClientCredentials(ar fosite.AccessRequester) error {
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
+	if c, ok := ar.GetClient().(*clients.Client); ok {
+		for _, a := range c.ImplicitAudience(ar.GetRequestedAudience()) { // requested_audience_mode implicit
+			ar.GrantAudience(a)
+		}
+	}
 	sess, ok := ar.GetSession().(*openid.DefaultSession)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("client_credentials: unexpected session type")
@@ -133,7 +138,11 @@ func (p *Provider) passwordGrant(ctx context.Context, ar fosite.AccessRequester)
 	}
 	// New refuses the grant unless the policy is one_factor for everyone;
 	// check again rather than issue tokens a policy would refuse.
-	if client.Policy().Evaluate(authn.Subject{Username: u.Username, Groups: u.Groups}) != authn.OneFactor {
+	subject := authn.Subject{Username: u.Username, Groups: u.Groups}
+	if r, ok := ctx.Value(fosite.RequestContextKey).(*http.Request); ok {
+		subject.IP = authn.ParseIP(p.pages.ClientIP(r)) // network rules
+	}
+	if client.Policy().Evaluate(subject) != authn.OneFactor {
 		return fosite.ErrAccessDenied.WithHint("The client's authorization policy does not allow the password grant for this user.")
 	}
 	for _, s := range ar.GetRequestedScopes() {

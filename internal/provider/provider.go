@@ -353,7 +353,7 @@ func New(cfg Config) (*Provider, error) {
 	signer := cfg.Keys.FositeSigner()
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               &tokenStrategy{CoreStrategy: compose.NewOAuth2HMACStrategy(fc), p: p},
-		OpenIDConnectTokenStrategy: &encryptingIDTokens{OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: fc}, p: p}, // encrypt.go
+		OpenIDConnectTokenStrategy: &encryptingIDTokens{OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: idTokenSigner{signer}, Config: fc}, p: p}, // encrypt.go
 		Signer:                     signer,
 	}
 	// The password grant asks its storage to check passwords (grants.go).

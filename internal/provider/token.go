@@ -147,6 +147,7 @@ func (p *Provider) refreshClaims(ar fosite.AccessRequester) error {
 	if sid, ok := sess.Claims.Extra["sid"]; ok {
 		extra["sid"] = sid // the login session of the grant (logout.go)
 	}
+	p.keepRequestedClaims(sess.Claims.Extra, extra, c, u, ar.GetGrantedScopes()) // claimsrequest.go
 	sess.Claims.Extra = extra
 	return nil
 }

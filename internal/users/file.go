@@ -258,6 +258,9 @@ func load(path string) (fileState, *snapshot, error) {
 	if err != nil {
 		return st, nil, fmt.Errorf("users file %s: %w", path, err)
 	}
+	for _, e := range snap.users {
+		e.user.UpdatedAt = st.modTime.UTC().Truncate(time.Second) // the updated_at claim
+	}
 	return st, snap, nil
 }
 

@@ -239,7 +239,13 @@ func TestLookup(t *testing.T) {
     password: '` + fastArgon2id(t, "pw") + `'
     address: null
 `
-	b, _ := newBackend(t, content)
+	b, path := newBackend(t, content)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// updated_at: the file's modification time, for every user.
+	updated := fi.ModTime().UTC().Truncate(time.Second)
 
 	want := map[string]*User{
 		"john": {
@@ -250,10 +256,11 @@ func TestLookup(t *testing.T) {
 			Website: "https://john.example.com", Gender: "male", Birthdate: "1970-01-01",
 			ZoneInfo: "Europe/Paris", Locale: "fr-FR",
 			PhoneNumber: "+33 1 23 45 67 89", PhoneExtension: "42",
-			Address: &Address{StreetAddress: "1 rue de la Paix", Locality: "Paris", PostalCode: "75002", Country: "France"},
-			Extra:   map[string]any{"employee_id": 1234, "tags": []any{"a", "b"}},
+			Address:   &Address{StreetAddress: "1 rue de la Paix", Locality: "Paris", PostalCode: "75002", Country: "France"},
+			Extra:     map[string]any{"employee_id": 1234, "tags": []any{"a", "b"}},
+			UpdatedAt: updated,
 		},
-		"jane": {Username: "jane", FullName: "Jane Roe", Disabled: true},
+		"jane": {Username: "jane", FullName: "Jane Roe", Disabled: true, UpdatedAt: updated},
 	}
 	for _, name := range []string{"john", "jane", "nobody", "John"} {
 		t.Run(name, func(t *testing.T) {

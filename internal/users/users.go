@@ -3,6 +3,7 @@ package users
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrInvalidCredentials is returned for an unknown user, a wrong password and a
@@ -38,6 +39,11 @@ type User struct {
 	PhoneNumber    string   // "phone_number", preferably E.164 (+1 555 0100)
 	PhoneExtension string   // "phone_extension"
 	Address        *Address // "address"; nil when absent
+
+	// UpdatedAt is when the user's record last changed, the updated_at
+	// claim; zero when unknown. The file backend gives the users file's
+	// modification time (the file does not say which user changed).
+	UpdatedAt time.Time
 
 	// Extra holds the custom attributes of the "extra" map, as values
 	// encoding/json can write: strings, numbers, booleans, []any and
