@@ -19,9 +19,9 @@ func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 				page.UserName = u.DisplayName()
 			}
 		}
-		p.Render(w, http.StatusOK, page)
+		p.Render(w, r, http.StatusOK, page)
 	case http.MethodPost:
-		if !p.formOK(w, r, "Reload the page and try again.") {
+		if !p.formOK(w, r, "retry.reload") {
 			return
 		}
 		if r.PostForm.Get("all_devices") != "" {
@@ -38,6 +38,6 @@ func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 		if err := p.EndLogin(w, r); err != nil {
 			p.log.Error("ending login session", zap.Error(err))
 		}
-		p.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + PathLogout, Done: true})
+		p.Render(w, r, http.StatusOK, ui.LogoutPage{Action: p.base + PathLogout, Done: true})
 	}
 }
