@@ -146,7 +146,9 @@
       method: method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json' }
+      // The page's language (ui_locales or Accept-Language chose it), so
+      // that error descriptions come back in it too.
+      headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json', 'Accept-Language': document.documentElement.lang || 'en' }
     };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
