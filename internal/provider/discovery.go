@@ -60,6 +60,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	}
 	p.tokenDiscovery(doc)
 	p.jarDiscovery(doc)
+	doc["ui_locales_supported"] = p.pages.Languages() // the pages' languages (package i18n)
 	clients.AddAssertionMetadata(doc)
 	return json.Marshal(doc)
 }

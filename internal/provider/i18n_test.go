@@ -151,6 +151,12 @@ func TestPagesLanguage(t *testing.T) {
 		t.Errorf("PAR with ui_locales=es: %d lang=%s %.600s", pg.status, lang, pg.body)
 	}
 
+	// Discovery lists the languages.
+	disc := fetchPage(t, srv, http.MethodGet, "/.well-known/openid-configuration", "", nil, nil)
+	if !strings.Contains(disc.body, `"ui_locales_supported":["en","de","es","fr"]`) {
+		t.Errorf("discovery: %.2000s", disc.body)
+	}
+
 	// Error pages too: an unknown client, in Spanish.
 	pg = fetchPage(t, srv, http.MethodGet, pathAuthorize+"?"+url.Values{"client_id": {"nobody"}, "ui_locales": {"es"}}.Encode(), "", nil, nil)
 	if lang, _ := pg.lang(t); pg.status != http.StatusBadRequest || lang != "es" || !strings.Contains(pg.body, "Este enlace de inicio de sesión no es válido") {
