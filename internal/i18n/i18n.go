@@ -10,24 +10,35 @@
 //
 // How to add a string (mechanical; do this for every user-facing text):
 //
-//  1. Pick a dotted ID by page, e.g. "device.title", and add it with its
-//     English text to locales/en.toml (in the table of its page: [device]
-//     title = "…"), then to de.toml, fr.toml and es.toml (TestCatalogues
-//     fails until every catalogue has every English key). Never name a key
-//     one, other, zero, two, few, many, id, hash, description, translation,
-//     leftDelim or rightDelim: go-i18n reserves them.
-//  2. In a template write {{t "device.title"}}; with values, pass name/value
-//     pairs: {{t "consent.lead" "Client" .ClientName}} and {{.Client}} in the
-//     message. For a message with markup (<strong>) use th: the message's
-//     HTML is kept, the values are escaped.
-//  3. In Go, translate before filling a page: loc := pages.Localizer(r), then
-//     loc.T("device.error.expired"). Pages.RenderError and RenderFailure take
-//     IDs (or plain text, shown as it is) and translate them themselves.
-//  4. Counts: loc.N("duration.days", n) with one/other forms in the
-//     catalogue ({{.Count}} is the number).
+//  1. Pick an ID "<page>.<key>" (two parts, lower case and _), e.g.
+//     "device.heading", and add it with its English text to locales/en.toml
+//     in the table of its page ([device] heading = "…"), then to de.toml,
+//     fr.toml and es.toml (TestCatalogues fails until every catalogue has
+//     every English key, with the same placeholders and markup). Never name
+//     a key one, other, zero, two, few, many, id, hash, description,
+//     translation, leftDelim or rightDelim: go-i18n reserves them.
+//  2. In a template write {{t "device.heading"}}; with values, pass
+//     name/value pairs: {{t "consent.remember" "Duration" .RememberFor}} and
+//     {{.Duration}} in the message. For a message with markup (<strong>) use
+//     th: the message's HTML is kept, the values are escaped. Attributes
+//     people read (alt, placeholder, title, aria-label) too.
+//     TestTemplatesHaveNoLiteralText (package ui) fails on English left in
+//     a template.
+//  3. A new page type in package ui: its <title> in describe() is an ID
+//     too ("title.device", in the [title] table).
+//  4. In Go, translate before filling a page: loc := pages.Localizer(r),
+//     then loc.T("device.expired"). Pages.RenderError, RenderFailure,
+//     RenderLogin's msg, SecondFactorStep's msg and formOK's retry take IDs
+//     (plain text is shown as it is, in English) and translate themselves.
+//     The render functions take the request: Render(w, r, status, page),
+//     RenderError(w, r, status, titleID, descID, code),
+//     RenderFailure(w, r, err, descID); ui.Pages.Render(w, r, status, page).
+//  5. Counts: loc.N("duration.days", n) with one/other (and, per CLDR, the
+//     language's other) forms in the catalogue; {{.Count}} is the number.
 //
-// TestTemplateKeys and TestCodeKeys check that every ID used in the
-// templates and in the Go code exists in every catalogue.
+// TestTemplateKeys (package ui) and TestCodeKeys check that every ID used
+// in the templates and in the Go code of pages, ui and provider exists in
+// every catalogue.
 package i18n
 
 import (
