@@ -55,6 +55,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	texttemplate "text/template"
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -144,6 +145,12 @@ func (c *Catalog) add(b []byte, name string) error {
 		c.keys[mf.Tag.String()] = k
 	}
 	for _, m := range mf.Messages {
+		// A placeholder typo must fail the load, not show the ID later.
+		for _, text := range []string{m.Zero, m.One, m.Two, m.Few, m.Many, m.Other} {
+			if _, err := texttemplate.New(m.ID).Parse(text); err != nil {
+				return fmt.Errorf("i18n: catalogue %s: message %s: %w", name, m.ID, err)
+			}
+		}
 		k[m.ID] = true
 	}
 	return nil

@@ -308,6 +308,13 @@ func TestOverrides(t *testing.T) {
 	if _, err := New(bad); err == nil || !strings.Contains(err.Error(), "de.toml") {
 		t.Errorf("a broken catalogue must fail naming the file, got %v", err)
 	}
+	typo := t.TempDir()
+	if err := os.WriteFile(filepath.Join(typo, "es.toml"), []byte("[login]\nlead = \"para {{.Client\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(typo); err == nil || !strings.Contains(err.Error(), "login.lead") {
+		t.Errorf("a broken placeholder must fail naming the message, got %v", err)
+	}
 	mixed := t.TempDir()
 	if err := os.WriteFile(filepath.Join(mixed, "fr.toml"), []byte("[login]\nother = \"x\"\nsubmit = \"y\"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -287,3 +287,31 @@ func TestScriptMessages(t *testing.T) {
 		t.Errorf("%d script messages, want %d", len(msgs), len(scriptMessageIDs))
 	}
 }
+
+// TestRenderLanguagesConcurrently: the per-language templates are built
+// once and shared safely (run with -race).
+func TestRenderLanguagesConcurrently(t *testing.T) {
+	p := newPages(t)
+	langs := []string{"de", "fr", "es", "en", "de-CH", "fr-BE"}
+	done := make(chan string, 24)
+	for i := 0; i < cap(done); i++ {
+		go func(lang string) {
+			r := httptest.NewRequest("GET", "/idp/login", nil)
+			r.Header.Set("Accept-Language", lang)
+			rec := httptest.NewRecorder()
+			if err := p.Render(rec, r, 200, ConsentPage{ClientName: "App", Action: "/c", Scopes: []Scope{{Name: "openid"}}}); err != nil {
+				done <- err.Error()
+				return
+			}
+			done <- ""
+		}(langs[i%len(langs)])
+	}
+	for i := 0; i < cap(done); i++ {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+	if n := len(p.byLang); n != 4 {
+		t.Errorf("%d template sets, want one per language (4)", n)
+	}
+}
