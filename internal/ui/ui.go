@@ -38,29 +38,33 @@ const scriptContentSecurityPolicy = "default-src 'none'; script-src 'self'; conn
 
 // Pages renders the provider's pages.
 type Pages struct {
-	pages    map[string]*template.Template // page template name -> layout+page set, never executed
-	catalog  *i18n.Catalog
-	mu       sync.Mutex
-	byLang   map[language.Tag]map[string]*template.Template // pages bound to one language's t/th/tn
-	assets   map[string]asset                               // file name -> embedded static file
-	styleURL string                                         // href of style.css, with a version query
-	iconURL  string                                         // href of icon.svg, with a version query
-	jsURL    string                                         // src of webauthn.js, with a version query
+	pages    map[string]*template.Template // page template name -> layout+page set
+	assets   map[string]asset              // file name -> embedded static file
+	styleURL string                        // href of style.css, with a version query
+	iconURL  string                        // href of icon.svg, with a version query
+	jsURL    string                        // src of webauthn.js, with a version query
+
+	// pages are prototypes, never executed: each language gets clones
+	// whose t, th and tn speak it.
+	catalog *i18n.Catalog
+	mu      sync.Mutex
+	byLang  map[language.Tag]map[string]*template.Template
 }
 
 // view is what the layout template sees.
 type view struct {
-	Title string
-	Lang  string // <html lang>
-	Dir   string // <html dir>: ltr or rtl
+	Title     string
+	StyleURL  string
+	IconURL   string
+	ScriptURL string // set for pages that use passkeys
+	CSRFToken string // for the script's requests
+	APIBase   string // the WebAuthn endpoints, for the script
+	Page      any
+
+	Lang string // <html lang>
+	Dir  string // <html dir>: ltr or rtl
 	// ScriptMessages are the passkey script's texts in the page's language.
 	ScriptMessages map[string]string
-	StyleURL       string
-	IconURL        string
-	ScriptURL      string // set for pages that use passkeys
-	CSRFToken      string // for the script's requests
-	APIBase        string // the WebAuthn endpoints, for the script
-	Page           any
 }
 
 // pageNames are the page templates, each rendered inside the layout.
