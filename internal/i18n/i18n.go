@@ -210,13 +210,17 @@ func WithUILocales(r *http.Request, uiLocales string) *http.Request {
 }
 
 // UILocales finds the ui_locales that apply to r: attached by
-// WithUILocales, in r's query, or in the query of the authorization request
-// its return_to leads back to (so the whole flow keeps the language).
+// WithUILocales, in r's query (or form, once parsed), or in the query of
+// the authorization request its return_to leads back to (so the whole flow
+// keeps the language).
 func UILocales(r *http.Request) string {
 	if v, ok := r.Context().Value(ctxKey{}).(string); ok {
 		return v
 	}
 	q := r.URL.Query()
+	if r.Form != nil {
+		q = r.Form
+	}
 	if v := q.Get("ui_locales"); v != "" {
 		return v
 	}

@@ -151,6 +151,16 @@ func TestPagesLanguage(t *testing.T) {
 		t.Errorf("PAR with ui_locales=es: %d lang=%s %.600s", pg.status, lang, pg.body)
 	}
 
+	// RP-initiated logout has ui_locales too (GET, and POST forms).
+	pg = fetchPage(t, srv, http.MethodGet, pathEndSession+"?ui_locales=fr", "de", nil, nil)
+	if lang, _ := pg.lang(t); lang != "fr" || !strings.Contains(pg.body, "Vous n’êtes pas connecté.") {
+		t.Errorf("end_session?ui_locales=fr: lang=%s %.600s", lang, pg.body)
+	}
+	pg = fetchPage(t, srv, http.MethodPost, pathEndSession, "de", url.Values{"ui_locales": {"es"}}, nil)
+	if lang, _ := pg.lang(t); lang != "es" || !strings.Contains(pg.body, "No has iniciado sesión.") {
+		t.Errorf("POST end_session ui_locales=es: lang=%s %.600s", lang, pg.body)
+	}
+
 	// Discovery lists the languages.
 	disc := fetchPage(t, srv, http.MethodGet, "/.well-known/openid-configuration", "", nil, nil)
 	if !strings.Contains(disc.body, `"ui_locales_supported":["en","de","es","fr"]`) {
