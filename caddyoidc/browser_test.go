@@ -118,3 +118,50 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("error page accessibility: %q", p)
 	}
 }
+
+// TestDeviceGrantBrowser: a device on openid-client v6 starts the device
+// authorization grant and polls; headless chromium, as the user's phone,
+// follows verification_uri_complete, signs in and allows; then types a
+// second code by hand and denies it (testdata/clients/device.mjs).
+func TestDeviceGrantBrowser(t *testing.T) {
+	needTool(t, "chromium")
+	needTool(t, "node")
+	e := newEnv(t, `
+		client living-room-tv {
+			client_name "Living Room TV"
+			public
+			grant_types urn:ietf:params:oauth:grant-type:device_code refresh_token
+			scopes openid profile offline_access
+		}
+`)
+	e.start()
+	env := flowEnv(e, "living-room-tv", "", "")
+	env["ARTIFACTS_DIR"] = artifactsDir(t)
+	out := script(t, "device.mjs", env)
+
+	if out["device_authorization_endpoint"] != e.issuer+"/api/oidc/device-authorization" {
+		t.Errorf("discovery: device_authorization_endpoint %v", out["device_authorization_endpoint"])
+	}
+	if out["verification_uri"] != e.issuer+"/consent/openid/device-authorization" || out["expires_in"] != float64(600) || out["interval"] != float64(5) {
+		t.Errorf("device authorization response: %v", out)
+	}
+	if out["prefilled"] != out["user_code"] || out["empty_field"] != "" {
+		t.Errorf("code field: prefilled %v for %v; without the code %v", out["prefilled"], out["user_code"], out["empty_field"])
+	}
+	if !strings.Contains(str(out, "done_text"), "Living Room TV") {
+		t.Errorf("done page: %v", out["done_text"])
+	}
+	claims := as[map[string]any](t, out["claims"])
+	if claims["iss"] != e.issuer || fmt.Sprint(claims["aud"]) != "[living-room-tv]" || claims["sub"] == "" || claims["name"] == nil {
+		t.Errorf("ID token claims %v", claims)
+	}
+	if out["has_refresh_token"] != true || out["refreshed_sub"] != claims["sub"] || out["userinfo_name"] == nil {
+		t.Errorf("refresh/userinfo: %v %v %v", out["has_refresh_token"], out["refreshed_sub"], out["userinfo_name"])
+	}
+	if out["denied_poll"] != "access_denied" {
+		t.Errorf("denied device's poll: %v, want access_denied", out["denied_poll"])
+	}
+	if errs := strs(out, "console_errors"); len(errs) > 0 {
+		t.Errorf("page errors: %q", errs)
+	}
+}

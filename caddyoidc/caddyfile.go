@@ -71,6 +71,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &h.IDTokenLifespan)
 		case "refresh_token_lifespan":
 			err = durationArg(d, &h.RefreshTokenLifespan)
+		case "device_code_lifespan":
+			err = durationArg(d, &h.DeviceCodeLifespan)
 		case "session_lifespan":
 			err = durationArg(d, &h.SessionLifespan)
 		case "enforce_pkce":

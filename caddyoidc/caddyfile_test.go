@@ -28,6 +28,7 @@ func TestUnmarshalHandler(t *testing.T) {
 				authorize_code_lifespan 90s
 				id_token_lifespan 1h
 				refresh_token_lifespan 2h
+				device_code_lifespan 15m
 				session_lifespan 1d
 				enforce_pkce always
 				enable_pkce_plain_challenge
@@ -66,6 +67,7 @@ func TestUnmarshalHandler(t *testing.T) {
 				AuthorizeCodeLifespan:    caddy.Duration(90e9),
 				IDTokenLifespan:          caddy.Duration(3600e9),
 				RefreshTokenLifespan:     caddy.Duration(7200e9),
+				DeviceCodeLifespan:       caddy.Duration(900e9),
 				SessionLifespan:          caddy.Duration(24 * 3600e9),
 				EnforcePKCE:              "always",
 				EnablePKCEPlainChallenge: true,

@@ -22,7 +22,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "oidc",
-		Usage: "hash-password|secret|users|totp|sessions|consents|validate|import-authelia ...",
+		Usage: "hash-password|secret|users|totp|passkeys|sessions|consents|validate|import-authelia ...",
 		Short: "Tools for the oidc_provider: digests, secrets, users, second factors, config checks, Authelia import",
 		Long: `
 Tools for the oidc_provider handler. Run 'caddy help oidc <command>' for each:
@@ -31,6 +31,7 @@ Tools for the oidc_provider handler. Run 'caddy help oidc <command>' for each:
   secret           prints a random client secret and its digest
   users            adds, changes, disables and lists users in the users file
   totp             enrols, imports or removes a user's TOTP secret
+  passkeys         lists or removes a user's passkeys
   sessions         lists or ends a user's login sessions
   consents         lists or revokes a user's consents
   validate         checks a config as Caddy would load it
@@ -63,7 +64,7 @@ explicit 'storage sqlite <path>'.
 With several oidc_provider handlers in the config, choose one with --issuer.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(totpCommand(), sessionsCommand(), consentsCommand()) // command_sessions.go
-			for _, sub := range subcommands { // command_*.go
+			for _, sub := range subcommands {                                   // command_*.go
 				cmd.AddCommand(sub())
 			}
 		},

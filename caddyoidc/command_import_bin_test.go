@@ -32,7 +32,7 @@ func TestImportAutheliaCommand(t *testing.T) {
 			"enforce_pkce": "public_clients_only", "minimum_parameter_entropy": 8,
 			"cors": {"endpoints": ["authorization", "token", "revocation", "introspection"], "allowed_origins": ["https://example.com"]}}`,
 		"full.yml": `{"handler": "oidc_provider", "issuer": "https://auth.example.com", "users": {"backend": "file", "path": "USERS"},
-			"access_token_lifespan": 1800000000000, "refresh_token_lifespan": 86400000000000,
+			"access_token_lifespan": 1800000000000, "refresh_token_lifespan": 86400000000000, "device_code_lifespan": 900000000000,
 			"authorization_policies": {"admins_only": {"default_policy": "deny", "rules": [
 				{"policy": "two_factor", "subject": [["group:admins"]]},
 				{"policy": "one_factor", "subject": [["user:bob", "group:dev"], ["user:carol"]]}]}},

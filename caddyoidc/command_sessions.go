@@ -164,6 +164,9 @@ func runAdmin(cmd *cobra.Command, call adminCall) error {
 	if cmd.Flags().Lookup("client") != nil && flag("client") != "" {
 		params.Set("client_id", flag("client"))
 	}
+	if cmd.Flags().Lookup("id") != nil && flag("id") != "" {
+		params.Set("id", flag("id")) // passkeys remove (command_passkeys.go)
+	}
 	cmd.SilenceUsage = true
 
 	cfg, _, _, err := caddycmd.LoadConfig(flag("config"), flag("adapter"))

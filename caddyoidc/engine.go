@@ -34,6 +34,7 @@ func (h *Handler) engineConfig(repl *caddy.Replacer) (provider.Config, error) {
 
 		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
 		PARContextLifespan:                 time.Duration(h.PARContextLifespan),
+		DeviceCodeLifespan:                 time.Duration(h.DeviceCodeLifespan),
 
 		Lifespans:      engineLifespans(h.Lifespans),
 		ClaimsPolicies: engineClaimsPolicies(h.ClaimsPolicies),

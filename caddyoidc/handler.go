@@ -106,6 +106,10 @@ type Handler struct {
 	IDTokenLifespan caddy.Duration `json:"id_token_lifespan,omitempty"`
 	// RefreshTokenLifespan is how long refresh tokens live. Default 90m.
 	RefreshTokenLifespan caddy.Duration `json:"refresh_token_lifespan,omitempty"`
+	// DeviceCodeLifespan is how long the device code and user code of a
+	// device authorization grant (RFC 8628) work. Default 10m (Authelia's
+	// lifespans.device_code).
+	DeviceCodeLifespan caddy.Duration `json:"device_code_lifespan,omitempty"`
 	// SessionLifespan is how long a login session (the provider's own
 	// cookie) lasts before the user must sign in again. Default 12h.
 	SessionLifespan caddy.Duration `json:"session_lifespan,omitempty"`

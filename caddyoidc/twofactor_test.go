@@ -75,12 +75,21 @@ func TestTwoFactorTOTP(t *testing.T) {
 	if m == nil || !strings.Contains(p.body, `src="data:image/png;base64,`) {
 		t.Fatalf("expected the enrolment page with a QR code and key, got %d: %.600s", p.status, p.body)
 	}
+	// A mistyped code keeps the key: the app already has it.
 	p = b.submit(p, url.Values{"code": {"000000"}})
 	m2 := secretRE.FindStringSubmatch(p.body)
-	if m2 == nil || !strings.Contains(p.body, "not valid") || m2[1] == m[1] {
-		t.Fatalf("a wrong code must show a new key and an error, got %d: %.600s", p.status, p.body)
+	if m2 == nil || !strings.Contains(p.body, "not valid") || m2[1] != m[1] || !strings.Contains(p.body, "already has the right key") {
+		t.Fatalf("a wrong code must show the same key and an error, got %d: %.600s", p.status, p.body)
 	}
-	secret := m2[1]
+	// A form that did not show that key (no or another proof) gets a new
+	// one: the pending key is shown only to the page that showed it.
+	forged := b.submit(p, url.Values{"code": {"000000"}, "enrollment": {"AAAA"}})
+	m3 := secretRE.FindStringSubmatch(forged.body)
+	if m3 == nil || m3[1] == m[1] || !strings.Contains(forged.body, "scan it again") {
+		t.Fatalf("a wrong code with a forged proof must show a new key, got %d: %.600s", forged.status, forged.body)
+	}
+	p = forged
+	secret := m3[1]
 	now := time.Now()
 	p = b.submit(p, url.Values{"code": {totpCode(t, secret, now)}})
 	params := callbackParams(t, p, rpCallback)

@@ -163,7 +163,7 @@ func TestPasskeysThroughCaddy(t *testing.T) {
 		t.Fatalf("passwordless: %d %s", status, body)
 	}
 	amr, acr = idTokenAMR(t, r, callbackParams(t, b3.continueAfterPasskey(p), rpCallback))
-	if !slices.Equal(amr, []any{"hwk", "user"}) || acr != "2" {
+	if !slices.Equal(amr, []any{"hwk", "user", "mfa"}) || acr != "2" {
 		t.Errorf("after passwordless: amr=%v acr=%v", amr, acr)
 	}
 
@@ -225,6 +225,9 @@ func TestPasskeysInChromium(t *testing.T) {
 		t.Errorf("registration in the browser: %v", out)
 	}
 	// The settings, login and second-factor pages all offer the passkey.
+	if out["remove_button_named"] != float64(1) {
+		t.Errorf("the settings page has no button named \"Remove passkey Chromium passkey\": %v", out["remove_button_named"])
+	}
 	if out["settings_lists_passkey"] != true {
 		t.Errorf("the settings page does not list the new passkey: %v", out)
 	}
@@ -234,6 +237,23 @@ func TestPasskeysInChromium(t *testing.T) {
 		} else if out[step] != true {
 			t.Errorf("%s in the browser: %v", step, out)
 		}
+	}
+	// openid-client verified the ID tokens: a user-verifying passkey alone
+	// is two factors, in amr as in acr.
+	for step, want := range map[string][]any{
+		"passwordless_claims":  {"hwk", "user", "mfa"},
+		"second_factor_claims": {"pwd", "hwk", "mfa"},
+	} {
+		c, _ := out[step].(map[string]any)
+		amr, _ := c["amr"].([]any)
+		if !slices.Equal(amr, want) || c["acr"] != "2" {
+			t.Errorf("%s: amr %v acr %v, want amr %v and acr 2", step, c["amr"], c["acr"], want)
+		}
+	}
+	// A device without a passkey for the site gets a message that says so
+	// (the browser reports it as a closed prompt).
+	if msg := str(out, "no_passkey_message"); !strings.Contains(msg, "no passkey for localhost") || !strings.Contains(msg, "password") || out["no_passkey_role"] != "alert" {
+		t.Errorf("passkey sign-in on a device without one: %q (role %v)", msg, out["no_passkey_role"])
 	}
 	if out["sign_count"] == float64(0) && out["passwordless"] == true {
 		t.Errorf("the authenticator's counter did not move: %v", out)

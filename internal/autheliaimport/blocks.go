@@ -64,7 +64,7 @@ func (t *translator) lifespans(oidc map[string]any) {
 	if ls == nil {
 		return
 	}
-	for _, k := range []string{"access_token", "authorize_code", "id_token", "refresh_token"} {
+	for _, k := range []string{"access_token", "authorize_code", "id_token", "refresh_token", "device_code"} {
 		t.duration("lifespans."+k, k+"_lifespan", ls[k])
 	}
 	custom, _ := ls["custom"].(map[string]any)
@@ -81,7 +81,7 @@ func (t *translator) lifespans(oidc map[string]any) {
 	}
 	for _, k := range sortedKeys(ls) {
 		switch k {
-		case "access_token", "authorize_code", "id_token", "refresh_token", "custom":
+		case "access_token", "authorize_code", "id_token", "refresh_token", "device_code", "custom":
 		default:
 			t.note("lifespans.%s: not supported, left out", k)
 		}

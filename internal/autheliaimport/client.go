@@ -93,6 +93,13 @@ func (t *translator) client(i int, c map[string]any) {
 			if b, _ := v.(bool); b {
 				t.w.line(clientBools[k])
 			}
+		case k == "device_authorization_endpoint_auth_method":
+			// The device authorization endpoint authenticates clients as
+			// the token endpoint does; say so only where that differs.
+			token, dev := str(c["token_endpoint_auth_method"]), str(v)
+			if dev != "" && dev != token && (token != "" || (dev != "client_secret_basic" && dev != "client_secret_post")) {
+				t.note("%s: device_authorization_endpoint_auth_method %q differs from token_endpoint_auth_method; the device authorization endpoint uses the latter", from, dev)
+			}
 		case k == "pre_configured_consent_duration":
 			t.duration(from+": pre_configured_consent_duration", k, v)
 		case k == "jwks":

@@ -51,6 +51,9 @@ type Enrollment struct {
 	URI    string // otpauth://totp/<issuer>:<user>?secret=...&issuer=...
 	Secret string // the base32 secret, for typing in by hand
 	QRPNG  []byte // a QRSize×QRSize PNG of the QR code of URI
+	// Proof names the unconfirmed secret Enroll created, for
+	// [TOTP.PendingEnrollment]; it reveals nothing of the secret.
+	Proof string
 }
 
 // TOTP enrols and verifies time-based one-time passwords (RFC 6238: SHA-1,
@@ -155,6 +158,7 @@ func (t *TOTP) Enroll(ctx context.Context, username string) (Enrollment, error) 
 	if err != nil {
 		return Enrollment{}, err
 	}
+	e.Proof = enrollmentProof(sealed)
 	return withQR(e)
 }
 

@@ -22,9 +22,6 @@ import (
 // of a WebAuthn ceremony (also sent to it as the timeout).
 const PasskeyCeremonyLifetime = 5 * time.Minute
 
-// PasskeyRPName is the relying party name authenticators show.
-const PasskeyRPName = "Sign-in"
-
 // PasskeyPurpose is what a WebAuthn ceremony was begun for; a ceremony
 // finishes only for its own purpose.
 type PasskeyPurpose string
@@ -61,7 +58,9 @@ var (
 
 // NewRelyingParty returns the WebAuthn relying party of an issuer: its ID is
 // the issuer's host name (no port), its only origin the issuer's origin
-// (scheme://host[:port]). It fails with ErrPasskeyUnavailable when the host is
+// (scheme://host[:port]), and the name authenticators and password managers
+// show beside the passkey is that host name too, so that a person with
+// passkeys for several sites can tell them apart. It fails with ErrPasskeyUnavailable when the host is
 // an IP address. The result is immutable and may be shared.
 func NewRelyingParty(issuer string) (*webauthn.WebAuthn, error) {
 	u, err := url.Parse(issuer)
@@ -73,7 +72,7 @@ func NewRelyingParty(issuer string) (*webauthn.WebAuthn, error) {
 	}
 	rp, err := webauthn.New(&webauthn.Config{
 		RPID:          u.Hostname(),
-		RPDisplayName: PasskeyRPName,
+		RPDisplayName: u.Hostname(),
 		RPOrigins:     []string{u.Scheme + "://" + u.Host},
 		Timeouts: webauthn.TimeoutsConfig{
 			Login:        webauthn.TimeoutConfig{Timeout: PasskeyCeremonyLifetime, TimeoutUVD: PasskeyCeremonyLifetime},

@@ -52,7 +52,7 @@ func TestNewRelyingParty(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tc.issuer, err, tc.err)
 			continue
 		}
-		if rp != nil && (rp.Config.RPID != tc.rpID || len(rp.Config.RPOrigins) != 1 || rp.Config.RPOrigins[0] != tc.origin || rp.Config.RPDisplayName != "Sign-in") {
+		if rp != nil && (rp.Config.RPID != tc.rpID || len(rp.Config.RPOrigins) != 1 || rp.Config.RPOrigins[0] != tc.origin || rp.Config.RPDisplayName != tc.rpID) {
 			t.Errorf("%s: rp id %q origins %v name %q", tc.issuer, rp.Config.RPID, rp.Config.RPOrigins, rp.Config.RPDisplayName)
 		}
 	}

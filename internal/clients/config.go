@@ -31,6 +31,9 @@ const (
 	GrantImplicit          = "implicit"
 	GrantClientCredentials = "client_credentials"
 	GrantPassword          = "password" // resource owner password credentials, discouraged
+	// GrantDeviceCode is the device authorization grant (RFC 8628), for
+	// TVs and command-line tools.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // defaultScopes are granted to a client that does not list its own, as in Authelia.

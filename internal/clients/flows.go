@@ -8,7 +8,7 @@ import (
 	"github.com/ory/fosite"
 )
 
-var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantClientCredentials, GrantPassword}
+var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantClientCredentials, GrantPassword, GrantDeviceCode}
 
 // responseTypes are the response types we implement, each spelled as
 // discovery lists it (OpenID Connect Core 3 and OAuth 2.0 Multiple Response

@@ -66,7 +66,9 @@ func TestSetFlows(t *testing.T) {
 		{"duplicates collapse", Config{GrantTypes: []string{"authorization_code", "authorization_code"}, ResponseTypes: []string{"code", "code"}, ResponseModes: []string{"query", "query"}},
 			want{[]string{"authorization_code"}, []string{"code"}, []string{"query", ""}}, ""},
 
-		{"unknown grant type", Config{GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code"}}, want{}, `grant_types: "urn:ietf:params:oauth:grant-type:device_code" is not one of`},
+		{"unknown grant type", Config{GrantTypes: []string{"urn:ietf:params:oauth:grant-type:jwt-bearer"}}, want{}, `grant_types: "urn:ietf:params:oauth:grant-type:jwt-bearer" is not one of`},
+		{"device grant: no authorization endpoint, no response types", Config{GrantTypes: []string{GrantDeviceCode, GrantRefreshToken}},
+			want{[]string{GrantDeviceCode, GrantRefreshToken}, nil, []string{""}}, ""},
 		{"public client_credentials", Config{Public: true, GrantTypes: []string{"client_credentials"}}, want{}, "grant_types: client_credentials is only for confidential clients"},
 		{"id_token without implicit", Config{ResponseTypes: []string{"code", "code id_token"}}, want{}, `response_types: "code id_token" needs the implicit grant type`},
 		{"token without implicit", Config{ResponseTypes: []string{"token"}}, want{}, `response_types: "token" needs the implicit grant type`},

@@ -314,7 +314,9 @@ func (p *Pages) passkeyLoginOptions(w http.ResponseWriter, r *http.Request, keys
 }
 
 // passkeyLoginFinish signs the user in with a discoverable credential
-// (user verification required): amr hwk and user.
+// (user verification required): amr hwk, user and mfa, since possession of
+// the authenticator plus its PIN or biometric check are two factors, as
+// acr "2" says (authn.IsTwoFactor).
 func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys *authn.Passkeys) {
 	id := p.takeCeremony(w, r)
 	body, ok := readWebAuthnBody(w, r)
@@ -334,7 +336,7 @@ func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys 
 	}
 	// The login page's "Keep me signed in" travels as ?remember_me=1.
 	rememberMe := r.URL.Query().Get("remember_me") == "1" && p.rememberMeTTL > 0
-	if _, err := p.startLogin(w, r, res.Username, []string{"hwk", "user"}, rememberMe); err != nil {
+	if _, err := p.startLogin(w, r, res.Username, []string{"hwk", "user", "mfa"}, rememberMe); err != nil {
 		p.log.Error("creating login session", zap.Error(err))
 		webauthnFailure(w, p.Localizer(r), err, "failure.save_session")
 		return

@@ -323,7 +323,7 @@ func TestPasskeyRegisterListAndPasswordless(t *testing.T) {
 		t.Fatal(err)
 	}
 	handle, _ := base64.RawURLEncoding.DecodeString(o.User.ID)
-	if o.RP.ID != "localhost" || o.RP.Name != "Sign-in" || o.User.Name != "alice" || o.User.DisplayName != "Alice Example" ||
+	if o.RP.ID != "localhost" || o.RP.Name != "localhost" || o.User.Name != "alice" || o.User.DisplayName != "Alice Example" ||
 		len(handle) != 32 || bytes.Contains(handle, []byte("alice")) || o.Challenge == "" || len(o.Exclude) != 0 ||
 		o.Selection.ResidentKey != "preferred" || o.Selection.UserVerification != "preferred" || o.Attestation != "none" {
 		t.Errorf("creation options: %s", opts.body)
@@ -382,7 +382,7 @@ func TestPasskeyRegisterListAndPasswordless(t *testing.T) {
 		t.Fatalf("login finish: %s", lf.body)
 	}
 	s := phone.session()
-	if s.Username != "alice" || !slices.Equal(s.AMR, []string{"hwk", "user"}) || time.Since(s.AuthTime) > time.Minute {
+	if s.Username != "alice" || !slices.Equal(s.AMR, []string{"hwk", "user", "mfa"}) || time.Since(s.AuthTime) > time.Minute {
 		t.Errorf("session after passwordless login: %+v", s)
 	}
 	if phone.cookie(webauthnCookie) != "" {
@@ -397,7 +397,7 @@ func TestPasskeyRegisterListAndPasswordless(t *testing.T) {
 	lo = kept.call(http.MethodPost, "/login/options", nil)
 	assertion, _ = kept.auth.Get(lo.body)
 	kept.call(http.MethodPost, "/login/finish?remember_me=1", assertion).expect(t, "login finish, remembered", http.StatusOK, "")
-	if s := kept.session(); !s.RememberMe || !slices.Equal(s.AMR, []string{"hwk", "user"}) {
+	if s := kept.session(); !s.RememberMe || !slices.Equal(s.AMR, []string{"hwk", "user", "mfa"}) {
 		t.Errorf("remembered passkey session: %+v", s)
 	}
 	list = phone.list()

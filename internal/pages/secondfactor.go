@@ -94,6 +94,7 @@ func (p *Pages) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *clie
 	if c != nil {
 		page.ClientName = c.DisplayName()
 	}
+	p.enrollExtras(&page, e) // totp_retry.go
 	p.Render(w, r, http.StatusOK, page)
 }
 
@@ -198,9 +199,8 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultFailure, f.user.Username, f.client)
-		// The secret was shown once; a failed confirmation starts over with a
-		// new one rather than showing it again.
-		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "totp_enroll.error_code")
+		// The same key again for the page that showed it (totp_retry.go).
+		p.retryTOTPEnroll(w, r, f)
 		return
 	}
 	p.log.Info("authenticator app enrolled", zap.String("username", f.user.Username))

@@ -37,6 +37,10 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // client (code or error), the login page, the consent page, or an error page
 // when the client or redirect URI cannot be trusted.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.Flow) {
+	if isDeviceRequest(r) { // a device grant's user code (device.go)
+		p.deviceAuthorize(w, r, flow)
+		return
+	}
 	ctx := r.Context()
 	if !p.pushedRequestOnly(w, r) { // PAR (par.go)
 		return
@@ -325,9 +329,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	err = asUnavailable(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	fields := []zap.Field{zap.String("error", rfc.ErrorField), zap.String("hint", rfc.HintField)}
-	if ar != nil && ar.GetClient() != nil {
-		fields = append(fields, zap.String("client_id", ar.GetClient().GetID()))
-	}
+	fields = append(fields, zap.String("client_id", requestedClientID(r, ar))) // unknownclient.go
 	p.tel.Metrics.Authorization(requestClientID(ar), telemetry.ErrorCode(rfc.ErrorField))
 	if rfc.CodeField >= 500 {
 		p.log.Error("authorization request failed", append(fields, zap.String("debug", rfc.DebugField), zap.Error(rfc.Cause()))...)
@@ -336,7 +338,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	}
 	if ar == nil || !ar.IsRedirectURIValid() {
 		title, desc := "error.link_invalid", rfc.HintField
-		if ar == nil || ar.GetClient() == nil {
+		if !knownRequestClient(ar) {
 			desc = "error.client_unknown"
 		} else if strings.Contains(rfc.HintField, "redirect") {
 			desc = "error.redirect_unknown"

@@ -56,6 +56,7 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 		"revocation_endpoint_auth_methods_supported":    revocationAuthMethods,
 		"end_session_endpoint":                          p.url(pathEndSession),
 		"pushed_authorization_request_endpoint":         p.url(pathPAR),
+		"device_authorization_endpoint":                 p.url(pathDeviceAuthorization),
 		"require_pushed_authorization_requests":         cfg.RequirePushedAuthorizationRequests,
 	}
 	p.tokenDiscovery(doc)

@@ -115,6 +115,12 @@ type Config struct {
 	// request_uri stays usable (default 5m, as fosite and Authelia).
 	PARContextLifespan time.Duration
 
+	// DeviceCodeLifespan is how long a device grant's device code and user
+	// code work (default 10m, Authelia's device_code lifespan);
+	// DevicePollInterval the least time between two polls (default 5s).
+	DeviceCodeLifespan time.Duration
+	DevicePollInterval time.Duration
+
 	// Authn configures authentication: policies, second factors,
 	// regulation, session lifetimes (package pages).
 	Authn AuthnConfig
@@ -167,6 +173,9 @@ type Provider struct {
 	// fetchClient fetches request objects by reference (request_uri):
 	// no redirects; the timeout and size bound are the caller's.
 	fetchClient *http.Client
+	// deviceLifespan and deviceInterval configure the device grant (device.go).
+	deviceLifespan, deviceInterval time.Duration
+	devices                        DeviceGrants
 
 	mux       *http.ServeMux // the route table (routes.go)
 	discovery []byte         // precomputed discovery document
@@ -213,6 +222,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.PARContextLifespan < 0 {
 		return nil, fmt.Errorf("par_context_lifespan: must not be negative")
 	}
+	if cfg.DeviceCodeLifespan < 0 || cfg.DevicePollInterval < 0 {
+		return nil, fmt.Errorf("device_code_lifespan: must not be negative")
+	}
 	if cfg.MinimumParameterEntropy < 0 {
 		return nil, fmt.Errorf("minimum_parameter_entropy: must not be negative")
 	}
@@ -236,6 +248,10 @@ func New(cfg Config) (*Provider, error) {
 		now:        cfg.Now,
 		minEntropy: cfg.MinimumParameterEntropy,
 		requirePAR: cfg.RequirePushedAuthorizationRequests,
+
+		deviceLifespan: cfg.DeviceCodeLifespan,
+		deviceInterval: cfg.DevicePollInterval,
+		devices:        cfg.DB,
 		fetchClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is a failed fetch
 		}},
@@ -336,6 +352,7 @@ func New(cfg Config) (*Provider, error) {
 		compose.OAuth2TokenRevocationFactory,
 		compose.OAuth2PKCEFactory,
 		compose.PushedAuthorizeHandlerFactory,
+		p.deviceGrantFactory, // device.go
 	)
 
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {

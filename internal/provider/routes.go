@@ -64,12 +64,14 @@ func (p *Provider) routes() []route {
 		{pathRevocation, post, p.serveRevocation, oauth("revocation")},
 		{pathPAR, post, p.servePAR, oauth("pushed authorization request")},
 		{pathEndSession, getPost, p.serveEndSession, page("method.logout")},
+		{pathDeviceAuthorization, post, p.serveDeviceAuthorization, oauth("device authorization")}, // device.go
+		{pages.PathDevice, getPost, p.pages.ServeDevice, page("method.device")},                     // device.go
 		{pages.PathLogin, getPost, p.pages.ServeLogin, page("method.login")},
-		{pages.PathConsent, post, p.pages.ServeConsent, page("method.consent")},
+		{pages.PathConsent, post, p.pages.ServeConsent, p.pages.ServeFormOnly},
 		{pages.PathLogout, getPost, p.pages.ServeLogout, page("method.logout")},
-		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, page("method.form")},
-		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, page("method.form")},
-		{pages.PathContinue, post, p.pages.ServeContinue, page("method.form")},
+		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, p.pages.ServeFormOnly},
+		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, p.pages.ServeFormOnly},
+		{pages.PathContinue, post, p.pages.ServeContinue, p.pages.ServeFormOnly},
 		{pages.PathSettings, getPost, p.pages.ServeSettings, page("method.form")},
 		{pages.PathAssets + "/", get, p.pages.ServeAssets, http.NotFound},
 	}

@@ -62,9 +62,10 @@ func TestRoutesRefuseMethods(t *testing.T) {
 		{"GET", "/api/oidc/revocation", "POST", "application/json;charset=UTF-8"},
 		{"DELETE", "/api/oidc/userinfo", "GET, POST", "application/json; charset=utf-8"},
 		{"PUT", "/api/oidc/authorization", "GET, POST", "text/html; charset=utf-8"},
-		{"GET", "/consent", "POST", "text/html; charset=utf-8"},
+		{"DELETE", "/consent", "POST", "text/html; charset=utf-8"},
 		{"PUT", "/login", "GET, POST", "text/html; charset=utf-8"},
-		{"GET", "/login/continue", "POST", "text/html; charset=utf-8"},
+		{"PUT", "/login/continue", "POST", "text/html; charset=utf-8"},
+		{"PUT", "/login/2fa", "POST", "text/html; charset=utf-8"},
 		{"DELETE", "/settings", "GET, POST", "text/html; charset=utf-8"},
 		{"GET", "/api/webauthn/login/options", "POST", "application/json; charset=utf-8"},
 		{"POST", "/api/webauthn/credentials", "GET", "application/json; charset=utf-8"},
@@ -79,5 +80,20 @@ func TestRoutesRefuseMethods(t *testing.T) {
 	tp.ServeHTTP(w, httptest.NewRequest(http.MethodPost, epIssuer+"/assets/style.css", nil))
 	if w.Code != http.StatusNotFound {
 		t.Errorf("POST to an asset: %d, want 404", w.Code)
+	}
+}
+
+// A GET of a form-only path (from the browser's history) goes to the
+// settings page, which offers the way on, instead of a 405.
+func TestRoutesFormOnlyGET(t *testing.T) {
+	tp := newEndpointProvider(t, nil)
+	for _, path := range []string{"/login/2fa", "/login/totp", "/login/continue", "/consent"} {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			w := httptest.NewRecorder()
+			tp.ServeHTTP(w, httptest.NewRequest(method, epIssuer+path, nil))
+			if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/settings" || w.Header().Get("Allow") != "" {
+				t.Errorf("%s %s: %d Location %q Allow %q; want 303 to /settings", method, path, w.Code, w.Header().Get("Location"), w.Header().Get("Allow"))
+			}
+		}
 	}
 }

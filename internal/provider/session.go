@@ -30,7 +30,7 @@ func (p *Provider) newSession(ctx context.Context, c *clients.Client, u *users.U
 			Subject:                             sub,
 			AuthTime:                            login.AuthTime,
 			RequestedAt:                         requestedAt,
-			AuthenticationMethodsReferences:     login.AMR,
+			AuthenticationMethodsReferences:     authn.WithMFA(login.AMR),
 			AuthenticationContextClassReference: acr(login.AMR),
 			Extra:                               extra,
 		},

@@ -14,6 +14,7 @@ var expiringTables = []string{
 	"oauth2_code", "oauth2_access", "oauth2_refresh", "oauth2_pkce",
 	"oauth2_oidc", "oauth2_par", "oauth2_jti", "login_session",
 	"webauthn_ceremony", "consent",
+	"oauth2_device", // device.go
 }
 
 // DeleteExpired removes the rows that expired at or before now: authorization

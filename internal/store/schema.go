@@ -185,6 +185,29 @@ var migrations = []migration{
 ){table}`,
 		`CREATE INDEX auth_attempt_at ON auth_attempt (at)`,
 	)},
+	// Device authorization grant (RFC 8628): the device code and user code
+	// are stored as hashes only. code_expires_at is when the codes stop
+	// working; expires_at (later) is when the row is collected, so that a
+	// device polling a little late still hears expired_token.
+	{version: 5, description: "device authorization grant (RFC 8628) codes", stmts: ddl(
+		`CREATE TABLE oauth2_device (
+	device_code_hash {key} NOT NULL PRIMARY KEY,
+	user_code_hash {key} NOT NULL UNIQUE,
+	client_id {key} NOT NULL,
+	scopes {text} NOT NULL,
+	audience {text} NOT NULL,
+	status {text} NOT NULL,
+	username {text} NOT NULL,
+	amr {text} NOT NULL,
+	auth_time BIGINT NOT NULL,
+	requested_at BIGINT NOT NULL,
+	poll_interval BIGINT NOT NULL,
+	last_poll_at BIGINT NOT NULL,
+	code_expires_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL
+){table}`,
+		`CREATE INDEX oauth2_device_expires_at ON oauth2_device (expires_at)`,
+	)},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,

@@ -72,6 +72,7 @@ const (
 	ActionGrantsRevoked   = "grants_revoked"
 	ActionUsersReloaded   = "users_reloaded"
 	ActionKeysRotated     = "keys_rotated"
+	ActionPasskeysRemoved = "passkeys_removed" // by an administrator
 )
 
 // Event is one audit event. Empty fields are left out of the log. It has
@@ -173,6 +174,7 @@ func ErrorCode(code string) string {
 // grantTypes are the grant types reported as they are.
 var grantTypes = map[string]bool{
 	"authorization_code": true, "refresh_token": true, "client_credentials": true, "password": true, "implicit": true,
+	"urn:ietf:params:oauth:grant-type:device_code": true,
 }
 
 // GrantType bounds a grant type for a metric label.

@@ -95,6 +95,12 @@ type TOTPEnrollPage struct {
 	CSRFToken  string       // hidden input "csrf_token"
 	ReturnTo   string       // hidden input "return_to"
 	Error      string       // shown in role="alert" when non-empty
+	// Enrollment is the hidden input "enrollment": it lets a retry after a
+	// wrong code show the same key again (authn.Enrollment.Proof).
+	Enrollment string
+	// CancelURL, for an enrolment the user chose (from the settings), is
+	// where Cancel goes; empty when a client requires the second factor.
+	CancelURL string
 }
 
 // Passkey is one registered WebAuthn credential on the settings page.
@@ -119,6 +125,19 @@ type SettingsPage struct {
 	Passkeys     []Passkey
 	Consents     []Consent
 	WebAuthnBase string // URL path of the WebAuthn JSON endpoints; empty hides passkeys
+}
+
+// DevicePage is the device sign-in page (RFC 8628): the form for the user
+// code a TV or command-line tool shows (Action, CSRFToken, UserCode, Error),
+// or, with Done, the outcome (Approved) for ClientName.
+type DevicePage struct {
+	Action     string // URL path the form posts to
+	CSRFToken  string
+	UserCode   string // prefilled code, as typed or from verification_uri_complete
+	Error      string // why the code was refused; empty: none
+	Done       bool   // the decision was recorded
+	Approved   bool   // with Done: the device was allowed
+	ClientName string // with Done: the application on the device
 }
 
 // CodePage shows an authorization code to copy into a native application

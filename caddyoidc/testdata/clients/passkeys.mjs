@@ -13,11 +13,16 @@
 //
 // Steps 3 and 4 are reported as skipped when the page shows no passkey
 // button. Console errors (CSP violations, script errors) are collected.
+// Before step 2 the login page's #passkey-login is tried while the
+// authenticator holds no passkey: the message it shows is reported. Steps 3
+// and 4 run as an openid-client v6 app (PKCE, state, nonce), which verifies
+// the ID token; its amr and acr are reported.
 //
 // env: ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI (http://127.0.0.1:PORT/callback)
 //      TF_CLIENT_ID USERNAME PASSWORD [ARTIFACTS_DIR]
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import * as oidc from 'openid-client';
 import { chromium } from 'playwright-core';
 import { env, main } from './pages.mjs';
 
@@ -43,6 +48,38 @@ function authorizeURL(clientID) {
     state: 'state-' + Math.random().toString(36).slice(2, 12),
   }).toString();
   return u.toString();
+}
+
+// app is a relying party on openid-client v6 for clientID: start() gives the
+// authorization URL, finish(url) the verified ID token claims.
+async function app(clientID) {
+  const config = await oidc.discovery(new URL(issuer), clientID, env('CLIENT_SECRET'), undefined, {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectURI.href,
+    scope: 'openid profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  return {
+    url: url.href,
+    finish: async (callback) => {
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
+      const c = tokens.claims();
+      return { amr: c.amr, acr: c.acr };
+    },
+  };
 }
 
 function atCallback(url) {
@@ -103,6 +140,16 @@ main(async () => {
       await Promise.all([page.waitForLoadState('load'), page.locator('button[type=submit]').first().click()]);
     };
 
+    // No passkey on this device yet: what the login page says.
+    await page.goto(authorizeURL(env('CLIENT_ID')));
+    if ((await page.locator('#passkey-login').count()) === 1) {
+      await page.locator('#passkey-login').click();
+      await page.locator('#passkey-error').waitFor({ state: 'visible', timeout: 15000 });
+      result.no_passkey_message = (await page.locator('#passkey-error').textContent()).trim();
+      result.no_passkey_role = await page.locator('#passkey-error').getAttribute('role');
+      await shot(page, 'passkeys-none-on-device.png');
+    }
+
     // 1. A password session.
     await page.goto(authorizeURL(env('CLIENT_ID')));
     await passwordLogin();
@@ -122,6 +169,8 @@ main(async () => {
       const resp = await fetch(base + '/credentials', { credentials: 'same-origin' });
       return resp.ok ? resp.json() : { status: resp.status };
     });
+    // The per-passkey button's accessible name says which passkey it removes.
+    result.remove_button_named = await page.getByRole('button', { name: 'Remove passkey Chromium passkey', exact: true }).count();
     await shot(page, 'passkeys-registered.png');
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     result.authenticator_credentials = credentials.length;
@@ -130,25 +179,29 @@ main(async () => {
 
     // 3. Passwordless sign-in in a new session.
     await context.clearCookies();
-    await page.goto(authorizeURL(env('CLIENT_ID')));
+    const one = await app(env('CLIENT_ID'));
+    await page.goto(one.url);
     await shot(page, 'passkeys-login.png');
     if ((await page.locator('#passkey-login').count()) === 1) {
       await page.locator('#passkey-login').click();
       await page.waitForURL(atCallback, { timeout: 15000 });
       result.passwordless = true;
+      result.passwordless_claims = await one.finish(page.url());
     } else {
       result.passwordless_skipped = 'the login page shows no #passkey-login button';
     }
 
     // 4. Password, then the passkey as second factor.
     await context.clearCookies();
-    await page.goto(authorizeURL(env('TF_CLIENT_ID')));
+    const two = await app(env('TF_CLIENT_ID'));
+    await page.goto(two.url);
     await passwordLogin();
     await shot(page, 'passkeys-second-factor.png');
     if ((await page.locator('#passkey-2fa').count()) === 1) {
       await page.locator('#passkey-2fa').click();
       await page.waitForURL(atCallback, { timeout: 15000 });
       result.second_factor = true;
+      result.second_factor_claims = await two.finish(page.url());
     } else {
       result.second_factor_skipped = 'the second-factor page shows no #passkey-2fa button';
     }

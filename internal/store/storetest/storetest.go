@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"AdminLoginSessions", testAdminLoginSessions},
 		{"AdminConsents", testAdminConsents},
 		{"RevokeClientGrants", testRevokeClientGrants},
+		{"DeviceGrants", testDeviceGrants}, // device.go
 	} {
 		runner.run(t, tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}

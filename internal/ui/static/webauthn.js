@@ -186,12 +186,32 @@
     }
   }
 
-  function explain(err) {
+  // noPasskey is what a sign-in ceremony's NotAllowedError says. Browsers
+  // report a device without a passkey for this site exactly as a closed or
+  // timed-out prompt (so that sites cannot probe for passkeys), so the
+  // message names that case first, with the site the passkey must be for
+  // (the relying party ID is the issuer's host).
+  function noPasskey(kind) {
+    var site = window.location.hostname;
+    if (kind === 'login') {
+      return 'No passkey was used. If this device has no passkey for ' + site +
+        ', sign in with your username and password instead (you can add a passkey in your account settings). ' +
+        'If you closed the prompt, try again.';
+    }
+    return 'No passkey was used. If this device has none of your passkeys for ' + site +
+      ', use a device that has one, or another way to confirm it is you. If you closed the prompt, try again.';
+  }
+
+  function explain(err, kind) {
     if (err instanceof ApiError) {
       return err.message;
     }
     switch (err && err.name) {
       case 'NotAllowedError':
+        if (kind === 'login' || kind === '2fa') {
+          return noPasskey(kind);
+        }
+        return 'The passkey prompt was closed or timed out. Try again when you are ready.';
       case 'AbortError':
         return text('passkey.cancelled', 'The passkey prompt was closed or timed out. Try again when you are ready.');
       case 'InvalidStateError':
@@ -215,7 +235,7 @@
   }
 
   // busy runs task with the button disabled, showing any failure.
-  function busy(button, task) {
+  function busy(button, task, kind) {
     if (button.disabled || !supported()) {
       return;
     }
@@ -223,7 +243,7 @@
     button.disabled = true;
     button.setAttribute('aria-busy', 'true');
     Promise.resolve().then(task).catch(function (err) {
-      showError(explain(err));
+      showError(explain(err, kind));
     }).then(function () {
       button.disabled = false;
       button.removeAttribute('aria-busy');
@@ -277,19 +297,19 @@
     });
   }
 
-  function bind(id, task) {
+  function bind(id, task, kind) {
     var button = document.getElementById(id);
     if (button) {
       button.addEventListener('click', function (ev) {
         ev.preventDefault();
-        busy(button, task);
+        busy(button, task, kind);
       });
     }
   }
 
-  bind('passkey-login', function () { return assert('login'); });
-  bind('passkey-2fa', function () { return assert('2fa'); });
-  bind('passkey-register', register);
+  bind('passkey-login', function () { return assert('login'); }, 'login');
+  bind('passkey-2fa', function () { return assert('2fa'); }, '2fa');
+  bind('passkey-register', register, 'register');
 
   var input = document.getElementById('passkey-name');
   var registerButton = document.getElementById('passkey-register');

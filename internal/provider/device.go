@@ -1,0 +1,589 @@
+package provider
+
+// The device authorization grant (RFC 8628), for TVs and command-line tools
+// that cannot show a browser: the device asks the device authorization
+// endpoint for a device code and a short user code, shows the user the code
+// and the verification URI, and polls the token endpoint with the device
+// code. The user opens the verification URI on another device, types the
+// code (or follows verification_uri_complete, which fills it in), and goes
+// through the same sign-in, second factor, authorization policy and consent
+// as a browser flow. fosite v0.49 has no device grant: the endpoint and the
+// page are ours, and the token endpoint's grant is a fosite handler
+// (deviceGrantHandler) composed with the others.
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/pages"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
+	"github.com/caddy-oidc/caddy-oidc/internal/users"
+)
+
+// DeviceGrants stores device grants (*store.DB does).
+type DeviceGrants interface {
+	CreateDeviceGrant(ctx context.Context, g store.DeviceGrant) error
+	GetDeviceGrant(ctx context.Context, deviceCodeHash string) (*store.DeviceGrant, error)
+	GetDeviceGrantByUserCode(ctx context.Context, userCodeHash string) (*store.DeviceGrant, error)
+	DecideDeviceGrant(ctx context.Context, userCodeHash, status, username string, authTime time.Time, amr []string, now time.Time) (bool, error)
+	PollDeviceGrant(ctx context.Context, deviceCodeHash string, prev, now time.Time, interval time.Duration) (bool, error)
+	UseDeviceGrant(ctx context.Context, deviceCodeHash string) (bool, error)
+}
+
+// pathDeviceAuthorization is the device authorization endpoint (Authelia's path).
+const pathDeviceAuthorization = "/api/oidc/device-authorization"
+
+// Device grant defaults: Authelia's device_code lifespan, RFC 8628's
+// polling interval, and the step slow_down adds to it (RFC 8628 3.5).
+const (
+	DefaultDeviceCodeLifespan = 10 * time.Minute
+	DefaultDevicePollInterval = 5 * time.Second
+	deviceSlowDownStep        = 5 * time.Second
+)
+
+// User codes: eight letters of an alphabet without vowels (no words) and
+// without letters easily mistaken for digits or each other, shown as
+// XXXX-XXXX; case, spaces and dashes do not matter when typed (RFC 8628
+// 6.1). 20^8 is about 2^34.6: with regulation bounding the guesses per
+// address (deviceAuthorize), a code lives far too briefly to be found.
+const (
+	userCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
+	userCodeLength   = 8
+)
+
+// regulationFactorUserCode is the factor failed user-code entries are
+// recorded under: they count against the client IP, with failed passwords.
+const regulationFactorUserCode = "device_user_code"
+
+// The token endpoint's device grant errors (RFC 8628 3.5); fosite has none.
+var (
+	errAuthorizationPending = &fosite.RFC6749Error{ErrorField: "authorization_pending", CodeField: http.StatusBadRequest,
+		DescriptionField: "The authorization request is still pending: the user has not yet finished on the verification page."}
+	errSlowDown = &fosite.RFC6749Error{ErrorField: "slow_down", CodeField: http.StatusBadRequest,
+		DescriptionField: "The client is polling too quickly; the interval is now 5 seconds longer."}
+	// errDeviceDenied is access_denied with RFC 6749 5.2's status (fosite's
+	// has 403, for the authorization endpoint's page).
+	errDeviceDenied = &fosite.RFC6749Error{ErrorField: "access_denied", CodeField: http.StatusBadRequest,
+		DescriptionField: "The user denied the request."}
+	errExpiredToken = &fosite.RFC6749Error{ErrorField: "expired_token", CodeField: http.StatusBadRequest,
+		DescriptionField: "The device code has expired; start a new device authorization request."}
+)
+
+// newUserCode returns a random user code, normalised (no dash).
+func newUserCode() string {
+	b := make([]byte, 0, userCodeLength)
+	buf := make([]byte, 1)
+	for len(b) < userCodeLength {
+		if _, err := rand.Read(buf); err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		// Rejection sampling: 240 is the largest multiple of 20 below 256.
+		if buf[0] < 240 {
+			b = append(b, userCodeAlphabet[int(buf[0])%len(userCodeAlphabet)])
+		}
+	}
+	return string(b)
+}
+
+// normalizeUserCode returns a typed user code in its stored form (upper
+// case, no spaces or dashes), or false when it cannot be one of ours.
+func normalizeUserCode(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		switch {
+		case r == '-' || r == ' ' || r == '\t':
+		case strings.ContainsRune(userCodeAlphabet, r):
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != userCodeLength {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// formatUserCode shows a normalised user code as XXXX-XXXX.
+func formatUserCode(code string) string {
+	if len(code) != userCodeLength {
+		return code
+	}
+	return code[:4] + "-" + code[4:]
+}
+
+// deviceHash is the keyed hash a device or user code is stored under: a
+// database leak gives neither.
+func (p *Provider) deviceHash(kind, code string) string {
+	m := hmac.New(sha256.New, p.fosite.GlobalSecret)
+	m.Write([]byte("device\x00" + kind + "\x00" + code))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// deviceCodeLifespan and devicePollInterval are the configured values or
+// the defaults.
+func (p *Provider) deviceCodeLifespan() time.Duration {
+	if p.deviceLifespan > 0 {
+		return p.deviceLifespan
+	}
+	return DefaultDeviceCodeLifespan
+}
+
+func (p *Provider) devicePollInterval() time.Duration {
+	if p.deviceInterval > 0 {
+		return p.deviceInterval
+	}
+	return DefaultDevicePollInterval
+}
+
+// deviceAuthorizationResponse is the endpoint's answer (RFC 8628 3.2).
+type deviceAuthorizationResponse struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
+}
+
+// serveDeviceAuthorization is the device authorization endpoint (RFC 8628
+// 3.1): it authenticates the client as the token endpoint does (public
+// clients name themselves with client_id), checks that it may use the
+// device grant and the scopes and audience it asks for, and stores a
+// pending grant under the hashes of a new device code and user code.
+func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Request) {
+	const endpoint = "device authorization"
+	ctx := r.Context()
+	if !p.parseEndpointForm(w, r, endpoint) {
+		return
+	}
+	fc, err := p.clientAuth.Authenticate(ctx, r, r.PostForm)
+	if err != nil {
+		p.endpointError(w, r, endpoint, err)
+		return
+	}
+	client, ok := fc.(*clients.Client)
+	if !ok {
+		p.endpointError(w, r, endpoint, fosite.ErrServerError.WithDebug("device: unexpected client type"))
+		return
+	}
+	if !client.GetGrantTypes().Has(clients.GrantDeviceCode) {
+		p.endpointError(w, r, endpoint, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", clients.GrantDeviceCode))
+		return
+	}
+	scopes := fosite.RemoveEmpty(strings.Split(r.PostForm.Get("scope"), " "))
+	for _, s := range scopes {
+		if !p.fosite.GetScopeStrategy(ctx)(client.GetScopes(), s) {
+			p.endpointError(w, r, endpoint, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", s))
+			return
+		}
+	}
+	audience := fosite.GetAudiences(r.PostForm)
+	if err := p.fosite.GetAudienceStrategy(ctx)(client.GetAudience(), audience); err != nil {
+		p.endpointError(w, r, endpoint, err)
+		return
+	}
+
+	now := p.now()
+	lifespan, interval := p.deviceCodeLifespan(), p.devicePollInterval()
+	deviceCode := randomToken()
+	var userCode string
+	for attempt := 0; ; attempt++ {
+		userCode = newUserCode()
+		err = p.devices.CreateDeviceGrant(ctx, store.DeviceGrant{
+			DeviceCodeHash: p.deviceHash("device_code", deviceCode),
+			UserCodeHash:   p.deviceHash("user_code", userCode),
+			ClientID:       client.GetID(),
+			Scopes:         scopes,
+			Audience:       audience,
+			RequestedAt:    now,
+			Interval:       interval,
+			CodeExpiresAt:  now.Add(lifespan),
+		})
+		// A failure may be a user code already taken (one chance in
+		// billions): try another, but not forever.
+		if err == nil || attempt == 2 || errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+	}
+	if err != nil {
+		p.endpointError(w, r, endpoint, fosite.ErrServerError.WithWrap(err).WithDebug("storing the device grant"))
+		return
+	}
+	verification := p.url(pages.PathDevice)
+	shown := formatUserCode(userCode)
+	p.log.Info("device authorization started", zap.String("client_id", client.GetID()))
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(deviceAuthorizationResponse{
+		DeviceCode:              deviceCode,
+		UserCode:                shown,
+		VerificationURI:         verification,
+		VerificationURIComplete: verification + "?" + url.Values{"user_code": {shown}}.Encode(),
+		ExpiresIn:               int64(lifespan / time.Second),
+		Interval:                int64(interval / time.Second),
+	})
+}
+
+// isDeviceRequest reports whether a request resumed by the pages (after
+// sign-in, a second factor or consent) is a device grant's: its return_to
+// carries the user code instead of an authorization request.
+func isDeviceRequest(r *http.Request) bool {
+	return r.URL.Query().Has("user_code")
+}
+
+// deviceReturnTo resumes the device grant of a user code.
+func (p *Provider) deviceReturnTo(clientID, userCode string) string {
+	return p.base + pathAuthorize + "?" + url.Values{"client_id": {clientID}, "user_code": {formatUserCode(userCode)}}.Encode()
+}
+
+// deviceAuthorize runs the user's part of a device grant: the user code's
+// grant, then sign-in, the client's authorization policy and second factor
+// as authorize does, and always an explicit consent (the user must see
+// which application on which device they let in: RFC 8628 5.4), whose
+// decision is recorded for the polling device.
+func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow pages.Flow) {
+	ctx, now, ip := r.Context(), p.now(), p.pages.ClientIP(r)
+	typed := r.URL.Query().Get("user_code")
+	if err := p.pages.Regulator().Check(ctx, "", ip, now); err != nil {
+		p.pages.LogBan(err, "", ip)
+		if !errors.Is(err, authn.ErrBanned) {
+			p.pages.RenderFailure(w, r, err, "failure.check_code")
+			return
+		}
+		p.pages.RenderDevice(w, r, http.StatusTooManyRequests, typed, "device.too_many")
+		return
+	}
+	fail := func(msg string) {
+		if err := p.pages.Regulator().Record(ctx, "", ip, regulationFactorUserCode, false, now); err != nil {
+			p.log.Error("recording attempt", zap.Error(err))
+		}
+		p.log.Info("device user code refused", zap.String("remote_ip", ip), zap.String("reason", msg))
+		p.pages.RenderDevice(w, r, http.StatusBadRequest, typed, msg)
+	}
+	code, ok := normalizeUserCode(typed)
+	if !ok {
+		fail("device.malformed")
+		return
+	}
+	userHash := p.deviceHash("user_code", code)
+	g, err := p.devices.GetDeviceGrantByUserCode(ctx, userHash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		fail("device.unknown")
+		return
+	case err != nil:
+		p.log.Error("reading device grant", zap.Error(err))
+		p.pages.RenderFailure(w, r, err, "failure.check_code")
+		return
+	case !now.Before(g.CodeExpiresAt):
+		fail("device.code_expired")
+		return
+	case g.Status != store.DeviceStatusPending:
+		fail("That code has already been used. Start again on your device to get a new one.")
+		return
+	}
+	client := p.clients.Get(g.ClientID)
+	if client == nil {
+		p.pages.RenderError(w, r, http.StatusBadRequest, "device.code_invalid", "device.client_gone", "invalid_client")
+		return
+	}
+	returnTo := p.deviceReturnTo(client.GetID(), code)
+
+	// Authentication, as authorize.
+	login := flow.Login
+	var user *users.User
+	if login != nil {
+		if u, err := p.users.Lookup(login.Username); err == nil && !u.Disabled {
+			user = u
+		}
+	}
+	if user == nil {
+		p.pages.RenderLogin(w, r, http.StatusOK, client, returnTo, "", "")
+		return
+	}
+
+	// Authorization policy, with the subject built as authorize builds it.
+	level := client.Policy().Evaluate(authn.Subject{Username: user.Username, Groups: user.Groups})
+	if level == authn.Deny {
+		p.log.Info("authorization policy denied the user (device)", zap.String("client_id", client.GetID()), zap.String("username", user.Username))
+		// The device hears access_denied; if the grant expired meanwhile,
+		// expired_token: the user is told they may not use the client.
+		if _, err := p.devices.DecideDeviceGrant(ctx, userHash, store.DeviceStatusDenied, login.Username, login.AuthTime, login.AMR, now); err != nil {
+			p.log.Error("recording the device grant decision", zap.Error(err))
+		}
+		p.pages.RenderError(w, r, http.StatusForbidden, p.pages.Localizer(r).T("error.denied", "Client", client.DisplayName()), "error.denied_desc", "access_denied")
+		return
+	}
+	if !authn.Satisfies(login.AMR, level) {
+		p.pages.SecondFactorStep(w, r, client, user, returnTo, "")
+		return
+	}
+
+	// Consent: always asked, remembered or implicit consent notwithstanding.
+	switch flow.Decision {
+	case "":
+		p.pages.RenderConsent(w, r, client, user, g.Scopes, returnTo)
+		return
+	case "deny":
+		p.log.Info("consent denied (device)", zap.String("client_id", client.GetID()), zap.String("username", user.Username))
+		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentDenied, User: user.Username, Client: client.GetID(), IP: ip, Scopes: g.Scopes})
+		if p.decideDevice(w, r, userHash, store.DeviceStatusDenied, login, now) {
+			p.pages.RenderDeviceDone(w, r, client, false)
+		}
+		return
+	}
+	p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentGiven, User: user.Username, Client: client.GetID(), IP: ip, Scopes: g.Scopes})
+	if flow.Remember {
+		p.pages.RememberConsent(ctx, client, user.Username, g.Scopes, g.Audience)
+	}
+	if !p.decideDevice(w, r, userHash, store.DeviceStatusApproved, login, now) {
+		return
+	}
+	p.log.Info("device authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", g.Scopes))
+	p.pages.RenderDeviceDone(w, r, client, true)
+}
+
+// decideDevice records a decision and reports whether it was recorded. When
+// it was not, it has answered: the grant expired or was decided meanwhile
+// (the device page says so), or the database failed.
+func (p *Provider) decideDevice(w http.ResponseWriter, r *http.Request, userHash, status string, login *store.LoginSession, now time.Time) bool {
+	ok, err := p.devices.DecideDeviceGrant(r.Context(), userHash, status, login.Username, login.AuthTime, login.AMR, now)
+	if err != nil {
+		p.log.Error("recording the device grant decision", zap.Error(err))
+		p.pages.RenderFailure(w, r, err, "failure.record_decision")
+		return false
+	}
+	if !ok {
+		p.pages.RenderDevice(w, r, http.StatusBadRequest, "", "device.expired")
+	}
+	return ok
+}
+
+// deviceGrantFactory composes the token endpoint's device grant handler.
+func (p *Provider) deviceGrantFactory(config fosite.Configurator, _, strategy any) any {
+	return &deviceGrantHandler{
+		p:      p,
+		config: config,
+		tokens: strategy.(oauth2.CoreStrategy),
+		idTokens: &openid.IDTokenHandleHelper{
+			IDTokenStrategy: strategy.(openid.OpenIDConnectTokenStrategy),
+		},
+	}
+}
+
+// deviceGrantHandler is the token endpoint's device_code grant (RFC 8628
+// 3.4, 3.5): authorization_pending until the user decides, slow_down (and
+// a longer interval) when polled faster than the interval, access_denied,
+// expired_token, and once approved the tokens, once.
+type deviceGrantHandler struct {
+	p        *Provider
+	config   fosite.Configurator
+	tokens   oauth2.CoreStrategy
+	idTokens *openid.IDTokenHandleHelper
+}
+
+var _ fosite.TokenEndpointHandler = (*deviceGrantHandler)(nil)
+
+// CanSkipClientAuth implements fosite.TokenEndpointHandler: the client
+// authenticates (public clients by client_id).
+func (h *deviceGrantHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+func (h *deviceGrantHandler) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(clients.GrantDeviceCode)
+}
+
+// HandleTokenEndpointRequest implements fosite.TokenEndpointHandler: it
+// answers a poll, or fills the request with the approved grant.
+func (h *deviceGrantHandler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	p := h.p
+	client, ok := ar.GetClient().(*clients.Client)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("device: unexpected client type")
+	}
+	if !client.GetGrantTypes().Has(clients.GrantDeviceCode) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", clients.GrantDeviceCode)
+	}
+	form := ar.GetRequestForm()
+	code := form.Get("device_code")
+	if code == "" {
+		return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter is missing.")
+	}
+	deviceHash := p.deviceHash("device_code", code)
+	g, err := p.devices.GetDeviceGrant(ctx, deviceHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The device code is not valid.")
+	} else if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if g.ClientID != client.GetID() {
+		return fosite.ErrInvalidGrant.WithHint("The device code was issued to another client.")
+	}
+	now := p.now()
+	switch {
+	case g.Status == store.DeviceStatusUsed:
+		return fosite.ErrInvalidGrant.WithHint("The device code has already been used.")
+	case !now.Before(g.CodeExpiresAt):
+		return errExpiredToken
+	case g.Status == store.DeviceStatusDenied:
+		return errDeviceDenied
+	case g.Status == store.DeviceStatusPending:
+		interval, result := g.Interval, error(errAuthorizationPending)
+		if !g.LastPollAt.IsZero() && now.Sub(g.LastPollAt) < interval {
+			interval += deviceSlowDownStep
+			result = errSlowDown
+		}
+		if ok, err := p.devices.PollDeviceGrant(ctx, deviceHash, g.LastPollAt, now, interval); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		} else if !ok {
+			// Another poll landed in between: this one came too fast.
+			result = errSlowDown
+		}
+		return result
+	}
+
+	// Approved: this request takes it, or another one did.
+	if ok, err := p.devices.UseDeviceGrant(ctx, deviceHash); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	} else if !ok {
+		return fosite.ErrInvalidGrant.WithHint("The device code has already been used.")
+	}
+	u, err := p.users.Lookup(g.Username)
+	if errors.Is(err, users.ErrUserNotFound) || (err == nil && u.Disabled) {
+		return fosite.ErrInvalidGrant.WithHint("The user no longer exists or is disabled.")
+	} else if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	for _, s := range g.Scopes {
+		ar.GrantScope(s)
+	}
+	for _, a := range g.Audience {
+		ar.GrantAudience(a)
+	}
+	ar.SetRequestedScopes(g.Scopes)
+	ar.SetRequestedAudience(g.Audience)
+	sess, ok := ar.GetSession().(*openid.DefaultSession)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("device: unexpected session type")
+	}
+	login := &store.LoginSession{Username: u.Username, AuthTime: g.AuthTime.UTC().Truncate(time.Second), AMR: g.AMR}
+	full, err := p.newSession(ctx, client, u, login, ar.GetGrantedScopes(), g.RequestedAt.UTC().Truncate(time.Second))
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	sess.Claims, sess.Headers, sess.Subject, sess.Username = full.Claims, full.Headers, full.Subject, full.Username
+	issued := time.Now().UTC() // fosite's own expiry checks read the system clock
+	sess.SetExpiresAt(fosite.AccessToken, issued.Add(h.lifespan(ctx, client, fosite.AccessToken)).Round(time.Second))
+	if h.issuesRefreshToken(ctx, ar) {
+		sess.SetExpiresAt(fosite.RefreshToken, issued.Add(h.lifespan(ctx, client, fosite.RefreshToken)).Round(time.Second))
+	}
+	// The token request's own parameters mean nothing to the ID token of
+	// this grant (no prompt, max_age or hint was asked on the device).
+	for _, k := range []string{"prompt", "max_age", "id_token_hint", "acr_values", "nonce"} {
+		form.Del(k)
+	}
+	p.log.Info("device grant redeemed", zap.String("client_id", client.GetID()), zap.String("username", u.Username))
+	return nil
+}
+
+// lifespan returns the client's lifespan of a token type for this grant.
+func (h *deviceGrantHandler) lifespan(ctx context.Context, c *clients.Client, tt fosite.TokenType) time.Duration {
+	var fallback time.Duration
+	switch tt {
+	case fosite.AccessToken:
+		fallback = h.config.GetAccessTokenLifespan(ctx)
+	case fosite.RefreshToken:
+		fallback = h.config.GetRefreshTokenLifespan(ctx)
+	case fosite.IDToken:
+		fallback = h.config.GetIDTokenLifespan(ctx)
+	}
+	return c.GetEffectiveLifespan(fosite.GrantType(clients.GrantDeviceCode), tt, fallback)
+}
+
+// issuesRefreshToken: with offline_access (or offline) granted, to a client
+// allowed the refresh_token grant.
+func (h *deviceGrantHandler) issuesRefreshToken(ctx context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetClient().GetGrantTypes().Has(clients.GrantRefreshToken) &&
+		ar.GetGrantedScopes().HasOneOf(h.config.GetRefreshTokenScopes(ctx)...)
+}
+
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler: the
+// access token, the refresh token (with offline_access) in one transaction,
+// and the ID token (with openid).
+func (h *deviceGrantHandler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	client, ok := ar.GetClient().(*clients.Client)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("device: unexpected client type")
+	}
+	access, accessSig, err := h.tokens.GenerateAccessToken(ctx, ar)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	var refresh, refreshSig string
+	if h.issuesRefreshToken(ctx, ar) {
+		if refresh, refreshSig, err = h.tokens.GenerateRefreshToken(ctx, ar); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	st := h.p.storage
+	txCtx, err := st.BeginTX(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	err = st.CreateAccessTokenSession(txCtx, accessSig, ar.Sanitize([]string{}))
+	if err == nil && refreshSig != "" {
+		err = st.CreateRefreshTokenSession(txCtx, refreshSig, accessSig, ar.Sanitize([]string{}))
+	}
+	if err == nil {
+		err = st.Commit(txCtx)
+	}
+	if err != nil {
+		_ = st.Rollback(txCtx)
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	resp.SetAccessToken(access)
+	resp.SetTokenType("bearer")
+	resp.SetExpiresIn(time.Until(ar.GetSession().GetExpiresAt(fosite.AccessToken)).Round(time.Second))
+	resp.SetScopes(ar.GetGrantedScopes())
+	if refresh != "" {
+		resp.SetExtra("refresh_token", refresh)
+	}
+	if ar.GetGrantedScopes().Has("openid") {
+		sess, ok := ar.GetSession().(openid.Session)
+		if !ok {
+			return fosite.ErrServerError.WithDebug("device: unexpected session type")
+		}
+		sess.IDTokenClaims().AccessTokenHash = h.idTokens.GetAccessTokenHash(ctx, ar, resp)
+		if err := h.idTokens.IssueExplicitIDToken(ctx, h.lifespan(ctx, client, fosite.IDToken), ar, resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
