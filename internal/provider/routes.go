@@ -65,7 +65,7 @@ func (p *Provider) routes() []route {
 		{pathPAR, post, p.servePAR, oauth("pushed authorization request")},
 		{pathEndSession, getPost, p.serveEndSession, page("method.logout")},
 		{pathDeviceAuthorization, post, p.serveDeviceAuthorization, oauth("device authorization")}, // device.go
-		{pages.PathDevice, getPost, p.pages.ServeDevice, page("method.device")},                     // device.go
+		{pages.PathDevice, getPost, p.pages.ServeDevice, page("method.device")},                    // device.go
 		{pages.PathLogin, getPost, p.pages.ServeLogin, page("method.login")},
 		{pages.PathConsent, post, p.pages.ServeConsent, p.pages.ServeFormOnly},
 		{pages.PathLogout, getPost, p.pages.ServeLogout, page("method.logout")},
