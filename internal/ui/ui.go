@@ -231,7 +231,7 @@ func (p *Pages) templates(loc *i18n.Localizer) (map[string]*template.Template, e
 var scriptMessageIDs = []string{
 	"passkey.cancelled", "passkey.exists", "passkey.insecure", "passkey.unsupported_device",
 	"passkey.unreachable", "passkey.failed", "passkey.unsupported_browser", "passkey.refused",
-	"passkey.confirm_remove", "passkey.unnamed",
+	"passkey.confirm_remove", "passkey.unnamed", "passkey.none_login", "passkey.none_2fa",
 }
 
 // render executes page's template into memory.

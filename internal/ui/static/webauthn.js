@@ -194,12 +194,12 @@
   function noPasskey(kind) {
     var site = window.location.hostname;
     if (kind === 'login') {
-      return 'No passkey was used. If this device has no passkey for ' + site +
+      return text('passkey.none_login', 'No passkey was used. If this device has no passkey for {site}' +
         ', sign in with your username and password instead (you can add a passkey in your account settings). ' +
-        'If you closed the prompt, try again.';
+        'If you closed the prompt, try again.', { site: site });
     }
-    return 'No passkey was used. If this device has none of your passkeys for ' + site +
-      ', use a device that has one, or another way to confirm it is you. If you closed the prompt, try again.';
+    return text('passkey.none_2fa', 'No passkey was used. If this device has none of your passkeys for {site}' +
+      ', use a device that has one, or another way to confirm it is you. If you closed the prompt, try again.', { site: site });
   }
 
   function explain(err, kind) {
@@ -211,7 +211,7 @@
         if (kind === 'login' || kind === '2fa') {
           return noPasskey(kind);
         }
-        return 'The passkey prompt was closed or timed out. Try again when you are ready.';
+        return text('passkey.cancelled', 'The passkey prompt was closed or timed out. Try again when you are ready.');
       case 'AbortError':
         return text('passkey.cancelled', 'The passkey prompt was closed or timed out. Try again when you are ready.');
       case 'InvalidStateError':
