@@ -47,11 +47,9 @@ func (p *Pages) RenderFailure(w http.ResponseWriter, r *http.Request, err error,
 	p.RenderError(w, r, http.StatusInternalServerError, "error.heading", desc, "server_error")
 }
 
-// What a person (or a passkey script) is told while the database is down.
-const (
-	unavailableText = "The sign-in service cannot reach its database right now. Please try again in a moment."
-	retryAfter      = "5" // seconds
-)
+// retryAfter is the Retry-After (seconds) sent while the database is down;
+// the text is the message error.unavailable_desc.
+const retryAfter = "5"
 
 // RenderLogin shows the login page for an authorization request; msg is a
 // message ID (or text) shown as the error.
