@@ -162,7 +162,8 @@ type Handler struct {
 	// Default 30 days (720h); a negative value hides the checkbox.
 	RememberMeLifespan caddy.Duration `json:"remember_me_lifespan,omitempty"`
 	// TemplatesDir holds page templates that replace the embedded ones
-	// (layout.html, login.html, consent.html, …) for branding.
+	// (layout.html, login.html, consent.html, …) for branding, and message
+	// catalogues (locales/<lang>.toml) that add or override languages.
 	TemplatesDir string `json:"templates_dir,omitempty"`
 
 	// Lifespans are named token lifespans (Authelia's

@@ -14,23 +14,23 @@ import (
 
 // ServeConsent takes the consent page's decision and finishes the request.
 func (p *Pages) ServeConsent(w http.ResponseWriter, r *http.Request) {
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
+	if !p.formOK(w, r, "retry.sign_in") {
 		return
 	}
 	decision := r.PostForm.Get("decision")
 	if decision != "allow" && decision != "deny" {
-		p.RenderError(w, http.StatusBadRequest, "Unknown choice", "The consent form was incomplete. Go back to the application and try again.", "invalid_request")
+		p.RenderError(w, r, http.StatusBadRequest, "error.unknown_choice", "error.consent_form_incomplete", "invalid_request")
 		return
 	}
 	ar, ok := p.resume(r, r.PostForm.Get("return_to"))
 	if !ok {
-		p.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The consent form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+		p.RenderError(w, r, http.StatusBadRequest, "error.link_invalid", "error.consent_form_invalid", "invalid_request")
 		return
 	}
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
+		p.RenderFailure(w, r, err, "failure.read_session")
 		return
 	}
 	p.authorize(w, ar, Flow{Login: login, Decision: decision, Remember: r.PostForm.Get("remember") != ""})

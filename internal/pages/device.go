@@ -25,34 +25,34 @@ func (p *Pages) ServeDevice(w http.ResponseWriter, r *http.Request) {
 		p.RenderDevice(w, r, http.StatusOK, r.URL.Query().Get("user_code"), "")
 		return
 	}
-	if !p.formOK(w, r, "Reload the page and enter the code again.") {
+	if !p.formOK(w, r, "retry.device") {
 		return
 	}
 	next, _ := p.resume(r, p.authorizePath+"?"+url.Values{"user_code": {r.PostForm.Get("user_code")}}.Encode())
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
+		p.RenderFailure(w, r, err, "failure.read_session")
 		return
 	}
 	p.authorize(w, next, Flow{Login: login})
 }
 
-// RenderDevice shows the user-code form with a code and a message (msg
-// empty: none).
+// RenderDevice shows the user-code form with a code and a message (msg, a
+// message ID; empty: none).
 func (p *Pages) RenderDevice(w http.ResponseWriter, r *http.Request, status int, userCode, msg string) {
 	if len(userCode) > 32 {
 		userCode = "" // not one of ours; do not echo a long string
 	}
-	p.Render(w, status, ui.DevicePage{
+	p.Render(w, r, status, ui.DevicePage{
 		Action:    p.base + PathDevice,
 		CSRFToken: p.CSRFToken(w, r),
 		UserCode:  userCode,
-		Error:     msg,
+		Error:     p.Localizer(r).T(msg),
 	})
 }
 
 // RenderDeviceDone tells the user their decision reached the device.
-func (p *Pages) RenderDeviceDone(w http.ResponseWriter, c *clients.Client, approved bool) {
-	p.Render(w, http.StatusOK, ui.DevicePage{Done: true, Approved: approved, ClientName: c.DisplayName()})
+func (p *Pages) RenderDeviceDone(w http.ResponseWriter, r *http.Request, c *clients.Client, approved bool) {
+	p.Render(w, r, http.StatusOK, ui.DevicePage{Done: true, Approved: approved, ClientName: c.DisplayName()})
 }

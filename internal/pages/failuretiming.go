@@ -46,7 +46,7 @@ func (p *Pages) PadFailure(begin time.Time, genuine bool) {
 
 // renderDirectoryUnavailable answers a sign-in while the user directory
 // cannot be reached: 503 and a page asking to try again later.
-func (p *Pages) renderDirectoryUnavailable(w http.ResponseWriter) {
+func (p *Pages) renderDirectoryUnavailable(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", retryAfter)
-	p.RenderError(w, http.StatusServiceUnavailable, "Temporarily unavailable", "The sign-in service cannot reach the user directory right now. Please try again in a moment.", "temporarily_unavailable")
+	p.RenderError(w, r, http.StatusServiceUnavailable, "error.unavailable", "error.directory_unavailable_desc", "temporarily_unavailable")
 }

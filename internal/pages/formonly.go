@@ -18,5 +18,5 @@ func (p *Pages) ServeFormOnly(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p.base+PathSettings, http.StatusSeeOther)
 		return
 	}
-	p.RenderError(w, http.StatusMethodNotAllowed, "Nothing to see here", "This address only accepts a form.", "")
+	p.RenderError(w, r, http.StatusMethodNotAllowed, "error.nothing_here", "method.form", "")
 }

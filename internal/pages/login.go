@@ -25,7 +25,7 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		p.RenderLogin(w, r, http.StatusOK, nil, returnTo, "", "")
 		return
 	}
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
+	if !p.formOK(w, r, "retry.sign_in") {
 		return
 	}
 	returnTo := r.PostForm.Get("return_to")
@@ -34,7 +34,7 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		ok = true
 	}
 	if returnTo != "" && !ok {
-		p.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+		p.RenderError(w, r, http.StatusBadRequest, "error.link_invalid", "error.login_form_invalid", "invalid_request")
 		return
 	}
 	var client *clients.Client
@@ -56,7 +56,7 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		// Not a failed attempt: nothing is recorded, and the person is
 		// told to come back rather than that the password was wrong.
 		p.log.Warn("user directory unavailable", zap.Error(err))
-		p.renderDirectoryUnavailable(w)
+		p.renderDirectoryUnavailable(w, r)
 		return
 	}
 	if banned == nil && !errors.Is(err, users.ErrInvalidCredentials) && err != nil {
@@ -76,13 +76,13 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 			p.reportSignIn(r, telemetry.MethodPassword, telemetry.ResultFailure, username, client)
 		}
 		p.PadFailure(begin, banned == nil)
-		p.RenderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "Incorrect username or password.")
+		p.RenderLogin(w, r, http.StatusUnauthorized, client, returnTo, username, "login.error_credentials")
 		return
 	}
 	login, err := p.startLogin(w, r, user.Username, []string{"pwd"}, r.PostForm.Get("remember_me") != "" && p.rememberMeTTL > 0)
 	if err != nil {
 		p.log.Error("creating login session", zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not save your session. Please try again.")
+		p.RenderFailure(w, r, err, "failure.save_session")
 		return
 	}
 	p.log.Info("login succeeded", zap.String("username", user.Username))

@@ -23,9 +23,9 @@ func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 				page.UserName = u.DisplayName()
 			}
 		}
-		p.Render(w, http.StatusOK, page)
+		p.Render(w, r, http.StatusOK, page)
 	case http.MethodPost:
-		if !p.formOK(w, r, "Reload the page and try again.") {
+		if !p.formOK(w, r, "retry.reload") {
 			return
 		}
 		allDevices := r.PostForm.Get("all_devices") != ""
@@ -44,6 +44,6 @@ func (p *Pages) ServeLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		page := ui.LogoutPage{Action: p.base + PathLogout, Done: true}
 		page.FrontchannelURLs, page.FrameOrigins = p.FrontchannelFrames(ended)
-		p.Render(w, http.StatusOK, page)
+		p.Render(w, r, http.StatusOK, page)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/i18n"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
@@ -146,11 +147,11 @@ func (p *Pages) passkeyCeremony(handler func(http.ResponseWriter, *http.Request,
 		webauthnHeaders(w)
 		keys, err := newPasskeys(p)
 		if err != nil {
-			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", "Passkeys need the sign-in service to be reached by a host name, not an IP address.")
+			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", p.Localizer(r).T("passkey_api.ip_address"))
 			return
 		}
 		if r.Method == http.MethodPost && !p.CheckCSRF(r, r.Header.Get("X-CSRF-Token")) {
-			webauthnError(w, http.StatusForbidden, "invalid_csrf_token", "The request did not come from this site's page, or the page is stale. Reload it and try again.")
+			webauthnError(w, http.StatusForbidden, "invalid_csrf_token", p.Localizer(r).T("passkey_api.csrf"))
 			return
 		}
 		handler(w, r, keys)
@@ -168,14 +169,15 @@ func webauthnError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
-// webauthnFailure is RenderFailure for the passkey scripts' JSON.
-func webauthnFailure(w http.ResponseWriter, err error, desc string) {
+// webauthnFailure is RenderFailure for the passkey scripts' JSON; desc is
+// a message ID (package i18n).
+func webauthnFailure(w http.ResponseWriter, loc *i18n.Localizer, err error, desc string) {
 	if errors.Is(err, store.ErrUnavailable) {
 		w.Header().Set("Retry-After", retryAfter)
-		webauthnError(w, http.StatusServiceUnavailable, "temporarily_unavailable", unavailableText)
+		webauthnError(w, http.StatusServiceUnavailable, "temporarily_unavailable", loc.T("error.unavailable_desc"))
 		return
 	}
-	webauthnError(w, http.StatusInternalServerError, "server_error", desc)
+	webauthnError(w, http.StatusInternalServerError, "server_error", loc.T(desc))
 }
 
 var webauthnOK = map[string]any{"ok": true}
@@ -235,15 +237,15 @@ func (p *Pages) passkeySession(w http.ResponseWriter, r *http.Request) (*store.L
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		webauthnFailure(w, err, "The sign-in service could not read your session. Please try again.")
+		webauthnFailure(w, p.Localizer(r), err, "failure.read_session")
 		return nil, false
 	}
 	if login == nil {
-		webauthnError(w, http.StatusUnauthorized, "login_required", "You are not signed in.")
+		webauthnError(w, http.StatusUnauthorized, "login_required", p.Localizer(r).T("logout.not_signed_in"))
 		return nil, false
 	}
 	if u, err := p.users.Lookup(login.Username); err != nil || u.Disabled {
-		webauthnError(w, http.StatusUnauthorized, "login_required", "Please sign in again.")
+		webauthnError(w, http.StatusUnauthorized, "login_required", p.Localizer(r).T("login.error_again"))
 		return nil, false
 	}
 	return login, true
@@ -255,7 +257,7 @@ func (p *Pages) passkeySession(w http.ResponseWriter, r *http.Request) (*store.L
 // a stolen password alone cannot add a passkey and then sign in with it.
 func (p *Pages) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *store.LoginSession) bool {
 	if p.now().Sub(login.AuthTime) > passkeyReauthWindow {
-		webauthnError(w, http.StatusUnauthorized, "login_required", "Please sign in again to change your passkeys.")
+		webauthnError(w, http.StatusUnauthorized, "login_required", p.Localizer(r).T("passkey_api.reauth"))
 		return false
 	}
 	if authn.IsTwoFactor(login.AMR) {
@@ -264,11 +266,11 @@ func (p *Pages) passkeyStepUp(w http.ResponseWriter, r *http.Request, login *sto
 	has, err := p.db.WebAuthnUserHasSecondFactor(r.Context(), login.Username)
 	if err != nil {
 		p.log.Error("checking second factors", zap.String("username", login.Username), zap.Error(err))
-		webauthnFailure(w, err, "The sign-in service could not check your second factors. Please try again.")
+		webauthnFailure(w, p.Localizer(r), err, "failure.check_factors")
 		return false
 	}
 	if has {
-		webauthnError(w, http.StatusUnauthorized, "login_required", "Confirm it's you with your second factor first, then try again.")
+		webauthnError(w, http.StatusUnauthorized, "login_required", p.Localizer(r).T("passkey_api.step_up"))
 		return false
 	}
 	return true
@@ -284,24 +286,24 @@ func (p *Pages) passkeyFailure(w http.ResponseWriter, r *http.Request, op, usern
 	switch {
 	case errors.Is(err, authn.ErrPasskeyCeremony):
 		p.log.Info("passkey ceremony rejected", fields...)
-		webauthnError(w, http.StatusBadRequest, "invalid_request", "The passkey prompt expired or was already answered. Try again.")
+		webauthnError(w, http.StatusBadRequest, "invalid_request", p.Localizer(r).T("passkey_api.expired"))
 	case errors.Is(err, authn.ErrPasskeyMalformed):
 		p.log.Info("passkey ceremony rejected", fields...)
-		webauthnError(w, http.StatusBadRequest, "invalid_request", "The browser's passkey answer could not be read.")
+		webauthnError(w, http.StatusBadRequest, "invalid_request", p.Localizer(r).T("passkey_api.unreadable"))
 	case errors.Is(err, authn.ErrPasskeyExists):
 		p.log.Info("passkey ceremony rejected", fields...)
-		webauthnError(w, http.StatusConflict, "invalid_request", "This passkey is already registered.")
+		webauthnError(w, http.StatusConflict, "invalid_request", p.Localizer(r).T("passkey_api.registered"))
 	case errors.Is(err, authn.ErrPasskeyCloned):
 		p.log.Warn("passkey refused: possibly cloned authenticator", fields...)
-		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
+		webauthnError(w, http.StatusUnauthorized, "access_denied", p.Localizer(r).T("passkey_api.rejected"))
 	case errors.Is(err, authn.ErrPasskeyRefused):
 		p.log.Info("passkey refused", fields...)
-		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
+		webauthnError(w, http.StatusUnauthorized, "access_denied", p.Localizer(r).T("passkey_api.rejected"))
 	case errors.Is(err, authn.ErrNoPasskeys):
-		webauthnError(w, http.StatusBadRequest, "invalid_request", "You have no passkey registered.")
+		webauthnError(w, http.StatusBadRequest, "invalid_request", p.Localizer(r).T("passkey_api.none"))
 	default:
 		p.log.Error("passkey ceremony failed", fields...)
-		webauthnFailure(w, err, "The sign-in service could not complete the passkey step. Please try again.")
+		webauthnFailure(w, p.Localizer(r), err, "failure.passkey_step")
 	}
 }
 
@@ -329,14 +331,14 @@ func (p *Pages) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, keys 
 	if u, err := p.users.Lookup(res.Username); err != nil || u.Disabled {
 		p.log.Info("passkey login refused: unknown or disabled user", zap.String("username", res.Username))
 		p.reportSignIn(r, telemetry.MethodPasskey, telemetry.ResultFailure, res.Username, nil)
-		webauthnError(w, http.StatusUnauthorized, "access_denied", "This passkey was not accepted.")
+		webauthnError(w, http.StatusUnauthorized, "access_denied", p.Localizer(r).T("passkey_api.rejected"))
 		return
 	}
 	// The login page's "Keep me signed in" travels as ?remember_me=1.
 	rememberMe := r.URL.Query().Get("remember_me") == "1" && p.rememberMeTTL > 0
 	if _, err := p.startLogin(w, r, res.Username, []string{"hwk", "user", "mfa"}, rememberMe); err != nil {
 		p.log.Error("creating login session", zap.Error(err))
-		webauthnFailure(w, err, "The sign-in service could not save your session. Please try again.")
+		webauthnFailure(w, p.Localizer(r), err, "failure.save_session")
 		return
 	}
 	p.log.Info("login succeeded", zap.String("username", res.Username), zap.String("method", "passkey"))
@@ -372,7 +374,7 @@ func (p *Pages) passkey2FAFinish(w http.ResponseWriter, r *http.Request, keys *a
 	s := withFactor(*login, "hwk", p.now()) // as for the other second factors
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
-		webauthnFailure(w, err, "The sign-in service could not save your session. Please try again.")
+		webauthnFailure(w, p.Localizer(r), err, "failure.save_session")
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", "hwk"))
@@ -492,7 +494,7 @@ func (p *Pages) passkeyDelete(w http.ResponseWriter, r *http.Request, keys *auth
 	}
 	err := keys.Delete(r.Context(), login.Username, req.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		webauthnError(w, http.StatusNotFound, "not_found", "You have no such passkey.")
+		webauthnError(w, http.StatusNotFound, "not_found", p.Localizer(r).T("passkey_api.no_such"))
 		return
 	} else if err != nil {
 		p.passkeyFailure(w, r, "delete", login.Username, err)

@@ -24,23 +24,23 @@ func (p *Pages) passwordChanger() users.PasswordChanger {
 func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, f pageForm) {
 	pc := p.passwordChanger()
 	if pc == nil {
-		p.renderSettings(w, r, f.user, "", "Changing the password is not possible here.")
+		p.renderSettings(w, r, f.user, "", "settings.password_unavailable")
 		return
 	}
 	current := r.PostForm.Get("current_password")
 	next := r.PostForm.Get("new_password")
 	if next == "" || next != r.PostForm.Get("new_password_confirm") {
-		p.renderSettings(w, r, f.user, "", "The new password and its confirmation must be the same, and not empty.")
+		p.renderSettings(w, r, f.user, "", "settings.password_mismatch")
 		return
 	}
 	if next == current {
-		p.renderSettings(w, r, f.user, "", "The new password must differ from the current one.")
+		p.renderSettings(w, r, f.user, "", "settings.password_same")
 		return
 	}
 	username := f.user.Username
 	ctx, now, ip := r.Context(), p.now(), p.ClientIP(r)
 	begin := time.Now()
-	const wrong = "The current password is not correct."
+	const wrong = "settings.password_wrong"
 	if banned := p.regulator.Check(ctx, username, ip, now); banned != nil {
 		p.LogBan(banned, username, ip)
 		p.PadFailure(begin, false)
@@ -51,7 +51,7 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, f pageFor
 	switch {
 	case errors.Is(err, users.ErrUnavailable):
 		p.log.Warn("user directory unavailable", zap.Error(err))
-		p.renderDirectoryUnavailable(w)
+		p.renderDirectoryUnavailable(w, r)
 	case errors.Is(err, users.ErrInvalidCredentials):
 		if regErr := p.regulator.Record(ctx, username, ip, "password", false, now); regErr != nil {
 			p.log.Error("recording attempt", zap.Error(regErr))
@@ -61,15 +61,15 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, f pageFor
 		p.renderSettings(w, r, f.user, "", wrong)
 	case errors.Is(err, users.ErrPasswordRejected):
 		p.log.Info("password change refused by policy", zap.String("username", username), zap.Error(err))
-		p.renderSettings(w, r, f.user, "", "The new password was refused by the password policy. Choose a longer or different one.")
+		p.renderSettings(w, r, f.user, "", "settings.password_rejected")
 	case err != nil:
 		p.log.Error("changing password", zap.String("username", username), zap.Error(err))
-		p.RenderFailure(w, err, "The password could not be changed. Please try again later.")
+		p.RenderFailure(w, r, err, "settings.password_failed")
 	default:
 		if regErr := p.regulator.Record(ctx, username, ip, "password", true, now); regErr != nil {
 			p.log.Error("recording attempt", zap.Error(regErr))
 		}
 		p.log.Info("password changed", zap.String("username", username), zap.String("remote_ip", ip))
-		p.renderSettings(w, r, f.user, "Your password was changed.", "")
+		p.renderSettings(w, r, f.user, "settings.password_changed", "")
 	}
 }

@@ -44,7 +44,7 @@ func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clie
 	enrolled, err := p.totp.Enrolled(ctx, u.Username)
 	if err != nil {
 		p.log.Error("checking authenticator enrolment", zap.String("username", u.Username), zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not check your second factor. Please try again.")
+		p.RenderFailure(w, r, err, "failure.check_factor")
 		return
 	}
 	passkeys := p.hasPasskeys(ctx, u.Username)
@@ -61,7 +61,7 @@ func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clie
 		Passkeys:       passkeys,
 		WebAuthnBase:   p.base + PathWebAuthn,
 		ContinueAction: p.base + PathContinue,
-		Error:          msg,
+		Error:          p.Localizer(r).T(msg),
 	}
 	if c != nil {
 		page.ClientName = c.DisplayName()
@@ -70,7 +70,7 @@ func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clie
 	if msg != "" {
 		status = http.StatusUnauthorized
 	}
-	p.Render(w, status, page)
+	p.Render(w, r, status, page)
 }
 
 // renderTOTPEnroll creates a new (unconfirmed) authenticator secret and shows
@@ -79,7 +79,7 @@ func (p *Pages) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *clie
 	e, err := p.totp.Enroll(r.Context(), u.Username)
 	if err != nil {
 		p.log.Error("starting authenticator enrolment", zap.String("username", u.Username), zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not prepare an authenticator secret. Please try again.")
+		p.RenderFailure(w, r, err, "failure.totp_secret")
 		return
 	}
 	page := ui.TOTPEnrollPage{
@@ -89,13 +89,13 @@ func (p *Pages) renderTOTPEnroll(w http.ResponseWriter, r *http.Request, c *clie
 		Action:    p.base + PathTOTPEnroll,
 		CSRFToken: p.CSRFToken(w, r),
 		ReturnTo:  returnTo,
-		Error:     msg,
+		Error:     p.Localizer(r).T(msg),
 	}
 	if c != nil {
 		page.ClientName = c.DisplayName()
 	}
 	p.enrollExtras(&page, e) // totp_retry.go
-	p.Render(w, http.StatusOK, page)
+	p.Render(w, r, http.StatusOK, page)
 }
 
 // pageForm is a checked POST from one of our pages: CSRF verified, the
@@ -113,14 +113,14 @@ type pageForm struct {
 // It writes the error page and returns false when the form is not usable.
 func (p *Pages) readPageForm(w http.ResponseWriter, r *http.Request) (pageForm, bool) {
 	var f pageForm
-	if !p.formOK(w, r, "Go back to the application and sign in again.") {
+	if !p.formOK(w, r, "retry.sign_in") {
 		return f, false
 	}
 	f.returnTo = r.PostForm.Get("return_to")
 	if f.returnTo != "" && f.returnTo != p.base+PathSettings {
 		next, ok := p.resume(r, f.returnTo)
 		if !ok {
-			p.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+			p.RenderError(w, r, http.StatusBadRequest, "error.link_invalid", "error.form_invalid", "invalid_request")
 			return f, false
 		}
 		f.next = next
@@ -129,21 +129,21 @@ func (p *Pages) readPageForm(w http.ResponseWriter, r *http.Request) (pageForm, 
 	login, err := p.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
+		p.RenderFailure(w, r, err, "failure.read_session")
 		return f, false
 	}
 	if login == nil {
-		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "Your session ended. Please sign in again.")
+		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "login.error_session_ended")
 		return f, false
 	}
 	u, err := p.users.Lookup(login.Username)
 	if errors.Is(err, users.ErrUnavailable) { // keep the session: the directory will be back
-		p.renderDirectoryUnavailable(w)
+		p.renderDirectoryUnavailable(w, r)
 		return f, false
 	}
 	if err != nil || u.Disabled {
 		_ = p.EndLogin(w, r)
-		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "Please sign in again.")
+		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "login.error_again")
 		return f, false
 	}
 	f.login, f.user = login, u
@@ -160,7 +160,7 @@ func (p *Pages) ServeSecondFactor(w http.ResponseWriter, r *http.Request) {
 	if err := p.regulator.Check(ctx, f.user.Username, ip, now); err != nil {
 		p.LogBan(err, f.user.Username, ip)
 		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultBanned, f.user.Username, f.client)
-		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "That code is not valid.")
+		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "second_factor.error_code")
 		return
 	}
 	err := p.totp.Verify(ctx, f.user.Username, r.PostForm.Get("code"), now)
@@ -173,7 +173,7 @@ func (p *Pages) ServeSecondFactor(w http.ResponseWriter, r *http.Request) {
 		}
 		p.log.Info("second factor failed", zap.String("username", f.user.Username), zap.String("remote_ip", ip))
 		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultFailure, f.user.Username, f.client)
-		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "That code is not valid.")
+		p.SecondFactorStep(w, r, f.client, f.user, f.returnTo, "second_factor.error_code")
 		return
 	}
 	p.completeFactor(w, r, f, "otp")
@@ -194,7 +194,7 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 	if err := p.regulator.Check(ctx, f.user.Username, ip, now); err != nil {
 		p.LogBan(err, f.user.Username, ip)
 		p.reportSecondFactor(r, telemetry.MethodTOTP, telemetry.ResultBanned, f.user.Username, f.client)
-		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "That code is not valid. A new key is shown: scan it again.")
+		p.renderTOTPEnroll(w, r, f.client, f.user, f.returnTo, "totp_enroll.error_code")
 		return
 	}
 	err := p.totp.Confirm(ctx, f.user.Username, r.PostForm.Get("code"), now)
@@ -216,7 +216,7 @@ func (p *Pages) completeFactor(w http.ResponseWriter, r *http.Request, f pageFor
 	s := withFactor(*f.login, method, p.now())
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
-		p.RenderFailure(w, err, "The sign-in service could not save your session. Please try again.")
+		p.RenderFailure(w, r, err, "failure.save_session")
 		return
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))
@@ -255,7 +255,7 @@ func (p *Pages) ServeContinue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.now().Sub(f.login.AuthTime) > freshWindow {
-		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "Please sign in again.")
+		p.RenderLogin(w, r, http.StatusOK, f.client, f.returnTo, "", "login.error_again")
 		return
 	}
 	p.continueAfterAuth(w, r, f, f.login)

@@ -170,15 +170,16 @@ func (p *Pages) CheckCSRF(r *http.Request, token string) bool {
 }
 
 // formOK parses a POST from one of our pages and checks its CSRF token,
-// writing the error page when either fails. retry tells the user what to do
-// about a stale form.
+// writing the error page when either fails. retry (a message ID) tells the
+// user what to do about a stale form.
 func (p *Pages) formOK(w http.ResponseWriter, r *http.Request, retry string) bool {
 	if err := r.ParseForm(); err != nil {
-		p.RenderError(w, http.StatusBadRequest, "The form could not be read", "It was malformed or too large. Go back and try again.", "invalid_request")
+		p.RenderError(w, r, http.StatusBadRequest, "error.form_unreadable", "error.form_unreadable_desc", "invalid_request")
 		return false
 	}
 	if !p.CheckCSRF(r, r.PostForm.Get("csrf_token")) {
-		p.RenderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. "+retry, "")
+		loc := p.Localizer(r)
+		p.RenderError(w, r, http.StatusForbidden, "error.session_changed", loc.T("error.form_stale")+" "+loc.T(retry), "")
 		return false
 	}
 	return true

@@ -25,7 +25,7 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		u, err := p.users.Lookup(login.Username)
 		if errors.Is(err, users.ErrUnavailable) {
-			p.renderDirectoryUnavailable(w)
+			p.renderDirectoryUnavailable(w, r)
 			return
 		}
 		if err != nil || u.Disabled {
@@ -55,7 +55,7 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		if p.now().Sub(f.login.AuthTime) > 10*time.Minute {
 			_ = p.EndLogin(w, r)
-			p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "Please sign in again to change your second factors.")
+			p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "login.error_reauth")
 			return
 		}
 		if action == "totp-enroll" {
@@ -64,34 +64,34 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := p.totp.Remove(ctx, f.user.Username); err != nil {
 			p.log.Error("removing authenticator", zap.Error(err))
-			p.renderSettings(w, r, f.user, "", "The authenticator app could not be removed.")
+			p.renderSettings(w, r, f.user, "", "settings.totp_remove_failed")
 			return
 		}
 		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
-		p.renderSettings(w, r, f.user, "The authenticator app was removed.", "")
+		p.renderSettings(w, r, f.user, "settings.totp_removed", "")
 	case "password-change":
 		p.changePassword(w, r, f) // password.go
 	case "consent-revoke":
 		clientID := r.PostForm.Get("client_id")
 		if err := p.db.DeleteConsent(ctx, f.user.Username, clientID); err != nil {
 			p.log.Error("revoking consent", zap.Error(err))
-			p.renderSettings(w, r, f.user, "", "The consent could not be revoked.")
+			p.renderSettings(w, r, f.user, "", "settings.consent_revoke_failed")
 			return
 		}
 		p.log.Info("consent revoked", zap.String("username", f.user.Username), zap.String("client_id", clientID))
 		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentRevoked, User: f.user.Username, Client: clientID, IP: p.ClientIP(r), Actor: "user"})
-		p.renderSettings(w, r, f.user, "The application will ask for your consent again.", "")
+		p.renderSettings(w, r, f.user, "settings.consent_revoked", "")
 	default:
-		p.renderSettings(w, r, f.user, "", "Unknown action.")
+		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
 	}
 }
 
 func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.User, msg, errMsg string) {
-	ctx := r.Context()
+	ctx, loc := r.Context(), p.Localizer(r)
 	page := ui.SettingsPage{
 		UserName:     u.DisplayName(),
-		Message:      msg,
-		Error:        errMsg,
+		Message:      loc.T(msg),
+		Error:        loc.T(errMsg),
 		CSRFToken:    p.CSRFToken(w, r),
 		Action:       p.base + PathSettings,
 		WebAuthnBase: p.base + PathWebAuthn,
@@ -115,5 +115,5 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		}
 		page.Consents = append(page.Consents, item)
 	}
-	p.Render(w, http.StatusOK, page)
+	p.Render(w, r, http.StatusOK, page)
 }

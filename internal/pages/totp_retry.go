@@ -11,10 +11,10 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
-// What the enrolment page says after a wrong code.
+// What the enrolment page says after a wrong code (message IDs).
 const (
-	msgTOTPRetrySameKey = "That code is not valid. Your app already has the right key: enter the newest code it shows (and check that the phone's clock is right)."
-	msgTOTPRetryNewKey  = "That code is not valid. A new key is shown: scan it again."
+	msgTOTPRetrySameKey = "totp_enroll.error_same_key"
+	msgTOTPRetryNewKey  = "totp_enroll.error_code"
 )
 
 // enrollExtras fills what renderTOTPEnroll's page needs besides the key:
@@ -46,11 +46,11 @@ func (p *Pages) retryTOTPEnroll(w http.ResponseWriter, r *http.Request, f pageFo
 		Action:    p.base + PathTOTPEnroll,
 		CSRFToken: p.CSRFToken(w, r),
 		ReturnTo:  f.returnTo,
-		Error:     msgTOTPRetrySameKey,
+		Error:     p.Localizer(r).T(msgTOTPRetrySameKey),
 	}
 	if f.client != nil {
 		page.ClientName = f.client.DisplayName()
 	}
 	p.enrollExtras(&page, e)
-	p.Render(w, http.StatusOK, page)
+	p.Render(w, r, http.StatusOK, page)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
+	"github.com/caddy-oidc/caddy-oidc/internal/i18n"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
 	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
@@ -26,7 +27,7 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.pages.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
+		p.pages.RenderFailure(w, r, err, "failure.read_session")
 		return
 	}
 	p.authorize(w, r, pages.Flow{Login: login})
@@ -76,6 +77,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		return
 	}
 	form := ar.GetRequestForm()
+	r = i18n.WithUILocales(r, form.Get("ui_locales")) // the pages speak the language the client asked for
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")
 	if promptNone && len(prompts) > 1 {
@@ -218,7 +220,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	p.tel.Metrics.Authorization(client.GetID(), telemetry.OutcomeOK)
 	if isOOB(ar) {
 		// A native app without a redirect URI: the user copies the code.
-		p.pages.Render(w, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
+		p.pages.Render(w, r, http.StatusOK, ui.CodePage{ClientName: client.DisplayName(), Code: resp.GetParameters().Get("code")})
 		return
 	}
 	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
@@ -363,17 +365,17 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		p.log.Info("authorization request rejected", fields...)
 	}
 	if ar == nil || !ar.IsRedirectURIValid() {
-		title, desc := "This sign-in link is not valid", rfc.HintField
+		title, desc := "error.link_invalid", rfc.HintField
 		if !knownRequestClient(ar) {
-			desc = "The application that sent you here is not registered with this sign-in service, or the link is damaged."
+			desc = "error.client_unknown"
 		} else if strings.Contains(rfc.HintField, "redirect") {
-			desc = "The application asked to send you back to an address that is not registered for it, so you are not being redirected. Whoever runs the application should check its redirect URI."
+			desc = "error.redirect_unknown"
 		}
-		p.pages.RenderError(w, http.StatusBadRequest, title, desc, rfc.ErrorField)
+		p.pages.RenderError(w, r, http.StatusBadRequest, title, desc, rfc.ErrorField)
 		return
 	}
 	if isOOB(ar) {
-		p.pages.RenderError(w, rfc.CodeField, "The sign-in did not complete", rfc.HintField, rfc.ErrorField)
+		p.pages.RenderError(w, r, rfc.CodeField, "error.not_completed", rfc.HintField, rfc.ErrorField)
 		return
 	}
 	prepareErrorResponseMode(ar) // formpost.go
@@ -414,15 +416,16 @@ func (p *Provider) denied(w http.ResponseWriter, r *http.Request, ar fosite.Auth
 	rec := &redirectRecorder{header: http.Header{}}
 	p.oauth2.WriteAuthorizeError(r.Context(), p.errorWriter(rec, ar), ar,
 		fosite.ErrAccessDenied.WithHint("The user is not allowed to use this client."))
+	loc := p.pages.Localizer(r)
 	page := ui.ErrorPage{
-		Title:       "You can't use " + c.DisplayName(),
-		Description: "Your account is not allowed to sign in to this application. If you think it should be, ask whoever runs this service.",
+		Title:       loc.T("error.denied", "Client", c.DisplayName()),
+		Description: loc.T("error.denied_desc"),
 		Code:        "access_denied",
 	}
 	if loc := rec.header.Get("Location"); loc != "" && rec.status >= 300 && rec.status < 400 {
 		page.ContinueURL = template.URL(loc) // our own redirect to a registered URI
 	}
-	p.pages.Render(w, http.StatusForbidden, page)
+	p.pages.Render(w, r, http.StatusForbidden, page)
 }
 
 // redirectRecorder captures the redirect fosite would send.

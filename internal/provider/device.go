@@ -266,10 +266,10 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 	if err := p.pages.Regulator().Check(ctx, "", ip, now); err != nil {
 		p.pages.LogBan(err, "", ip)
 		if !errors.Is(err, authn.ErrBanned) {
-			p.pages.RenderFailure(w, err, "The sign-in service could not check the code. Please try again.")
+			p.pages.RenderFailure(w, r, err, "failure.check_code")
 			return
 		}
-		p.pages.RenderDevice(w, r, http.StatusTooManyRequests, typed, "Too many wrong codes were entered from your network. Wait a few minutes and try again.")
+		p.pages.RenderDevice(w, r, http.StatusTooManyRequests, typed, "device.too_many")
 		return
 	}
 	fail := func(msg string) {
@@ -281,21 +281,21 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 	}
 	code, ok := normalizeUserCode(typed)
 	if !ok {
-		fail("That is not a valid code. Check the code your device shows and try again.")
+		fail("device.malformed")
 		return
 	}
 	userHash := p.deviceHash("user_code", code)
 	g, err := p.devices.GetDeviceGrantByUserCode(ctx, userHash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		fail("That code is not valid. Check the code your device shows and try again.")
+		fail("device.unknown")
 		return
 	case err != nil:
 		p.log.Error("reading device grant", zap.Error(err))
-		p.pages.RenderFailure(w, err, "The sign-in service could not check the code. Please try again.")
+		p.pages.RenderFailure(w, r, err, "failure.check_code")
 		return
 	case !now.Before(g.CodeExpiresAt):
-		fail("That code has expired. Start again on your device to get a new one.")
+		fail("device.code_expired")
 		return
 	case g.Status != store.DeviceStatusPending:
 		fail("That code has already been used. Start again on your device to get a new one.")
@@ -303,7 +303,7 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 	}
 	client := p.clients.Get(g.ClientID)
 	if client == nil {
-		p.pages.RenderError(w, http.StatusBadRequest, "This code is not valid", "The application that asked for this code is no longer registered.", "invalid_client")
+		p.pages.RenderError(w, r, http.StatusBadRequest, "device.code_invalid", "device.client_gone", "invalid_client")
 		return
 	}
 	returnTo := p.deviceReturnTo(client.GetID(), code)
@@ -330,8 +330,7 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 		if _, err := p.devices.DecideDeviceGrant(ctx, userHash, store.DeviceStatusDenied, login.Username, login.AuthTime, login.AMR, now); err != nil {
 			p.log.Error("recording the device grant decision", zap.Error(err))
 		}
-		p.pages.RenderError(w, http.StatusForbidden, "You can't use "+client.DisplayName(),
-			"Your account is not allowed to sign in to this application. If you think it should be, ask whoever runs this service.", "access_denied")
+		p.pages.RenderError(w, r, http.StatusForbidden, p.pages.Localizer(r).T("error.denied", "Client", client.DisplayName()), "error.denied_desc", "access_denied")
 		return
 	}
 	if !authn.Satisfies(login.AMR, level) {
@@ -348,7 +347,7 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 		p.log.Info("consent denied (device)", zap.String("client_id", client.GetID()), zap.String("username", user.Username))
 		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentDenied, User: user.Username, Client: client.GetID(), IP: ip, Scopes: g.Scopes})
 		if p.decideDevice(w, r, userHash, store.DeviceStatusDenied, login, now) {
-			p.pages.RenderDeviceDone(w, client, false)
+			p.pages.RenderDeviceDone(w, r, client, false)
 		}
 		return
 	}
@@ -360,7 +359,7 @@ func (p *Provider) deviceAuthorize(w http.ResponseWriter, r *http.Request, flow 
 		return
 	}
 	p.log.Info("device authorization granted", zap.String("client_id", client.GetID()), zap.String("username", user.Username), zap.Strings("scopes", g.Scopes))
-	p.pages.RenderDeviceDone(w, client, true)
+	p.pages.RenderDeviceDone(w, r, client, true)
 }
 
 // decideDevice records a decision and reports whether it was recorded. When
@@ -370,11 +369,11 @@ func (p *Provider) decideDevice(w http.ResponseWriter, r *http.Request, userHash
 	ok, err := p.devices.DecideDeviceGrant(r.Context(), userHash, status, login.Username, login.AuthTime, login.AMR, now)
 	if err != nil {
 		p.log.Error("recording the device grant decision", zap.Error(err))
-		p.pages.RenderFailure(w, err, "The sign-in service could not record your decision. Please try again.")
+		p.pages.RenderFailure(w, r, err, "failure.record_decision")
 		return false
 	}
 	if !ok {
-		p.pages.RenderDevice(w, r, http.StatusBadRequest, "", "That code expired or was used meanwhile. Start again on your device to get a new one.")
+		p.pages.RenderDevice(w, r, http.StatusBadRequest, "", "device.expired")
 	}
 	return ok
 }

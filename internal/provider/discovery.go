@@ -63,7 +63,8 @@ func (p *Provider) buildDiscovery(cfg Config) ([]byte, error) {
 	}
 	p.tokenDiscovery(doc)
 	p.jarDiscovery(doc)
-	logoutDiscovery(doc) // logout.go
+	logoutDiscovery(doc)                              // logout.go
+	doc["ui_locales_supported"] = p.pages.Languages() // the pages' languages (package i18n)
 	clients.AddAssertionMetadata(doc)
 	dpopDiscovery(doc) // dpop.go
 	return json.Marshal(doc)

@@ -55,7 +55,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	}
 	if err := r.ParseForm(); err != nil {
-		p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out request could not be read.", "invalid_request")
+		p.pages.RenderError(w, r, http.StatusBadRequest, "error.signout_link_invalid", "error.signout_unreadable", "invalid_request")
 		return
 	}
 	if r.Method == http.MethodPost && r.PostForm.Has("csrf_token") {
@@ -66,13 +66,13 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	req, err := p.parseEndSession(r.Form)
 	if err != nil {
 		p.log.Info("logout request rejected", zap.String("client_id", r.Form.Get("client_id")), zap.String("reason", err.Error()))
-		p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
+		p.pages.RenderError(w, r, http.StatusBadRequest, "error.signout_link_invalid", err.Error(), "invalid_request")
 		return
 	}
 	login, err := p.pages.CurrentLogin(r)
 	if err != nil {
 		p.log.Error("loading login session", zap.Error(err))
-		p.pages.RenderFailure(w, err, "The sign-in service could not read your session. Please try again.")
+		p.pages.RenderFailure(w, r, err, "failure.read_session")
 		return
 	}
 	if login == nil {
@@ -80,7 +80,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 			p.endSessionRedirect(w, r, req)
 			return
 		}
-		p.pages.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession})
+		p.pages.Render(w, r, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession})
 		return
 	}
 	if req.hintSubject != "" {
@@ -97,25 +97,25 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	if u, err := p.users.Lookup(login.Username); err == nil {
 		page.UserName = u.DisplayName()
 	}
-	p.pages.Render(w, http.StatusOK, page)
+	p.pages.Render(w, r, http.StatusOK, page)
 }
 
 // confirmEndSession handles the confirmation form: it ends the login
 // session, then redirects to the client or shows "signed out".
 func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 	if !p.pages.CheckCSRF(r, r.PostForm.Get("csrf_token")) {
-		p.pages.RenderError(w, http.StatusForbidden, "Your session changed", "The form was stale or did not come from this site. Reload the page and try again.", "")
+		p.pages.RenderError(w, r, http.StatusForbidden, "error.session_changed", "error.form_stale_reload", "")
 		return
 	}
 	req := &endSessionRequest{}
 	if returnTo := r.PostForm.Get("return_to"); returnTo != "" {
 		u, err := url.Parse(returnTo)
 		if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != p.base+pathEndSession || u.Fragment != "" {
-			p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", "The sign-out form pointed somewhere it should not. Go back to the application and try again.", "invalid_request")
+			p.pages.RenderError(w, r, http.StatusBadRequest, "error.signout_link_invalid", "error.signout_form_invalid", "invalid_request")
 			return
 		}
 		if req, err = p.parseEndSession(u.Query()); err != nil {
-			p.pages.RenderError(w, http.StatusBadRequest, "This sign-out link is not valid", err.Error(), "invalid_request")
+			p.pages.RenderError(w, r, http.StatusBadRequest, "error.signout_link_invalid", err.Error(), "invalid_request")
 			return
 		}
 	}
@@ -123,7 +123,7 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 	ended, err := p.pages.SignOut(w, r, false) // tells the clients (logout.go)
 	if err != nil {
 		p.log.Error("ending login session", zap.Error(err))
-		p.pages.RenderFailure(w, err, "The sign-in service could not end your session. Please try again.")
+		p.pages.RenderFailure(w, r, err, "failure.end_session")
 		return
 	}
 	fields := []zap.Field{zap.String("client_id", req.clientID())}
@@ -134,14 +134,14 @@ func (p *Provider) confirmEndSession(w http.ResponseWriter, r *http.Request) {
 	if login != nil {
 		p.tel.Audit.Record(r.Context(), telemetry.Event{Action: telemetry.ActionSignOut, User: login.Username, Client: p.knownClientID(req.clientID()), IP: p.pages.ClientIP(r), Actor: "user"})
 	}
-	if p.signedOutPage(w, req, ended) { // front-channel logout iframes (logout.go)
+	if p.signedOutPage(w, r, req, ended) { // front-channel logout iframes (logout.go)
 		return
 	}
 	if req.redirectURI != "" {
 		p.endSessionRedirect(w, r, req)
 		return
 	}
-	p.pages.Render(w, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession, Done: true})
+	p.pages.Render(w, r, http.StatusOK, ui.LogoutPage{Action: p.base + pathEndSession, Done: true})
 }
 
 // parseEndSession validates the parameters of a logout request.

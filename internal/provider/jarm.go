@@ -50,7 +50,7 @@ func (h *jarmHandler) write(ctx context.Context, rw http.ResponseWriter, ar fosi
 	rw.Header().Set("Pragma", "no-cache")
 	c, ok := ar.GetClient().(*clients.Client)
 	if !ok || !ar.IsRedirectURIValid() {
-		p.pages.RenderError(rw, http.StatusBadRequest, "This sign-in link is not valid", "The application or its redirect URI cannot be trusted.", "invalid_request")
+		p.pages.RenderError(rw, nil, http.StatusBadRequest, "error.link_invalid", "error.untrusted", "invalid_request") // no request here: English
 		return
 	}
 	now := p.now()
@@ -71,7 +71,7 @@ func (h *jarmHandler) write(ctx context.Context, rw http.ResponseWriter, ar fosi
 	}
 	if err != nil {
 		p.log.Error("signing a JARM response", zap.String("client_id", c.GetID()), zap.Error(err))
-		p.pages.RenderFailure(rw, err, "The sign-in service could not answer the application. Please try again.")
+		p.pages.RenderFailure(rw, nil, err, "failure.answer_app")
 		return
 	}
 	redir := *ar.GetRedirectURI()

@@ -125,7 +125,7 @@ func logoutDiscovery(doc map[string]any) {
 // loads them in hidden iframes, then continues by itself to the
 // post_logout_redirect_uri (with state), if there is one. It reports false
 // when there is nothing to load, and the caller redirects as usual.
-func (p *Provider) signedOutPage(w http.ResponseWriter, req *endSessionRequest, ended []store.EndedSession) bool {
+func (p *Provider) signedOutPage(w http.ResponseWriter, r *http.Request, req *endSessionRequest, ended []store.EndedSession) bool {
 	page := ui.LogoutPage{Action: p.base + pathEndSession, Done: true}
 	page.FrontchannelURLs, page.FrameOrigins = p.pages.FrontchannelFrames(ended)
 	if len(page.FrontchannelURLs) == 0 {
@@ -134,7 +134,7 @@ func (p *Provider) signedOutPage(w http.ResponseWriter, req *endSessionRequest, 
 	if req.redirectURI != "" {
 		page.ContinueURL = template.URL(req.redirectTarget()) //nolint:gosec // a registered post_logout_redirect_uri, validated by parseEndSession
 	}
-	p.pages.Render(w, http.StatusOK, page)
+	p.pages.Render(w, r, http.StatusOK, page)
 	return true
 }
 

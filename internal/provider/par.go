@@ -89,7 +89,7 @@ func (p *Provider) isPushedURI(uri string) bool {
 //     from the URL and was not pushed, so the browser goes nowhere.
 func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		p.pages.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid", "The sign-in request could not be read. Go back to the application and try again.", "invalid_request")
+		p.pages.RenderError(w, r, http.StatusBadRequest, "error.link_invalid", "error.request_unreadable", "invalid_request")
 		return false
 	}
 	uri := r.Form.Get("request_uri")
@@ -109,9 +109,7 @@ func (p *Provider) pushedRequestOnly(w http.ResponseWriter, r *http.Request) boo
 		return true
 	}
 	p.log.Info("authorization request rejected", zap.String("client_id", c.GetID()), zap.String("error", "invalid_request"), zap.String("hint", "the client must use a pushed authorization request"))
-	p.pages.RenderError(w, http.StatusBadRequest, "This sign-in link is not valid",
-		"The application must send its sign-in request to this service first (a pushed authorization request), and did not, so you are not being redirected.",
-		"invalid_request")
+	p.pages.RenderError(w, r, http.StatusBadRequest, "error.link_invalid", "error.par_required", "invalid_request")
 	return false
 }
 

@@ -40,8 +40,8 @@ type route struct {
 func (p *Provider) routes() []route {
 	get, post, getPost := []string{http.MethodGet, http.MethodHead}, []string{http.MethodPost}, []string{http.MethodGet, http.MethodPost}
 	page := func(desc string) http.HandlerFunc { // a readable 405 for people
-		return func(w http.ResponseWriter, _ *http.Request) {
-			p.pages.RenderError(w, http.StatusMethodNotAllowed, "Nothing to see here", desc, "")
+		return func(w http.ResponseWriter, r *http.Request) {
+			p.pages.RenderError(w, r, http.StatusMethodNotAllowed, "error.nothing_here", desc, "")
 		}
 	}
 	oauth := func(endpoint string) http.HandlerFunc { // an OAuth error for clients
@@ -55,7 +55,7 @@ func (p *Provider) routes() []route {
 		{pathDiscovery, get, p.serveDiscovery, nil},
 		{pathOAuthMetadata, get, p.serveDiscovery, nil},
 		{pathJWKS, get, p.serveJWKS, nil},
-		{pathAuthorize, getPost, p.serveAuthorize, page("This address only accepts sign-in requests from applications.")},
+		{pathAuthorize, getPost, p.serveAuthorize, page("method.authorize")},
 		{pathToken, post, p.serveToken, oauth("token")},
 		{pathUserinfo, getPost, p.serveUserinfo, func(w http.ResponseWriter, _ *http.Request) {
 			bearerError(w, http.StatusMethodNotAllowed, "invalid_request", "The userinfo endpoint accepts GET and POST.")
@@ -63,16 +63,16 @@ func (p *Provider) routes() []route {
 		{pathIntrospection, post, p.serveIntrospection, oauth("introspection")},
 		{pathRevocation, post, p.serveRevocation, oauth("revocation")},
 		{pathPAR, post, p.servePAR, oauth("pushed authorization request")},
-		{pathEndSession, getPost, p.serveEndSession, page("This address only signs you out.")},
-		{pathDeviceAuthorization, post, p.serveDeviceAuthorization, oauth("device authorization")},                 // device.go
-		{pages.PathDevice, getPost, p.pages.ServeDevice, page("This address only shows the device sign-in form.")}, // device.go
-		{pages.PathLogin, getPost, p.pages.ServeLogin, page("This address only shows the sign-in form.")},
+		{pathEndSession, getPost, p.serveEndSession, page("method.logout")},
+		{pathDeviceAuthorization, post, p.serveDeviceAuthorization, oauth("device authorization")}, // device.go
+		{pages.PathDevice, getPost, p.pages.ServeDevice, page("method.device")},                    // device.go
+		{pages.PathLogin, getPost, p.pages.ServeLogin, page("method.login")},
 		{pages.PathConsent, post, p.pages.ServeConsent, p.pages.ServeFormOnly},
-		{pages.PathLogout, getPost, p.pages.ServeLogout, page("This address only signs you out.")},
+		{pages.PathLogout, getPost, p.pages.ServeLogout, page("method.logout")},
 		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, p.pages.ServeFormOnly},
 		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, p.pages.ServeFormOnly},
 		{pages.PathContinue, post, p.pages.ServeContinue, p.pages.ServeFormOnly},
-		{pages.PathSettings, getPost, p.pages.ServeSettings, page("This address only accepts a form.")},
+		{pages.PathSettings, getPost, p.pages.ServeSettings, page("method.form")},
 		{pages.PathAssets + "/", get, p.pages.ServeAssets, http.NotFound},
 	}
 	for _, e := range p.pages.PasskeyEndpoints() { // JSON for the pages' scripts

@@ -39,7 +39,7 @@ func TestSecondFactorPagesAndScripts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			if err := p.Render(rec, 200, tc.page); err != nil {
+			if err := p.Render(rec, nil, 200, tc.page); err != nil {
 				t.Fatal(err)
 			}
 			body := rec.Body.String()
@@ -75,12 +75,12 @@ func TestTemplateOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	_ = p.Render(rec, 200, LoginPage{Action: "/login"})
+	_ = p.Render(rec, nil, 200, LoginPage{Action: "/login"})
 	if !strings.Contains(rec.Body.String(), "Welcome to ACME") || !strings.Contains(rec.Body.String(), `<link rel="stylesheet"`) {
 		t.Errorf("override not used inside the embedded layout: %s", rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	_ = p.Render(rec, 200, ConsentPage{ClientName: "X"})
+	_ = p.Render(rec, nil, 200, ConsentPage{ClientName: "X"})
 	if !strings.Contains(rec.Body.String(), "Allow access?") {
 		t.Error("pages without an override must keep the embedded template")
 	}

@@ -17,6 +17,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/i18n"
+	"golang.org/x/text/language"
 )
 
 //go:embed templates/*.html
@@ -39,6 +43,12 @@ type Pages struct {
 	styleURL string                        // href of style.css, with a version query
 	iconURL  string                        // href of icon.svg, with a version query
 	jsURL    string                        // src of webauthn.js, with a version query
+
+	// pages are prototypes, never executed: each language gets clones
+	// whose t, th and tn speak it.
+	catalog *i18n.Catalog
+	mu      sync.Mutex
+	byLang  map[language.Tag]map[string]*template.Template
 }
 
 // view is what the layout template sees.
@@ -50,6 +60,11 @@ type view struct {
 	CSRFToken string // for the script's requests
 	APIBase   string // the WebAuthn endpoints, for the script
 	Page      any
+
+	Lang string // <html lang>
+	Dir  string // <html dir>: ltr or rtl
+	// ScriptMessages are the passkey script's texts in the page's language.
+	ScriptMessages map[string]string
 }
 
 // pageNames are the page templates, each rendered inside the layout.
@@ -64,14 +79,23 @@ func New(assetPath string) (*Pages, error) {
 // NewWithOverrides is New, with templates taken from dir where it has a file
 // of the same name (layout.html, login.html, consent.html, logout.html,
 // error.html, second_factor.html, totp_enroll.html, settings.html,
-// code.html, device.html), for
-// branding. Each override must define the same template ("layout" or
+// code.html, device.html), for branding, and message catalogues from
+// dir/locales/<lang>.toml (package i18n). Each override must define the same template ("layout" or
 // "content") as the file it replaces; the page data is documented on the
-// page types. An empty dir uses only the embedded templates.
+// page types, and the functions t, th and tn translate (package i18n). An
+// empty dir uses only the embedded templates and catalogues.
 func NewWithOverrides(assetPath, dir string) (*Pages, error) {
 	assets, err := loadAssets()
 	if err != nil {
 		return nil, err
+	}
+	localesDir := ""
+	if dir != "" {
+		localesDir = filepath.Join(dir, "locales")
+	}
+	catalog, err := i18n.New(localesDir)
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
 	}
 	read := func(name string) ([]byte, error) {
 		if dir != "" {
@@ -89,12 +113,14 @@ func NewWithOverrides(assetPath, dir string) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := template.New("layout.html").Parse(string(layout))
+	base, err := template.New("layout.html").Funcs(i18n.Funcs(nil)).Parse(string(layout))
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout template: %w", err)
 	}
 	p := &Pages{
 		pages:    make(map[string]*template.Template),
+		catalog:  catalog,
+		byLang:   make(map[language.Tag]map[string]*template.Template),
 		assets:   assets,
 		styleURL: assetURL(assetPath, assets, "style.css"),
 		iconURL:  assetURL(assetPath, assets, "icon.svg"),
@@ -138,8 +164,10 @@ func assetURL(assetPath string, assets map[string]asset, name string) string {
 // A status of 0 means 200. When Render returns an error the response has been
 // written (the plain 500, or the page to a client that went away); the caller
 // should only log the error. Pages is safe for concurrent use.
-func (p *Pages) Render(w http.ResponseWriter, status int, page any) error {
-	body, script, err := p.render(status, page)
+//
+// The page is in the language of r (see Localizer); r may be nil (English).
+func (p *Pages) Render(w http.ResponseWriter, r *http.Request, status int, page any) error {
+	body, script, err := p.render(p.Localizer(r), status, page)
 	if err != nil {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -169,8 +197,48 @@ func (p *Pages) Render(w http.ResponseWriter, status int, page any) error {
 	return err // only a client gone away; nothing more can be sent
 }
 
+// Catalog is the message catalogue the pages are translated with.
+func (p *Pages) Catalog() *i18n.Catalog { return p.catalog }
+
+// Localizer is the language of the pages answering r: the ui_locales of its
+// authorization request, else its Accept-Language, else English. A nil r is
+// English.
+func (p *Pages) Localizer(r *http.Request) *i18n.Localizer {
+	if r == nil {
+		return p.catalog.Localizer(i18n.Default)
+	}
+	return p.catalog.ForRequest(r)
+}
+
+// templates returns the page templates bound to loc's language, cloning
+// them from the prototypes on first use (there are few languages).
+func (p *Pages) templates(loc *i18n.Localizer) (map[string]*template.Template, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if set, ok := p.byLang[loc.Tag()]; ok {
+		return set, nil
+	}
+	set := make(map[string]*template.Template, len(p.pages))
+	for name, proto := range p.pages {
+		t, err := proto.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("ui: %s template: %w", name, err)
+		}
+		set[name] = t.Funcs(i18n.Funcs(loc))
+	}
+	p.byLang[loc.Tag()] = set
+	return set, nil
+}
+
+// scriptMessageIDs are the passkey script's texts (static/webauthn.js).
+var scriptMessageIDs = []string{
+	"passkey.cancelled", "passkey.exists", "passkey.insecure", "passkey.unsupported_device",
+	"passkey.unreachable", "passkey.failed", "passkey.unsupported_browser", "passkey.refused",
+	"passkey.confirm_remove", "passkey.unnamed", "passkey.none_login", "passkey.none_2fa",
+}
+
 // render executes page's template into memory.
-func (p *Pages) render(status int, page any) ([]byte, bool, error) {
+func (p *Pages) render(loc *i18n.Localizer, status int, page any) ([]byte, bool, error) {
 	if status != 0 && (status < 100 || status > 999) {
 		return nil, false, fmt.Errorf("ui: invalid HTTP status %d", status)
 	}
@@ -178,12 +246,20 @@ func (p *Pages) render(status int, page any) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	set, err := p.templates(loc)
+	if err != nil {
+		return nil, false, err
+	}
 	var buf bytes.Buffer
-	v := view{Title: title, StyleURL: p.styleURL, IconURL: p.iconURL, Page: data}
+	v := view{Title: loc.T(title), Lang: loc.Lang(), Dir: loc.Dir(), StyleURL: p.styleURL, IconURL: p.iconURL, Page: data}
 	if csrf, api, ok := scriptInfo(data); ok {
 		v.ScriptURL, v.CSRFToken, v.APIBase = p.jsURL, csrf, api
+		v.ScriptMessages = make(map[string]string, len(scriptMessageIDs))
+		for _, id := range scriptMessageIDs {
+			v.ScriptMessages[id] = loc.T(id)
+		}
 	}
-	if err := p.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+	if err := set[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		return nil, false, fmt.Errorf("ui: render %s page: %w", name, err)
 	}
 	return buf.Bytes(), v.ScriptURL != "", nil
@@ -191,7 +267,8 @@ func (p *Pages) render(status int, page any) ([]byte, bool, error) {
 
 var errNilPage = errors.New("ui: nil page")
 
-// describe maps a page value to its template name, its <title> and the value
+// describe maps a page value to its template name, its <title> (a message
+// ID, or the ErrorPage's own title) and the value
 // the template sees (always a pointer).
 func describe(page any) (name, title string, data any, err error) {
 	switch pg := page.(type) {
@@ -218,53 +295,53 @@ func describe(page any) (name, title string, data any, err error) {
 			return "", "", nil, errNilPage
 		}
 		if pg.Done {
-			return "device", "Device sign-in", pg, nil
+			return "device", "title.device_done", pg, nil
 		}
-		return "device", "Connect a device", pg, nil
+		return "device", "title.device", pg, nil
 	case *CodePage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
-		return "code", "Copy this code", pg, nil
+		return "code", "title.code", pg, nil
 	case *SecondFactorPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
-		return "second_factor", "Confirm it's you", pg, nil
+		return "second_factor", "title.second_factor", pg, nil
 	case *TOTPEnrollPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
-		return "totp_enroll", "Set up an authenticator app", pg, nil
+		return "totp_enroll", "title.totp_enroll", pg, nil
 	case *SettingsPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
-		return "settings", "Security settings", pg, nil
+		return "settings", "title.settings", pg, nil
 	case *LoginPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
-		return "login", "Sign in", pg, nil
+		return "login", "title.login", pg, nil
 	case *ConsentPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
-		return "consent", "Allow access", pg, nil
+		return "consent", "title.consent", pg, nil
 	case *LogoutPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
 		if pg.Done {
-			return "logout", "Signed out", pg, nil
+			return "logout", "title.logged_out", pg, nil
 		}
-		return "logout", "Sign out", pg, nil
+		return "logout", "title.logout", pg, nil
 	case *ErrorPage:
 		if pg == nil {
 			return "", "", nil, errNilPage
 		}
 		if pg.Title == "" {
-			return "error", "Something went wrong", pg, nil
+			return "error", "title.error", pg, nil
 		}
 		return "error", pg.Title, pg, nil
 	default:

@@ -55,7 +55,7 @@ var samplePages = map[string]any{
 func render(t *testing.T, p *Pages, status int, page any) (*httptest.ResponseRecorder, *html.Node) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := p.Render(rec, status, page); err != nil {
+	if err := p.Render(rec, nil, status, page); err != nil {
 		t.Fatalf("Render(%T): %v", page, err)
 	}
 	doc, err := html.Parse(strings.NewReader(rec.Body.String()))
@@ -319,7 +319,7 @@ func TestRenderFailure(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			if err := p.Render(rec, tt.status, tt.page); err == nil {
+			if err := p.Render(rec, nil, tt.status, tt.page); err == nil {
 				t.Fatal("Render returned no error")
 			}
 			if rec.Code != http.StatusInternalServerError {
@@ -435,7 +435,7 @@ func TestPreview(t *testing.T) {
 	}
 	for name, page := range samplePages {
 		rec := httptest.NewRecorder()
-		if err := p.Render(rec, http.StatusOK, page); err != nil {
+		if err := p.Render(rec, nil, http.StatusOK, page); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name+".html"), rec.Body.Bytes(), 0o644); err != nil {

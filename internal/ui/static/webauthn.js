@@ -11,12 +11,32 @@
 //   #passkey-register   button (+ input #passkey-name): adds a passkey, then reloads
 //   .passkey-delete[data-id]  buttons: remove a passkey, then reload
 //   #passkey-error      element (role=alert) where failures are shown
+//   <script type="application/json" id="messages">  the texts below in the
+//                       page's language (message IDs of package i18n)
 (function () {
   'use strict';
 
   function meta(name) {
     var m = document.querySelector('meta[name="' + name + '"]');
     return m ? m.content : '';
+  }
+
+  var messages = {};
+  try {
+    var holder = document.getElementById('messages');
+    messages = holder ? JSON.parse(holder.textContent) || {} : {};
+  } catch (e) {
+    messages = {};
+  }
+
+  // text returns the page's translation of id (English fallback), with
+  // {name} placeholders filled from vars.
+  function text(id, fallback, vars) {
+    var s = typeof messages[id] === 'string' && messages[id] !== '' ? messages[id] : fallback;
+    Object.keys(vars || {}).forEach(function (k) {
+      s = s.split('{' + k + '}').join(String(vars[k]));
+    });
+    return s;
   }
   var csrf = meta('csrf-token');
   var base = meta('webauthn-base');
@@ -126,7 +146,9 @@
       method: method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json' }
+      // The page's language (ui_locales or Accept-Language chose it), so
+      // that error descriptions come back in it too.
+      headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json', 'Accept-Language': document.documentElement.lang || 'en' }
     };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
@@ -137,7 +159,7 @@
         return {};
       }).then(function (data) {
         if (!resp.ok) {
-          throw new ApiError(data.error_description || 'The sign-in service refused the request (' + resp.status + ').');
+          throw new ApiError(data.error_description || text('passkey.refused', 'The sign-in service refused the request ({status}).', { status: resp.status }));
         }
         return data;
       });
@@ -172,12 +194,12 @@
   function noPasskey(kind) {
     var site = window.location.hostname;
     if (kind === 'login') {
-      return 'No passkey was used. If this device has no passkey for ' + site +
+      return text('passkey.none_login', 'No passkey was used. If this device has no passkey for {site}' +
         ', sign in with your username and password instead (you can add a passkey in your account settings). ' +
-        'If you closed the prompt, try again.';
+        'If you closed the prompt, try again.', { site: site });
     }
-    return 'No passkey was used. If this device has none of your passkeys for ' + site +
-      ', use a device that has one, or another way to confirm it is you. If you closed the prompt, try again.';
+    return text('passkey.none_2fa', 'No passkey was used. If this device has none of your passkeys for {site}' +
+      ', use a device that has one, or another way to confirm it is you. If you closed the prompt, try again.', { site: site });
   }
 
   function explain(err, kind) {
@@ -189,24 +211,24 @@
         if (kind === 'login' || kind === '2fa') {
           return noPasskey(kind);
         }
-        return 'The passkey prompt was closed or timed out. Try again when you are ready.';
+        return text('passkey.cancelled', 'The passkey prompt was closed or timed out. Try again when you are ready.');
       case 'AbortError':
-        return 'The passkey prompt was closed or timed out. Try again when you are ready.';
+        return text('passkey.cancelled', 'The passkey prompt was closed or timed out. Try again when you are ready.');
       case 'InvalidStateError':
-        return 'This device already holds a passkey for your account.';
+        return text('passkey.exists', 'This device already holds a passkey for your account.');
       case 'SecurityError':
-        return 'Passkeys cannot be used on this address.';
+        return text('passkey.insecure', 'Passkeys cannot be used on this address.');
       case 'NotSupportedError':
-        return 'This device has no passkey that works here.';
+        return text('passkey.unsupported_device', 'This device has no passkey that works here.');
       case 'TypeError':
-        return 'The sign-in service could not be reached. Check your connection and try again.';
+        return text('passkey.unreachable', 'The sign-in service could not be reached. Check your connection and try again.');
     }
-    return 'Something went wrong with the passkey. Please try again.';
+    return text('passkey.failed', 'Something went wrong with the passkey. Please try again.');
   }
 
   function supported() {
     if (!base || !window.PublicKeyCredential || !navigator.credentials) {
-      showError('This browser does not support passkeys.');
+      showError(text('passkey.unsupported_browser', 'This browser does not support passkeys.'));
       return false;
     }
     return true;
@@ -303,8 +325,8 @@
   Array.prototype.forEach.call(document.querySelectorAll('.passkey-delete[data-id]'), function (button) {
     button.addEventListener('click', function (ev) {
       ev.preventDefault();
-      var label = button.getAttribute('data-name') || 'this passkey';
-      if (!window.confirm('Remove ' + label + '? You will no longer be able to sign in with it.')) {
+      var label = button.getAttribute('data-name') || text('passkey.unnamed', 'this passkey');
+      if (!window.confirm(text('passkey.confirm_remove', 'Remove {name}? You will no longer be able to sign in with it.', { name: label }))) {
         return;
       }
       busy(button, function () { return remove(button.getAttribute('data-id')); });
