@@ -31,7 +31,7 @@ func TestDeviceGrantSecondFactor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var m map[string]any
 		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 			t.Fatal(err)
@@ -46,15 +46,15 @@ func TestDeviceGrantSecondFactor(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&da); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("device authorization: %d %v %v", resp.StatusCode, da, err)
 	}
-	resp.Body.Close()
-	poll := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da["device_code"].(string)}, "client_id": {"tf-tv"}}
+	_ = resp.Body.Close()
+	poll := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {str(da, "device_code")}, "client_id": {"tf-tv"}}
 	if code, m := token(poll); code != 400 || m["error"] != "authorization_pending" {
 		t.Fatalf("first poll: %d %v", code, m)
 	}
 
 	b := newBrowser(t, e.issuer)
-	p := b.get(da["verification_uri_complete"].(string))
-	if !strings.Contains(p.body, `value="`+da["user_code"].(string)+`"`) {
+	p := b.get(str(da, "verification_uri_complete"))
+	if !strings.Contains(p.body, `value="`+str(da, "user_code")+`"`) {
 		t.Fatalf("device page: %d %.600s", p.status, p.body)
 	}
 	p = b.login(b.submit(p, nil), "alice", testPassword)
@@ -74,12 +74,12 @@ func TestDeviceGrantSecondFactor(t *testing.T) {
 	if code != 200 || tok["id_token"] == nil {
 		t.Fatalf("tokens: %d %v", code, tok)
 	}
-	claims := jwtClaims(t, tok["id_token"].(string))
+	claims := jwtClaims(t, str(tok, "id_token"))
 	amr, _ := claims["amr"].([]any)
 	if !slices.Contains(amr, any("pwd")) || !slices.Contains(amr, any("otp")) || claims["acr"] != "2" || claims["aud"] == nil {
 		t.Errorf("ID token: amr=%v acr=%v", claims["amr"], claims["acr"])
 	}
-	if strings.Contains(e.logText(), da["device_code"].(string)) {
+	if strings.Contains(e.logText(), str(da, "device_code")) {
 		t.Error("the device code is in the log")
 	}
 }

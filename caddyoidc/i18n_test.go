@@ -113,10 +113,14 @@ func TestPagesLanguageInChromium(t *testing.T) {
 		}
 	}
 	// The heading starts at the card's start edge: left in German, right in Arabic.
-	if gl, gr := de["h1_gap_left"].(float64), de["h1_gap_right"].(float64); gl >= gr {
+	gapLeft, _ := de["h1_gap_left"].(float64)
+	gapRight, _ := de["h1_gap_right"].(float64)
+	if gl, gr := gapLeft, gapRight; gl >= gr {
 		t.Errorf("German heading not at the left: gaps %v / %v", gl, gr)
 	}
-	if gl, gr := arOut["h1_gap_left"].(float64), arOut["h1_gap_right"].(float64); gr >= gl {
+	gapLeft, _ = arOut["h1_gap_left"].(float64)
+	gapRight, _ = arOut["h1_gap_right"].(float64)
+	if gl, gr := gapLeft, gapRight; gr >= gl {
 		t.Errorf("Arabic heading not at the right: gaps %v / %v", gl, gr)
 	}
 }

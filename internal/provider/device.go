@@ -380,13 +380,15 @@ func (p *Provider) decideDevice(w http.ResponseWriter, r *http.Request, userHash
 
 // deviceGrantFactory composes the token endpoint's device grant handler.
 func (p *Provider) deviceGrantFactory(config fosite.Configurator, _, strategy any) any {
+	// compose.CommonStrategy implements both; a nil one would fail at the
+	// first token request, as fosite's own factories do.
+	tokens, _ := strategy.(oauth2.CoreStrategy)
+	idTokens, _ := strategy.(openid.OpenIDConnectTokenStrategy)
 	return &deviceGrantHandler{
-		p:      p,
-		config: config,
-		tokens: strategy.(oauth2.CoreStrategy),
-		idTokens: &openid.IDTokenHandleHelper{
-			IDTokenStrategy: strategy.(openid.OpenIDConnectTokenStrategy),
-		},
+		p:        p,
+		config:   config,
+		tokens:   tokens,
+		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: idTokens},
 	}
 }
 

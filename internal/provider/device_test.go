@@ -153,15 +153,15 @@ func TestDeviceGrantFlow(t *testing.T) {
 	if code != 200 || tok["access_token"] == nil || tok["refresh_token"] == nil || tok["id_token"] == nil || tok["token_type"] != "bearer" {
 		t.Fatalf("tokens: %d %v", code, tok)
 	}
-	claims, err := dp.keys.Verify(tok["id_token"].(string))
+	claims, err := dp.keys.Verify(str(t, tok, "id_token"))
 	if err != nil || claims["aud"] == nil || claims["azp"] != "tv" || claims["name"] != "Alice" || claims["at_hash"] == nil {
 		t.Errorf("ID token: %v %v", claims, err)
 	}
-	if !dp.active(tok["access_token"].(string)) {
+	if !dp.active(str(t, tok, "access_token")) {
 		t.Error("the access token is not active")
 	}
 	// The refresh token works like any other.
-	w = dp.post(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "client_id": {"tv"}}, "", "")
+	w = dp.post(pathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(t, tok, "refresh_token")}, "client_id": {"tv"}}, "", "")
 	if w.Code != 200 {
 		t.Errorf("refresh: %d %s", w.Code, w.Body)
 	}
@@ -180,7 +180,7 @@ func TestDeviceGrantFlow(t *testing.T) {
 	if logs.Len() < 5 {
 		t.Fatalf("only %d log entries: is the logger the provider's?", logs.Len())
 	}
-	secrets := []string{deviceCode, userCode, strings.ReplaceAll(userCode, "-", ""), tok["access_token"].(string), tok["refresh_token"].(string)}
+	secrets := []string{deviceCode, userCode, strings.ReplaceAll(userCode, "-", ""), str(t, tok, "access_token"), str(t, tok, "refresh_token")}
 	for _, e := range logs.All() {
 		line := e.Message + fmt.Sprint(e.ContextMap())
 		for _, s := range secrets {

@@ -44,7 +44,7 @@ func fetchPage(t *testing.T, srv *httptest.Server, method, path, acceptLanguage 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
