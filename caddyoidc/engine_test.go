@@ -38,6 +38,10 @@ func TestConfigReachesEngine(t *testing.T) {
 		"JWK.key":                            otherPub,
 		"JWK.algorithm":                      "ES256",
 		"JWK.certificate_chain":              chain,
+		// Lifespan.grants holds Lifespans: set by hand, it would recurse.
+		"Handler.lifespans":   map[string]Lifespan{"x": {AccessToken: caddy.Duration(7)}},
+		"Lifespan.grants":     map[string]Lifespan{"authorize_code": {AccessToken: caddy.Duration(7)}},
+		"PolicyRule.networks": []string{"10.0.0.0/8"},
 	}
 	elsewhere := map[string]string{
 		"Handler.users":                "a guest module; Provision loads it into Config.Users",
