@@ -139,7 +139,7 @@ func TestLDAPUsersThroughFlows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exchange after signing in again: %v", err)
 	}
-	if !strings.Contains(e.logText(), "user left the directory: sessions ended") {
+	if !strings.Contains(e.logText(), "user disabled or deleted: sessions ended") {
 		t.Error("the end of alice's sessions was not logged")
 	}
 
