@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,11 +50,21 @@ func newBenchProvider(b testing.TB) *bnProvider {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := store.OpenSQLite(filepath.Join(b.TempDir(), "oidc.db"))
+	// The database's own directory, removed right after the database is
+	// closed: b.TempDir's removal failed once in CI ("directory not empty")
+	// when SQLite's WAL files were still being unlinked.
+	dir, err := os.MkdirTemp("", "oidc-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = db.Close() })
+	db, err := store.OpenSQLite(filepath.Join(dir, "oidc.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = db.Close()
+		_ = os.RemoveAll(dir)
+	})
 	client := func(id, alg string) ClientConfig {
 		return ClientConfig{
 			ID: id, Secret: bnSecret, RedirectURIs: []string{bnRedirect},
