@@ -277,13 +277,9 @@ func (b *Backend) dn(e *ldap.Entry) string {
 	return e.DN
 }
 
-// bindAs opens a connection and binds as dn with password; the caller
-// closes it. A refused password gives users.ErrInvalidCredentials.
-func (b *Backend) bindAs(dn, password string) (*ldap.Conn, error) {
-	return b.bindAt("", dn, password)
-}
-
-// bindAt is bindAs at address ("": the configured one).
+// bindAt opens a connection to address ("": the configured directory; else
+// the referred server holding the user) and binds as dn with password; the
+// caller closes it. A refused password gives users.ErrInvalidCredentials.
 func (b *Backend) bindAt(address, dn, password string) (*ldap.Conn, error) {
 	c, err := b.dialAt(address)
 	if err != nil {
