@@ -1,6 +1,8 @@
 package ldapusers_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
@@ -205,5 +207,42 @@ func TestSearchReferral(t *testing.T) {
 	remote.Stop()
 	if _, err := on.Authenticate("alice", "new-alice-password"); !errors.Is(err, users.ErrUnavailable) {
 		t.Errorf("referred server down: %v, want unavailable", err)
+	}
+}
+
+// The referred server gets the configured TLS settings: with ldaps to the
+// replica, the ldap:// referral to the provider is upgraded with StartTLS
+// and its certificate checked, so that a CA trusting only the replica makes
+// the referred change fail, and one trusting both lets it through.
+func TestPasswordChangeReferralTLS(t *testing.T) {
+	provider := ldaptest.StartProvider(t, ldaptest.RFC2307bis)
+	replica := ldaptest.StartReplica(t, provider)
+	replica.WaitFor(aliceDN)
+	both := x509.NewCertPool()
+	both.AppendCertsFromPEM(replica.CAPEM)
+	both.AppendCertsFromPEM(provider.CAPEM)
+	for _, tc := range []struct {
+		name  string
+		roots *x509.CertPool
+		ok    bool
+	}{
+		{"replica CA only", replica.CAPool, false},
+		{"both CAs", both, true},
+	} {
+		cfg := rfcConfig(replica)
+		cfg.Address = replica.LDAPSURL
+		cfg.TLS = &tls.Config{RootCAs: tc.roots, MinVersion: tls.VersionTLS12}
+		cfg.PermitReferrals = true
+		b := newBackend(t, cfg)
+		err := b.ChangePassword("alice", ldaptest.AlicePassword, "new-alice-password")
+		if tc.ok && err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && (!errors.Is(err, users.ErrUnavailable) || !strings.Contains(err.Error(), "start_tls")) {
+			t.Fatalf("%s: %v, want the referred server's StartTLS to fail", tc.name, err)
+		}
+		if got := canBind(t, provider.URL, aliceDN, "new-alice-password"); got != tc.ok {
+			t.Errorf("%s: new password set = %v, want %v", tc.name, got, tc.ok)
+		}
 	}
 }
