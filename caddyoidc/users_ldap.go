@@ -50,8 +50,9 @@ type LDAPUsers struct {
 	GroupSearchMode string `json:"group_search_mode,omitempty"`
 	// Attributes overrides the preset's attribute names.
 	Attributes ldapusers.Attributes `json:"attributes,omitempty"`
-	// PermitReferrals is accepted for Authelia compatibility; referrals
-	// are not chased (see README).
+	// PermitReferrals follows referrals one hop: a password change a
+	// read-only replica refers to its provider, and search references to
+	// users held by another server (see README).
 	PermitReferrals bool `json:"permit_referrals,omitempty"`
 	// User is the DN of the service account that searches the directory.
 	User string `json:"user,omitempty"`
@@ -150,9 +151,6 @@ func (l *LDAPUsers) Provision(ctx caddy.Context) error {
 	}
 	if strings.HasPrefix(cfg.Address, "ldap://") && !cfg.StartTLS && !isLoopbackLDAP(cfg.Address) {
 		ctx.Logger().Warn("LDAP address is ldap:// without start_tls: passwords cross the network in clear text", zap.String("address", cfg.Address))
-	}
-	if cfg.PermitReferrals {
-		ctx.Logger().Warn("LDAP permit_referrals is accepted but referrals are not chased: a search answered with a referral fails")
 	}
 	b, err := ldapusers.New(cfg)
 	if err != nil {

@@ -134,18 +134,36 @@ func (b *Backend) Close() {
 }
 
 // dial opens a connection (TLS as configured), not bound.
-func (b *Backend) dial() (*ldap.Conn, error) {
-	opts := []ldap.DialOpt{ldap.DialWithDialer(&net.Dialer{Timeout: b.cfg.Timeout})}
-	if strings.HasPrefix(strings.ToLower(b.cfg.Address), "ldaps:") {
-		opts = append(opts, ldap.DialWithTLSConfig(b.tlsConf))
+func (b *Backend) dial() (*ldap.Conn, error) { return b.dialAt("") }
+
+// dialAt opens a connection to address ("": the configured one; else a
+// referred server) with the configured TLS settings, not bound. A referred
+// server's certificate is checked for its own host name unless tls
+// server_name is set.
+func (b *Backend) dialAt(address string) (*ldap.Conn, error) {
+	tlsConf := b.tlsConf
+	if address == "" {
+		address = b.cfg.Address
+	} else if b.cfg.TLS == nil || b.cfg.TLS.ServerName == "" {
+		tlsConf = tlsConf.Clone()
+		if u, err := url.Parse(address); err == nil {
+			tlsConf.ServerName = u.Hostname()
+		}
 	}
-	c, err := ldap.DialURL(b.cfg.Address, opts...)
+	opts := []ldap.DialOpt{ldap.DialWithDialer(&net.Dialer{Timeout: b.cfg.Timeout})}
+	if strings.HasPrefix(strings.ToLower(address), "ldaps:") {
+		opts = append(opts, ldap.DialWithTLSConfig(tlsConf))
+	}
+	c, err := ldap.DialURL(address, opts...)
 	if err != nil {
 		return nil, unavailable("connect", err)
 	}
 	c.SetTimeout(b.cfg.Timeout)
-	if b.cfg.StartTLS {
-		if err := c.StartTLS(b.tlsConf); err != nil {
+	// A referred ldap:// server is upgraded with StartTLS when the
+	// configured connection is encrypted (ldaps or start_tls).
+	encrypted := b.cfg.StartTLS || strings.HasPrefix(strings.ToLower(b.cfg.Address), "ldaps:")
+	if encrypted && !strings.HasPrefix(strings.ToLower(address), "ldaps:") {
+		if err := c.StartTLS(tlsConf); err != nil {
 			_ = c.Close()
 			return nil, unavailable("start_tls", err)
 		}
@@ -216,32 +234,33 @@ func (b *Backend) release(c *ldap.Conn, broken bool) {
 }
 
 // find searches the user named input (a username or an email). It returns
-// nil when no user or more than one matches.
-func (b *Backend) find(input string) (*ldap.Entry, error) {
+// nil when no user or more than one matches, and the address of the server
+// holding the user ("": the configured one; else a referred server).
+func (b *Backend) find(input string) (*ldap.Entry, string, error) {
 	c, err := b.service()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req := ldap.NewSearchRequest(b.cfg.usersDN(), ldap.ScopeWholeSubtree, b.derefAliases(), 2, int(b.cfg.Timeout/time.Second), false,
 		usersFilter(b.cfg.UsersFilter, &b.cfg.Attributes, input, b.now()), b.attrs, nil)
-	res, err := c.Search(req)
+	res, origins, err := b.searchAt(c, req)
 	if err != nil && ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 		b.release(c, false)
-		return nil, nil // more than one: ambiguous, treated as unknown
+		return nil, "", nil // more than one: ambiguous, treated as unknown
 	}
 	if err != nil && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		b.release(c, false)
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
 		b.release(c, true)
-		return nil, unavailable("search user", err)
+		return nil, "", unavailable("search user", err)
 	}
 	b.release(c, false)
 	if len(res.Entries) != 1 {
-		return nil, nil
+		return nil, "", nil
 	}
-	return res.Entries[0], nil
+	return res.Entries[0], origins[0], nil
 }
 
 // derefAliases is the alias dereferencing of every search: never, as in
@@ -258,10 +277,11 @@ func (b *Backend) dn(e *ldap.Entry) string {
 	return e.DN
 }
 
-// bindAs opens a connection and binds as dn with password; the caller
-// closes it. A refused password gives users.ErrInvalidCredentials.
-func (b *Backend) bindAs(dn, password string) (*ldap.Conn, error) {
-	c, err := b.dial()
+// bindAt opens a connection to address ("": the configured directory; else
+// the referred server holding the user) and binds as dn with password; the
+// caller closes it. A refused password gives users.ErrInvalidCredentials.
+func (b *Backend) bindAt(address, dn, password string) (*ldap.Conn, error) {
+	c, err := b.dialAt(address)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +313,7 @@ func (b *Backend) Authenticate(username, password string) (*users.User, error) {
 	if !validInput(username) || password == "" || len(password) > maxPassword {
 		return nil, users.ErrInvalidCredentials
 	}
-	e, err := b.find(username)
+	e, at, err := b.find(username)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +321,7 @@ func (b *Backend) Authenticate(username, password string) (*users.User, error) {
 	if e != nil {
 		dn = b.dn(e)
 	}
-	c, err := b.bindAs(dn, password)
+	c, err := b.bindAt(at, dn, password)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +350,7 @@ func (b *Backend) Lookup(username string) (*users.User, error) {
 	if !validInput(username) {
 		return nil, users.ErrUserNotFound
 	}
-	e, err := b.find(username)
+	e, _, err := b.find(username)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +443,7 @@ func (b *Backend) groups(e *ldap.Entry, username string) ([]string, error) {
 	}
 	req := ldap.NewSearchRequest(b.cfg.groupsDN(), ldap.ScopeWholeSubtree, b.derefAliases(), 0, int(b.cfg.Timeout/time.Second), false,
 		groupsFilter(b.cfg.GroupsFilter, a, username, username, b.dn(e), b.now()), []string{a.GroupName}, nil)
-	res, err := c.Search(req)
+	res, _, err := b.searchAt(c, req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		b.release(c, true)
 		return nil, unavailable("search groups", err)
@@ -471,7 +491,7 @@ func (b *Backend) ChangePassword(username, oldPassword, newPassword string) erro
 	if newPassword == "" || len(newPassword) > maxPassword {
 		return users.ErrPasswordRejected
 	}
-	e, err := b.find(username)
+	e, at, err := b.find(username)
 	if err != nil {
 		return err
 	}
@@ -479,26 +499,48 @@ func (b *Backend) ChangePassword(username, oldPassword, newPassword string) erro
 		return users.ErrInvalidCredentials
 	}
 	dn := b.dn(e)
-	c, err := b.bindAs(dn, oldPassword)
+	c, err := b.bindAt(at, dn, oldPassword)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = c.Close() }()
+	ref, err := b.setPassword(c, dn, oldPassword, newPassword)
+	if ref != "" {
+		return b.passwordReferral(ref, dn, oldPassword, newPassword)
+	}
+	return passwordError(err)
+}
+
+// setPassword changes the password of dn on c, bound as dn. When the
+// directory answers with a referral, ref is its URL.
+func (b *Backend) setPassword(c *ldap.Conn, dn, oldPassword, newPassword string) (ref string, err error) {
 	if b.cfg.Implementation == ImplementationActiveDirectory {
 		m := ldap.NewModifyRequest(dn, nil)
 		m.Delete("unicodePwd", []string{adPassword(oldPassword)})
 		m.Add("unicodePwd", []string{adPassword(newPassword)})
-		err = c.Modify(m)
-	} else {
-		_, err = c.PasswordModify(ldap.NewPasswordModifyRequest("", oldPassword, newPassword))
-	}
-	if err != nil {
-		if ldap.IsErrorAnyOf(err, ldap.LDAPResultConstraintViolation, ldap.LDAPResultUnwillingToPerform) {
-			return fmt.Errorf("%w: %s", users.ErrPasswordRejected, ldapDiagnostic(err))
+		res, err := c.ModifyWithResult(m)
+		if res != nil && err != nil {
+			ref = res.Referral
 		}
-		return unavailable("password modify", err)
+		return ref, err
 	}
-	return nil
+	res, err := c.PasswordModify(ldap.NewPasswordModifyRequest("", oldPassword, newPassword))
+	if res != nil && err != nil {
+		ref = res.Referral
+	}
+	return ref, err
+}
+
+// passwordError classifies the error of a password change: a password the
+// directory's policy refuses gives users.ErrPasswordRejected.
+func passwordError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ldap.IsErrorAnyOf(err, ldap.LDAPResultConstraintViolation, ldap.LDAPResultUnwillingToPerform) {
+		return fmt.Errorf("%w: %s", users.ErrPasswordRejected, ldapDiagnostic(err))
+	}
+	return unavailable("password modify", err)
 }
 
 // adPassword is a password as Active Directory's unicodePwd wants it:

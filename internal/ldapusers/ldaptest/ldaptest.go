@@ -51,6 +51,19 @@ type Server struct {
 // creates) and stops it when the test ends.
 func Start(t testing.TB, ldif string) *Server {
 	t.Helper()
+	return start(t, ldif, options{memberOf: true, seed: true})
+}
+
+// options vary the generated configuration (replica.go).
+type options struct {
+	memberOf bool   // load the memberof overlay
+	seed     bool   // add the base entry and ldif with ldapadd
+	extra    string // more database directives, after the others
+	modules  string // more moduleload lines
+}
+
+func start(t testing.TB, ldif string, o options) *Server {
+	t.Helper()
 	slapd, err := exec.LookPath("slapd")
 	if err != nil {
 		slapd = "/usr/sbin/slapd" // not on a user's PATH on Debian
@@ -68,6 +81,10 @@ func Start(t testing.TB, ldif string) *Server {
 		t.Fatal(err)
 	}
 	s.conf = filepath.Join(dir, "slapd.conf")
+	memberOf := ""
+	if o.memberOf {
+		memberOf = "overlay memberof"
+	}
 	conf := fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -76,6 +93,7 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
 moduleload ppolicy
+%[5]s
 pidfile %[1]s/slapd.pid
 argsfile %[1]s/slapd.args
 TLSCACertificateFile %[1]s/ca.pem
@@ -88,10 +106,11 @@ suffix "%[2]s"
 rootdn "%[3]s"
 rootpw %[4]s
 directory %[1]s/db
-overlay memberof
+%[6]s
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by users read by * none
-`, dir, BaseDN, AdminDN, AdminPassword)
+%[7]s
+`, dir, BaseDN, AdminDN, AdminPassword, o.modules, memberOf, o.extra)
 	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +118,9 @@ access to * by users read by * none
 	s.LDAPSURL = "ldaps://127.0.0.1:" + freePort(t)
 	s.start(slapd)
 	t.Cleanup(s.Stop)
+	if !o.seed {
+		return s
+	}
 	base := fmt.Sprintf("dn: %s\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n", BaseDN)
 	s.Apply("ldapadd", base+ldif)
 	return s
