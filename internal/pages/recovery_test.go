@@ -2,6 +2,7 @@ package pages
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -247,5 +248,45 @@ func TestRecoveryCodeRegulation(t *testing.T) {
 	b.signIn("bob", []string{"pwd"}, e.clock.now())
 	if r := e.useCode(b, codes[0]); r.status != http.StatusSeeOther {
 		t.Fatalf("right code after the ban: %d\n%s", r.status, r.body)
+	}
+}
+
+// A first passkey comes with recovery codes in the registration's answer
+// (the settings page's script shows them once); a second one does not.
+func TestRecoveryCodesWithFirstPasskey(t *testing.T) {
+	e := newRecoveryEnv(t)
+	b := e.browser()
+	b.signIn("carol", []string{"pwd"}, e.clock.now())
+	registerCodes := func(b *pkBrowser, name string) []any {
+		t.Helper()
+		opts := b.call(http.MethodPost, "/register/options", nil)
+		opts.expect(t, "register options", http.StatusOK, "")
+		resp, _, err := b.auth.Create(opts.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fin := b.call(http.MethodPost, "/register/finish", map[string]any{"name": name, "credential": json.RawMessage(resp)})
+		fin.expect(t, "register finish", http.StatusOK, "")
+		codes, _ := fin.json(t)["recovery_codes"].([]any)
+		return codes
+	}
+	codes := registerCodes(b, "Laptop")
+	if len(codes) != authn.RecoveryCodeCount {
+		t.Fatalf("first passkey: %d recovery codes", len(codes))
+	}
+	phone := e.browser() // another authenticator; adding it needs the first passkey
+	phone.signIn("carol", []string{"pwd", "hwk", "mfa"}, e.clock.now())
+	if more := registerCodes(phone, "Phone"); more != nil {
+		t.Fatalf("second passkey came with codes: %v", more)
+	}
+	// They are the user's codes: one completes the second factor.
+	other := e.browser()
+	other.signIn("carol", []string{"pwd"}, e.clock.now())
+	code, _ := codes[3].(string)
+	if r := e.useCode(other, code); r.status != http.StatusSeeOther {
+		t.Fatalf("code from the passkey registration: %d\n%s", r.status, r.body)
+	}
+	if s := other.session(); !slices.Contains(s.AMR, "mfa") {
+		t.Fatalf("amr %v", s.AMR)
 	}
 }
