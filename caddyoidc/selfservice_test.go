@@ -46,7 +46,7 @@ func TestUnknownClientPageAndLog(t *testing.T) {
 func TestFormOnlyPagesFromHistory(t *testing.T) {
 	e := newEnv(t, standardClients)
 	e.start()
-	paths := []string{"/login/2fa", "/login/totp", "/login/continue", "/consent"}
+	paths := []string{"/login/2fa", "/login/totp", "/login/continue", "/login/recovery", "/login/recovery/done", "/consent"}
 	b := newBrowser(t, e.issuer)
 	for _, path := range paths {
 		if p := b.get(e.issuer + path); p.status != http.StatusOK || !isLoginPage(p) {
