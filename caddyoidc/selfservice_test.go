@@ -46,7 +46,7 @@ func TestUnknownClientPageAndLog(t *testing.T) {
 func TestFormOnlyPagesFromHistory(t *testing.T) {
 	e := newEnv(t, standardClients)
 	e.start()
-	paths := []string{"/login/2fa", "/login/totp", "/login/continue", "/consent"}
+	paths := []string{"/login/2fa", "/login/totp", "/login/continue", "/login/recovery", "/login/recovery/done", "/consent"}
 	b := newBrowser(t, e.issuer)
 	for _, path := range paths {
 		if p := b.get(e.issuer + path); p.status != http.StatusOK || !isLoginPage(p) {
@@ -246,6 +246,7 @@ func TestVoluntaryTOTPEnrolment(t *testing.T) {
 		t.Fatalf("after a wrong code: %d %.900s", p.status, p.body)
 	}
 	p = b.submit(p, url.Values{"code": {totpCode(t, m[1], time.Now())}})
+	p = b.pastRecoveryCodes(p) // recovery_test.go
 	if p.status != http.StatusOK || !strings.Contains(p.body, "An authenticator app is set up") {
 		t.Fatalf("after the right code: %d %.600s", p.status, p.body)
 	}

@@ -92,6 +92,7 @@ func TestTwoFactorTOTP(t *testing.T) {
 	secret := m3[1]
 	now := time.Now()
 	p = b.submit(p, url.Values{"code": {totpCode(t, secret, now)}})
+	p = b.pastRecoveryCodes(p) // recovery_test.go
 	params := callbackParams(t, p, rpCallback)
 	tok, err := r.config.Exchange(ctx(t), params.Get("code"))
 	if err != nil {

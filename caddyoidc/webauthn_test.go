@@ -231,6 +231,11 @@ func TestPasskeysInChromium(t *testing.T) {
 	if out["settings_lists_passkey"] != true {
 		t.Errorf("the settings page does not list the new passkey: %v", out)
 	}
+	// The first passkey's recovery codes are shown once (recovery_test.go).
+	if out["recovery_codes_shown"] != float64(10) || out["recovery_heading_focused"] != true || out["recovery_codes_gone"] != true {
+		t.Errorf("recovery codes after the first passkey: shown %v, focused %v, gone after reload %v",
+			out["recovery_codes_shown"], out["recovery_heading_focused"], out["recovery_codes_gone"])
+	}
 	for _, step := range []string{"passwordless", "second_factor"} {
 		if why := str(out, step+"_skipped"); why != "" {
 			t.Errorf("%s: the page did not offer the passkey: %s", step, why)

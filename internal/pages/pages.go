@@ -36,6 +36,10 @@ const (
 	PathSettings     = "/settings"
 	PathAssets       = "/assets"
 	PathWebAuthn     = "/api/webauthn"
+	// PathRecoveryCode takes a recovery code instead of a second factor;
+	// PathRecoveryDone continues after new codes were shown (recovery.go).
+	PathRecoveryCode = "/login/recovery"
+	PathRecoveryDone = "/login/recovery/done"
 )
 
 // Flow is what the pages add to an authorization request on its way
@@ -82,6 +86,7 @@ type Store interface {
 	authn.TOTPStore
 	authn.AttemptStore
 	authn.PasskeyStore
+	authn.RecoveryStore
 	// WebAuthnUserHasSecondFactor reports whether the user has a passkey
 	// or a confirmed authenticator app.
 	WebAuthnUserHasSecondFactor(ctx context.Context, username string) (bool, error)
@@ -176,6 +181,8 @@ type Pages struct {
 	rememberMeTTL    time.Duration
 
 	onSessionsEnded SessionsEndedFunc // signout.go
+
+	recovery *authn.RecoveryCodes // recovery.go
 }
 
 // New builds the pages: templates, second factors, regulation.
@@ -251,6 +258,7 @@ func (p *Pages) setupAuthn(cfg AuthnConfig) error {
 		cfg.TOTPIssuer = authn.TOTPIssuerName(p.issuer) // as the CLI labels accounts
 	}
 	p.totp = authn.NewTOTP(p.db, sealer, cfg.TOTPIssuer)
+	p.recovery = authn.NewRecoveryCodes(p.db, recoveryKey(key))
 	reg := authn.DefaultRegulation()
 	if cfg.Regulation != nil {
 		reg = *cfg.Regulation

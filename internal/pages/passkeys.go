@@ -421,7 +421,11 @@ func (p *Pages) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, ke
 		return
 	}
 	p.log.Info("passkey registered", zap.String("username", login.Username), zap.String("credential", pk.ID), zap.Bool("discoverable", pk.Discoverable))
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "id": pk.ID})
+	res := map[string]any{"ok": true, "id": pk.ID}
+	if codes := p.codesForNewFactor(r.Context(), login.Username); codes != nil { // recovery.go
+		res["recovery_codes"] = codes // shown once by the settings page's script
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // passkeyName cleans a user's label: control characters dropped, spaces

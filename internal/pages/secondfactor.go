@@ -62,6 +62,7 @@ func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clie
 		WebAuthnBase:   p.base + PathWebAuthn,
 		ContinueAction: p.base + PathContinue,
 		Error:          p.Localizer(r).T(msg),
+		RecoveryAction: p.base + PathRecoveryCode,
 	}
 	if c != nil {
 		page.ClientName = c.DisplayName()
@@ -208,7 +209,7 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("authenticator app enrolled", zap.String("username", f.user.Username))
-	p.completeFactor(w, r, f, "otp")
+	p.completeEnrolment(w, r, f, "otp") // recovery.go
 }
 
 // completeFactor adds a second factor to the login session and continues.

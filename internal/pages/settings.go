@@ -69,6 +69,8 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
 		p.renderSettings(w, r, f.user, "settings.totp_removed", "")
+	case "recovery-generate":
+		p.settingsRecoveryCodes(w, r, f, needsStepUp) // recovery.go
 	case "password-change":
 		p.changePassword(w, r, f) // password.go
 	case "consent-revoke":
@@ -99,6 +101,7 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 	page.LogoutAction = p.base + PathLogout
 	page.PasswordChange = p.passwordChanger() != nil
 	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
+	p.settingsRecoveryExtras(r, &page, u.Username) // recovery.go
 	if p.listPasskeys != nil {
 		if list, err := p.listPasskeys(ctx, u.Username); err == nil {
 			page.Passkeys = list

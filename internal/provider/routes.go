@@ -72,6 +72,8 @@ func (p *Provider) routes() []route {
 		{pages.PathSecondFactor, post, p.pages.ServeSecondFactor, p.pages.ServeFormOnly},
 		{pages.PathTOTPEnroll, post, p.pages.ServeTOTPEnroll, p.pages.ServeFormOnly},
 		{pages.PathContinue, post, p.pages.ServeContinue, p.pages.ServeFormOnly},
+		{pages.PathRecoveryCode, post, p.pages.ServeRecoveryCode, p.pages.ServeFormOnly},
+		{pages.PathRecoveryDone, post, p.pages.ServeRecoveryDone, p.pages.ServeFormOnly},
 		{pages.PathSettings, getPost, p.pages.ServeSettings, page("method.form")},
 		{pages.PathAssets + "/", get, p.pages.ServeAssets, http.NotFound},
 	}

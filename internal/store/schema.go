@@ -224,6 +224,16 @@ var migrations = []migration{
 ){table}`,
 		`CREATE INDEX login_session_client_expires_at ON login_session_client (expires_at)`,
 	)},
+	// Recovery codes: one-time codes a user signs in with instead of a lost
+	// second factor, stored as keyed hashes only (internal/authn).
+	{version: 7, description: "recovery codes (one-time second-factor replacements, hashed)", stmts: ddl(
+		`CREATE TABLE recovery_code (
+	username {key} NOT NULL,
+	code_hash {key} NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (username, code_hash)
+){table}`,
+	)},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,

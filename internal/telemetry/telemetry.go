@@ -28,6 +28,7 @@ const (
 	MethodPasskey       = "passkey"        // a passwordless passkey
 	MethodTOTP          = "totp"           // an authenticator app
 	MethodWebAuthn      = "webauthn"       // a security key or passkey as second factor
+	MethodRecoveryCode  = "recovery_code"  // a one-time recovery code instead of a second factor
 )
 
 // DigestUserPassword is the kind of digest verification of a user's

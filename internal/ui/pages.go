@@ -95,6 +95,9 @@ type SecondFactorPage struct {
 	WebAuthnBase   string // URL path of the WebAuthn JSON endpoints
 	ContinueAction string // where the passkey script posts after success
 	Error          string // shown in role="alert" when non-empty
+	// RecoveryAction is where the "Lost your device?" recovery-code form
+	// posts (csrf_token, return_to, recovery_code); empty hides it.
+	RecoveryAction string
 }
 
 // TOTPEnrollPage shows a new authenticator-app secret once, as a QR code
@@ -145,6 +148,11 @@ type SettingsPage struct {
 	// PasswordChange shows the password form (action "password-change",
 	// fields current_password, new_password, new_password_confirm).
 	PasswordChange bool
+	// RecoveryCodes shows the recovery-code section (action
+	// "recovery-generate") for a user with a second factor, with
+	// RecoveryRemaining, the number of unused codes.
+	RecoveryCodes     bool
+	RecoveryRemaining int
 }
 
 // DevicePage is the device sign-in page (RFC 8628): the form for the user

@@ -5,7 +5,8 @@
 //
 // 1. Sign in with the password at a one-factor client (the session the
 //    settings page needs).
-// 2. Settings: name and add a passkey (#passkey-register); the page reloads
+// 2. Settings: name and add a passkey (#passkey-register); its recovery codes
+//    are shown once (#recovery-new), then the page reloads
 //    and lists it; the authenticator holds one resident credential.
 // 3. A new session: the login page's #passkey-login signs in without a
 //    password and the flow continues to the client.
@@ -162,7 +163,15 @@ main(async () => {
       throw new Error('the settings page has no #passkey-register button: ' + (await page.content()).slice(0, 600));
     }
     await page.locator('#passkey-name').fill('Chromium passkey');
-    await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#passkey-register').click()]);
+    // A first second factor comes with recovery codes: the script shows
+    // them once (no reload) until the user says they saved them.
+    await page.locator('#passkey-register').click();
+    await page.locator('#recovery-new:not([hidden])').waitFor({ timeout: 15000 });
+    result.recovery_codes_shown = await page.locator('#recovery-new-list code').count();
+    result.recovery_heading_focused = await page.evaluate(() => document.activeElement?.id === 'recovery-new-heading');
+    await shot(page, 'passkeys-recovery-codes.png');
+    await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#recovery-new-done').click()]);
+    result.recovery_codes_gone = (await page.locator('#recovery-new-list code').count()) === 0;
     result.settings_lists_passkey = (await page.content()).includes('Chromium passkey');
     result.api_credentials = await page.evaluate(async () => {
       const base = document.querySelector('meta[name="webauthn-base"]')?.content ?? '/api/webauthn';

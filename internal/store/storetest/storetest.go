@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RevokeClientGrants", testRevokeClientGrants},
 		{"DeviceGrants", testDeviceGrants}, // device.go
 		{"LogoutSessions", testLogoutSessions},
+		{"RecoveryCodes", testRecoveryCodes}, // recovery.go
 	} {
 		runner.run(t, tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}

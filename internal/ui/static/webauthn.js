@@ -10,6 +10,8 @@
 //   #passkey-2fa        button: passkey as second factor, then submits #passkey-continue
 //   #passkey-register   button (+ input #passkey-name): adds a passkey, then reloads
 //   .passkey-delete[data-id]  buttons: remove a passkey, then reload
+//   #recovery-new       section (hidden) where the recovery codes that come
+//                       with a first passkey are shown once
 //   #passkey-error      element (role=alert) where failures are shown
 //   <script type="application/json" id="messages">  the texts below in the
 //                       page's language (message IDs of package i18n)
@@ -286,7 +288,40 @@
         throw { name: 'NotAllowedError' };
       }
       return api('POST', '/register/finish', { name: name, credential: attestationJSON(cred) });
-    }).then(function () {
+    }).then(function (res) {
+      // A first second factor comes with recovery codes, shown this once.
+      if (!(res && res.recovery_codes && showRecoveryCodes(res.recovery_codes))) {
+        window.location.reload();
+      }
+    });
+  }
+
+  // showRecoveryCodes fills the settings page's hidden #recovery-new
+  // section with codes; false when the page has none.
+  function showRecoveryCodes(codes) {
+    var section = document.getElementById('recovery-new');
+    var list = document.getElementById('recovery-new-list');
+    if (!section || !list) {
+      return false;
+    }
+    codes.forEach(function (c) {
+      var li = document.createElement('li');
+      var code = document.createElement('code');
+      code.textContent = c;
+      li.appendChild(code);
+      list.appendChild(li);
+    });
+    section.hidden = false;
+    var heading = document.getElementById('recovery-new-heading');
+    if (heading) {
+      heading.focus();
+    }
+    return true;
+  }
+
+  var recoveryDone = document.getElementById('recovery-new-done');
+  if (recoveryDone) {
+    recoveryDone.addEventListener('click', function () {
       window.location.reload();
     });
   }
