@@ -51,8 +51,8 @@ func newBenchProvider(b testing.TB) *bnProvider {
 		b.Fatal(err)
 	}
 	// The database's own directory, removed right after the database is
-	// closed: b.TempDir's removal failed once in CI ("directory not empty")
-	// when SQLite's WAL files were still being unlinked.
+	// closed: b.TempDir's removal failed once in CI ("directory not empty"),
+	// a file appearing there while it was being removed.
 	dir, err := os.MkdirTemp("", "oidc-bench-")
 	if err != nil {
 		b.Fatal(err)
