@@ -42,6 +42,10 @@ type DB struct {
 
 	stmts     sync.Map // query text (shared form) -> *sql.Stmt, prepared lazily
 	preparing sync.Map // query text -> true while prepared in the background
+	// background counts those preparations: Close waits for them, or one
+	// could open a connection (for SQLite, files beside the database)
+	// after Close returned.
+	background sync.WaitGroup
 
 	// wgate, when not nil, admits one writer at a time within this process
 	// (SQLite only: it has a single write lock anyway; the server backends
@@ -58,6 +62,7 @@ type DB struct {
 // Close closes the prepared statements and the database.
 func (db *DB) Close() error {
 	db.stopGroupCommit()
+	db.background.Wait()
 	var errs []error
 	db.stmts.Range(func(k, v any) bool {
 		if st, ok := v.(*sql.Stmt); ok {
@@ -237,10 +242,14 @@ func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		// transaction, nothing would move. Prepare on the transaction's
 		// connection (closed with it), and for the pool in the background.
 		if _, busy := db.preparing.LoadOrStore(query, true); !busy {
-			go func() {
+			db.background.Go(func() {
 				defer db.preparing.Delete(query)
-				_, _ = db.prepare(context.WithoutCancel(ctx), query) // an error shows at the next use
-			}()
+				// Bounded, so that Close (which waits) cannot hang on a
+				// pool whose connections are all held.
+				pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				_, _ = db.prepare(pctx, query) // an error shows at the next use
+			})
 		}
 		st, err := tx.PrepareContext(ctx, db.dialect.prepareText(query))
 		if err != nil {
