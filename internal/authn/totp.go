@@ -88,24 +88,26 @@ func TOTPIssuerName(issuerURL string) string {
 // sealed secret moved to another user's row does not open.
 func sealAAD(username string) string { return "totp:" + username }
 
+// key is username's TOTP key with the provider's parameters: the secret
+// raw, or a new random one when raw is nil.
+func (t *TOTP) key(username string, raw []byte) (*otp.Key, error) {
+	issuer := t.issuer
+	if issuer == "" {
+		issuer = "caddy-oidc"
+	}
+	return totp.Generate(totp.GenerateOpts{
+		Issuer: issuer, AccountName: username, Period: totpPeriod,
+		Secret: raw, SecretSize: totpSecretSize, Digits: totpDigits, Algorithm: totpAlgorithm,
+	})
+}
+
 // generate creates a new random secret for username and returns it, sealed
 // and as an Enrollment without the QR image.
 func (t *TOTP) generate(username string) (sealed string, e Enrollment, err error) {
 	if username == "" {
 		return "", e, errors.New("authn: TOTP: empty username")
 	}
-	issuer := t.issuer
-	if issuer == "" {
-		issuer = "caddy-oidc"
-	}
-	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer:      issuer,
-		AccountName: username,
-		Period:      totpPeriod,
-		SecretSize:  totpSecretSize,
-		Digits:      totpDigits,
-		Algorithm:   totpAlgorithm,
-	})
+	key, err := t.key(username, nil)
 	if err != nil {
 		return "", e, fmt.Errorf("authn: TOTP: generate secret for %q: %w", username, err)
 	}
@@ -461,14 +463,7 @@ func (t *TOTP) AdminImport(ctx context.Context, username, secret string) (Enroll
 	if len(raw) < 10 {
 		return Enrollment{}, fmt.Errorf("authn: TOTP: the secret has %d bits, fewer than the 80 RFC 4226 requires", len(raw)*8)
 	}
-	issuer := t.issuer
-	if issuer == "" {
-		issuer = "caddy-oidc"
-	}
-	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: issuer, AccountName: username, Period: totpPeriod,
-		Secret: raw, Digits: totpDigits, Algorithm: totpAlgorithm,
-	})
+	key, err := t.key(username, raw)
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("authn: TOTP: %w", err)
 	}

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pquerna/otp/totp"
-
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
@@ -50,14 +48,7 @@ func (t *TOTP) PendingEnrollment(ctx context.Context, username, proof string) (e
 	if err != nil {
 		return Enrollment{}, false, fmt.Errorf("authn: TOTP secret of %q: %w", username, err)
 	}
-	issuer := t.issuer
-	if issuer == "" {
-		issuer = "caddy-oidc"
-	}
-	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: issuer, AccountName: username, Period: totpPeriod,
-		Secret: raw, Digits: totpDigits, Algorithm: totpAlgorithm,
-	})
+	key, err := t.key(username, raw)
 	if err != nil {
 		return Enrollment{}, false, fmt.Errorf("authn: TOTP: %w", err)
 	}
