@@ -101,15 +101,9 @@ func (p *Pages) completeEnrolment(w http.ResponseWriter, r *http.Request, f page
 		p.completeFactor(w, r, f, method)
 		return
 	}
-	s := withFactor(*f.login, method, p.now())
-	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
-		p.log.Error("updating login session", zap.Error(err))
-		p.RenderFailure(w, r, err, "failure.save_session")
-		return
+	if s, ok := p.recordFactor(w, r, f, method); ok { // secondfactor.go
+		p.renderRecoveryCodes(w, r, f, s, codes)
 	}
-	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))
-	p.reportSecondFactor(r, factorMethod(method), telemetry.ResultSuccess, s.Username, f.client)
-	p.renderRecoveryCodes(w, r, f, &s, codes)
 }
 
 // codesForNewFactor makes recovery codes for a user who enrolled a second

@@ -214,15 +214,23 @@ func (p *Pages) ServeTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 
 // completeFactor adds a second factor to the login session and continues.
 func (p *Pages) completeFactor(w http.ResponseWriter, r *http.Request, f pageForm, method string) {
+	if s, ok := p.recordFactor(w, r, f, method); ok {
+		p.continueAfterAuth(w, r, f, s)
+	}
+}
+
+// recordFactor adds a successful second factor to the login session, logs
+// and reports it. It reports false when it could not, having answered.
+func (p *Pages) recordFactor(w http.ResponseWriter, r *http.Request, f pageForm, method string) (*store.LoginSession, bool) {
 	s := withFactor(*f.login, method, p.now())
 	if err := p.db.UpdateLoginSession(r.Context(), s); err != nil {
 		p.log.Error("updating login session", zap.Error(err))
 		p.RenderFailure(w, r, err, "failure.save_session")
-		return
+		return nil, false
 	}
 	p.log.Info("second factor succeeded", zap.String("username", s.Username), zap.String("method", method))
 	p.reportSecondFactor(r, factorMethod(method), telemetry.ResultSuccess, s.Username, f.client)
-	p.continueAfterAuth(w, r, f, &s)
+	return &s, true
 }
 
 // withFactor returns the login session after a successful second factor:
