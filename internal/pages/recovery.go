@@ -174,13 +174,7 @@ func (p *Pages) ServeRecoveryDone(w http.ResponseWriter, r *http.Request) {
 // factor, it needs a recent sign-in with the second factor.
 func (p *Pages) settingsRecoveryCodes(w http.ResponseWriter, r *http.Request, f pageForm, needsStepUp bool) {
 	ctx := r.Context()
-	if needsStepUp {
-		p.SecondFactorStep(w, r, nil, f.user, f.returnTo, "")
-		return
-	}
-	if p.now().Sub(f.login.AuthTime) > 10*time.Minute {
-		_ = p.EndLogin(w, r)
-		p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "login.error_reauth")
+	if !p.recentStrongSignIn(w, r, f, needsStepUp) { // settings.go
 		return
 	}
 	if !p.hasSecondFactor(ctx, f.user.Username) {

@@ -49,13 +49,7 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 	needsStepUp := (enrolled || p.hasPasskeys(ctx, f.user.Username)) && !authn.IsTwoFactor(f.login.AMR)
 	switch action := r.PostForm.Get("action"); action {
 	case "totp-remove", "totp-enroll":
-		if needsStepUp {
-			p.SecondFactorStep(w, r, nil, f.user, f.returnTo, "")
-			return
-		}
-		if p.now().Sub(f.login.AuthTime) > 10*time.Minute {
-			_ = p.EndLogin(w, r)
-			p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "login.error_reauth")
+		if !p.recentStrongSignIn(w, r, f, needsStepUp) {
 			return
 		}
 		if action == "totp-enroll" {
@@ -119,4 +113,21 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		page.Consents = append(page.Consents, item)
 	}
 	p.Render(w, r, http.StatusOK, page)
+}
+
+// recentStrongSignIn reports whether the session may change second factors:
+// signed in with a second factor when the user has one (needsStepUp says
+// they have one and the session lacks it), and within the last ten minutes.
+// When not, it has answered with the second-factor step or a new sign-in.
+func (p *Pages) recentStrongSignIn(w http.ResponseWriter, r *http.Request, f pageForm, needsStepUp bool) bool {
+	if needsStepUp {
+		p.SecondFactorStep(w, r, nil, f.user, f.returnTo, "")
+		return false
+	}
+	if p.now().Sub(f.login.AuthTime) > 10*time.Minute {
+		_ = p.EndLogin(w, r)
+		p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "login.error_reauth")
+		return false
+	}
+	return true
 }
