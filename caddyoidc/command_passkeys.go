@@ -79,14 +79,9 @@ the database of the config directly.`,
 }
 
 func printPasskeys(w io.Writer, v any) error {
-	p, ok := v.(*PasskeysJSON)
-	if !ok {
-		if pv, ok2 := v.(PasskeysJSON); ok2 {
-			p, ok = &pv, true
-		}
-	}
-	if !ok {
-		return fmt.Errorf("unexpected answer %T", v)
+	p, err := answerAs[PasskeysJSON](v)
+	if err != nil {
+		return err
 	}
 	if len(p.Passkeys) == 0 {
 		_, err := fmt.Fprintf(w, "%s has no passkeys at %s.\n", p.User, p.Issuer)
@@ -104,15 +99,10 @@ func printPasskeys(w io.Writer, v any) error {
 }
 
 func printRemovedPasskeys(w io.Writer, v any) error {
-	r, ok := v.(*RevokedJSON)
-	if !ok {
-		if rv, ok2 := v.(RevokedJSON); ok2 {
-			r, ok = &rv, true
-		}
+	r, err := answerAs[RevokedJSON](v)
+	if err != nil {
+		return err
 	}
-	if !ok {
-		return fmt.Errorf("unexpected answer %T", v)
-	}
-	_, err := fmt.Fprintf(w, "Removed %d passkey(s) of %s at %s.\n", r.Revoked, r.User, r.Issuer)
+	_, err = fmt.Fprintf(w, "Removed %d passkey(s) of %s at %s.\n", r.Revoked, r.User, r.Issuer)
 	return err
 }

@@ -293,14 +293,9 @@ func storageDescription(raw json.RawMessage) string {
 }
 
 func printSessions(w io.Writer, v any) error {
-	s, ok := v.(*SessionsJSON)
-	if !ok {
-		if sv, ok2 := v.(SessionsJSON); ok2 {
-			s, ok = &sv, true
-		}
-	}
-	if !ok {
-		return fmt.Errorf("unexpected answer %T", v)
+	s, err := answerAs[SessionsJSON](v)
+	if err != nil {
+		return err
 	}
 	if len(s.Sessions) == 0 {
 		_, err := fmt.Fprintf(w, "%s has no login sessions at %s.\n", s.User, s.Issuer)
@@ -314,14 +309,9 @@ func printSessions(w io.Writer, v any) error {
 }
 
 func printConsents(w io.Writer, v any) error {
-	c, ok := v.(*ConsentsJSON)
-	if !ok {
-		if cv, ok2 := v.(ConsentsJSON); ok2 {
-			c, ok = &cv, true
-		}
-	}
-	if !ok {
-		return fmt.Errorf("unexpected answer %T", v)
+	c, err := answerAs[ConsentsJSON](v)
+	if err != nil {
+		return err
 	}
 	if len(c.Consents) == 0 {
 		_, err := fmt.Fprintf(w, "%s has no remembered consents at %s.\n", c.User, c.Issuer)
@@ -336,18 +326,25 @@ func printConsents(w io.Writer, v any) error {
 
 func printRevoked(what string) func(io.Writer, any) error {
 	return func(w io.Writer, v any) error {
-		r, ok := v.(*RevokedJSON)
-		if !ok {
-			if rv, ok2 := v.(RevokedJSON); ok2 {
-				r, ok = &rv, true
-			}
+		r, err := answerAs[RevokedJSON](v)
+		if err != nil {
+			return err
 		}
-		if !ok {
-			return fmt.Errorf("unexpected answer %T", v)
-		}
-		_, err := fmt.Fprintf(w, "Revoked %d %s of %s at %s.\n", r.Revoked, what, r.User, r.Issuer)
+		_, err = fmt.Fprintf(w, "Revoked %d %s of %s at %s.\n", r.Revoked, what, r.User, r.Issuer)
 		return err
 	}
+}
+
+// answerAs is the admin call's answer v as a *T: decoded from the admin
+// API it is a *T, from the database directly a T or a *T.
+func answerAs[T any](v any) (*T, error) {
+	switch a := v.(type) {
+	case *T:
+		return a, nil
+	case T:
+		return &a, nil
+	}
+	return nil, fmt.Errorf("unexpected answer %T", v)
 }
 
 // writeTable writes rows as aligned columns, in one write.
