@@ -12,6 +12,9 @@ const (
 	sqlInsertRecoveryCode  = `INSERT INTO recovery_code (username, code_hash, created_at) VALUES (?, ?, ?)`
 	sqlUseRecoveryCode     = `DELETE FROM recovery_code WHERE username = ? AND code_hash = ?`
 	sqlCountRecoveryCodes  = `SELECT COUNT(*) FROM recovery_code WHERE username = ?`
+	// sqlDeleteOrphanRecoveryCodes drops the codes of a user who has no
+	// second factor left to recover: no passkey, no confirmed TOTP secret.
+	sqlDeleteOrphanRecoveryCodes = `DELETE FROM recovery_code WHERE username = ? AND NOT EXISTS (SELECT 1 FROM webauthn_credential WHERE username = ?) AND NOT EXISTS (SELECT 1 FROM totp_secret WHERE username = ? AND confirmed = TRUE)`
 )
 
 // ReplaceRecoveryCodes stores hashes as the recovery codes of username,
@@ -69,6 +72,18 @@ func (db *DB) CountRecoveryCodes(ctx context.Context, username string) (int, err
 func (db *DB) DeleteRecoveryCodes(ctx context.Context, username string) error {
 	if _, err := db.exec(ctx, sqlDeleteRecoveryCodes, username); err != nil {
 		return fmt.Errorf("store: delete recovery codes of %q: %w", username, err)
+	}
+	return nil
+}
+
+// dropOrphanRecoveryCodes deletes the unused recovery codes of username
+// when they have no second factor left (the codes stand in for one, and a
+// user without one would otherwise keep a way past a second factor they
+// may be asked to set up later). The removals of second factors call it in
+// their transaction, whoever removes: the user, the CLI or the admin API.
+func (db *DB) dropOrphanRecoveryCodes(ctx context.Context, username string) error {
+	if _, err := db.exec(ctx, sqlDeleteOrphanRecoveryCodes, username, username, username); err != nil {
+		return fmt.Errorf("drop recovery codes of %q: %w", username, err)
 	}
 	return nil
 }

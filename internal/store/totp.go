@@ -88,9 +88,17 @@ func (db *DB) AdvanceTOTPStep(ctx context.Context, username string, step int64) 
 }
 
 // DeleteTOTPSecret removes the TOTP secret of username. Removing a secret
-// that does not exist is not an error.
+// that does not exist is not an error. When it was the user's last second
+// factor, their unused recovery codes go in the same transaction
+// (dropOrphanRecoveryCodes).
 func (db *DB) DeleteTOTPSecret(ctx context.Context, username string) error {
-	if _, err := db.exec(ctx, sqlDeleteTOTP, username); err != nil {
+	err := db.inTx(ctx, func(ctx context.Context) error {
+		if _, err := db.exec(ctx, sqlDeleteTOTP, username); err != nil {
+			return err
+		}
+		return db.dropOrphanRecoveryCodes(ctx, username)
+	})
+	if err != nil {
 		return fmt.Errorf("store: delete TOTP secret of %q: %w", username, err)
 	}
 	return nil

@@ -36,6 +36,7 @@ const (
 	sqlUseWebAuthnCredential    = `UPDATE webauthn_credential SET data = ?, last_used_at = ? WHERE id = ? AND data = ?`
 	sqlDeleteWebAuthnCredential = `DELETE FROM webauthn_credential WHERE id = ? AND username = ?`
 	sqlDeleteWebAuthnOfUser     = `DELETE FROM webauthn_credential WHERE username = ?`
+	sqlRenameWebAuthnCredential = `UPDATE webauthn_credential SET name = ? WHERE id = ? AND username = ?`
 	sqlCountWebAuthnOfUser      = `SELECT COUNT(*) FROM webauthn_credential WHERE username = ?`
 	sqlCountConfirmedTOTP       = `SELECT COUNT(*) FROM totp_secret WHERE username = ? AND confirmed = TRUE`
 
@@ -141,26 +142,59 @@ func (db *DB) UseWebAuthnCredential(ctx context.Context, id string, old, data []
 
 // DeleteWebAuthnCredential deletes a credential of username. A credential
 // that does not exist or belongs to someone else gives ErrNotFound, so a
-// user cannot tell another user's credential from a missing one.
+// user cannot tell another user's credential from a missing one. When it
+// was the user's last second factor, their unused recovery codes go in the
+// same transaction (dropOrphanRecoveryCodes).
 func (db *DB) DeleteWebAuthnCredential(ctx context.Context, username, id string) error {
-	n, err := db.exec(ctx, sqlDeleteWebAuthnCredential, id, username)
-	if err != nil {
-		return fmt.Errorf("store: delete webauthn credential of %q: %w", username, err)
-	}
-	if n == 0 {
+	err := db.inTx(ctx, func(ctx context.Context) error {
+		n, err := db.exec(ctx, sqlDeleteWebAuthnCredential, id, username)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return db.dropOrphanRecoveryCodes(ctx, username)
+	})
+	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: delete webauthn credential: %w", ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("store: delete webauthn credential of %q: %w", username, err)
 	}
 	return nil
 }
 
 // DeleteWebAuthnCredentialsOfUser deletes every credential of a user (an
-// administrator's reset) and returns how many there were.
+// administrator's reset) and returns how many there were. Like
+// DeleteWebAuthnCredential, it drops the user's unused recovery codes when
+// no second factor is left.
 func (db *DB) DeleteWebAuthnCredentialsOfUser(ctx context.Context, username string) (int64, error) {
-	n, err := db.exec(ctx, sqlDeleteWebAuthnOfUser, username)
+	var n int64
+	err := db.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		if n, err = db.exec(ctx, sqlDeleteWebAuthnOfUser, username); err != nil {
+			return err
+		}
+		return db.dropOrphanRecoveryCodes(ctx, username)
+	})
 	if err != nil {
-		return n, fmt.Errorf("store: delete webauthn credentials of %q: %w", username, err)
+		return 0, fmt.Errorf("store: delete webauthn credentials of %q: %w", username, err)
 	}
 	return n, nil
+}
+
+// RenameWebAuthnCredential sets the owner's label of a credential of
+// username (the caller cleans and bounds it). A credential that does not
+// exist or belongs to someone else gives ErrNotFound.
+func (db *DB) RenameWebAuthnCredential(ctx context.Context, username, id, name string) error {
+	n, err := db.exec(ctx, sqlRenameWebAuthnCredential, name, id, username)
+	if err != nil {
+		return fmt.Errorf("store: rename webauthn credential of %q: %w", username, err)
+	}
+	if n == 0 { // MySQL counts matched rows too (ClientFoundRows), so an unchanged name is no miss
+		return fmt.Errorf("store: rename webauthn credential: %w", ErrNotFound)
+	}
+	return nil
 }
 
 // CountWebAuthnCredentials returns how many credentials a user has.

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Subject", testSubject},
 		{"TOTPSecret", testTOTPSecret},
 		{"WebAuthnCredentials", testWebAuthnCredentials},
+		{"WebAuthnRename", testWebAuthnRename}, // webauthn.go
 		{"WebAuthnSecondFactor", testWebAuthnSecondFactor},
 		{"WebAuthnUserHandle", testWebAuthnUserHandle},
 		{"WebAuthnCeremony", testWebAuthnCeremony},
@@ -56,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"DeviceGrants", testDeviceGrants}, // device.go
 		{"LogoutSessions", testLogoutSessions},
 		{"RecoveryCodes", testRecoveryCodes}, // recovery.go
+		{"RecoveryCodeHygiene", testRecoveryCodeHygiene},
 	} {
 		runner.run(t, tc.name, func(t *testing.T) { tc.test(t, open(t)) })
 	}

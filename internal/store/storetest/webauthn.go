@@ -232,3 +232,43 @@ func testWebAuthnCeremony(t *testing.T, db *store.DB) {
 		t.Errorf("%d ceremonies left after DeleteExpired, %v", n, err)
 	}
 }
+
+func testWebAuthnRename(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	for _, c := range []store.WebAuthnCredential{
+		{ID: "cred-a", Username: "alice", Name: "Passkey", Data: []byte(`{"n":1}`)},
+		{ID: "cred-b", Username: "bob", Name: "Key", Data: []byte(`{"n":2}`)},
+	} {
+		if err := db.CreateWebAuthnCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := func(id string) string {
+		t.Helper()
+		c, err := db.WebAuthnCredential(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Name
+	}
+	if err := db.RenameWebAuthnCredential(ctx, "alice", "cred-a", "Läptop 💻"); err != nil {
+		t.Fatal(err)
+	}
+	if got := name("cred-a"); got != "Läptop 💻" {
+		t.Errorf("after rename: name %q", got)
+	}
+	// The same name again is no miss (MySQL reports changed rows unless told otherwise).
+	if err := db.RenameWebAuthnCredential(ctx, "alice", "cred-a", "Läptop 💻"); err != nil {
+		t.Errorf("renaming to the same name: %v", err)
+	}
+	// Only the owner's credential.
+	if err := db.RenameWebAuthnCredential(ctx, "alice", "cred-b", "Mine"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("renaming bob's credential as alice: err = %v, want store.ErrNotFound", err)
+	}
+	if got := name("cred-b"); got != "Key" {
+		t.Errorf("bob's credential renamed to %q", got)
+	}
+	if err := db.RenameWebAuthnCredential(ctx, "alice", "missing", "X"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("renaming a missing credential: err = %v, want store.ErrNotFound", err)
+	}
+}
