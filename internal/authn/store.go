@@ -36,6 +36,7 @@ type PasskeyStore interface {
 	WebAuthnCredentials(ctx context.Context, username string) ([]store.WebAuthnCredential, error)
 	UseWebAuthnCredential(ctx context.Context, id string, old, data []byte, usedAt time.Time) error
 	DeleteWebAuthnCredential(ctx context.Context, username, id string) error
+	RenameWebAuthnCredential(ctx context.Context, username, id, name string) error
 	CountWebAuthnCredentials(ctx context.Context, username string) (int, error)
 	WebAuthnUserHandle(ctx context.Context, username string) ([]byte, error)
 	WebAuthnUsername(ctx context.Context, handle []byte) (string, error)

@@ -54,15 +54,18 @@ var (
 	ErrPasskeyExists = errors.New("passkey already registered")
 	// ErrNoPasskeys: the user has no credential to sign in with.
 	ErrNoPasskeys = errors.New("no passkey registered")
+	// ErrPasskeysDisabled: the configuration turned passkeys off.
+	ErrPasskeysDisabled = errors.New("passkeys are turned off in the configuration")
 )
 
 // NewRelyingParty returns the WebAuthn relying party of an issuer: its ID is
 // the issuer's host name (no port), its only origin the issuer's origin
 // (scheme://host[:port]), and the name authenticators and password managers
-// show beside the passkey is that host name too, so that a person with
-// passkeys for several sites can tell them apart. It fails with ErrPasskeyUnavailable when the host is
-// an IP address. The result is immutable and may be shared.
-func NewRelyingParty(issuer string) (*webauthn.WebAuthn, error) {
+// show beside the passkey is displayName, by default (empty) that host name
+// too, so that a person with passkeys for several sites can tell them
+// apart. It fails with ErrPasskeyUnavailable when the host is an IP
+// address. The result is immutable and may be shared.
+func NewRelyingParty(issuer, displayName string) (*webauthn.WebAuthn, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("passkeys: issuer %q is not an absolute http(s) URL", issuer)
@@ -70,9 +73,12 @@ func NewRelyingParty(issuer string) (*webauthn.WebAuthn, error) {
 	if net.ParseIP(u.Hostname()) != nil {
 		return nil, ErrPasskeyUnavailable
 	}
+	if displayName == "" {
+		displayName = u.Hostname()
+	}
 	rp, err := webauthn.New(&webauthn.Config{
 		RPID:          u.Hostname(),
-		RPDisplayName: u.Hostname(),
+		RPDisplayName: displayName,
 		RPOrigins:     []string{u.Scheme + "://" + u.Host},
 		Timeouts: webauthn.TimeoutsConfig{
 			Login:        webauthn.TimeoutConfig{Timeout: PasskeyCeremonyLifetime, TimeoutUVD: PasskeyCeremonyLifetime},
@@ -417,6 +423,13 @@ func (k *Passkeys) List(ctx context.Context, username string) ([]Passkey, error)
 func (k *Passkeys) Has(ctx context.Context, username string) (bool, error) {
 	n, err := k.db.CountWebAuthnCredentials(ctx, username)
 	return n > 0, err
+}
+
+// Rename sets the label of a credential of username (the caller cleans and
+// bounds it); store.ErrNotFound when it does not exist or belongs to
+// someone else.
+func (k *Passkeys) Rename(ctx context.Context, username, id, name string) error {
+	return k.db.RenameWebAuthnCredential(ctx, username, id, name)
 }
 
 // Delete removes a credential of username; store.ErrNotFound when it does

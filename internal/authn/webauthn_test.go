@@ -20,7 +20,7 @@ func newTestPasskeys(t *testing.T, issuer string) (*Passkeys, *store.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	rp, err := NewRelyingParty(issuer)
+	rp, err := NewRelyingParty(issuer, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,25 +38,26 @@ func mustJSON(t *testing.T, v any) []byte {
 
 func TestNewRelyingParty(t *testing.T) {
 	for _, tc := range []struct {
-		issuer, rpID, origin string
-		err                  error
+		issuer, display, rpID, origin, name string
+		err                                 error
 	}{
-		{"https://auth.example.com", "auth.example.com", "https://auth.example.com", nil},
-		{"https://auth.example.com:8443/idp", "auth.example.com", "https://auth.example.com:8443", nil},
-		{"http://localhost:9080", "localhost", "http://localhost:9080", nil},
-		{"http://127.0.0.1:9080", "", "", ErrPasskeyUnavailable},
-		{"https://[::1]:8443", "", "", ErrPasskeyUnavailable},
+		{"https://auth.example.com", "", "auth.example.com", "https://auth.example.com", "auth.example.com", nil},
+		{"https://auth.example.com:8443/idp", "", "auth.example.com", "https://auth.example.com:8443", "auth.example.com", nil},
+		{"http://localhost:9080", "", "localhost", "http://localhost:9080", "localhost", nil},
+		{"https://auth.example.com", "Example Sign-in", "auth.example.com", "https://auth.example.com", "Example Sign-in", nil},
+		{"http://127.0.0.1:9080", "", "", "", "", ErrPasskeyUnavailable},
+		{"https://[::1]:8443", "Named", "", "", "", ErrPasskeyUnavailable},
 	} {
-		rp, err := NewRelyingParty(tc.issuer)
+		rp, err := NewRelyingParty(tc.issuer, tc.display)
 		if !errors.Is(err, tc.err) || (tc.err == nil) != (rp != nil) {
 			t.Errorf("%s: err = %v, want %v", tc.issuer, err, tc.err)
 			continue
 		}
-		if rp != nil && (rp.Config.RPID != tc.rpID || len(rp.Config.RPOrigins) != 1 || rp.Config.RPOrigins[0] != tc.origin || rp.Config.RPDisplayName != tc.rpID) {
+		if rp != nil && (rp.Config.RPID != tc.rpID || len(rp.Config.RPOrigins) != 1 || rp.Config.RPOrigins[0] != tc.origin || rp.Config.RPDisplayName != tc.name) {
 			t.Errorf("%s: rp id %q origins %v name %q", tc.issuer, rp.Config.RPID, rp.Config.RPOrigins, rp.Config.RPDisplayName)
 		}
 	}
-	if _, err := NewRelyingParty("not a url"); err == nil {
+	if _, err := NewRelyingParty("not a url", ""); err == nil {
 		t.Error("a relative issuer: want an error")
 	}
 }

@@ -119,6 +119,8 @@ type AuthnConfig struct {
 	ClientIP func(*http.Request) string
 	// TemplatesDir overrides page templates for branding.
 	TemplatesDir string
+	// Passkeys turns WebAuthn off or names the relying party (passkeys.go).
+	Passkeys PasskeyConfig
 	// PasskeysEnrolled and ListPasskeys connect the WebAuthn support; nil
 	// means no passkeys.
 	PasskeysEnrolled func(ctx context.Context, username string) (bool, error)
@@ -175,6 +177,7 @@ type Pages struct {
 	totp             *authn.TOTP
 	regulator        *authn.Regulator
 	clientIPFunc     func(*http.Request) string
+	passkeyCfg       PasskeyConfig // passkeys.go
 	passkeysEnrolled func(ctx context.Context, username string) (bool, error)
 	listPasskeys     func(ctx context.Context, username string) ([]ui.Passkey, error)
 	inactivity       time.Duration
@@ -268,9 +271,8 @@ func (p *Pages) setupAuthn(cfg AuthnConfig) error {
 	}
 	p.regulator = authn.NewRegulator(p.db, reg)
 	p.clientIPFunc = cfg.ClientIP
-	p.passkeysEnrolled, p.listPasskeys = cfg.PasskeysEnrolled, cfg.ListPasskeys
-	if p.passkeysEnrolled == nil && p.listPasskeys == nil {
-		p.passkeysEnrolled, p.listPasskeys = p.passkeyHooks() // nil for an IP-address issuer
+	if err := p.setupPasskeys(cfg); err != nil { // passkeys.go
+		return err
 	}
 	p.inactivity = cfg.SessionInactivity
 	if p.inactivity == 0 {

@@ -37,9 +37,62 @@ const (
 	webauthnMaxBody     = 64 << 10
 )
 
-// relyingParties caches the WebAuthn relying party per issuer. It depends on
-// the issuer only, and a Provider is rebuilt on every configuration reload.
-var relyingParties sync.Map // issuer -> relyingParty
+// relyingParties caches the WebAuthn relying party per issuer and display
+// name. It depends on those only, and a Provider is rebuilt on every
+// configuration reload.
+var relyingParties sync.Map // issuer + "\x00" + display name -> relyingParty
+
+// PasskeyConfig is the webauthn option of a provider.
+type PasskeyConfig struct {
+	// Disable turns passkeys off: the WebAuthn endpoints answer 404
+	// passkeys_unavailable, no page offers passkeys, and registered ones
+	// neither sign in nor count as a second factor (they are kept, and
+	// the admin API still lists and removes them).
+	Disable bool
+	// DisplayName is the relying party name authenticators and password
+	// managers show beside a passkey; default the issuer's host name.
+	DisplayName string
+}
+
+// passkeyDisplayNameMax bounds the display name (authenticators may
+// truncate a longer one; WebAuthn suggests 64 bytes).
+const passkeyDisplayNameMax = 64
+
+// validate checks the display name: at most passkeyDisplayNameMax
+// characters, no control characters, not only spaces.
+func (c PasskeyConfig) validate() error {
+	name := c.DisplayName
+	switch {
+	case name == "":
+		return nil
+	case strings.TrimSpace(name) != name || strings.TrimSpace(name) == "":
+		return fmt.Errorf("webauthn: display_name %q has leading or trailing spaces", name)
+	case utf8.RuneCountInString(name) > passkeyDisplayNameMax:
+		return fmt.Errorf("webauthn: display_name is %d characters long, more than %d", utf8.RuneCountInString(name), passkeyDisplayNameMax)
+	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fmt.Errorf("webauthn: display_name %q has control characters or is not UTF-8", name)
+	}
+	return nil
+}
+
+// setupPasskeys connects the WebAuthn support: cfg's hooks, or the
+// passkeys of this issuer. Turned off, it says once what that means for
+// users who registered passkeys.
+func (p *Pages) setupPasskeys(cfg AuthnConfig) error {
+	if err := cfg.Passkeys.validate(); err != nil {
+		return err
+	}
+	p.passkeyCfg = cfg.Passkeys
+	if cfg.Passkeys.Disable {
+		p.log.Warn("passkeys are turned off (webauthn disable): registered passkeys are kept but neither sign in nor count as a second factor; a user whose only second factor is a passkey is asked to set up an authenticator app where a second factor is required, and an administrator can list and remove passkeys with 'caddy oidc passkeys'")
+		return nil
+	}
+	p.passkeysEnrolled, p.listPasskeys = cfg.PasskeysEnrolled, cfg.ListPasskeys
+	if p.passkeysEnrolled == nil && p.listPasskeys == nil {
+		p.passkeysEnrolled, p.listPasskeys = p.passkeyHooks() // nil for an IP-address issuer
+	}
+	return nil
+}
 
 type relyingParty struct {
 	rp  *webauthn.WebAuthn
@@ -47,13 +100,18 @@ type relyingParty struct {
 }
 
 // newPasskeys returns the passkey ceremonies of p. It is cheap (the relying
-// party is built once per issuer) and fails with authn.ErrPasskeyUnavailable
+// party is built once per issuer) and fails with authn.ErrPasskeysDisabled
+// when the configuration turned passkeys off, authn.ErrPasskeyUnavailable
 // when the issuer's host is an IP address.
 func newPasskeys(p *Pages) (*authn.Passkeys, error) {
-	v, ok := relyingParties.Load(p.issuer)
+	if p.passkeyCfg.Disable {
+		return nil, authn.ErrPasskeysDisabled
+	}
+	key := p.issuer + "\x00" + p.passkeyCfg.DisplayName
+	v, ok := relyingParties.Load(key)
 	if !ok {
-		rp, err := authn.NewRelyingParty(p.issuer)
-		v, _ = relyingParties.LoadOrStore(p.issuer, relyingParty{rp, err})
+		rp, err := authn.NewRelyingParty(p.issuer, p.passkeyCfg.DisplayName)
+		v, _ = relyingParties.LoadOrStore(key, relyingParty{rp, err})
 	}
 	e, ok := v.(relyingParty)
 	if !ok {
@@ -81,9 +139,12 @@ func (p *Pages) passkeyHooks() (enrolled func(context.Context, string) (bool, er
 		}
 		out := make([]ui.Passkey, 0, len(all))
 		for _, k := range all {
-			item := ui.Passkey{ID: k.ID, Name: k.Name, Created: k.CreatedAt.Format("2006-01-02")}
+			// The settings page puts the times into words (settingsExtras).
+			item := ui.Passkey{ID: k.ID, Name: k.Name, CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339)}
+			item.Created = item.CreatedAt
 			if !k.LastUsedAt.IsZero() {
-				item.LastUsed = k.LastUsedAt.Format("2006-01-02")
+				item.LastUsedAt = k.LastUsedAt.UTC().Format(time.RFC3339)
+				item.LastUsed = item.LastUsedAt
 			}
 			out = append(out, item)
 		}
@@ -147,7 +208,11 @@ func (p *Pages) passkeyCeremony(handler func(http.ResponseWriter, *http.Request,
 		webauthnHeaders(w)
 		keys, err := newPasskeys(p)
 		if err != nil {
-			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", p.Localizer(r).T("passkey_api.ip_address"))
+			why := "passkey_api.ip_address"
+			if errors.Is(err, authn.ErrPasskeysDisabled) {
+				why = "passkey_api.disabled"
+			}
+			webauthnError(w, http.StatusNotFound, "passkeys_unavailable", p.Localizer(r).T(why))
 			return
 		}
 		if r.Method == http.MethodPost && !p.CheckCSRF(r, r.Header.Get("X-CSRF-Token")) {

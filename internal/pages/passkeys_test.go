@@ -69,7 +69,9 @@ type pkEnv struct {
 	server string // http://127.0.0.1:<port>, where requests go
 }
 
-func newPasskeyEnv(t *testing.T, host string) *pkEnv {
+// newPasskeyEnv builds the fixture; options change the pages' Config
+// before New (clients, passkey options, a logger).
+func newPasskeyEnv(t *testing.T, host string, options ...func(*Config)) *pkEnv {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,7 +103,7 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 		t.Fatal(err)
 	}
 	e.db = db
-	if e.p, err = New(Config{
+	cfg := Config{
 		Issuer:          e.issuer,
 		AuthorizePath:   "/api/oidc/authorization",
 		CookieKey:       []byte(strings.Repeat("c", 32)),
@@ -111,7 +113,11 @@ func newPasskeyEnv(t *testing.T, host string) *pkEnv {
 		Clients:         reg,
 		Store:           db,
 		Now:             e.clock.now,
-	}); err != nil {
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	if e.p, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()

@@ -26,8 +26,8 @@ type recoveryEnv struct {
 	forms string // base URL of the form routes
 }
 
-func newRecoveryEnv(t *testing.T) *recoveryEnv {
-	e := newPasskeyEnv(t, "localhost")
+func newRecoveryEnv(t *testing.T, options ...func(*Config)) *recoveryEnv {
+	e := newPasskeyEnv(t, "localhost", options...)
 	mux := http.NewServeMux()
 	for path, h := range map[string]http.HandlerFunc{
 		PathSecondFactor: e.p.ServeSecondFactor,

@@ -3,7 +3,6 @@ package pages
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,6 +62,8 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 		}
 		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
 		p.renderSettings(w, r, f.user, "settings.totp_removed", "")
+	case "passkey-rename":
+		p.renamePasskey(w, r, f) // settings_account.go
 	case "recovery-generate":
 		p.settingsRecoveryCodes(w, r, f, needsStepUp) // recovery.go
 	case "password-change":
@@ -85,18 +86,18 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.User, msg, errMsg string) {
 	ctx, loc := r.Context(), p.Localizer(r)
 	page := ui.SettingsPage{
-		UserName:     u.DisplayName(),
-		Message:      loc.T(msg),
-		Error:        loc.T(errMsg),
-		CSRFToken:    p.CSRFToken(w, r),
-		Action:       p.base + PathSettings,
-		WebAuthnBase: p.base + PathWebAuthn,
+		UserName:  u.DisplayName(),
+		Message:   loc.T(msg),
+		Error:     loc.T(errMsg),
+		CSRFToken: p.CSRFToken(w, r),
+		Action:    p.base + PathSettings,
 	}
 	page.LogoutAction = p.base + PathLogout
 	page.PasswordChange = p.passwordChanger() != nil
 	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
 	p.settingsRecoveryExtras(r, &page, u.Username) // recovery.go
-	if p.listPasskeys != nil {
+	if p.listPasskeys != nil {                     // nil: passkeys turned off or unavailable
+		page.WebAuthnBase = p.base + PathWebAuthn
 		if list, err := p.listPasskeys(ctx, u.Username); err == nil {
 			page.Passkeys = list
 		}
@@ -106,12 +107,9 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		p.log.Error("listing consents", zap.Error(err))
 	}
 	for _, c := range consents {
-		item := ui.Consent{ClientID: c.ClientID, Scopes: strings.Join(c.Scopes, " "), Expires: c.ExpiresAt.Format("2006-01-02")}
-		if cl := p.clients.Get(c.ClientID); cl != nil {
-			item.ClientName = cl.DisplayName()
-		}
-		page.Consents = append(page.Consents, item)
+		page.Consents = append(page.Consents, p.settingsConsent(loc, c)) // settings_account.go
 	}
+	p.settingsExtras(r, &page)
 	p.Render(w, r, http.StatusOK, page)
 }
 

@@ -92,7 +92,7 @@ func TestTemplateKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := templateMessageIDs(t)
-	if len(ids) < 60 || ids["common.the_application"] == "" || ids["settings.consent_until"] == "" {
+	if len(ids) < 60 || ids["common.the_application"] == "" || ids["account.consent_until"] == "" {
 		t.Fatalf("found only %d message IDs in the templates, or missed nested ones: the walk is broken", len(ids))
 	}
 	for _, id := range scriptMessageIDs {

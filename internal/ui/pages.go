@@ -121,13 +121,19 @@ type TOTPEnrollPage struct {
 }
 
 // Passkey is one registered WebAuthn credential on the settings page.
+// Created and LastUsed are the date and time in the page's language;
+// CreatedAt and LastUsedAt the same times in RFC 3339, for <time datetime>.
+// A passkey never used has empty LastUsed and LastUsedAt.
 type Passkey struct {
 	ID, Name, Created, LastUsed string
+	CreatedAt, LastUsedAt       string
 }
 
-// Consent is one remembered consent on the settings page.
+// Consent is one remembered consent on the settings page. Expires is the
+// date and time in the page's language, ExpiresAt the same in RFC 3339.
 type Consent struct {
 	ClientID, ClientName, Scopes, Expires string
+	ExpiresAt                             string
 }
 
 // SettingsPage lets a signed-in user manage their second factors and
@@ -153,6 +159,11 @@ type SettingsPage struct {
 	// RecoveryRemaining, the number of unused codes.
 	RecoveryCodes     bool
 	RecoveryRemaining int
+	// BackURL and BackName, when set, show a "Back to <BackName>" link:
+	// the application the user came from (settings?client_id=), at a URL
+	// the server built from its configuration.
+	BackURL  template.URL
+	BackName string
 }
 
 // DevicePage is the device sign-in page (RFC 8628): the form for the user
