@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
+	"github.com/caddy-oidc/caddy-oidc/internal/provider"
 )
 
 // AuthorizationPolicy is a named policy, as Authelia's
@@ -96,6 +97,27 @@ func (r *Regulation) engineConfig() *authn.RegulationConfig {
 		cfg.BanTime = time.Duration(r.BanTime)
 	}
 	return &cfg
+}
+
+// WebAuthn is the webauthn option: passkeys and security keys.
+type WebAuthn struct {
+	// Disable turns passkeys off: no page offers them, the WebAuthn
+	// endpoints answer 404 passkeys_unavailable, and registered passkeys
+	// (kept) neither sign in nor count as a second factor. The admin API
+	// and `caddy oidc passkeys` still list and remove them.
+	Disable bool `json:"disable,omitempty"`
+	// DisplayName is the relying party name authenticators and password
+	// managers show beside a passkey, at most 64 characters. Default: the
+	// issuer's host name. Placeholders are resolved.
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+// engineConfig converts to the engine's form; nil is the default.
+func (w *WebAuthn) engineConfig(repl *caddy.Replacer) provider.PasskeyConfig {
+	if w == nil {
+		return provider.PasskeyConfig{}
+	}
+	return provider.PasskeyConfig{Disable: w.Disable, DisplayName: repl.ReplaceKnown(w.DisplayName, "")}
 }
 
 // policies converts the named policies, naming the policy and rule in errors.

@@ -103,6 +103,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, &h.RememberMeLifespan)
 		case "templates_dir":
 			err = oneArg(d, &h.TemplatesDir)
+		case "webauthn":
+			h.WebAuthn, err = unmarshalWebAuthn(d) // caddyfile_blocks.go
 		case "lifespan":
 			err = unmarshalLifespan(d, h)
 		case "claims_policy", "claims_policies":

@@ -326,3 +326,31 @@ func unmarshalGrantLifespan(d *caddyfile.Dispenser, lifespan string, l *Lifespan
 	l.Grants[grant] = g
 	return nil
 }
+
+// unmarshalWebAuthn reads
+//
+//	webauthn {
+//		disable [true|false]
+//		display_name <name>
+//	}
+func unmarshalWebAuthn(d *caddyfile.Dispenser) (*WebAuthn, error) {
+	w := &WebAuthn{}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "disable":
+			err = boolArg(d, &w.Disable)
+		case "display_name":
+			err = oneArg(d, &w.DisplayName)
+		default:
+			return nil, d.Errf("webauthn: unrecognized option %q", opt)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}

@@ -130,6 +130,26 @@ func TestUnmarshalHandler(t *testing.T) {
 		{name: "policy defined twice", input: "oidc_provider https://a {\n authorization_policy p {\n default_policy deny\n }\n authorization_policy p {\n }\n}", wantErr: `authorization_policy "p": defined twice`},
 		{name: "regulation retries", input: "oidc_provider https://a {\n regulation {\n max_retries -1\n }\n}", wantErr: `max_retries: "-1" is not a number of at least 0`},
 		{name: "scopes without values", input: "oidc_provider https://a {\n client x {\n scopes\n }\n}", wantErr: "wrong argument count"},
+		{
+			name:  "webauthn disable and display name",
+			input: "oidc_provider https://a {\n webauthn {\n disable\n display_name \"Example Sign-in\"\n }\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", WebAuthn: &caddyoidc.WebAuthn{Disable: true, DisplayName: "Example Sign-in"}},
+		},
+		{
+			name:  "webauthn disable false",
+			input: "oidc_provider https://a {\n webauthn {\n disable false\n }\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", WebAuthn: &caddyoidc.WebAuthn{}},
+		},
+		{
+			name:  "webauthn display name placeholder",
+			input: "oidc_provider https://a {\n webauthn {\n display_name {env.SITE_NAME}\n }\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", WebAuthn: &caddyoidc.WebAuthn{DisplayName: "{env.SITE_NAME}"}},
+		},
+		{name: "webauthn unknown option", input: "oidc_provider https://a {\n webauthn {\n rp_id example.com\n }\n}", wantErr: `webauthn: unrecognized option "rp_id"`},
+		{name: "webauthn argument", input: "oidc_provider https://a {\n webauthn off\n}", wantErr: "wrong argument count"},
+		{name: "webauthn display_name twice", input: "oidc_provider https://a {\n webauthn {\n display_name a b\n }\n}", wantErr: "wrong argument count"},
+		{name: "webauthn display_name missing", input: "oidc_provider https://a {\n webauthn {\n display_name\n }\n}", wantErr: "wrong argument count"},
+		{name: "webauthn disable maybe", input: "oidc_provider https://a {\n webauthn {\n disable maybe\n }\n}", wantErr: `"maybe" is not true or false`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

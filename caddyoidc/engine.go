@@ -58,6 +58,7 @@ func (h *Handler) engineConfig(repl *caddy.Replacer) (provider.Config, error) {
 		SessionInactivity:  time.Duration(h.SessionInactivity),
 		RememberMeLifespan: time.Duration(h.RememberMeLifespan),
 		TemplatesDir:       repl.ReplaceKnown(h.TemplatesDir, ""),
+		Passkeys:           h.WebAuthn.engineConfig(repl), // authn.go
 	}
 	for i, c := range h.Clients {
 		cc, err := c.engineConfig(repl)

@@ -97,6 +97,7 @@ func TestConfigReachesEngine(t *testing.T) {
 	}))
 	check("CORS", CORS{}, converter(func(c CORS) (any, error) { return c.engineConfig(), nil }))
 	check("Regulation", Regulation{}, converter(func(r Regulation) (any, error) { return r.engineConfig(), nil }))
+	check("WebAuthn", WebAuthn{}, converter(func(w WebAuthn) (any, error) { return w.engineConfig(repl), nil }))
 	check("Lifespan", Lifespan{}, converter(func(l Lifespan) (any, error) {
 		return engineLifespans(map[string]Lifespan{"l": l}), nil
 	}))

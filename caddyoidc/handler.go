@@ -165,6 +165,9 @@ type Handler struct {
 	// (layout.html, login.html, consent.html, …) for branding, and message
 	// catalogues (locales/<lang>.toml) that add or override languages.
 	TemplatesDir string `json:"templates_dir,omitempty"`
+	// WebAuthn turns passkeys off or sets the name authenticators show
+	// beside them. Default: passkeys on, named after the issuer's host.
+	WebAuthn *WebAuthn `json:"webauthn,omitempty"`
 
 	// Lifespans are named token lifespans (Authelia's
 	// lifespans.custom.<name>) that clients select with their lifespan

@@ -253,6 +253,7 @@ func TestREADMEOptions(t *testing.T) {
 		{"the scope row of the oidc_provider table", "unmarshalScope", row(provider, "scope").subs, "scope x {\n", "}\n"},
 		{"the authorization_policy row of the oidc_provider table", "unmarshalPolicy", row(provider, "authorization_policy").subs, "authorization_policy x {\n", "}\n"},
 		{"the regulation row of the oidc_provider table", "unmarshalRegulation", row(provider, "regulation").subs, "regulation {\n", "}\n"},
+		{"the webauthn row of the oidc_provider table", "unmarshalWebAuthn", row(provider, "webauthn").subs, "webauthn {\n", "}\n"},
 	} {
 		cases, ok := parsed[c.parser]
 		if !ok {
@@ -287,6 +288,7 @@ func TestREADMEOptions(t *testing.T) {
 		{"the authorization_policy row", AuthorizationPolicy{}, row(provider, "authorization_policy").json},
 		{"the authorization_policy row", PolicyRule{}, row(provider, "authorization_policy").json},
 		{"the regulation row", Regulation{}, row(provider, "regulation").json},
+		{"the webauthn row", WebAuthn{}, row(provider, "webauthn").json},
 		{"the users_file row", FileUsers{}, row(provider, "users_file").json},
 		{"the storage row", SQLiteStorage{}, row(provider, "storage").json},
 	} {

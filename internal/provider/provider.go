@@ -52,6 +52,8 @@ type (
 	Scope = claims.Scope
 	// AuthnConfig is how users authenticate (pages.AuthnConfig).
 	AuthnConfig = pages.AuthnConfig
+	// PasskeyConfig is the webauthn option (pages.PasskeyConfig).
+	PasskeyConfig = pages.PasskeyConfig
 	// CORSConfig is the cors section (cors.Config).
 	CORSConfig = cors.Config
 )
