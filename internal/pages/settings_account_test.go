@@ -280,3 +280,58 @@ func TestSettingsBackToApp(t *testing.T) {
 		t.Errorf("after a settings form: no back link:\n%s", r.body)
 	}
 }
+
+// A user who removes their last second factor on the settings page (the
+// authenticator app, or the last passkey through the passkey script's
+// endpoint) loses their unused recovery codes with it, and the page stops
+// offering them; removing one of two keeps them.
+func TestSettingsLastFactorDropsRecoveryCodes(t *testing.T) {
+	e := newRecoveryEnv(t)
+	ctx := context.Background()
+	count := func(user string) int {
+		t.Helper()
+		n, err := e.db.CountRecoveryCodes(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	now := e.clock.now()
+	if err := e.db.PutTOTPSecret(ctx, store.TOTPSecret{Username: "alice", Sealed: "x", Confirmed: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.ReplaceRecoveryCodes(ctx, "alice", []string{"a1", "a2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	alice := e.browser()
+	alice.signIn("alice", []string{"pwd", "otp", "mfa"}, now)
+	if page := e.get(alice, PathSettings); !strings.Contains(page.body, "recovery-heading") {
+		t.Fatalf("settings with an authenticator: no recovery section:\n%s", page.body)
+	}
+	r := e.post(alice, PathSettings, url.Values{"action": {"totp-remove"}})
+	if !strings.Contains(r.body, "The authenticator app was removed.") || strings.Contains(r.body, "recovery-heading") || count("alice") != 0 {
+		t.Errorf("after removing the authenticator: %d codes left:\n%s", count("alice"), r.body)
+	}
+
+	// Bob: two passkeys, then none.
+	bob := e.browser()
+	bob.signIn("bob", []string{"pwd"}, now)
+	first, _ := bob.register("One")
+	bob = e.browser() // another device, signed in with the first passkey as step-up
+	bob.signIn("bob", []string{"pwd", "hwk", "mfa"}, now)
+	second, _ := bob.register("Two")
+	if count("bob") == 0 {
+		t.Fatal("bob got no recovery codes with his first passkey")
+	}
+	bob.call(http.MethodPost, "/credentials/delete", map[string]string{"id": first}).expect(t, "delete one of two", http.StatusOK, "")
+	if count("bob") == 0 {
+		t.Error("removing one of two passkeys dropped the recovery codes")
+	}
+	bob.call(http.MethodPost, "/credentials/delete", map[string]string{"id": second}).expect(t, "delete the last", http.StatusOK, "")
+	if n := count("bob"); n != 0 {
+		t.Errorf("after removing the last passkey: %d codes left", n)
+	}
+	if page := e.get(bob, PathSettings); strings.Contains(page.body, "recovery-heading") {
+		t.Errorf("settings without second factors show recovery codes:\n%s", page.body)
+	}
+}
