@@ -262,9 +262,21 @@ auth.example.com {
 		t.Error("unknown user enrolled")
 	}
 
+	// Alice's recovery codes go with her only second factor (store.DB.DeleteTOTPSecret).
+	codes, err := store.OpenSQLite(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = codes.Close() })
+	if err := codes.ReplaceRecoveryCodes(ctx, "alice", []string{"h1", "h2"}, now); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err = runOIDCCommand(t, "totp", "remove", "--user", "alice", "--config", caddyfile)
 	if err != nil {
 		t.Fatalf("totp remove: %v", err)
+	}
+	if n, err := codes.CountRecoveryCodes(ctx, "alice"); err != nil || n != 0 {
+		t.Errorf("alice's recovery codes after totp remove: %d, %v; want none", n, err)
 	}
 	if strings.Contains(out, "otpauth://") {
 		t.Errorf("remove printed a URI:\n%s", out)
