@@ -335,3 +335,15 @@ func TestSettingsLastFactorDropsRecoveryCodes(t *testing.T) {
 		t.Errorf("settings without second factors show recovery codes:\n%s", page.body)
 	}
 }
+
+// An IP-address issuer cannot use passkeys: the settings page offers none,
+// as with webauthn disable.
+func TestSettingsOnIPIssuerOfferNoPasskeys(t *testing.T) {
+	e := newPasskeyEnv(t, "127.0.0.1")
+	b := e.browser()
+	b.signIn("alice", []string{"pwd"}, e.clock.now())
+	body := b.render(e.p.ServeSettings, PathSettings).Body.String()
+	if !strings.Contains(body, `value="totp-enroll"`) || strings.Contains(body, "passkeys-heading") || strings.Contains(body, "webauthn.js") {
+		t.Errorf("settings on an IP-address issuer:\n%s", body)
+	}
+}
