@@ -179,3 +179,45 @@ func TestSettingsPasskeysThroughCaddy(t *testing.T) {
 		t.Errorf("the passkey after the removal: %d recovery codes, want 10 (the old ones must be gone)", len(codes))
 	}
 }
+
+// TestSettingsInChromium runs testdata/clients/settings.mjs: the settings
+// page at a phone's width in headless chromium, from an application's link
+// (the way back), a passkey added and then renamed with JavaScript off.
+func TestSettingsInChromium(t *testing.T) {
+	needTool(t, "chromium")
+	needTool(t, "node")
+	redirect := fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))
+	e := newEnv(t, `
+		client settings-app {
+			client_name "Photo Album"
+			client_secret settings-secret
+			redirect_uris `+redirect+`
+			scopes openid profile
+			consent_mode implicit
+		}`)
+	e.startOnLocalhost()
+	env := flowEnv(e, "settings-app", "settings-secret", redirect)
+	env["ARTIFACTS_DIR"] = artifactsDir(t)
+	out := script(t, "settings.mjs", env)
+
+	if errs := strs(out, "console_errors"); len(errs) > 0 {
+		t.Errorf("the browser reported errors: %q", errs)
+	}
+	origin := strings.TrimSuffix(redirect, "callback")
+	if out["back_links"] != float64(1) || str(out, "back_text") != "Back to Photo Album" || str(out, "back_href") != origin {
+		t.Errorf("the way back: %v links, %q to %q; want one, \"Back to Photo Album\" to %q", out["back_links"], str(out, "back_text"), str(out, "back_href"), origin)
+	}
+	if out["rename_fields"] != float64(1) || str(out, "notice") != "The passkey was renamed." ||
+		out["rename_button_after"] != float64(1) || out["remove_button_after"] != float64(1) || out["back_after_rename"] != float64(1) {
+		t.Errorf("renaming without JavaScript: %v", out)
+	}
+	times, _ := out["times"].([]any)
+	if len(times) != 1 {
+		t.Fatalf("time elements: %v, want the passkey's creation", times)
+	}
+	tm := as[map[string]any](t, times[0])
+	dt, text := str(tm, "datetime"), str(tm, "text")
+	if len(dt) != len("2006-01-02T15:04:05Z") || text != dt[:10]+", "+dt[11:16]+" UTC" {
+		t.Errorf("the passkey's time: datetime %q, text %q", dt, text)
+	}
+}
