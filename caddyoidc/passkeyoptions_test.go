@@ -35,6 +35,20 @@ func registerForCodes(t *testing.T, b *browser, csrf, name string, auth *passkey
 	return res.Codes
 }
 
+// passwordSession signs alice in with her password at the one-factor
+// client pk-one (passkeyClients) in a new browser; it returns the browser
+// and the CSRF token of its pages, for the WebAuthn endpoints.
+func passwordSession(t *testing.T, e *env) (*browser, string) {
+	t.Helper()
+	one := newRP(t, e.issuer, "pk-one", "pk-one-secret", oauth2.AuthStyleInHeader)
+	one.config.Scopes = []string{"openid", "profile"}
+	b := newBrowser(t, e.issuer)
+	loginPage := b.get(one.config.AuthCodeURL(randString(t)))
+	csrf := loginPage.formFields().Get("csrf_token")
+	callbackParams(t, b.login(loginPage, "alice", testPassword), rpCallback)
+	return b, csrf
+}
+
 // Passkeys turned off by a configuration reload: the endpoints answer 404
 // passkeys_unavailable, no page offers a passkey, a user whose only second
 // factor is a passkey is asked to set up an authenticator app by a
@@ -46,12 +60,7 @@ func TestPasskeysTurnedOffThroughCaddy(t *testing.T) {
 	e.startOnLocalhost()
 
 	// Alice registers a passkey while passkeys are on.
-	one := newRP(t, e.issuer, "pk-one", "pk-one-secret", oauth2.AuthStyleInHeader)
-	one.config.Scopes = []string{"openid", "profile"}
-	b := newBrowser(t, e.issuer)
-	loginPage := b.get(one.config.AuthCodeURL(randString(t)))
-	csrf := loginPage.formFields().Get("csrf_token")
-	callbackParams(t, b.login(loginPage, "alice", testPassword), rpCallback)
+	b, csrf := passwordSession(t, e)
 	if codes := registerForCodes(t, b, csrf, "Phone", passkeytest.New(e.issuer)); len(codes) != 10 {
 		t.Fatalf("first passkey: %d recovery codes, want 10", len(codes))
 	}
@@ -115,13 +124,7 @@ func TestSettingsPasskeysThroughCaddy(t *testing.T) {
 	e.extra = "webauthn {\n display_name \"Example Sign-in\"\n}"
 	e.startOnLocalhost()
 
-	one := newRP(t, e.issuer, "pk-one", "pk-one-secret", oauth2.AuthStyleInHeader)
-	one.config.Scopes = []string{"openid", "profile"}
-	b := newBrowser(t, e.issuer)
-	loginPage := b.get(one.config.AuthCodeURL(randString(t)))
-	csrf := loginPage.formFields().Get("csrf_token")
-	callbackParams(t, b.login(loginPage, "alice", testPassword), rpCallback)
-
+	b, csrf := passwordSession(t, e)
 	status, opts := b.webauthnCall(http.MethodPost, "/register/options", csrf, nil)
 	var o struct {
 		RP struct{ ID, Name string } `json:"rp"`

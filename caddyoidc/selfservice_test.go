@@ -72,16 +72,7 @@ func TestFormOnlyPagesFromHistory(t *testing.T) {
 // in b (at a one-factor client, so no step-up is needed for the first).
 func registerPasskey(t *testing.T, b *browser, csrf, name string, auth *passkeytest.Authenticator) {
 	t.Helper()
-	status, body := b.passkeyCeremony("/register", csrf, func(opts []byte) ([]byte, error) {
-		resp, _, err := auth.Create(opts)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(map[string]any{"name": name, "credential": json.RawMessage(resp)})
-	})
-	if status != http.StatusOK {
-		t.Fatalf("register %s: %d %s", name, status, body)
-	}
+	registerForCodes(t, b, csrf, name, auth) // passkeyoptions_test.go
 }
 
 // passwordless tries a passwordless sign-in with auth in a new browser and
@@ -119,12 +110,7 @@ func TestPasskeysAdminAndCommand(t *testing.T) {
 	const viaAPI, direct = "through its admin API at 127.0.0.1", "directly in the database (sqlite "
 
 	// Alice signs in with her password and registers two passkeys.
-	one := newRP(t, e.issuer, "pk-one", "pk-one-secret", oauth2.AuthStyleInHeader)
-	one.config.Scopes = []string{"openid", "profile"}
-	b := newBrowser(t, e.issuer)
-	loginPage := b.get(one.config.AuthCodeURL(randString(t)))
-	csrf := loginPage.formFields().Get("csrf_token")
-	callbackParams(t, b.login(loginPage, "alice", testPassword), rpCallback)
+	b, csrf := passwordSession(t, e) // passkeyoptions_test.go
 	lost, kept := passkeytest.New(e.issuer), passkeytest.New(e.issuer)
 	registerPasskey(t, b, csrf, "Lost phone", lost)
 	// The second needs the first as step-up: sign in with it as second factor.

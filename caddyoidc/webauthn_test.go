@@ -105,15 +105,10 @@ func TestPasskeysThroughCaddy(t *testing.T) {
 
 	r := newRP(t, e.issuer, "pk-app", "pk-secret", oauth2.AuthStyleInHeader)
 	r.config.Scopes = []string{"openid", "profile"}
-	one := newRP(t, e.issuer, "pk-one", "pk-one-secret", oauth2.AuthStyleInHeader)
-	one.config.Scopes = []string{"openid", "profile"}
 
 	// Alice signs in with her password (at a one-factor client) and
 	// registers a passkey.
-	b := newBrowser(t, e.issuer)
-	loginPage := b.get(one.config.AuthCodeURL(randString(t)))
-	csrf := loginPage.formFields().Get("csrf_token")
-	callbackParams(t, b.login(loginPage, "alice", testPassword), rpCallback)
+	b, csrf := passwordSession(t, e) // passkeyoptions_test.go
 	status, body := b.passkeyCeremony("/register", csrf, func(opts []byte) ([]byte, error) {
 		resp, _, err := auth.Create(opts)
 		if err != nil {

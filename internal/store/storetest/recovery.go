@@ -12,14 +12,20 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 )
 
+// wantRecoveryCodes fails the test unless user has want unused recovery codes.
+func wantRecoveryCodes(t *testing.T, db *store.DB, user string, want int) {
+	t.Helper()
+	if n, err := db.CountRecoveryCodes(context.Background(), user); err != nil || n != want {
+		t.Fatalf("CountRecoveryCodes(%q) = %d, %v; want %d", user, n, err, want)
+	}
+}
+
 func testRecoveryCodes(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	count := func(t *testing.T, user string, want int) {
 		t.Helper()
-		if n, err := db.CountRecoveryCodes(ctx, user); err != nil || n != want {
-			t.Fatalf("CountRecoveryCodes(%q) = %d, %v; want %d", user, n, err, want)
-		}
+		wantRecoveryCodes(t, db, user, want)
 	}
 	use := func(t *testing.T, user, hash string, want bool) {
 		t.Helper()
@@ -95,9 +101,7 @@ func testRecoveryCodeHygiene(t *testing.T, db *store.DB) {
 	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	count := func(t *testing.T, user string, want int) {
 		t.Helper()
-		if n, err := db.CountRecoveryCodes(ctx, user); err != nil || n != want {
-			t.Fatalf("CountRecoveryCodes(%q) = %d, %v; want %d", user, n, err, want)
-		}
+		wantRecoveryCodes(t, db, user, want)
 	}
 	codes := func(t *testing.T, user string) {
 		t.Helper()
