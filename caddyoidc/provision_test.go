@@ -107,6 +107,14 @@ func TestProvisionErrorsNameClientAndOption(t *testing.T) {
 			client_secret {env.CADDY_OIDC_TEST_UNSET_SECRET}
 			redirect_uris ` + cb + `
 		}`, []string{`client "env-app"`, "client_secret"}, ""},
+		{"webauthn display name too long", `
+		webauthn {
+			display_name "` + strings.Repeat("x", 65) + `"
+		}`, []string{"webauthn", "display_name", "65 characters"}, ""},
+		{"webauthn display name with a control character", `
+		webauthn {
+			display_name "Sign` + "\t" + `in"
+		}`, []string{"webauthn", "display_name", "control characters"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
