@@ -171,12 +171,10 @@ func (p *Pages) ServeRecoveryDone(w http.ResponseWriter, r *http.Request) {
 
 // settingsRecoveryCodes makes new recovery codes from the settings page
 // (the old ones stop working) and shows them once. Like changing a second
-// factor, it needs a recent sign-in with the second factor.
-func (p *Pages) settingsRecoveryCodes(w http.ResponseWriter, r *http.Request, f pageForm, needsStepUp bool) {
+// factor, it needs a recent sign-in with the second factor, which
+// runSettingsAction asked for.
+func (p *Pages) settingsRecoveryCodes(w http.ResponseWriter, r *http.Request, f pageForm) {
 	ctx := r.Context()
-	if !p.recentStrongSignIn(w, r, f, needsStepUp) { // settings.go
-		return
-	}
 	if !p.hasSecondFactor(ctx, f.user.Username) {
 		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
 		return
