@@ -147,9 +147,7 @@ func (p *Pages) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, f pa
 // recoveryProof binds the codes page's Continue to the login session and
 // the sign-in it followed.
 func (p *Pages) recoveryProof(s *store.LoginSession) string {
-	m := hmac.New(sha256.New, p.cookieKey)
-	m.Write([]byte("recovery-done\x00" + s.ID + "\x00" + strconv.FormatInt(s.AuthTime.Unix(), 10)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(p.cookieMAC("recovery-done", s.ID, strconv.FormatInt(s.AuthTime.Unix(), 10)))
 }
 
 // ServeRecoveryDone continues after the codes page: back to the settings,

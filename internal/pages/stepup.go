@@ -2,7 +2,6 @@ package pages
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -47,9 +46,7 @@ func (p *Pages) pendingMAC(r *http.Request, username, payload string) []byte {
 	if c, err := r.Cookie(csrfCookie); err == nil {
 		browser = c.Value
 	}
-	m := hmac.New(sha256.New, p.cookieKey)
-	m.Write([]byte("step-up\x00" + username + "\x00" + browser + "\x00" + payload))
-	return m.Sum(nil)
+	return p.cookieMAC("step-up", username, browser, payload)
 }
 
 // signPending returns the hidden "pending" field for a: valid for
