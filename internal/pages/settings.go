@@ -13,7 +13,9 @@ import (
 )
 
 // ServeSettings shows (GET) and changes (POST) the user's second factors and
-// remembered consents.
+// remembered consents. A destructive change is confirmed first, a change of
+// second factors asks for the step-up it needs in place (stepup.go), and a
+// change made redirects to GET /settings?done=<result>.
 func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		login, err := p.CurrentLogin(r)
