@@ -188,9 +188,9 @@ func TestStepUpResumesSettingsChange(t *testing.T) {
 	}
 }
 
-// A sign-in older than ten minutes signs in again (here with the password),
-// then gives the second factor when the user has one; the change is made
-// after both, and only once.
+// A sign-in older than ten minutes signs in again (with the password, or a
+// passkey), then gives the second factor when the user has one and the new
+// sign-in lacks it; the change is made after both.
 func TestStepUpAfterOldSignIn(t *testing.T) {
 	e := newRecoveryEnv(t)
 	secret := e.enrolTOTP("alice")
@@ -227,6 +227,25 @@ func TestStepUpAfterOldSignIn(t *testing.T) {
 	r = e.post(bob, PathLogin, url.Values{"return_to": {PathSettings}, "username": {"bob"}, "password": {"pw"}, "pending": {token}})
 	if r.status != http.StatusSeeOther || r.location != PathSettings+"?ready=passkey" {
 		t.Fatalf("bob after the password: %d %q\n%s", r.status, r.location, r.body)
+	}
+
+	// Signing in again with a passkey instead (two factors at once).
+	carol := e.browser()
+	carol.signIn("carol", []string{"pwd"}, e.clock.now())
+	keyID, _ := carol.register("Phone")
+	e.clock.advance(11 * time.Minute)
+	r = e.post(carol, PathSettings, url.Values{"action": {"passkey-remove"}, "passkey_id": {keyID}, "confirmed": {"1"}})
+	token = wantStepUp(t, r, "carol's old sign-in", "To remove a passkey, confirm it's you.")
+	if !strings.Contains(r.body, `id="passkey-login"`) {
+		t.Fatalf("the step-up sign-in offers no passkey:\n%s", r.body)
+	}
+	carol.assert("/login").expect(t, "passwordless sign-in", http.StatusOK, "")
+	r = e.post(carol, PathContinue, url.Values{"return_to": {PathSettings}, "pending": {token}})
+	if r.status != http.StatusSeeOther || r.location != PathSettings+"?done=passkey_removed" {
+		t.Fatalf("carol after the passkey: %d %q\n%s", r.status, r.location, r.body)
+	}
+	if list, _ := e.p.listPasskeys(context.Background(), "carol"); len(list) != 0 {
+		t.Fatalf("carol's passkeys: %v", list)
 	}
 }
 
