@@ -93,6 +93,9 @@ func TestLogoutBrowser(t *testing.T) {
 			t.Errorf("%s: the logout token is missing or was logged", name)
 		}
 	}
+	if r := as[map[string]any](t, rounds[1]); r["confirmed"] != true {
+		t.Errorf("signing out everywhere from the settings did not ask for confirmation first: %v", r)
+	}
 	if r := as[map[string]any](t, rounds[0]); r["bye_state_ok"] != true {
 		t.Errorf("end-session did not continue to the post_logout_redirect_uri with state: %v", r)
 	}

@@ -129,7 +129,7 @@ func TestPasskeysAdminAndCommand(t *testing.T) {
 	// readers too) and marks them as destructive.
 	settings := b.get(e.issuer + "/settings")
 	for _, name := range []string{"Lost phone", "Laptop"} {
-		if !strings.Contains(settings.body, `class="secondary danger passkey-delete"`) || !strings.Contains(settings.body, `aria-label="Remove passkey `+name+`"`) {
+		if !strings.Contains(settings.body, `value="passkey-remove" class="secondary danger"`) || !strings.Contains(settings.body, `aria-label="Remove passkey `+name+`"`) {
 			t.Errorf("settings: no accessible, destructive remove button for %q: %.1200s", name, settings.body)
 		}
 	}

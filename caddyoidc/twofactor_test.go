@@ -331,8 +331,13 @@ func TestConsentRevokedFromSettings(t *testing.T) {
 		t.Fatalf("no revoke form for remember-app on the settings page: %.1200s", settings.body)
 	}
 	p = b.post(e.issuer+html.UnescapeString(m[1]), url.Values{"csrf_token": {html.UnescapeString(m[2])}, "client_id": {"remember-app"}, "action": {"consent-revoke"}})
-	if p.status != http.StatusOK || strings.Contains(p.body, `value="remember-app"`) {
-		t.Fatalf("after revoking: %d, the consent is still listed", p.status)
+	// First a confirmation that names the application; confirming revokes.
+	if p.status != http.StatusOK || !strings.Contains(p.body, "<h1>Revoke consent for ") || !strings.Contains(p.body, `name="confirmed" value="1"`) {
+		t.Fatalf("revoking: want the confirmation page, got %d: %.1200s", p.status, p.body)
+	}
+	p = b.submit(p, nil)
+	if p.status != http.StatusOK || strings.Contains(p.body, `value="remember-app"`) || !strings.Contains(p.body, "will ask for your consent again") {
+		t.Fatalf("after revoking: %d, the consent is still listed: %.1200s", p.status, p.body)
 	}
 	if p := b.get(r.config.AuthCodeURL(randString(t))); !strings.Contains(p.body, `name="decision"`) {
 		t.Fatalf("a revoked consent must be asked again, got %d", p.status)

@@ -258,4 +258,22 @@ func TestPasskeysInChromium(t *testing.T) {
 	if out["sign_count"] == float64(0) && out["passwordless"] == true {
 		t.Errorf("the authenticator's counter did not move: %v", out)
 	}
+	// Step-up in place: a password-only session adds a second passkey after
+	// confirming with the first, then removes it through a confirmation.
+	if out["stepup_reason"] != "To add a passkey, confirm it's you." || out["stepup_cancel"] != float64(1) {
+		t.Errorf("step-up page: reason %q, %v Cancel links", out["stepup_reason"], out["stepup_cancel"])
+	}
+	if out["stepup_ready"] != "You can add your passkey now." || out["stepup_focused"] != true {
+		t.Errorf("after the step-up: note %q, button focused %v", out["stepup_ready"], out["stepup_focused"])
+	}
+	if added, _ := out["stepup_added"].([]any); !slices.Equal(added, []any{"Chromium passkey", "Second passkey"}) {
+		t.Errorf("passkeys after the step-up: %v", out["stepup_added"])
+	}
+	if out["confirm_question"] != "Remove passkey “Second passkey”?" || out["confirm_danger"] != float64(1) {
+		t.Errorf("confirmation page: %q, %v danger buttons", out["confirm_question"], out["confirm_danger"])
+	}
+	if left, _ := out["after_remove"].([]any); !slices.Equal(left, []any{"Chromium passkey"}) || out["removed_url"] != "?done=passkey_removed" ||
+		out["removed_message"] != "The passkey was removed." {
+		t.Errorf("after removing: %v at %v saying %q", out["after_remove"], out["removed_url"], out["removed_message"])
+	}
 }

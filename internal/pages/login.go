@@ -87,8 +87,8 @@ func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("login succeeded", zap.String("username", user.Username))
 	p.reportSignIn(r, telemetry.MethodPassword, telemetry.ResultSuccess, user.Username, client)
-	if next == nil {
-		http.Redirect(w, r, p.base+PathSettings, http.StatusSeeOther)
+	if next == nil { // to the settings, with the change a step-up was for (stepup.go)
+		p.resumeSettings(w, r, pageForm{login: login, user: user, returnTo: p.base + PathSettings})
 		return
 	}
 	p.authorize(w, next, Flow{Login: login, Fresh: true})

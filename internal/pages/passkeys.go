@@ -31,7 +31,7 @@ const (
 	webauthnCookie = "caddy_oidc_webauthn"
 	// passkeyReauthWindow: adding or removing a passkey needs a sign-in this
 	// recent, so a session left open is not enough.
-	passkeyReauthWindow = 10 * time.Minute
+	passkeyReauthWindow = stepUpWindow // stepup.go
 	passkeyNameMax      = 64
 	passkeyDefaultName  = "Passkey"
 	webauthnMaxBody     = 64 << 10

@@ -70,6 +70,6 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, f pageFor
 			p.log.Error("recording attempt", zap.Error(regErr))
 		}
 		p.log.Info("password changed", zap.String("username", username), zap.String("remote_ip", ip))
-		p.renderSettings(w, r, f.user, "settings.password_changed", "")
+		p.settingsDone(w, r, "password_changed") // stepup.go
 	}
 }

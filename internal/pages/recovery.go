@@ -147,9 +147,7 @@ func (p *Pages) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, f pa
 // recoveryProof binds the codes page's Continue to the login session and
 // the sign-in it followed.
 func (p *Pages) recoveryProof(s *store.LoginSession) string {
-	m := hmac.New(sha256.New, p.cookieKey)
-	m.Write([]byte("recovery-done\x00" + s.ID + "\x00" + strconv.FormatInt(s.AuthTime.Unix(), 10)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(p.cookieMAC("recovery-done", s.ID, strconv.FormatInt(s.AuthTime.Unix(), 10)))
 }
 
 // ServeRecoveryDone continues after the codes page: back to the settings,
@@ -171,12 +169,10 @@ func (p *Pages) ServeRecoveryDone(w http.ResponseWriter, r *http.Request) {
 
 // settingsRecoveryCodes makes new recovery codes from the settings page
 // (the old ones stop working) and shows them once. Like changing a second
-// factor, it needs a recent sign-in with the second factor.
-func (p *Pages) settingsRecoveryCodes(w http.ResponseWriter, r *http.Request, f pageForm, needsStepUp bool) {
+// factor, it needs a recent sign-in with the second factor, which
+// runSettingsAction asked for.
+func (p *Pages) settingsRecoveryCodes(w http.ResponseWriter, r *http.Request, f pageForm) {
 	ctx := r.Context()
-	if !p.recentStrongSignIn(w, r, f, needsStepUp) { // settings.go
-		return
-	}
 	if !p.hasSecondFactor(ctx, f.user.Username) {
 		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
 		return

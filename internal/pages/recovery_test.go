@@ -35,6 +35,8 @@ func newRecoveryEnv(t *testing.T, options ...func(*Config)) *recoveryEnv {
 		PathRecoveryCode: e.p.ServeRecoveryCode,
 		PathRecoveryDone: e.p.ServeRecoveryDone,
 		PathSettings:     e.p.ServeSettings,
+		PathLogin:        e.p.ServeLogin,
+		PathContinue:     e.p.ServeContinue,
 	} {
 		mux.HandleFunc(path, h)
 	}
@@ -185,6 +187,10 @@ func TestRecoveryCodes(t *testing.T) {
 	// New codes from the settings (a two-factor session): shown once,
 	// the old ones stop working, the new ones work.
 	r = e.post(lost, PathSettings, url.Values{"action": {"recovery-generate"}})
+	if r.status != http.StatusOK || len(shownCodes(r.body)) != 0 || !strings.Contains(r.body, "Create new recovery codes?") {
+		t.Fatalf("regenerate without confirmation: %d\n%s", r.status, r.body)
+	}
+	r = e.post(lost, PathSettings, url.Values{"action": {"recovery-generate"}, "confirmed": {"1"}})
 	fresh := shownCodes(r.body)
 	if r.status != http.StatusOK || len(fresh) != authn.RecoveryCodeCount {
 		t.Fatalf("regenerate: %d, %d codes\n%s", r.status, len(fresh), r.body)
@@ -209,7 +215,7 @@ func TestRecoveryCodes(t *testing.T) {
 	// second-factor page, not codes.
 	weak := e.browser()
 	weak.signIn("alice", []string{"pwd"}, e.clock.now())
-	if r := e.post(weak, PathSettings, url.Values{"action": {"recovery-generate"}}); len(shownCodes(r.body)) != 0 || !strings.Contains(r.body, `id="lost-device"`) {
+	if r := e.post(weak, PathSettings, url.Values{"action": {"recovery-generate"}, "confirmed": {"1"}}); len(shownCodes(r.body)) != 0 || !strings.Contains(r.body, `id="lost-device"`) {
 		t.Fatalf("regeneration without step-up: %d\n%s", r.status, r.body)
 	}
 }

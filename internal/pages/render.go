@@ -52,8 +52,14 @@ func (p *Pages) RenderFailure(w http.ResponseWriter, r *http.Request, err error,
 const retryAfter = "5"
 
 // RenderLogin shows the login page for an authorization request; msg is a
-// message ID (or text) shown as the error.
+// message ID (or text) shown as the error. A step-up the form being answered
+// carried goes on (stepup.go).
 func (p *Pages) RenderLogin(w http.ResponseWriter, r *http.Request, status int, c *clients.Client, returnTo, username, msg string) {
+	p.renderLogin(w, r, status, c, returnTo, username, msg, p.stepUpFromForm(r))
+}
+
+// renderLogin is RenderLogin for the step-up su.
+func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, c *clients.Client, returnTo, username, msg string, su ui.StepUp) {
 	page := ui.LoginPage{
 		Action:    p.base + PathLogin,
 		CSRFToken: p.CSRFToken(w, r),
@@ -65,6 +71,7 @@ func (p *Pages) RenderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		Passkeys:       p.passkeysEnrolled != nil,
 		WebAuthnBase:   p.base + PathWebAuthn,
 		ContinueAction: p.base + PathContinue,
+		StepUp:         su,
 	}
 	if c != nil {
 		page.ClientName = c.DisplayName()

@@ -38,8 +38,14 @@ func (p *Pages) hasPasskeys(ctx context.Context, username string) bool {
 
 // SecondFactorStep shows what the user needs to complete two-factor
 // authentication: the code or passkey prompt, or enrolment of an
-// authenticator app when they have no second factor yet.
+// authenticator app when they have no second factor yet. A step-up the
+// form being answered carried goes on (stepup.go).
 func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clients.Client, u *users.User, returnTo, msg string) {
+	p.secondFactorStep(w, r, c, u, returnTo, msg, p.stepUpFromForm(r))
+}
+
+// secondFactorStep is SecondFactorStep for the step-up su.
+func (p *Pages) secondFactorStep(w http.ResponseWriter, r *http.Request, c *clients.Client, u *users.User, returnTo, msg string, su ui.StepUp) {
 	ctx := r.Context()
 	enrolled, err := p.totp.Enrolled(ctx, u.Username)
 	if err != nil {
@@ -63,6 +69,7 @@ func (p *Pages) SecondFactorStep(w http.ResponseWriter, r *http.Request, c *clie
 		ContinueAction: p.base + PathContinue,
 		Error:          p.Localizer(r).T(msg),
 		RecoveryAction: p.base + PathRecoveryCode,
+		StepUp:         su,
 	}
 	if c != nil {
 		page.ClientName = c.DisplayName()
@@ -247,10 +254,12 @@ func withFactor(s store.LoginSession, method string, now time.Time) store.LoginS
 	return s
 }
 
-// continueAfterAuth resumes the authorization request, or shows the settings.
+// continueAfterAuth resumes the authorization request, or goes back to the
+// settings with the change a step-up was for (stepup.go).
 func (p *Pages) continueAfterAuth(w http.ResponseWriter, r *http.Request, f pageForm, login *store.LoginSession) {
 	if f.next == nil {
-		http.Redirect(w, r, p.base+PathSettings, http.StatusSeeOther)
+		f.login = login
+		p.resumeSettings(w, r, f)
 		return
 	}
 	p.authorize(w, f.next, Flow{Login: login, Fresh: true})

@@ -140,9 +140,20 @@ func (p *Pages) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (p *Pages) csrfFor(cookieValue string) string {
+	return base64.RawURLEncoding.EncodeToString(p.cookieMAC("csrf", cookieValue))
+}
+
+// cookieMAC is the HMAC-SHA256 under the cookie key of purpose and parts,
+// NUL-separated: the one way the pages sign what a browser hands back
+// (CSRF tokens, the recovery codes page's proof, pending step-ups).
+func (p *Pages) cookieMAC(purpose string, parts ...string) []byte {
 	m := hmac.New(sha256.New, p.cookieKey)
-	m.Write([]byte("csrf\x00" + cookieValue))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m.Write([]byte(purpose))
+	for _, s := range parts {
+		m.Write([]byte{0})
+		m.Write([]byte(s))
+	}
+	return m.Sum(nil)
 }
 
 // sameOrigin reports whether a POST may come from the request's Origin: none

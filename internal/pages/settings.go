@@ -3,18 +3,18 @@ package pages
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
 )
 
 // ServeSettings shows (GET) and changes (POST) the user's second factors and
-// remembered consents.
+// remembered consents. A destructive change is confirmed first, a change of
+// second factors asks for the step-up it needs in place (stepup.go), and a
+// change made redirects to GET /settings?done=<result>.
 func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		login, err := p.CurrentLogin(r)
@@ -31,7 +31,7 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 			p.RenderLogin(w, r, http.StatusOK, nil, p.base+PathSettings, "", "")
 			return
 		}
-		p.renderSettings(w, r, u, "", "")
+		p.renderSettings(w, r, u, doneMessages[r.URL.Query().Get("done")], "") // stepup.go
 		return
 	}
 	f, ok := p.readPageForm(w, r)
@@ -41,45 +41,84 @@ func (p *Pages) ServeSettings(w http.ResponseWriter, r *http.Request) {
 	// Whatever return_to said, the settings page resumes no authorization
 	// request: its forms come back here.
 	f.returnTo = p.base + PathSettings
+	action := r.PostForm.Get("action")
+	spec, known := settingsActions[action]
+	if !known {
+		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
+		return
+	}
+	a := pendingAction{Action: action}
+	if spec.arg != "" {
+		a.Arg = r.PostForm.Get(spec.arg)
+	}
+	if spec.confirm && r.PostForm.Get("confirmed") != "1" {
+		p.renderConfirm(w, r, f, a) // stepup.go
+		return
+	}
+	p.runSettingsAction(w, r, f, a)
+}
+
+// settingsAction is one action of the settings page's forms.
+type settingsAction struct {
+	confirm bool   // destructive: a confirmation page comes first (renderConfirm)
+	stepUp  string // why it needs a recent sign-in with the second factor (a message ID); "" when it does not
+	arg     string // the form field that names the item it changes
+}
+
+// settingsActions are the settings page's actions (the forms' "action").
+// Changing second factors needs a second factor when the user has one, and
+// a recent sign-in: a session left open must not be enough (stepup.go).
+var settingsActions = map[string]settingsAction{
+	"totp-enroll":        {stepUp: "stepup.reason_totp_enroll"},
+	"totp-remove":        {confirm: true, stepUp: "stepup.reason_totp_remove"},
+	"recovery-generate":  {confirm: true, stepUp: "stepup.reason_recovery_generate"},
+	"passkey-add":        {stepUp: "stepup.reason_passkey_add"},
+	"passkey-remove":     {confirm: true, stepUp: "stepup.reason_passkey_remove", arg: "passkey_id"},
+	"consent-revoke":     {confirm: true, arg: "client_id"},
+	"signout-everywhere": {confirm: true},
+	"password-change":    {},
+	"passkey-rename":     {arg: "passkey_id"}, // a label: no step-up (settings_account.go)
+}
+
+// runSettingsAction makes a confirmed change, after the step-up it needs.
+func (p *Pages) runSettingsAction(w http.ResponseWriter, r *http.Request, f pageForm, a pendingAction) {
+	if settingsActions[a.Action].stepUp != "" && !p.steppedUp(w, r, f, a) { // stepup.go
+		return
+	}
 	ctx := r.Context()
-	enrolled, _ := p.totp.Enrolled(ctx, f.user.Username)
-	// Changing second factors needs a second factor when one exists, and a
-	// recent sign-in: a session left open must not be enough.
-	needsStepUp := (enrolled || p.hasPasskeys(ctx, f.user.Username)) && !authn.IsTwoFactor(f.login.AMR)
-	switch action := r.PostForm.Get("action"); action {
-	case "totp-remove", "totp-enroll":
-		if !p.recentStrongSignIn(w, r, f, needsStepUp) {
-			return
-		}
-		if action == "totp-enroll" {
-			p.renderTOTPEnroll(w, r, nil, f.user, f.returnTo, "")
-			return
-		}
+	switch a.Action {
+	case "totp-enroll":
+		p.renderTOTPEnroll(w, r, nil, f.user, f.returnTo, "")
+	case "totp-remove":
 		if err := p.totp.Remove(ctx, f.user.Username); err != nil {
 			p.log.Error("removing authenticator", zap.Error(err))
 			p.renderSettings(w, r, f.user, "", "settings.totp_remove_failed")
 			return
 		}
 		p.log.Info("authenticator app removed", zap.String("username", f.user.Username))
-		p.renderSettings(w, r, f.user, "settings.totp_removed", "")
+		p.settingsDone(w, r, "totp_removed")
 	case "passkey-rename":
-		p.renamePasskey(w, r, f) // settings_account.go
+		p.renamePasskey(w, r, f, a.Arg) // settings_account.go
 	case "recovery-generate":
-		p.settingsRecoveryCodes(w, r, f, needsStepUp) // recovery.go
+		p.settingsRecoveryCodes(w, r, f) // recovery.go
+	case "passkey-add":
+		// The ceremony is the browser's: the page offers it, ready.
+		http.Redirect(w, r, p.settingsURL(r, "ready", "passkey"), http.StatusSeeOther)
+	case "passkey-remove":
+		p.removePasskey(w, r, f, a.Arg) // stepup.go
 	case "password-change":
 		p.changePassword(w, r, f) // password.go
 	case "consent-revoke":
-		clientID := r.PostForm.Get("client_id")
-		if err := p.db.DeleteConsent(ctx, f.user.Username, clientID); err != nil {
+		if err := p.db.DeleteConsent(ctx, f.user.Username, a.Arg); err != nil {
 			p.log.Error("revoking consent", zap.Error(err))
 			p.renderSettings(w, r, f.user, "", "settings.consent_revoke_failed")
 			return
 		}
-		p.log.Info("consent revoked", zap.String("username", f.user.Username), zap.String("client_id", clientID))
-		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentRevoked, User: f.user.Username, Client: clientID, IP: p.ClientIP(r), Actor: "user"})
-		p.renderSettings(w, r, f.user, "settings.consent_revoked", "")
-	default:
-		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
+		p.log.Info("consent revoked", zap.String("username", f.user.Username), zap.String("client_id", a.Arg))
+		p.tel.Audit.Record(ctx, telemetry.Event{Action: telemetry.ActionConsentRevoked, User: f.user.Username, Client: a.Arg, IP: p.ClientIP(r), Actor: "user"})
+		p.settingsDone(w, r, "consent_revoked")
+	default: // signing out everywhere is the logout endpoint's, after its confirmation
+		p.renderConfirm(w, r, f, a)
 	}
 }
 
@@ -93,6 +132,8 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 		Action:    p.base + PathSettings,
 	}
 	page.LogoutAction = p.base + PathLogout
+	page.StepUpAction = p.base + PathSettings
+	page.PasskeyReady = r.Method != http.MethodPost && r.URL.Query().Get("ready") == "passkey"
 	page.PasswordChange = p.passwordChanger() != nil
 	page.TOTPEnrolled, _ = p.totp.Enrolled(ctx, u.Username)
 	p.settingsRecoveryExtras(r, &page, u.Username) // recovery.go
@@ -111,21 +152,4 @@ func (p *Pages) renderSettings(w http.ResponseWriter, r *http.Request, u *users.
 	}
 	p.settingsExtras(r, &page)
 	p.Render(w, r, http.StatusOK, page)
-}
-
-// recentStrongSignIn reports whether the session may change second factors:
-// signed in with a second factor when the user has one (needsStepUp says
-// they have one and the session lacks it), and within the last ten minutes.
-// When not, it has answered with the second-factor step or a new sign-in.
-func (p *Pages) recentStrongSignIn(w http.ResponseWriter, r *http.Request, f pageForm, needsStepUp bool) bool {
-	if needsStepUp {
-		p.SecondFactorStep(w, r, nil, f.user, f.returnTo, "")
-		return false
-	}
-	if p.now().Sub(f.login.AuthTime) > 10*time.Minute {
-		_ = p.EndLogin(w, r)
-		p.RenderLogin(w, r, http.StatusOK, nil, f.returnTo, f.user.Username, "login.error_reauth")
-		return false
-	}
-	return true
 }

@@ -80,9 +80,30 @@ func backToApp(redirectURIs []string) string {
 	return ""
 }
 
+// settingsPath is the settings page's address for the settings forms and
+// their confirmation pages: with ?client_id= when the request names an
+// application the page links back to, so that the link stays.
+func (p *Pages) settingsPath(r *http.Request) string {
+	if c, _ := p.settingsClient(r); c != nil {
+		return p.base + PathSettings + "?" + url.Values{settingsClientParam: {c.GetID()}}.Encode()
+	}
+	return p.base + PathSettings
+}
+
+// settingsURL is the settings page's address with the query key=value (a
+// result to show after a change), keeping the application as settingsPath
+// does.
+func (p *Pages) settingsURL(r *http.Request, key, value string) string {
+	q := url.Values{key: {value}}
+	if c, _ := p.settingsClient(r); c != nil {
+		q.Set(settingsClientParam, c.GetID())
+	}
+	return p.base + PathSettings + "?" + q.Encode()
+}
+
 // settingsExtras adds to the settings page what this file is about: the
 // way back to the application, the passkeys' times in the page's
-// language, and a settings form target that keeps the application.
+// language, and settings forms that keep the application.
 func (p *Pages) settingsExtras(r *http.Request, page *ui.SettingsPage) {
 	localizePasskeyTimes(p.Localizer(r), page.Passkeys)
 	c, home := p.settingsClient(r)
@@ -91,7 +112,10 @@ func (p *Pages) settingsExtras(r *http.Request, page *ui.SettingsPage) {
 	}
 	page.BackName = c.DisplayName()
 	page.BackURL = template.URL(home) // #nosec G203 -- built from a configured redirect URI's scheme and host (backToApp)
-	page.Action += "?" + url.Values{settingsClientParam: {c.GetID()}}.Encode()
+	page.Action = p.settingsPath(r)
+	if page.StepUpAction != "" {
+		page.StepUpAction = page.Action
+	}
 }
 
 // settingsConsent is a remembered consent as the settings page lists it.
@@ -120,11 +144,11 @@ func checkPasskeyName(s string) (string, error) {
 	return s, nil
 }
 
-// renamePasskey renames one of the signed-in user's passkeys (the settings
+// renamePasskey renames the signed-in user's passkey id (the settings
 // form's action "passkey-rename", fields passkey_id and passkey_name). A
 // label changes no security property, so it needs the session only, no
-// step-up.
-func (p *Pages) renamePasskey(w http.ResponseWriter, r *http.Request, f pageForm) {
+// step-up and no confirmation.
+func (p *Pages) renamePasskey(w http.ResponseWriter, r *http.Request, f pageForm, id string) {
 	keys, err := newPasskeys(p)
 	if err != nil { // turned off or unavailable: the page offers no form
 		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
@@ -135,7 +159,6 @@ func (p *Pages) renamePasskey(w http.ResponseWriter, r *http.Request, f pageForm
 		p.renderSettings(w, r, f.user, "", "account.passkey_name_invalid")
 		return
 	}
-	id := r.PostForm.Get("passkey_id")
 	err = keys.Rename(r.Context(), f.user.Username, id, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -145,6 +168,6 @@ func (p *Pages) renamePasskey(w http.ResponseWriter, r *http.Request, f pageForm
 		p.renderSettings(w, r, f.user, "", "account.passkey_rename_failed")
 	default:
 		p.log.Info("passkey renamed", zap.String("username", f.user.Username), zap.String("credential", id))
-		p.renderSettings(w, r, f.user, "account.passkey_renamed", "")
+		p.settingsDone(w, r, "passkey_renamed") // stepup.go
 	}
 }

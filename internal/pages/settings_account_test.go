@@ -175,15 +175,24 @@ func TestPasskeyRename(t *testing.T) {
 		return e.post(b, PathSettings, url.Values{"action": {"passkey-rename"}, "passkey_id": {id}, "passkey_name": {to}})
 	}
 
-	r := rename("alice-key", "  Work laptop  ")
-	if r.status != http.StatusOK || !strings.Contains(r.body, "The passkey was renamed.") || name("alice-key") != "Work laptop" {
-		t.Fatalf("rename: %d, name %q:\n%s", r.status, name("alice-key"), r.body)
+	// A rename answers like every change: a redirect to the page saying so.
+	renamed := func(r formResponse) bool {
+		t.Helper()
+		if r.status != http.StatusSeeOther || r.location != PathSettings+"?done=passkey_renamed" {
+			t.Errorf("rename: %d to %q, want a redirect to %s?done=passkey_renamed:\n%s", r.status, r.location, PathSettings, r.body)
+			return false
+		}
+		return true
 	}
-	if !strings.Contains(r.body, `aria-label="Rename passkey Work laptop"`) {
-		t.Errorf("the page after renaming shows the old name:\n%s", r.body)
+	if r := rename("alice-key", "  Work laptop  "); !renamed(r) || name("alice-key") != "Work laptop" {
+		t.Fatalf("rename: name %q", name("alice-key"))
 	}
-	if r := rename("alice-key", strings.Repeat("é", 64)); !strings.Contains(r.body, "The passkey was renamed.") {
-		t.Errorf("64 characters refused:\n%s", r.body)
+	page = e.get(b, PathSettings+"?done=passkey_renamed")
+	if !strings.Contains(page.body, "The passkey was renamed.") || !strings.Contains(page.body, `aria-label="Rename passkey Work laptop"`) {
+		t.Errorf("the page after renaming:\n%s", page.body)
+	}
+	if r := rename("alice-key", strings.Repeat("é", 64)); !renamed(r) || name("alice-key") != strings.Repeat("é", 64) {
+		t.Errorf("64 characters refused: name %q", name("alice-key"))
 	}
 	for _, bad := range []string{"", "   ", strings.Repeat("é", 65), "Work\x00key", "Work\tkey", "a\u0085b", "\xff\xfe"} {
 		before := name("alice-key")
@@ -275,9 +284,23 @@ func TestSettingsBackToApp(t *testing.T) {
 			t.Errorf("%q: forms drop the client:\n%s", query, body)
 		}
 	}
+	// A destructive change's confirmation page, and the redirect after the
+	// change, keep the application too.
 	r := e.post(b, PathSettings+"?client_id=immich", url.Values{"action": {"consent-revoke"}, "client_id": {"other"}})
-	if !strings.Contains(r.body, "Back to Immich") {
-		t.Errorf("after a settings form: no back link:\n%s", r.body)
+	if !strings.Contains(r.body, `action="`+PathSettings+`?client_id=immich"`) || !strings.Contains(r.body, `href="`+PathSettings+`?client_id=immich"`) {
+		t.Errorf("the confirmation page drops the client:\n%s", r.body)
+	}
+	r = e.post(b, PathSettings+"?client_id=immich", url.Values{"action": {"consent-revoke"}, "client_id": {"other"}, "confirmed": {"1"}})
+	if r.status != http.StatusSeeOther || r.location != PathSettings+"?client_id=immich&done=consent_revoked" {
+		t.Fatalf("after the change: %d to %q", r.status, r.location)
+	}
+	if page := e.get(b, r.location); !strings.Contains(page.body, "Back to Immich") || !strings.Contains(page.body, "The application will ask for your consent again.") {
+		t.Errorf("the page after the change: no back link or no result:\n%s", page.body)
+	}
+	// An unknown client named in the form's address is no way back after it either.
+	r = e.post(b, PathSettings+"?client_id=nobody", url.Values{"action": {"consent-revoke"}, "client_id": {"other"}, "confirmed": {"1"}})
+	if r.location != PathSettings+"?done=consent_revoked" {
+		t.Errorf("after the change, from an unknown client: redirect to %q", r.location)
 	}
 }
 
@@ -308,9 +331,12 @@ func TestSettingsLastFactorDropsRecoveryCodes(t *testing.T) {
 	if page := e.get(alice, PathSettings); !strings.Contains(page.body, "recovery-heading") {
 		t.Fatalf("settings with an authenticator: no recovery section:\n%s", page.body)
 	}
-	r := e.post(alice, PathSettings, url.Values{"action": {"totp-remove"}})
-	if !strings.Contains(r.body, "The authenticator app was removed.") || strings.Contains(r.body, "recovery-heading") || count("alice") != 0 {
-		t.Errorf("after removing the authenticator: %d codes left:\n%s", count("alice"), r.body)
+	r := e.post(alice, PathSettings, url.Values{"action": {"totp-remove"}, "confirmed": {"1"}})
+	if r.status != http.StatusSeeOther || count("alice") != 0 {
+		t.Errorf("after removing the authenticator: %d, %d codes left:\n%s", r.status, count("alice"), r.body)
+	}
+	if page := e.get(alice, PathSettings); strings.Contains(page.body, "recovery-heading") {
+		t.Errorf("settings without second factors show recovery codes:\n%s", page.body)
 	}
 
 	// Bob: two passkeys, then none.

@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/i18n"
 	"github.com/caddy-oidc/caddy-oidc/internal/pages"
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/telemetry"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 	"github.com/caddy-oidc/caddy-oidc/internal/users"
@@ -199,8 +200,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 	bindCodeToDPoPKey(ar, sess) // dpop_jkt (dpop.go)
 	p.addRequestedClaims(sess, client, user, ar, claimsReq)
 	// The code, PKCE and OpenID Connect records are written in one
-	// transaction: one write to the database instead of three.
-	txCtx, err := p.storage.BeginTX(ctx)
+	// transaction, as one row (store.WithCodeBundle): one INSERT at its
+	// commit instead of three.
+	txCtx, err := p.storage.BeginTX(store.WithCodeBundle(ctx))
 	if err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return

@@ -74,10 +74,12 @@ func BenchmarkTokenClientSecretDigest(b *testing.B) {
 	b.Run("token/cached", token)
 }
 
-// A code exchange leaves none of its code's PKCE and OpenID Connect records,
-// as when fosite deleted them one by one (they now ride on the code's
-// transaction: store.WithDeferredDeletes), the code cannot be used twice,
-// and a wrong code_verifier still burns the code's PKCE record.
+// An authorization stores its code's PKCE and OpenID Connect records in the
+// code's own row (store.WithCodeBundle), a code exchange deletes nothing
+// and leaves no record in the tables fosite would use for them (what it
+// would delete rides on the code's transaction: store.WithDeferredDeletes),
+// the code cannot be used twice, and a wrong code_verifier still burns the
+// code's PKCE record.
 func TestCodeExchangeCleanup(t *testing.T) {
 	bp := newBenchProvider(t)
 	rows := func(table string) int {
@@ -96,9 +98,23 @@ func TestCodeExchangeCleanup(t *testing.T) {
 		return w
 	}
 
+	// bundled counts the codes whose row carries a PKCE and an OpenID
+	// Connect record.
+	bundled := func() (pkce, oidc int) {
+		t.Helper()
+		if err := bp.db.QueryRowContext(context.Background(),
+			"SELECT COUNT(pkce_form), COUNT(oidc_key) FROM oauth2_code").Scan(&pkce, &oidc); err != nil {
+			t.Fatal(err)
+		}
+		return pkce, oidc
+	}
+
 	code := bp.code(t, "bench-rs", "openid offline_access")
-	if pkce, oidc := rows("oauth2_pkce"), rows("oauth2_oidc"); pkce != 1 || oidc != 1 {
-		t.Fatalf("after authorize: %d PKCE and %d OpenID Connect records, want 1 and 1", pkce, oidc)
+	if pkce, oidc := rows("oauth2_pkce"), rows("oauth2_oidc"); pkce != 0 || oidc != 0 {
+		t.Fatalf("after authorize: %d PKCE and %d OpenID Connect records in their tables, want none", pkce, oidc)
+	}
+	if pkce, oidc := bundled(); pkce != 1 || oidc != 1 {
+		t.Fatalf("after authorize: %d PKCE and %d OpenID Connect records in the code's row, want 1 and 1", pkce, oidc)
 	}
 	if w := exchange(code, bnVerifier); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"id_token"`) {
 		t.Fatalf("exchange: %d %s", w.Code, w.Body)
@@ -114,8 +130,8 @@ func TestCodeExchangeCleanup(t *testing.T) {
 	if w := exchange(code, strings.Repeat("w", 43)); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_grant") {
 		t.Fatalf("wrong verifier: %d %s, want invalid_grant", w.Code, w.Body)
 	}
-	if n := rows("oauth2_pkce"); n != 0 {
-		t.Errorf("after a wrong verifier: %d PKCE records, want none (the code is burnt)", n)
+	if pkce, _ := bundled(); rows("oauth2_pkce") != 0 || pkce != 1 {
+		t.Errorf("after a wrong verifier: %d PKCE records, want one, the used code's (the new code is burnt)", pkce)
 	}
 	if w := exchange(code, bnVerifier); w.Code != http.StatusBadRequest {
 		t.Errorf("right verifier after a wrong one: %d %s, want 400", w.Code, w.Body)

@@ -36,15 +36,20 @@ type deferredKey struct{}
 
 // deferred is what one token request lets wait for its transaction.
 type deferred struct {
-	mu      sync.Mutex
-	dels    []deferredDelete
-	oidcKey string         // hashKey of the code whose OpenID Connect record the transaction takes
-	oidc    *storedRequest // that record once taken (nil: not taken, or none)
-	codeSig string         // the signature of the active code read in this context
-	code    *storedRequest // its record, read once
+	mu         sync.Mutex
+	dels       []deferredDelete
+	oidcKey    string         // hashKey of the code whose OpenID Connect record the transaction takes
+	oidc       *storedRequest // that record once taken (nil: not taken, or none)
+	codeSig    string         // the signature of the active code read in this context
+	code       *storedRequest // its record, read once
+	codeExtras codeExtras     // its bundled PKCE and OpenID Connect columns (bundle.go)
+	usedCode   string         // the signature of the code a transaction in this context invalidated
 }
 
-type deferredDelete struct{ what, query, key string }
+// deferredDelete is a deletion waiting for a transaction. One with a code
+// is skipped by the transaction that invalidates that code (the deletion
+// then has nothing left to guard).
+type deferredDelete struct{ what, query, key, code string }
 
 // WithDeferredDeletes returns a context in which the Fosite storage defers
 // the deletion of authorization codes' PKCE and OpenID Connect records to
@@ -75,14 +80,30 @@ func deferredFrom(ctx context.Context) *deferred {
 // transaction (in one it costs no commit of its own); it reports whether it
 // did.
 func (f *Fosite) deferDelete(ctx context.Context, what, query, key string) bool {
+	return f.deferDeleteUnlessUsed(ctx, what, query, key, "")
+}
+
+// deferDeleteUnlessUsed is deferDelete for a deletion that the transaction
+// invalidating the code of signature code skips.
+func (f *Fosite) deferDeleteUnlessUsed(ctx context.Context, what, query, key, code string) bool {
 	d := deferredFrom(ctx)
 	if d == nil || f.db.txFrom(ctx) != nil {
 		return false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.dels = append(d.dels, deferredDelete{what, query, key})
+	d.dels = append(d.dels, deferredDelete{what, query, key, code})
 	return true
+}
+
+// usedCodeInTx tells a context of WithDeferredDeletes that its transaction
+// invalidated the code of signature.
+func usedCodeInTx(ctx context.Context, signature string) {
+	if d := deferredFrom(ctx); d != nil {
+		d.mu.Lock()
+		d.usedCode = signature
+		d.mu.Unlock()
+	}
 }
 
 // takenOIDC returns the OpenID Connect record the transaction took for the
@@ -110,13 +131,16 @@ func (f *Fosite) runDeferred(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, del := range d.dels {
+		if del.code != "" && del.code == d.usedCode {
+			continue
+		}
 		if _, err := f.db.exec(ctx, del.query, del.key); err != nil {
 			return fmt.Errorf("store: delete %s: %w", del.what, err)
 		}
 	}
 	d.dels = nil
-	if d.oidcKey == "" || d.oidc != nil {
-		return nil
+	if d.oidcKey == "" || d.oidc != nil || d.bundledOIDCLocked(d.oidcKey) != nil {
+		return nil // nothing to take, taken, or in the code's own row
 	}
 	var s storedRequest
 	err := f.db.queryRow(ctx, sqlSelectOIDC, d.oidcKey).Scan(s.dest()...)
@@ -180,11 +204,12 @@ func readCode(ctx context.Context, signature string) *storedRequest {
 	return nil
 }
 
-// keepCode remembers an active code record read in ctx, for readCode.
-func keepCode(ctx context.Context, signature string, s *storedRequest) {
+// keepCode remembers an active code record read in ctx, for readCode, with
+// its bundled columns.
+func keepCode(ctx context.Context, signature string, s *storedRequest, extras codeExtras) {
 	if d := deferredFrom(ctx); d != nil {
 		d.mu.Lock()
-		d.codeSig, d.code = signature, s
+		d.codeSig, d.code, d.codeExtras = signature, s, extras
 		d.mu.Unlock()
 	}
 }

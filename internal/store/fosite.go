@@ -79,15 +79,23 @@ func (f *Fosite) BeginTX(ctx context.Context) (context.Context, error) { return 
 // Commit commits the transaction carried by ctx.
 // In a context of WithDeferredDeletes it first runs, in the transaction, what
 // the context deferred to it.
+// In a context of WithCodeBundle it first writes the code it holds.
 func (f *Fosite) Commit(ctx context.Context) error {
+	if err := f.writeHeldCode(ctx); err != nil {
+		return err // the caller rolls back
+	}
 	if err := f.runDeferred(ctx); err != nil {
 		return err // the caller rolls back
 	}
 	return f.db.Commit(ctx)
 }
 
-// Rollback rolls back the transaction carried by ctx.
-func (f *Fosite) Rollback(ctx context.Context) error { return f.db.Rollback(ctx) }
+// Rollback rolls back the transaction carried by ctx, and forgets the code a
+// context of WithCodeBundle held for it.
+func (f *Fosite) Rollback(ctx context.Context) error {
+	dropHeldCode(ctx)
+	return f.db.Rollback(ctx)
+}
 
 // --- fosite.ClientManager ---
 
@@ -141,8 +149,16 @@ func (f *Fosite) SetClientAssertionJWT(ctx context.Context, jti string, exp time
 
 // CreateAuthorizeCodeSession stores the authorization request under the
 // code's signature, active, expiring with the session's authorize code expiry.
+// In a transaction of a context of WithCodeBundle it is written at commit.
 func (f *Fosite) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
-	return f.create(ctx, "authorize code", sqlInsertCode, signature, r, fosite.AuthorizeCode)
+	args, err := requestArgs(signature, r, fosite.AuthorizeCode)
+	if err != nil {
+		return fmt.Errorf("store: create authorize code: %w", err)
+	}
+	if f.holdCode(ctx, args) {
+		return nil
+	}
+	return f.insert(ctx, "authorize code", sqlInsertCode, args)
 }
 
 // GetAuthorizeCodeSession returns the authorization request of a code,
@@ -163,8 +179,9 @@ func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, 
 	var (
 		s      storedRequest
 		active bool
+		extras codeExtras
 	)
-	if err := f.db.queryRow(ctx, sqlSelectCode, signature).Scan(s.dest(&active)...); err != nil {
+	if err := f.db.queryRow(ctx, sqlSelectCode, signature).Scan(s.dest(append([]any{&active}, extras.dest()...)...)...); err != nil {
 		return nil, notFound("authorize code", err)
 	}
 	r, err := f.hydrate(ctx, &s, session)
@@ -172,7 +189,7 @@ func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, 
 		return nil, fmt.Errorf("store: authorize code: %w", err)
 	}
 	if active {
-		keepCode(ctx, signature, &s)
+		keepCode(ctx, signature, &s, extras)
 	}
 	if !active {
 		return r, fmt.Errorf("store: authorize code: %w", fosite.ErrInvalidatedAuthorizeCode)
@@ -190,6 +207,7 @@ func (f *Fosite) InvalidateAuthorizeCodeSession(ctx context.Context, signature s
 		return fmt.Errorf("store: invalidate authorize code: %w", err)
 	}
 	if n > 0 {
+		usedCodeInTx(ctx, signature)
 		return nil
 	}
 	var active bool
@@ -292,13 +310,38 @@ func (f *Fosite) RevokeAccessToken(ctx context.Context, requestID string) error 
 // --- pkce.PKCERequestStorage ---
 
 // CreatePKCERequestSession stores the PKCE challenge of an authorization
-// code (in the request form), keyed by the code's signature.
+// code (in the request form), keyed by the code's signature: in the code's
+// row when the code waits for the commit (WithCodeBundle).
 func (f *Fosite) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
-	return f.create(ctx, "pkce request", sqlInsertPKCE, signature, r, fosite.AuthorizeCode)
+	args, err := requestArgs(signature, r, fosite.AuthorizeCode)
+	if err != nil {
+		return fmt.Errorf("store: create pkce request: %w", err)
+	}
+	if f.joinCode(ctx, args, "") {
+		return nil
+	}
+	return f.insert(ctx, "pkce request", sqlInsertPKCE, args)
 }
 
-// GetPKCERequestSession returns the PKCE request of a code; unknown is fosite.ErrNotFound.
+// GetPKCERequestSession returns the PKCE request of a code: from the code
+// row read earlier in ctx, else from an active code's row, else from its own
+// table; unknown is fosite.ErrNotFound.
 func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	if s := bundledPKCE(ctx, signature); s != nil {
+		return f.hydrateRequester(ctx, "pkce request", s, session)
+	}
+	var (
+		s    storedRequest
+		form string
+	)
+	err := f.db.queryRow(ctx, sqlSelectCodePKCE, signature).Scan(s.dest(&form)...)
+	if err == nil {
+		s.form = form
+		return f.hydrateRequester(ctx, "pkce request", &s, session)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: pkce request: %w", err)
+	}
 	return f.getRequester(ctx, "pkce request", sqlSelectPKCE, []any{signature}, session)
 }
 
@@ -306,8 +349,20 @@ func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, se
 // fosite.ErrNotFound, so only one of two concurrent exchanges gets past it.
 // In a context of WithDeferredDeletes it only queues the deletion (the
 // code's invalidation then keeps the exchange single-use).
+// A PKCE request in the code row read earlier in ctx is cleared from it
+// only when the exchange fails (a wrong code_verifier burns it, as a
+// deletion did): when it succeeds, the code's invalidation makes it
+// single-use, and the row stays as it is.
 func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	if bundledPKCE(ctx, signature) != nil && f.deferDeleteUnlessUsed(ctx, "pkce request", sqlClearCodePKCE, signature, signature) {
+		return nil
+	}
 	if f.deferDelete(ctx, "pkce request", sqlDeletePKCE, signature) {
+		return nil
+	}
+	if n, err := f.db.exec(ctx, sqlClearCodePKCE, signature); err != nil {
+		return fmt.Errorf("store: delete pkce request: %w", err)
+	} else if n > 0 {
 		return nil
 	}
 	return f.del(ctx, "pkce request", sqlDeletePKCE, signature)
@@ -316,9 +371,18 @@ func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string)
 // --- openid.OpenIDConnectRequestStorage ---
 
 // CreateOpenIDConnectSession stores the OpenID Connect request of an
-// authorization code. fosite passes the raw code; only its hash is stored.
+// authorization code. fosite passes the raw code; only its hash is stored,
+// in the code's row when the code waits for the commit (WithCodeBundle).
 func (f *Fosite) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
-	return f.create(ctx, "openid connect session", sqlInsertOIDC, hashKey(code), r, fosite.AuthorizeCode)
+	key := hashKey(code)
+	args, err := requestArgs(key, r, fosite.AuthorizeCode)
+	if err != nil {
+		return fmt.Errorf("store: create openid connect session: %w", err)
+	}
+	if f.joinCode(ctx, args, key) {
+		return nil
+	}
+	return f.insert(ctx, "openid connect session", sqlInsertOIDC, args)
 }
 
 // GetOpenIDConnectSession returns the OpenID Connect request of a code,
@@ -331,28 +395,57 @@ func (f *Fosite) GetOpenIDConnectSession(ctx context.Context, code string, reque
 	if requester != nil {
 		session = requester.GetSession()
 	}
-	if s := takenOIDC(ctx, hashKey(code)); s != nil {
-		r, err := f.hydrate(ctx, s, session)
-		if err != nil {
+	key := hashKey(code)
+	if s := bundledOIDC(ctx, key); s != nil {
+		return f.hydrateRequester(ctx, "openid connect session", s, session)
+	}
+	if s := takenOIDC(ctx, key); s != nil {
+		return f.hydrateRequester(ctx, "openid connect session", s, session)
+	}
+	if requester != nil && requester.GetID() != "" {
+		// In the row of the code of the same request (indexed by request ID).
+		var (
+			s    storedRequest
+			form string
+		)
+		err := f.db.queryRow(ctx, sqlSelectCodeOIDC, requester.GetID(), key).Scan(s.dest(&form)...)
+		if err == nil {
+			s.form = form
+			return f.hydrateRequester(ctx, "openid connect session", &s, session)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("store: openid connect session: %w", err)
 		}
-		return r, nil
 	}
-	return f.getRequester(ctx, "openid connect session", sqlSelectOIDC, []any{hashKey(code)}, session)
+	return f.getRequester(ctx, "openid connect session", sqlSelectOIDC, []any{key}, session)
 }
 
 // DeleteOpenIDConnectSession deletes the OpenID Connect request of a code;
 // unknown is fosite.ErrNotFound. In a context of WithDeferredDeletes it only
 // queues the deletion, or does nothing when the code's transaction took the
 // record.
+// A record in the code row read earlier in ctx stays there, as the PKCE
+// request does.
 func (f *Fosite) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	if takenOIDC(ctx, hashKey(code)) != nil {
-		return nil // the code's transaction deleted it
-	}
-	if f.deferDelete(ctx, "openid connect session", sqlDeleteOIDC, hashKey(code)) {
+	key := hashKey(code)
+	if bundledOIDC(ctx, key) != nil {
 		return nil
 	}
-	return f.del(ctx, "openid connect session", sqlDeleteOIDC, hashKey(code))
+	if takenOIDC(ctx, key) != nil {
+		return nil // the code's transaction deleted it
+	}
+	if f.deferDelete(ctx, "openid connect session", sqlDeleteOIDC, key) {
+		return nil
+	}
+	// Outside a code exchange's context (never on the token endpoint's
+	// path): a record in a code's row is found without an index, in a
+	// table that holds only codes not yet expired.
+	if n, err := f.db.exec(ctx, sqlClearCodeOIDC, key); err != nil {
+		return fmt.Errorf("store: delete openid connect session: %w", err)
+	} else if n > 0 {
+		return nil
+	}
+	return f.del(ctx, "openid connect session", sqlDeleteOIDC, key)
 }
 
 // --- fosite.PARStorage ---

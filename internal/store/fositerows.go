@@ -51,8 +51,14 @@ func deleteRequest(table string) string {
 }
 
 var (
-	sqlInsertCode     = insertRequest("oauth2_code")
-	sqlSelectCode     = selectRequest("oauth2_code", "active")
+	sqlInsertCode       = insertRequest("oauth2_code")
+	sqlInsertCodeBundle = insertRequest("oauth2_code", "pkce_form", "oidc_key", "oidc_form")
+	sqlSelectCode       = selectRequest("oauth2_code", "active", "pkce_form", "oidc_key", "oidc_form")
+	// The bundled records outside a code exchange's context (bundle.go).
+	sqlSelectCodePKCE = selectRequest("oauth2_code", "pkce_form") + " AND active AND pkce_form IS NOT NULL"
+	sqlSelectCodeOIDC = `SELECT ` + requestColumns + `, oidc_form FROM oauth2_code WHERE request_id = ? AND oidc_key = ?`
+	sqlClearCodePKCE  = `UPDATE oauth2_code SET pkce_form = NULL WHERE signature = ? AND pkce_form IS NOT NULL`
+	sqlClearCodeOIDC  = `UPDATE oauth2_code SET oidc_key = NULL, oidc_form = NULL WHERE oidc_key = ?`
 	sqlInvalidateCode = `UPDATE oauth2_code SET active = FALSE WHERE signature = ? AND active`
 	sqlCodeActive     = `SELECT active FROM oauth2_code WHERE signature = ?`
 
@@ -300,10 +306,24 @@ func (f *Fosite) create(ctx context.Context, what, query, key string, r fosite.R
 	if err != nil {
 		return fmt.Errorf("store: create %s: %w", what, err)
 	}
+	return f.insert(ctx, what, query, args)
+}
+
+// insert runs an INSERT of requestArgs.
+func (f *Fosite) insert(ctx context.Context, what, query string, args []any) error {
 	if _, err := f.db.exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("store: create %s: %w", what, err)
 	}
 	return nil
+}
+
+// hydrateRequester is hydrate for the interface methods.
+func (f *Fosite) hydrateRequester(ctx context.Context, what string, s *storedRequest, session fosite.Session) (fosite.Requester, error) {
+	r, err := f.hydrate(ctx, s, session)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return r, nil
 }
 
 // get reads and hydrates a requester; extra receives the extra columns.

@@ -234,6 +234,14 @@ var migrations = []migration{
 	PRIMARY KEY (username, code_hash)
 ){table}`,
 	)},
+	{version: 8, description: "an authorization code's PKCE and OpenID Connect requests in the code's own row", stmts: ddl(
+		// Written together with the code (see WithCodeBundle): one row per
+		// authorization instead of three. NULL when the code has none, or
+		// when they are in oauth2_pkce and oauth2_oidc as before.
+		`ALTER TABLE oauth2_code ADD COLUMN pkce_form {text}`,
+		`ALTER TABLE oauth2_code ADD COLUMN oidc_key {text}`,
+		`ALTER TABLE oauth2_code ADD COLUMN oidc_form {text}`,
+	)},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,

@@ -21,6 +21,19 @@ type LoginPage struct {
 	// ContinueAction is where the passkey script posts csrf_token and
 	// return_to after a successful passkey ceremony.
 	ContinueAction string
+	// StepUp, when set, says the sign-in confirms a change in the
+	// settings (step-up in place).
+	StepUp StepUp
+}
+
+// StepUp is what the login and second-factor pages show and carry when they
+// confirm a change the user asked for in the settings: why (Reason), the
+// signed change (hidden input "pending" in every form, the passkey script's
+// continue form included) and a Cancel link back to the settings.
+type StepUp struct {
+	Reason    string // "To remove your authenticator app, confirm it's you."
+	Pending   string // hidden input "pending"; empty: no step-up
+	CancelURL string // where Cancel goes
 }
 
 // Scope is one requested permission as shown on the consent page.
@@ -98,6 +111,9 @@ type SecondFactorPage struct {
 	// RecoveryAction is where the "Lost your device?" recovery-code form
 	// posts (csrf_token, return_to, recovery_code); empty hides it.
 	RecoveryAction string
+	// StepUp, when set, says the second factor confirms a change in the
+	// settings (step-up in place).
+	StepUp StepUp
 }
 
 // TOTPEnrollPage shows a new authenticator-app secret once, as a QR code
@@ -164,6 +180,29 @@ type SettingsPage struct {
 	// the server built from its configuration.
 	BackURL  template.URL
 	BackName string
+	// PasskeyReady focuses "Add a passkey" with a note that the user may add
+	// it now: the step-up it needed is done.
+	PasskeyReady bool
+	// StepUpAction is the target of the hidden form (action "passkey-add")
+	// the passkey script submits when adding a passkey needs a step-up.
+	StepUpAction string
+}
+
+// ConfirmPage asks the user to confirm a destructive change from the
+// settings. Its form posts csrf_token, action, confirmed=1 and, when
+// ArgName is set, ArgName=ArgValue to Action; Cancel goes to CancelURL.
+type ConfirmPage struct {
+	Question  string // the heading: "Remove passkey “YubiKey”?"
+	Explain   string // what happens
+	Button    string // the confirm button's text
+	Action    string // form action URL (POST)
+	CSRFToken string // hidden input "csrf_token"
+	Do        string // hidden input "action"
+	ArgName   string // name of the hidden input that names the item; may be empty
+	ArgValue  string
+	// AllDevices adds the hidden input all_devices=1 (sign out everywhere).
+	AllDevices bool
+	CancelURL  string
 }
 
 // DevicePage is the device sign-in page (RFC 8628): the form for the user

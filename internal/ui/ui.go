@@ -68,7 +68,7 @@ type view struct {
 }
 
 // pageNames are the page templates, each rendered inside the layout.
-var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code", "device", "recovery_codes"}
+var pageNames = []string{"login", "consent", "logout", "error", "second_factor", "totp_enroll", "settings", "code", "device", "recovery_codes", "confirm"}
 
 // New parses the embedded templates. assetPath is the URL path under which
 // AssetHandler is mounted (e.g. "/idp/assets"), used in <link> hrefs.
@@ -79,7 +79,7 @@ func New(assetPath string) (*Pages, error) {
 // NewWithOverrides is New, with templates taken from dir where it has a file
 // of the same name (layout.html, login.html, consent.html, logout.html,
 // error.html, second_factor.html, totp_enroll.html, settings.html,
-// code.html, device.html, recovery_codes.html), for branding, and message catalogues from
+// code.html, device.html, recovery_codes.html, confirm.html), for branding, and message catalogues from
 // dir/locales/<lang>.toml (package i18n). Each override must define the same template ("layout" or
 // "content") as the file it replaces; the page data is documented on the
 // page types, and the functions t, th and tn translate (package i18n). An
@@ -292,6 +292,13 @@ func describe(page any) (name, title string, data any, err error) {
 		return describe(&pg)
 	case RecoveryCodesPage:
 		return describe(&pg)
+	case ConfirmPage:
+		return describe(&pg)
+	case *ConfirmPage:
+		if pg == nil {
+			return "", "", nil, errNilPage
+		}
+		return "confirm", "stepup.confirm_title", pg, nil
 	case *RecoveryCodesPage:
 		if pg == nil {
 			return "", "", nil, errNilPage

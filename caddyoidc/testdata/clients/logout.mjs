@@ -170,8 +170,13 @@ main(async () => {
       r.bye_state_ok = seen.bye.at(-1)?.state === state;
       r.signed_out_title = await page.title();
     });
-    await round('settings_everywhere', async () => {
+    await round('settings_everywhere', async (_, r) => {
       await page.goto(`${issuer}/settings`);
+      await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+      // A confirmation page first (it ends every session of the user).
+      const confirm = page.getByRole('heading', { name: 'Sign out everywhere?' });
+      await confirm.waitFor();
+      r.confirmed = (await confirm.count()) === 1;
       await page.getByRole('button', { name: 'Sign out everywhere' }).click();
       await page.getByRole('heading', { name: 'Signed out' }).waitFor();
     });

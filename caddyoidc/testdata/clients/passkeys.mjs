@@ -11,6 +11,11 @@
 // 3. A new session: the login page's #passkey-login signs in without a
 //    password and the flow continues to the client.
 // 4. A new session at a two-factor client: password, then #passkey-2fa.
+// 5. Step-up in place: a new password-only session clicks "Add a passkey";
+//    the API's login_required makes the script submit #passkey-stepup, the
+//    second-factor page says why, the passkey confirms, and the settings
+//    come back at ?ready=passkey; a second passkey is added, then removed
+//    through its plain form and the confirmation page.
 //
 // Steps 3 and 4 are reported as skipped when the page shows no passkey
 // button. Console errors (CSP violations, script errors) are collected.
@@ -217,6 +222,47 @@ main(async () => {
 
     const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     result.sign_count = after.credentials[0]?.signCount ?? 0;
+
+    // 5. Step-up in place: a password-only session adds a second passkey.
+    // "Add a passkey" gets login_required from the API; the script starts
+    // the step-up, the second-factor page says why, the passkey confirms,
+    // and the settings come back ready to add it.
+    await context.clearCookies();
+    await page.goto(issuer + '/settings');
+    await passwordLogin();
+    await page.locator('#passkey-register').click();
+    await page.locator('#passkey-2fa').waitFor({ timeout: 15000 });
+    result.stepup_reason = (await page.locator('#stepup-reason').textContent()).trim();
+    result.stepup_cancel = await page.getByRole('link', { name: 'Cancel', exact: true }).count();
+    await shot(page, 'passkeys-step-up.png');
+    await page.locator('#passkey-2fa').click();
+    await page.waitForURL((u) => new URL(u).searchParams.get('ready') === 'passkey', { timeout: 15000 });
+    result.stepup_ready = (await page.locator('#passkey-ready').textContent()).trim();
+    result.stepup_focused = await page.evaluate(() => document.activeElement?.id === 'passkey-register');
+    await shot(page, 'passkeys-step-up-ready.png');
+    // The new passkey is made on "another device": this authenticator
+    // forgets the first one (the server still excludes it).
+    for (const c of (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials) {
+      await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: c.credentialId });
+    }
+    await page.locator('#passkey-name').fill('Second passkey');
+    await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#passkey-register').click()]);
+    const names = async () => page.evaluate(async () => {
+      const base = document.querySelector('meta[name="webauthn-base"]')?.content ?? '/api/webauthn';
+      const resp = await fetch(base + '/credentials', { credentials: 'same-origin' });
+      return resp.ok ? (await resp.json()).map((c) => c.name) : [];
+    });
+    result.stepup_added = await names();
+
+    // Removing it: a plain form, then a confirmation page naming it.
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Remove passkey Second passkey', exact: true }).click()]);
+    result.confirm_question = (await page.locator('h1').textContent()).trim();
+    result.confirm_danger = await page.locator('button.primary.danger').count();
+    await shot(page, 'passkeys-confirm-remove.png');
+    await Promise.all([page.waitForEvent('load'), page.locator('button.primary.danger').click()]);
+    result.removed_url = new URL(page.url()).search;
+    result.removed_message = (await page.locator('[role=status]').first().textContent()).trim();
+    result.after_remove = await names();
   } finally {
     await browser.close();
     server.close();

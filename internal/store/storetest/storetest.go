@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"ClientAssertionJWT", testClientAssertionJWT},
 		{"FositeEndToEnd", testFositeEndToEnd},
 		{"DeferredDeletes", testDeferredDeletes},
+		{"CodeBundle", testCodeBundle}, // bundle.go
 		{"Transactions", testTransactions},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"DeleteExpired", testDeleteExpired},

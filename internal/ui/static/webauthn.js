@@ -8,8 +8,11 @@
 //   #passkey-login      button: passwordless sign-in, then submits #passkey-continue
 //                       (a checked #remember_me keeps the session, as for passwords)
 //   #passkey-2fa        button: passkey as second factor, then submits #passkey-continue
-//   #passkey-register   button (+ input #passkey-name): adds a passkey, then reloads
-//   .passkey-delete[data-id]  buttons: remove a passkey, then reload
+//   #passkey-register   button (+ input #passkey-name): adds a passkey, then reloads;
+//                       when the server wants a fresher or stronger sign-in
+//                       first (login_required), submits #passkey-stepup, the
+//                       settings page's hidden form that starts the step-up
+//                       (removing a passkey is a plain form of the page)
 //   #recovery-new       section (hidden) where the recovery codes that come
 //                       with a first passkey are shown once
 //   #passkey-error      element (role=alert) where failures are shown
@@ -138,9 +141,10 @@
 
   // --- talking to the server ---
 
-  function ApiError(message) {
+  function ApiError(message, code) {
     this.name = 'ApiError';
     this.message = message;
+    this.code = code || '';
   }
 
   function api(method, path, body) {
@@ -161,7 +165,7 @@
         return {};
       }).then(function (data) {
         if (!resp.ok) {
-          throw new ApiError(data.error_description || text('passkey.refused', 'The sign-in service refused the request ({status}).', { status: resp.status }));
+          throw new ApiError(data.error_description || text('passkey.refused', 'The sign-in service refused the request ({status}).', { status: resp.status }), data.error);
         }
         return data;
       });
@@ -291,9 +295,22 @@
     }).then(function (res) {
       // A first second factor comes with recovery codes, shown this once.
       if (!(res && res.recovery_codes && showRecoveryCodes(res.recovery_codes))) {
-        window.location.reload();
+        window.location.assign(window.location.pathname);
       }
-    });
+    }, stepUp);
+  }
+
+  // stepUp answers a refused registration: when the server wants a fresher
+  // or stronger sign-in first, the page's #passkey-stepup form asks for it
+  // in place (and comes back ready to add the passkey); other failures are
+  // shown as they are.
+  function stepUp(err) {
+    var form = document.getElementById('passkey-stepup');
+    if (err instanceof ApiError && err.code === 'login_required' && form) {
+      form.submit();
+      return new Promise(function () {}); // the page is leaving
+    }
+    throw err;
   }
 
   // showRecoveryCodes fills the settings page's hidden #recovery-new
@@ -322,13 +339,7 @@
   var recoveryDone = document.getElementById('recovery-new-done');
   if (recoveryDone) {
     recoveryDone.addEventListener('click', function () {
-      window.location.reload();
-    });
-  }
-
-  function remove(id) {
-    return api('POST', '/credentials/delete', { id: id }).then(function () {
-      window.location.reload();
+      window.location.assign(window.location.pathname);
     });
   }
 
@@ -356,15 +367,4 @@
       }
     });
   }
-
-  Array.prototype.forEach.call(document.querySelectorAll('.passkey-delete[data-id]'), function (button) {
-    button.addEventListener('click', function (ev) {
-      ev.preventDefault();
-      var label = button.getAttribute('data-name') || text('passkey.unnamed', 'this passkey');
-      if (!window.confirm(text('passkey.confirm_remove', 'Remove {name}? You will no longer be able to sign in with it.', { name: label }))) {
-        return;
-      }
-      busy(button, function () { return remove(button.getAttribute('data-id')); });
-    });
-  });
 })();
