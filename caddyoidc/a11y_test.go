@@ -139,11 +139,13 @@ func TestAccessibility(t *testing.T) {
 		if shots := strs(p, "screenshots"); len(shots) != 4 {
 			t.Errorf("%s: %d screenshots, want 4 (light and dark, phone and desktop)", name, len(shots))
 		}
-		violations, _ := p["violations"].([]any)
-		for _, v := range violations {
-			v, _ := v.(map[string]any)
-			t.Errorf("%s (%s, %s): %s [%s, %s]\n\t%s", name, str(p, "title"), str(v, "mode"), str(v, "help"), str(v, "id"), str(v, "impact"),
-				strings.Join(strs(v, "targets"), "\n\t"))
+		for _, v := range a11yFindings(p, "violations") {
+			t.Errorf("%s: %s", name, v)
+		}
+		// What axe-core cannot decide (a contrast over an image, say)
+		// needs a person's look at the screenshots.
+		for _, v := range a11yFindings(p, "incomplete") {
+			t.Logf("%s, to review: %s", name, v)
 		}
 	}
 	for name := range pages {
@@ -155,6 +157,28 @@ func TestAccessibility(t *testing.T) {
 		t.Errorf("page errors: %q", errs)
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// a11yFindings describes a page report's violations or incomplete results,
+// one line per rule and elements with the modes it was found in, the
+// elements concerned below it.
+func a11yFindings(report map[string]any, kind string) []string {
+	var keys []string
+	modes := map[string][]string{}
+	list, _ := report[kind].([]any)
+	for _, v := range list {
+		v, _ := v.(map[string]any)
+		key := fmt.Sprintf("%s [%s, %s]\n\t%s", str(v, "help"), str(v, "id"), str(v, "impact"), strings.Join(strs(v, "targets"), "\n\t"))
+		if _, seen := modes[key]; !seen {
+			keys = append(keys, key)
+		}
+		modes[key] = append(modes[key], str(v, "mode"))
+	}
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s (%s): %s", str(report, "title"), strings.Join(modes[k], ", "), k))
+	}
+	return out
 }
 
 // a11yRules lists the ids of the rules a page report violates.

@@ -22,8 +22,9 @@
 // Each step is one entry of steps below: a name and what brings the browser
 // to that page. The Go test (a11y_test.go) lists the names it expects.
 //
-// Output: { pages: { name: { url, title, heading (the h1), violations: [{ id, impact, help,
-// mode, targets }], screenshots: [path] } }, console_errors: [] }.
+// Output: { pages: { name: { url, title, heading (the h1), violations: [{ id,
+// impact, help, mode, targets }], incomplete (what axe-core could not decide,
+// in the same form), screenshots: [path] } }, console_errors: [] }.
 //
 // env: ISSUER CLIENT_ID (explicit consent) TF_CLIENT_ID (two factors)
 //      OOB_CLIENT_ID DEVICE_CLIENT_ID CLIENT_SECRET REDIRECT_URI
@@ -93,24 +94,27 @@ function totp(secret, at = Date.now()) {
 // checked as the user sees it.
 async function audit(page, name) {
   const heading = await page.locator('h1').first().textContent({ timeout: 1000 }).catch(() => '');
-  const report = { url: page.url(), title: await page.title(), heading: heading.trim(), violations: [], screenshots: [] };
+  const report = { url: page.url(), title: await page.title(), heading: heading.trim(), violations: [], incomplete: [], screenshots: [] };
   for (const { scheme, width } of modes) {
     await page.setViewportSize({ width, height: 800 });
     await page.emulateMedia({ colorScheme: scheme });
     if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
     const found = await page.evaluate(
       async (values) => {
-        const r = await window.axe.run(document, { runOnly: { type: 'tag', values }, resultTypes: ['violations'] });
-        return r.violations.map((v) => ({
+        const r = await window.axe.run(document, { runOnly: { type: 'tag', values }, resultTypes: ['violations', 'incomplete'] });
+        const brief = (v) => ({
           id: v.id,
           impact: v.impact,
           help: v.help,
           targets: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n').slice(1).join(' ').trim()}`),
-        }));
+        });
+        return { violations: r.violations.map(brief), incomplete: r.incomplete.map(brief) };
       },
       tags,
     );
-    for (const v of found) report.violations.push({ ...v, mode: `${scheme} ${width}px` });
+    const mode = `${scheme} ${width}px`;
+    for (const v of found.violations) report.violations.push({ ...v, mode });
+    for (const v of found.incomplete) report.incomplete.push({ ...v, mode });
     const path = join(artifacts, `${name}-${scheme}-${width}.png`);
     await page.screenshot({ path, fullPage: true });
     report.screenshots.push(path);
