@@ -21,29 +21,31 @@ type a11yPage struct{ name, heading string }
 // a desktop's width. A new page gets a step in the script and a line here.
 var a11yPages = []a11yPage{
 	{"error-unknown-client", "This sign-in link is not valid"}, // an unknown client_id
-	{"login", "Sign in"},                                 // with the passkey button
-	{"login-error", "Sign in"},                           // after a wrong password
-	{"totp-enroll", "Set up an authenticator app"},       // QR code and key
-	{"totp-enroll-error", "Set up an authenticator app"}, // after a wrong code
-	{"recovery-codes", "Your recovery codes"},            // shown once
-	{"consent", "Allow access?"},                         // with "remember"
-	{"error-with-code", "The sign-in did not complete"},  // a native app without PKCE
-	{"code-page", "Copy this code"},                      // a native app's code (OOB)
-	{"device-entry", "Connect a device"},                 // device flow: enter the code
-	{"device-entry-error", "Connect a device"},           // an unknown code
-	{"device-consent", "Allow access?"},                  // the device's consent
-	{"device-done", "Device connected"},                  // back to the device
-	{"settings", "Security settings"},                    // authenticator app, passkey, consent, recovery codes
-	{"logout-confirm", "Sign out?"},                      // from the settings' session
-	{"logout-done", "Signed out"},                        // after signing out
-	{"logout-signed-out", "Sign out"},                    // nothing to sign out of
-	{"form-only-get", "Sign in"},                         // GET /login/2fa, signed out
-	{"second-factor", "Confirm it's you"},                // code or passkey
-	{"second-factor-error", "Confirm it's you"},          // after a wrong code
-	{"second-factor-recovery", "Confirm it's you"},       // "lost your device?" opened: recovery code entry
-	{"settings-nothing", "Security settings"},            // no second factor, no consent
-	{"settings-recovery-new", "Security settings"},       // recovery codes after a first passkey
-	{"second-factor-passkey", "Confirm it's you"},        // a passkey only
+	{"login", "Sign in"},                                    // with the passkey button
+	{"login-error", "Sign in"},                              // after a wrong password
+	{"totp-enroll", "Set up an authenticator app"},          // QR code and key
+	{"totp-enroll-error", "Set up an authenticator app"},    // after a wrong code
+	{"recovery-codes", "Your recovery codes"},               // shown once
+	{"consent", "Allow access?"},                            // with "remember"
+	{"error-with-code", "The sign-in did not complete"},     // a native app without PKCE
+	{"code-page", "Copy this code"},                         // a native app's code (OOB)
+	{"device-entry", "Connect a device"},                    // device flow: enter the code
+	{"device-entry-error", "Connect a device"},              // an unknown code
+	{"device-consent", "Allow access?"},                     // the device's consent
+	{"device-done", "Device connected"},                     // back to the device
+	{"settings", "Security settings"},                       // authenticator app, passkey, consent, recovery codes
+	{"logout-confirm", "Sign out?"},                         // from the settings' session
+	{"logout-done", "Signed out"},                           // after signing out
+	{"logout-signed-out", "Sign out"},                       // nothing to sign out of
+	{"form-only-get", "Sign in"},                            // GET /login/2fa, signed out
+	{"second-factor", "Confirm it's you"},                   // code or passkey
+	{"second-factor-error", "Confirm it's you"},             // after a wrong code
+	{"second-factor-recovery", "Confirm it's you"},          // "lost your device?" opened: recovery code entry
+	{"settings-nothing", "Security settings"},               // no second factor, no consent
+	{"settings-recovery-new", "Security settings"},          // recovery codes after a first passkey
+	{"settings-step-up", "Confirm it's you"},                // a change in a password-only session
+	{"totp-enroll-settings", "Set up an authenticator app"}, // from the settings, with Cancel
+	{"second-factor-passkey", "Confirm it's you"},           // a passkey only
 }
 
 // a11ySelfTest is a page with violations axe-core must find; if it finds

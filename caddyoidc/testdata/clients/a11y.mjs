@@ -17,7 +17,9 @@
 //   GET of a form-only path; the second-factor page (code or passkey, the
 //   recovery code entry opened, a wrong code), a recovery code signs in;
 //   bob: settings with nothing, his first passkey shows recovery codes in
-//   the settings page; the second-factor page with only a passkey.
+//   the settings page; new recovery codes ask for the passkey first (the
+//   step-up page), then enrolment of an authenticator app from the settings;
+//   the second-factor page with only a passkey.
 //
 // Each step is one entry of steps below: a name and what brings the browser
 // to that page. The Go test (a11y_test.go) lists the names it expects.
@@ -301,6 +303,22 @@ main(async () => {
         },
       ],
       ['settings-recovery-new', () => addPasskey('Phone', { firstFactor: true })],
+      [
+        'settings-step-up',
+        async () => {
+          await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#recovery-new-done').click()]);
+          await submit(page.getByRole('button', { name: 'Create new recovery codes' }));
+        },
+      ],
+      [
+        'totp-enroll-settings',
+        async () => {
+          await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#passkey-2fa').click()]);
+          await page.waitForLoadState('load');
+          if (!page.url().startsWith(issuer + '/settings')) await page.goto(issuer + '/settings');
+          await submit(page.getByRole('button', { name: /set up an authenticator app/i }));
+        },
+      ],
       [
         'second-factor-passkey',
         async () => {
