@@ -58,17 +58,19 @@ const a11ySelfTest = `<!doctype html>
 <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="40" height="40">
 <p style="color:#999;background:#aaa">Grey on grey</p>
 <input type="text" name="unlabelled">
+<div style="width:1600px">Too wide for a phone</div>
 </main></body>
 </html>`
 
 // a11ySelfTestRules are the rules the self-test page breaks.
-var a11ySelfTestRules = []string{"image-alt", "color-contrast", "label"}
+var a11ySelfTestRules = []string{"image-alt", "color-contrast", "label", "reflow"}
 
 // TestAccessibility checks every page a user can see with axe-core's WCAG
 // 2.0/2.1 A and AA rules, in light and dark mode at 390 and 1280 pixels
 // (testdata/clients/a11y.mjs), and keeps a screenshot of each in
-// ARTIFACTS_DIR/a11y. Any violation fails the test; so does a self-test
-// page with known violations that axe-core does not report.
+// ARTIFACTS_DIR/a11y. Any violation fails the test, and so does sideways
+// scrolling (WCAG 2.1 reflow, which axe-core does not check); so does a
+// self-test page with known violations that the check does not report.
 func TestAccessibility(t *testing.T) {
 	needTool(t, "chromium")
 	needTool(t, "node")

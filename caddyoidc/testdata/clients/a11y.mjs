@@ -3,7 +3,9 @@
 // the provider's pages as users would; on each page axe-core checks the WCAG
 // 2.0/2.1 A and AA rules in light and dark mode (prefers-color-scheme) at a
 // phone's and a desktop's width, and a full-page screenshot of each goes to
-// ARTIFACTS_DIR as <page>-<scheme>-<width>.png.
+// ARTIFACTS_DIR as <page>-<scheme>-<width>.png. A page that scrolls
+// sideways (WCAG 1.4.10, which axe-core leaves out) is reported as a
+// violation "reflow".
 //
 // The walk (alice has no second factor yet, bob has nothing):
 //   the self-test page (SELFTEST_URL, broken on purpose), the error page of
@@ -117,6 +119,14 @@ async function audit(page, name) {
     const mode = `${scheme} ${width}px`;
     for (const v of found.violations) report.violations.push({ ...v, mode });
     for (const v of found.incomplete) report.incomplete.push({ ...v, mode });
+    // WCAG 2.1's reflow (1.4.10), which axe-core does not check: no
+    // sideways scrolling at a phone's width.
+    const wide = await page.evaluate(() =>
+      document.documentElement.scrollWidth > window.innerWidth
+        ? [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > window.innerWidth).slice(0, 5).map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : el.className ? '.' + String(el.className).split(' ')[0] : ''))
+        : null,
+    );
+    if (wide) report.violations.push({ id: 'reflow', impact: 'serious', help: 'The page scrolls sideways (WCAG 1.4.10 Reflow)', targets: wide, mode });
     const path = join(artifacts, `${name}-${scheme}-${width}.png`);
     await page.screenshot({ path, fullPage: true });
     report.screenshots.push(path);
