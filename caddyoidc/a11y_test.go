@@ -140,8 +140,14 @@ func TestAccessibility(t *testing.T) {
 		if h := str(p, "heading"); h != want.heading {
 			t.Errorf("%s: the page at %s shows %q, want %q", name, str(p, "url"), h, want.heading)
 		}
-		if shots := strs(p, "screenshots"); len(shots) != 4 {
+		shots := strs(p, "screenshots")
+		if len(shots) != 4 {
 			t.Errorf("%s: %d screenshots, want 4 (light and dark, phone and desktop)", name, len(shots))
+		}
+		for _, f := range shots {
+			if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+				t.Errorf("%s: screenshot %s: %v", name, f, err)
+			}
 		}
 		for _, v := range a11yFindings(p, "violations") {
 			t.Errorf("%s: %s", name, v)
