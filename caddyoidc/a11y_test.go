@@ -33,6 +33,7 @@ var a11yPages = []a11yPage{
 	{"device-entry-error", "Connect a device"},              // an unknown code
 	{"device-consent", "Allow access?"},                     // the device's consent
 	{"device-done", "Device connected"},                     // back to the device
+	{"device-denied", "Access denied"},                      // a second device, denied
 	{"settings", "Security settings"},                       // authenticator app, passkey, consent, recovery codes
 	{"logout-confirm", "Sign out?"},                         // from the settings' session
 	{"logout-done", "Signed out"},                           // after signing out

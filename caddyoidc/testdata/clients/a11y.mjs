@@ -14,7 +14,7 @@
 //   codes; the consent page of the one-factor client; an error with an
 //   error code (a native app without PKCE), the code page of a native app
 //   (OOB); the device flow (code entry, a wrong code, consent,
-//   done); settings after adding a passkey (authenticator app, passkey,
+//   done, and a second device denied); settings after adding a passkey (authenticator app, passkey,
 //   consents, recovery codes); sign-out (confirm, done, nothing to do); a
 //   GET of a form-only path; the second-factor page (code or passkey, the
 //   recovery code entry opened, a wrong code), a recovery code signs in;
@@ -73,6 +73,18 @@ function authorizeURL(clientID, redirect = redirectURI.toString(), extra = {}) {
     ...extra,
   }).toString();
   return u.toString();
+}
+
+// deviceAuthorization starts the device flow as the TV would.
+async function deviceAuthorization() {
+  const resp = await fetch(issuer + '/api/oidc/device-authorization', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: env('DEVICE_CLIENT_ID'), scope: 'openid profile' }),
+  });
+  const da = await resp.json();
+  if (!da.user_code) throw new Error(`device authorization: ${resp.status} ${JSON.stringify(da)}`);
+  return da;
 }
 
 function atCallback(url) {
@@ -250,13 +262,7 @@ main(async () => {
       [
         'device-entry',
         async () => {
-          const resp = await fetch(issuer + '/api/oidc/device-authorization', {
-            method: 'POST',
-            headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ client_id: env('DEVICE_CLIENT_ID'), scope: 'openid profile' }),
-          });
-          device = await resp.json();
-          if (!device.user_code) throw new Error(`device authorization: ${resp.status} ${JSON.stringify(device)}`);
+          device = await deviceAuthorization();
           await page.goto(device.verification_uri);
         },
       ],
@@ -275,6 +281,14 @@ main(async () => {
         },
       ],
       ['device-done', () => submit(page.getByRole('button', { name: 'Allow' }))],
+      [
+        'device-denied',
+        async () => {
+          await page.goto((await deviceAuthorization()).verification_uri_complete);
+          await submit(page.getByRole('button', { name: 'Continue' }));
+          await submit(page.getByRole('button', { name: 'Deny' }));
+        },
+      ],
       ['settings', () => addPasskey('Laptop')],
       ['logout-confirm', () => page.goto(issuer + '/logout')],
       ['logout-done', () => submit(page.getByRole('button', { name: 'Sign out' }))],
