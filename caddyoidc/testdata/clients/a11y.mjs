@@ -13,9 +13,10 @@
 //   password, authenticator enrolment (a wrong code first), her recovery
 //   codes; the consent page of the one-factor client; an error with an
 //   error code (a native app without PKCE), the code page of a native app
-//   (OOB); the device flow (code entry, a wrong code, consent,
-//   done, and a second device denied); settings after adding a passkey (authenticator app, passkey,
-//   consents, recovery codes); sign-out (confirm, done, nothing to do); a
+//   (OOB); the device flow (code entry, a wrong code, consent, done, and a
+//   second device denied); settings after adding a passkey (authenticator
+//   app, passkey, consents, recovery codes); sign-out (confirm, done,
+//   nothing to do); a
 //   GET of a form-only path; the second-factor page (code or passkey, the
 //   recovery code entry opened, a wrong code), a recovery code signs in;
 //   bob: settings with nothing, his first passkey shows recovery codes in
@@ -165,6 +166,13 @@ main(async () => {
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
     const page = await context.newPage();
+    page.on('console', (m) => {
+      // Wrong passwords and codes answer 4xx on purpose; anything else
+      // (a CSP violation, a script error) is a bug.
+      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d\b/.test(m.text())) {
+        result.console_errors.push(`${page.url()}: ${m.text()}`);
+      }
+    });
     page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
     page.on('dialog', (d) => d.accept());
     const cdp = await context.newCDPSession(page);
@@ -180,7 +188,12 @@ main(async () => {
       },
     });
 
-    const submit = (locator) => Promise.all([page.waitForLoadState('load'), locator.click()]).then(() => page.waitForLoadState('load'));
+    // submit clicks a button that sends a form (click waits for the
+    // navigation it starts) and waits for the new page.
+    const submit = async (locator) => {
+      await locator.click();
+      await page.waitForLoadState('load');
+    };
     const signIn = async (username, password) => {
       await page.getByLabel('Username').fill(username);
       await page.getByLabel('Password').fill(password);
