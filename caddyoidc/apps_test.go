@@ -51,7 +51,7 @@ func checkTools() {
 	if _, err := exec.LookPath("node"); err != nil {
 		toolsErr["node"] = fmt.Errorf("node is not installed: %v", err)
 	} else {
-		for _, pkg := range []string{"openid-client", "openid-client-v5", "playwright-core"} {
+		for _, pkg := range []string{"openid-client", "openid-client-v5", "playwright-core", "axe-core"} {
 			if _, err := os.Stat(filepath.Join(clientsDir, "node_modules", pkg, "package.json")); err != nil {
 				toolsErr["node"] = fmt.Errorf("npm package %s is missing in %s/node_modules", pkg, clientsDir)
 				break
