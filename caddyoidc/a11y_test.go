@@ -44,7 +44,9 @@ var a11yPages = []a11yPage{
 	{"second-factor-recovery", "Confirm it's you"},          // "lost your device?" opened: recovery code entry
 	{"settings-nothing", "Security settings"},               // no second factor, no consent
 	{"settings-recovery-new", "Security settings"},          // recovery codes after a first passkey
-	{"settings-step-up", "Confirm it's you"},                // a change in a password-only session
+	{"settings-confirm", "Create new recovery codes?"},      // a settings change's confirmation
+	{"settings-step-up", "Confirm it's you"},                // then the step-up a password-only session needs
+	{"recovery-codes-settings", "Your recovery codes"},      // the change resumed after the passkey
 	{"totp-enroll-settings", "Set up an authenticator app"}, // from the settings, with Cancel
 	{"second-factor-passkey", "Confirm it's you"},           // a passkey only
 }

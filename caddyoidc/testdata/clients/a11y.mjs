@@ -20,8 +20,9 @@
 //   GET of a form-only path; the second-factor page (code or passkey, the
 //   recovery code entry opened, a wrong code), a recovery code signs in;
 //   bob: settings with nothing, his first passkey shows recovery codes in
-//   the settings page; new recovery codes ask for the passkey first (the
-//   step-up page), then enrolment of an authenticator app from the settings;
+//   the settings page; new recovery codes ask for a confirmation, then for
+//   the passkey (the step-up page), then show the codes; enrolment of an
+//   authenticator app from the settings;
 //   the second-factor page with only a passkey.
 //
 // Each step is one entry of steps below: a name and what brings the browser
@@ -341,18 +342,24 @@ main(async () => {
       ],
       ['settings-recovery-new', () => addPasskey('Phone', { firstFactor: true })],
       [
-        'settings-step-up',
+        'settings-confirm',
         async () => {
           await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#recovery-new-done').click()]);
           await submit(page.getByRole('button', { name: 'Create new recovery codes' }));
         },
       ],
+      ['settings-step-up', () => submit(page.locator('form button[type=submit]').first())],
       [
-        'totp-enroll-settings',
+        'recovery-codes-settings',
         async () => {
           await Promise.all([page.waitForEvent('load', { timeout: 15000 }), page.locator('#passkey-2fa').click()]);
           await page.waitForLoadState('load');
-          if (!page.url().startsWith(issuer + '/settings')) await page.goto(issuer + '/settings');
+        },
+      ],
+      [
+        'totp-enroll-settings',
+        async () => {
+          await page.goto(issuer + '/settings');
           await submit(page.getByRole('button', { name: /set up an authenticator app/i }));
         },
       ],
