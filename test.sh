@@ -7,6 +7,15 @@
 # lints, runs the engine's tests under the race detector, fuzzes every Fuzz
 # target for a few seconds and looks for known vulnerabilities.
 set -euo pipefail
+# The browser tests write their screenshots to $ARTIFACTS_DIR (default
+# caddyoidc/testdata/artifacts); go test runs each package in its own
+# directory, so a relative path is made absolute here, from where the caller
+# stands.
+if [ -n "${ARTIFACTS_DIR:-}" ]; then
+	mkdir -p "$ARTIFACTS_DIR"
+	ARTIFACTS_DIR="$(cd "$ARTIFACTS_DIR" && pwd)"
+	export ARTIFACTS_DIR
+fi
 cd "$(dirname "$0")"
 .ci/setup.sh
 export GOFLAGS="${GOFLAGS:-} -tags=nobadger"

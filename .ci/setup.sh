@@ -4,7 +4,7 @@
 #   Debian packages chromium, python3-authlib, python3-requests;
 #   slapd and ldap-utils (internal/ldapusers/ldaptest runs a throwaway slapd);
 #   the npm packages pinned in caddyoidc/testdata/clients/package-lock.json
-#   (openid-client v5 and v6, playwright-core) into its node_modules.
+#   (openid-client v5 and v6, playwright-core, axe-core) into its node_modules.
 # Node.js >= 20 must be installed already. Idempotent: with everything in
 # place it only checks and returns. test.sh runs it first.
 set -euo pipefail

@@ -375,6 +375,7 @@ func New(cfg Config) (*Provider, error) {
 		compose.PushedAuthorizeHandlerFactory,
 		p.deviceGrantFactory, // device.go
 	)
+	fc.TokenEndpointHandlers = quietTokenHandlers(fc.TokenEndpointHandlers) // quiethandlers.go
 
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
