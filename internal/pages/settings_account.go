@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/authn"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/i18n"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -149,8 +150,7 @@ func checkPasskeyName(s string) (string, error) {
 // label changes no security property, so it needs the session only, no
 // step-up and no confirmation.
 func (p *Pages) renamePasskey(w http.ResponseWriter, r *http.Request, f pageForm, id string) {
-	keys, err := newPasskeys(p)
-	if err != nil { // turned off or unavailable: the page offers no form
+	if p.listPasskeys == nil { // passkeys turned off or unavailable: the page offers no form
 		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
 		return
 	}
@@ -159,15 +159,37 @@ func (p *Pages) renamePasskey(w http.ResponseWriter, r *http.Request, f pageForm
 		p.renderSettings(w, r, f.user, "", "account.passkey_name_invalid")
 		return
 	}
-	err = keys.Rename(r.Context(), f.user.Username, id, name)
+	p.changePasskey(w, r, f, id, passkeyChange{verb: "renamed", failed: "account.passkey_rename_failed", done: "passkey_renamed"},
+		func(keys *authn.Passkeys) error { return keys.Rename(r.Context(), f.user.Username, id, name) })
+}
+
+// passkeyChange says how a change of one passkey from the settings is
+// logged and answered.
+type passkeyChange struct {
+	verb   string // for the log: "passkey <verb>"
+	failed string // the message ID shown when the change fails
+	done   string // the ?done= result after it (doneMessages)
+}
+
+// changePasskey makes a change to the user's passkey id from the settings
+// page and answers: the settings with an error when passkeys are off or
+// unavailable, the passkey is not the user's, or the change failed; else
+// the redirect to ?done= (settingsDone).
+func (p *Pages) changePasskey(w http.ResponseWriter, r *http.Request, f pageForm, id string, c passkeyChange, change func(*authn.Passkeys) error) {
+	keys, err := newPasskeys(p)
+	if err != nil { // turned off or unavailable: the page offers no form
+		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
+		return
+	}
+	err = change(keys)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		p.renderSettings(w, r, f.user, "", "passkey_api.no_such")
 	case err != nil:
-		p.log.Error("renaming passkey", zap.String("username", f.user.Username), zap.Error(err))
-		p.renderSettings(w, r, f.user, "", "account.passkey_rename_failed")
+		p.log.Error("changing passkey", zap.String("username", f.user.Username), zap.String("change", c.verb), zap.Error(err))
+		p.renderSettings(w, r, f.user, "", c.failed)
 	default:
-		p.log.Info("passkey renamed", zap.String("username", f.user.Username), zap.String("credential", id))
-		p.settingsDone(w, r, "passkey_renamed") // stepup.go
+		p.log.Info("passkey "+c.verb, zap.String("username", f.user.Username), zap.String("credential", id))
+		p.settingsDone(w, r, c.done) // stepup.go
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/authn"
-	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/ui"
 )
 
@@ -228,20 +227,6 @@ func (p *Pages) passkeyName(r *http.Request, username, id string) (string, bool)
 // removePasskey removes one of the user's passkeys (the settings page's
 // form; the JSON endpoint does the same for scripts).
 func (p *Pages) removePasskey(w http.ResponseWriter, r *http.Request, f pageForm, id string) {
-	keys, err := newPasskeys(p)
-	if err != nil {
-		p.renderSettings(w, r, f.user, "", "settings.unknown_action")
-		return
-	}
-	err = keys.Delete(r.Context(), f.user.Username, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		p.renderSettings(w, r, f.user, "", "passkey_api.no_such")
-	case err != nil:
-		p.log.Error("removing passkey", zap.String("username", f.user.Username), zap.Error(err))
-		p.renderSettings(w, r, f.user, "", "stepup.passkey_remove_failed")
-	default:
-		p.log.Info("passkey removed", zap.String("username", f.user.Username), zap.String("credential", id))
-		p.settingsDone(w, r, "passkey_removed")
-	}
+	p.changePasskey(w, r, f, id, passkeyChange{verb: "removed", failed: "stepup.passkey_remove_failed", done: "passkey_removed"},
+		func(keys *authn.Passkeys) error { return keys.Delete(r.Context(), f.user.Username, id) })
 }
