@@ -5,7 +5,7 @@
 #
 #   bench/run.sh          # peers caddy-respond node zitadel ours ours-postgres
 #   DUR=5 CONCS=16 SCENARIOS="disc jwks" bench/run.sh
-#   BENCH_ID_TOKEN_ALG=ES256 PEERS=ours SCENARIOS="flow refresh" bench/run.sh
+#   PEERS="node ours" SCENARIOS="flow-es256 refresh-es256 signin" bench/run.sh
 #   BENCH_STORAGES="sqlite postgres mysql" bench/run.sh
 #
 # BENCH_STORAGES lists our storages (default "sqlite postgres"): the first is
@@ -14,15 +14,25 @@
 # postgres://postgres@127.0.0.1:5432), mysql one on BENCH_MYSQL (default
 # root@tcp(127.0.0.1:3306)); they are dropped at the end.
 #
+# SCENARIOS defaults to the harness's five (disc jwks cc flow refresh) plus
+# flow-es256 and refresh-es256 (ours and node; a second client whose ID
+# tokens are ES256) and signin (ours only: sign-ins through the login form
+# per server CPU-second, the demo user's argon2id digest).
+#
 # Our client "bench" gets BENCH_GRANT_TYPES (default authorization_code
 # refresh_token client_credentials) and signs ID tokens with
-# BENCH_ID_TOKEN_ALG (default RS256, as the peers do).
+# BENCH_ID_TOKEN_ALG (default RS256, as the peers do); "bench-es256" is the
+# same client for the code flow and refresh, with ES256 ID tokens.
 #
 # It copies the harness to a temporary directory, patches its flow load
-# generator (opbench) to sign in once per worker through our login form and
-# to allow on the consent form (bench/opbench-forms.patch: the peers finish
-# flows with redirects alone, we have real forms) and its runner to know
-# "ours-<storage>" peers (bench/run-storages.patch), builds Caddy with this
+# generator (opbench) to sign in once per worker through our login form
+# (during setup, outside the measured window), to allow on the consent form,
+# to measure sign-ins (mode signin) and to check ID token algorithms
+# (bench/opbench-forms.patch: the peers finish flows with redirects alone, we
+# have real forms), its runner to know "ours-<storage>" peers
+# (bench/run-storages.patch) and the scenarios signin, flow-es256 and
+# refresh-es256 (bench/run-scenarios.patch), and node oidc-provider to have
+# the ES256 client (bench/node-es256.patch), builds Caddy with this
 # plugin, and runs the harness. It keeps the run's report.md and
 # results.jsonl in bench/results/<UTC stamp>/, with plot.svg, a chart of
 # requests per server CPU-second per scenario and peer (bench/plot.py).
@@ -52,6 +62,8 @@ cp -r "$PEERS_SRC" "$WORK/peers"
 chmod -R u+w "$WORK/peers"
 patch -s -d "$WORK/peers/loadgen" -p1 < "$ROOT/bench/opbench-forms.patch"
 patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/run-storages.patch"
+patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/run-scenarios.patch"
+patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/node-es256.patch"
 
 GOFLAGS="${GOFLAGS:-} -tags=nobadger" GOTOOLCHAIN=${GOTOOLCHAIN:-auto} go build -o "$WORK/caddy" ./examples/caddy
 cp examples/quickstart/users.yml "$WORK/users.yml" # user demo, password demo
@@ -99,6 +111,14 @@ http://127.0.0.1:9103 {
 			id_token_signed_response_alg ${BENCH_ID_TOKEN_ALG:-RS256}
 			consent_mode implicit
 		}
+		client bench-es256 {
+			client_secret benchsecret
+			redirect_uris http://127.0.0.1:9/cb
+			scopes openid profile email offline_access
+			grant_types authorization_code refresh_token
+			id_token_signed_response_alg ES256
+			consent_mode implicit
+		}
 	}
 }
 CADDY
@@ -114,7 +134,8 @@ CADDY
 done
 
 export OURS_ISSUER=http://127.0.0.1:9103
-export OURS_CLIENT_ID=bench OURS_CLIENT_SECRET=benchsecret
+export OURS_CLIENT_ID=bench OURS_CLIENT_SECRET=benchsecret OURS_CLIENT_ID_ES256=bench-es256
+export SCENARIOS=${SCENARIOS:-"disc jwks cc flow refresh flow-es256 refresh-es256 signin"}
 export OPBENCH_USER=demo OPBENCH_PASSWORD=demo
 export PEERS=${PEERS:-"caddy-respond node zitadel $ours_peers"}
 echo "bench: harness in $WORK/peers; ours = $first storage; report follows" >&2
