@@ -40,88 +40,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PEERS_SRC=${PEERS_SRC:-$ROOT/../shared/peers}
-[ -d "$PEERS_SRC" ] || { echo "bench: no harness at $PEERS_SRC (set PEERS_SRC)" >&2; exit 1; }
 WORK=$(mktemp -d)
 BENCH_STORAGES=${BENCH_STORAGES:-"sqlite postgres"}
-BENCH_PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-BENCH_MYSQL=${BENCH_MYSQL:-root@tcp(127.0.0.1:3306)}
 BENCH_DB=oidcbench_$$
-created=()
-cleanup() {
-	rm -rf "$WORK"/data-*
-	for s in "${created[@]}"; do
-		case $s in
-		postgres) psql -q "$BENCH_PG/postgres" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" || true ;;
-		mysql) mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $BENCH_DB" || true ;;
-		esac
-	done
-}
-trap cleanup EXIT
+. "$ROOT/bench/lib.sh"
+trap bench_cleanup EXIT
 
-cp -r "$PEERS_SRC" "$WORK/peers"
-chmod -R u+w "$WORK/peers"
-patch -s -d "$WORK/peers/loadgen" -p1 < "$ROOT/bench/opbench-forms.patch"
-patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/run-storages.patch"
-patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/run-scenarios.patch"
-patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/node-es256.patch"
-
-GOFLAGS="${GOFLAGS:-} -tags=nobadger" GOTOOLCHAIN=${GOTOOLCHAIN:-auto} go build -o "$WORK/caddy" ./examples/caddy
-cp examples/quickstart/users.yml "$WORK/users.yml" # user demo, password demo
-
-# storage_line NAME: the storage subdirective for NAME, creating its database.
-storage_line() {
-	case $1 in
-	sqlite) echo "storage sqlite $WORK/data-sqlite/oidc.db" ;;
-	postgres)
-		psql -q "$BENCH_PG/postgres" -c "CREATE DATABASE $BENCH_DB" >&2
-		echo "storage postgres $BENCH_PG/$BENCH_DB?sslmode=disable"
-		;;
-	mysql)
-		mariadb -h 127.0.0.1 -u root -e "CREATE DATABASE $BENCH_DB CHARACTER SET utf8mb4" >&2
-		echo "storage mysql $BENCH_MYSQL/$BENCH_DB"
-		;;
-	*) echo "bench: unknown storage $1 (sqlite, postgres, mysql)" >&2; return 1 ;;
-	esac
-}
+bench_harness
+bench_build_caddy
 
 first=""
 ours_peers=""
 for s in $BENCH_STORAGES; do
 	line=$(storage_line "$s")
 	[ "$s" = sqlite ] || created+=("$s")
-	cat > "$WORK/Caddyfile.$s" <<CADDY
-{
-	admin off
-	auto_https off
-	persist_config off
-	storage file_system $WORK/data-$s
-	log {
-		output discard
-	}
-}
-http://127.0.0.1:9103 {
-	oidc_provider http://127.0.0.1:9103 {
-		users_file $WORK/users.yml
-		$line
-		client bench {
-			client_secret benchsecret
-			redirect_uris http://127.0.0.1:9/cb
-			scopes openid profile email offline_access ${BENCH_CC_SCOPE:-}
-			grant_types ${BENCH_GRANT_TYPES:-authorization_code refresh_token client_credentials}
-			id_token_signed_response_alg ${BENCH_ID_TOKEN_ALG:-RS256}
-			consent_mode implicit
-		}
-		client bench-es256 {
-			client_secret benchsecret
-			redirect_uris http://127.0.0.1:9/cb
-			scopes openid profile email offline_access
-			grant_types authorization_code refresh_token
-			id_token_signed_response_alg ES256
-			consent_mode implicit
-		}
-	}
-}
-CADDY
+	ours_caddyfile "$s" "$line" "admin off" "" > "$WORK/Caddyfile.$s"
 	start="$WORK/caddy run --config $WORK/Caddyfile.$s --adapter caddyfile"
 	if [ -z "$first" ]; then
 		first=$s
