@@ -21,7 +21,7 @@ METRICS = [
     ("RSS (MiB)", lambda r: r["rss_bytes"] / 2**20),
     ("Go heap alloc (MiB)", lambda r: r["heap_alloc_bytes"] / 2**20),
     ("Go heap in use (MiB)", lambda r: r["heap_inuse_bytes"] / 2**20),
-    ("database + WAL (MiB)", lambda r: (r["db_bytes"] + r["wal_bytes"]) / 2**20),
+    ("database + WAL (KiB)", lambda r: (r["db_bytes"] + r["wal_bytes"]) / 2**10),
     ("access token rows", lambda r: r["access_rows"]),
     ("refresh token rows", lambda r: r["refresh_rows"]),
 ]
@@ -96,12 +96,15 @@ def summary(d):
             per = rows[-1]["heap_alloc_bytes"] / grants
             lines += ["", f"Go heap per token row at the end (whole heap, an upper bound): {per:.0f} B."]
     lines += ["", "| load | chunks | ok | errors |", "|---|---:|---:|---:|"]
+    problems = []
     for mode, (chunks, ok, errors, failed, first) in load_totals(d).items():
         lines.append(f"| {mode} | {chunks} | {ok} | {errors} |")
         if errors or failed or not chunks:
             good = False
             why = first or ("no output" if not chunks else f"{failed} unreadable lines")
-            lines.append(f"| | | | {mode}: {why} |")
+            problems.append(f"- {mode}: {why}")
+    if problems:
+        lines += ["", "Load errors:", ""] + problems
     return "\n".join(lines) + "\n", good
 
 
