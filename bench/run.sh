@@ -24,8 +24,9 @@
 # BENCH_ID_TOKEN_ALG (default RS256, as the peers do); "bench-es256" is the
 # same client for the code flow and refresh, with ES256 ID tokens.
 #
-# It copies the harness to a temporary directory, patches its flow load
-# generator (opbench) to sign in once per worker through our login form
+# It copies the harness to a temporary directory (bench/lib.sh, shared with
+# bench/churn.sh), patches its flow load generator (opbench) to sign in
+# once per worker through our login form
 # (during setup, outside the measured window), to allow on the consent form,
 # to measure sign-ins (mode signin) and to check ID token algorithms
 # (bench/opbench-forms.patch: the peers finish flows with redirects alone, we
