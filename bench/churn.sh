@@ -47,6 +47,8 @@ BENCH_DB=oidcchurn_$$
 . "$ROOT/bench/lib.sh"
 pids=()
 cleanup() {
+	# the load loops' running opbench first (by parent id), then the loops and Caddy
+	for p in "${pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	bench_cleanup
