@@ -6,8 +6,9 @@
 Reads the harness's results.jsonl (one JSON object a line with peer, scn,
 conc, ok or requests, server_cpu_s; see ../shared/peers/run.sh) and draws,
 for each scenario and concurrency, a panel on its own scale with one bar
-per peer: requests (flows for "flow") per server CPU-second, the figure
-bench/README.md compares. Our
+per peer: requests (flows for "flow" and "flow-es256", sign-ins for
+"signin") per server CPU-second, the figure bench/README.md compares. A
+scenario only some peers run (signin: ours only) has bars for those. Our
 peers ("ours", "ours-<storage>") come first, in their own colours. Failed
 runs and runs without server CPU are left out. Python 3 standard library
 only; the SVG is written by hand.
@@ -23,6 +24,9 @@ SCENARIOS = {
     "cc": "client_credentials",
     "flow": "code flow",
     "refresh": "refresh",
+    "flow-es256": "code flow, ES256",
+    "refresh-es256": "refresh, ES256",
+    "signin": "sign-in",
 }
 OURS_COLOURS = ["#d62728", "#ff7f0e", "#8c564b"]
 PEER_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2"]

@@ -93,14 +93,17 @@ func TestPlot(t *testing.T) {
 		t.Errorf("root element %q, want svg in the SVG namespace", s.root)
 	}
 	// Scenarios in the harness's order; the failed jwks run and the peer
-	// that did not start have no panel or bar.
-	if want := []string{"disc", "cc", "flow"}; !slices.Equal(s.panels, want) {
+	// that did not start have no panel or bar; signin (ours only) has
+	// ours' bar alone.
+	if want := []string{"disc", "cc", "flow", "flow-es256", "signin"}; !slices.Equal(s.panels, want) {
 		t.Errorf("panels %q, want %q", s.panels, want)
 	}
 	want := []string{
 		"ours disc c=16: 34737", "caddy-respond disc c=16: 33333", "node disc c=16: 8276",
 		"ours cc c=16: 6208", "ours-postgres cc c=16: 7142", "node cc c=16: 4842",
 		"ours flow c=16: 534", "ours-postgres flow c=16: 459", "node flow c=16: 650",
+		"ours flow-es256 c=16: 1000", "node flow-es256 c=16: 700",
+		"ours signin c=16: 30",
 	}
 	if !slices.Equal(s.bars, want) {
 		t.Errorf("bars (requests per server CPU-second, ours first):\n got %q\nwant %q", s.bars, want)

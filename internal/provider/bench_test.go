@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -316,4 +317,34 @@ func BenchmarkIntrospection(b *testing.B) {
 	}
 	cpu.stop()
 	cpu.report(b)
+}
+
+// BenchmarkLiveGrants measures the heap each live grant keeps: every
+// iteration runs a code flow with offline_access (a code, then an access and
+// a refresh token that stay valid), and heap-B/grant is the growth of the
+// live heap (after a garbage collection) over the run divided by the number
+// of grants. The goal of issue #11 is under 2048; a fixed count gives a
+// steadier figure, e.g. -benchtime=2000x.
+func BenchmarkLiveGrants(b *testing.B) {
+	bp := newBenchProvider(b)
+	// one flow first, so that lazily built state (keys, prepared
+	// statements, caches) is not counted as a grant's
+	str(b, bp.exchange(b, "bench-es", bp.code(b, "bench-es", "openid offline_access")), "refresh_token")
+	before := liveHeap()
+	n := 0
+	for b.Loop() {
+		str(b, bp.exchange(b, "bench-es", bp.code(b, "bench-es", "openid offline_access")), "refresh_token")
+		n++
+	}
+	after := liveHeap()
+	runtime.KeepAlive(bp)
+	b.ReportMetric(float64(int64(after)-int64(before))/float64(n), "heap-B/grant")
+}
+
+// liveHeap is the bytes of heap in live objects after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
