@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/ory/fosite"
 )
 
 // One row per authorization. fosite's handlers store three records for an
@@ -192,4 +195,51 @@ func (d *deferred) bundledOIDCLocked(key string) *storedRequest {
 	s := *d.code
 	s.form = d.codeExtras.oidcForm.String
 	return &s
+}
+
+// createBundled stores a code's PKCE request (oidcKey empty) or OpenID
+// Connect request under key: in the held code's row when it joins it,
+// else in its own table with insert.
+func (f *Fosite) createBundled(ctx context.Context, what, insert, key, oidcKey string, r fosite.Requester) error {
+	args, err := requestArgs(key, r, fosite.AuthorizeCode)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", what, err)
+	}
+	if f.joinCode(ctx, args, oidcKey) {
+		return nil
+	}
+	return f.insert(ctx, what, insert, args)
+}
+
+// getBundled reads a PKCE or OpenID Connect request from a code's row with
+// query, which selects the request columns and then the record's own form;
+// found is false when no row has it (look in its own table then).
+func (f *Fosite) getBundled(ctx context.Context, what, query string, args []any, session fosite.Session) (r fosite.Requester, found bool, err error) {
+	var (
+		s    storedRequest
+		form string
+	)
+	switch err := f.db.queryRow(ctx, query, args...).Scan(s.dest(&form)...); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("store: %s: %w", what, err)
+	}
+	s.form = form
+	r, err = f.hydrateRequester(ctx, what, &s, session)
+	return r, true, err
+}
+
+// delBundled clears a PKCE or OpenID Connect request from a code's row
+// with clearQuery, or deletes it from its own table with deleteQuery; in
+// neither, it is fosite.ErrNotFound.
+func (f *Fosite) delBundled(ctx context.Context, what, clearQuery, deleteQuery, key string) error {
+	n, err := f.db.exec(ctx, clearQuery, key)
+	if err != nil {
+		return fmt.Errorf("store: delete %s: %w", what, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	return f.del(ctx, what, deleteQuery, key)
 }

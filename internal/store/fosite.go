@@ -313,14 +313,7 @@ func (f *Fosite) RevokeAccessToken(ctx context.Context, requestID string) error 
 // code (in the request form), keyed by the code's signature: in the code's
 // row when the code waits for the commit (WithCodeBundle).
 func (f *Fosite) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
-	args, err := requestArgs(signature, r, fosite.AuthorizeCode)
-	if err != nil {
-		return fmt.Errorf("store: create pkce request: %w", err)
-	}
-	if f.joinCode(ctx, args, "") {
-		return nil
-	}
-	return f.insert(ctx, "pkce request", sqlInsertPKCE, args)
+	return f.createBundled(ctx, "pkce request", sqlInsertPKCE, signature, "", r)
 }
 
 // GetPKCERequestSession returns the PKCE request of a code: from the code
@@ -330,17 +323,8 @@ func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, se
 	if s := bundledPKCE(ctx, signature); s != nil {
 		return f.hydrateRequester(ctx, "pkce request", s, session)
 	}
-	var (
-		s    storedRequest
-		form string
-	)
-	err := f.db.queryRow(ctx, sqlSelectCodePKCE, signature).Scan(s.dest(&form)...)
-	if err == nil {
-		s.form = form
-		return f.hydrateRequester(ctx, "pkce request", &s, session)
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: pkce request: %w", err)
+	if r, found, err := f.getBundled(ctx, "pkce request", sqlSelectCodePKCE, []any{signature}, session); found || err != nil {
+		return r, err
 	}
 	return f.getRequester(ctx, "pkce request", sqlSelectPKCE, []any{signature}, session)
 }
@@ -360,12 +344,7 @@ func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string)
 	if f.deferDelete(ctx, "pkce request", sqlDeletePKCE, signature) {
 		return nil
 	}
-	if n, err := f.db.exec(ctx, sqlClearCodePKCE, signature); err != nil {
-		return fmt.Errorf("store: delete pkce request: %w", err)
-	} else if n > 0 {
-		return nil
-	}
-	return f.del(ctx, "pkce request", sqlDeletePKCE, signature)
+	return f.delBundled(ctx, "pkce request", sqlClearCodePKCE, sqlDeletePKCE, signature)
 }
 
 // --- openid.OpenIDConnectRequestStorage ---
@@ -375,14 +354,7 @@ func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string)
 // in the code's row when the code waits for the commit (WithCodeBundle).
 func (f *Fosite) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
 	key := hashKey(code)
-	args, err := requestArgs(key, r, fosite.AuthorizeCode)
-	if err != nil {
-		return fmt.Errorf("store: create openid connect session: %w", err)
-	}
-	if f.joinCode(ctx, args, key) {
-		return nil
-	}
-	return f.insert(ctx, "openid connect session", sqlInsertOIDC, args)
+	return f.createBundled(ctx, "openid connect session", sqlInsertOIDC, key, key, r)
 }
 
 // GetOpenIDConnectSession returns the OpenID Connect request of a code,
@@ -404,17 +376,8 @@ func (f *Fosite) GetOpenIDConnectSession(ctx context.Context, code string, reque
 	}
 	if requester != nil && requester.GetID() != "" {
 		// In the row of the code of the same request (indexed by request ID).
-		var (
-			s    storedRequest
-			form string
-		)
-		err := f.db.queryRow(ctx, sqlSelectCodeOIDC, requester.GetID(), key).Scan(s.dest(&form)...)
-		if err == nil {
-			s.form = form
-			return f.hydrateRequester(ctx, "openid connect session", &s, session)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("store: openid connect session: %w", err)
+		if r, found, err := f.getBundled(ctx, "openid connect session", sqlSelectCodeOIDC, []any{requester.GetID(), key}, session); found || err != nil {
+			return r, err
 		}
 	}
 	return f.getRequester(ctx, "openid connect session", sqlSelectOIDC, []any{key}, session)
@@ -440,12 +403,7 @@ func (f *Fosite) DeleteOpenIDConnectSession(ctx context.Context, code string) er
 	// Outside a code exchange's context (never on the token endpoint's
 	// path): a record in a code's row is found without an index, in a
 	// table that holds only codes not yet expired.
-	if n, err := f.db.exec(ctx, sqlClearCodeOIDC, key); err != nil {
-		return fmt.Errorf("store: delete openid connect session: %w", err)
-	} else if n > 0 {
-		return nil
-	}
-	return f.del(ctx, "openid connect session", sqlDeleteOIDC, key)
+	return f.delBundled(ctx, "openid connect session", sqlClearCodeOIDC, sqlDeleteOIDC, key)
 }
 
 // --- fosite.PARStorage ---
