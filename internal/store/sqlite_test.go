@@ -63,6 +63,7 @@ func TestOpenSQLite(t *testing.T) {
 		{"busy_timeout", "5000"},
 		{"foreign_keys", "1"},
 		{"synchronous", "1"}, // NORMAL
+		{"mmap_size", "0"},   // see sqliteParams: no map under concurrent load
 	} {
 		t.Run("pragma "+tc.pragma, func(t *testing.T) {
 			var got string
