@@ -12,10 +12,14 @@
 # admin endpoint on 127.0.0.1:CHURN_ADMIN_PORT (default 9119; its /metrics
 # gives the Go heap) and short lifespans (CHURN_ACCESS_LIFESPAN 1m,
 # CHURN_REFRESH_LIFESPAN 2m, so grants expire within the run and the
-# 5-minute collection of expired rows has work), and runs two load
-# generators side by side, each with CHURN_C workers (default 4): code flows
-# (authorize, code, token, userinfo) and refresh-token rotation, in chunks of
-# at most 60 s. Every INTERVAL seconds (default 10) it samples the Caddy
+# collection of expired rows, every minute, has work), and runs two load
+# generators side by side, each with CHURN_C workers (default 4) at a steady
+# pace (opbench -rate, bench/opbench-pace.patch): code flows (authorize, code,
+# token, userinfo) at CHURN_FLOW_RATE per second (default 30) and
+# refresh-token rotation at CHURN_REFRESH_RATE per second (default 60), in
+# chunks of at most 60 s. A steady pace makes the database's size a question
+# of the collection alone: as fast as possible, the rows stored follow the
+# machine's other load. Every INTERVAL seconds (default 10) it samples the Caddy
 # process's RSS (VmRSS), the Go heap (go_memstats_heap_alloc_bytes and
 # heap_inuse), the database's size (SQLite: the file and its WAL;
 # PostgreSQL: pg_database_size) and the rows in oauth2_access and
@@ -35,9 +39,11 @@ DURATION=${DURATION:-600}
 INTERVAL=${INTERVAL:-10}
 CHURN_STORAGE=${CHURN_STORAGE:-sqlite}
 CHURN_C=${CHURN_C:-4}
+CHURN_FLOW_RATE=${CHURN_FLOW_RATE:-30}
+CHURN_REFRESH_RATE=${CHURN_REFRESH_RATE:-60}
 ADMIN=127.0.0.1:${CHURN_ADMIN_PORT:-9119}
 ISSUER=http://127.0.0.1:9103
-case $DURATION$INTERVAL$CHURN_C in *[!0-9]*) echo "churn: DURATION, INTERVAL and CHURN_C are whole numbers" >&2; exit 2 ;; esac
+case $DURATION$INTERVAL$CHURN_C$CHURN_FLOW_RATE$CHURN_REFRESH_RATE in *[!0-9]*) echo "churn: DURATION, INTERVAL, CHURN_C and the rates are whole numbers" >&2; exit 2 ;; esac
 [ "$DURATION" -ge 10 ] && [ "$DURATION" -le 3600 ] || { echo "churn: DURATION must be 10..3600 seconds" >&2; exit 2; }
 [ "$INTERVAL" -ge 1 ] && [ "$CHURN_C" -ge 1 ] || { echo "churn: INTERVAL and CHURN_C must be at least 1" >&2; exit 2; }
 case $CHURN_STORAGE in sqlite | postgres) ;; *) echo "churn: CHURN_STORAGE is sqlite or postgres" >&2; exit 2 ;; esac
@@ -90,7 +96,7 @@ fi
 start=$(date +%s)
 end=$((start + DURATION))
 
-# load MODE: opbench MODE in chunks of at most 60 s until the end; each
+# load MODE RATE: opbench MODE at RATE operations per second in chunks of at most 60 s until the end; each
 # chunk signs in (flow) or gets its refresh tokens (refresh) before it
 # starts, outside its measured window. Exits 1 if a chunk failed.
 load() {
@@ -98,7 +104,7 @@ load() {
 	while left=$((end - $(date +%s))) && [ "$left" -ge 2 ]; do
 		[ "$left" -le 60 ] || left=60
 		if ! OPBENCH_USER=demo OPBENCH_PASSWORD=demo GOMAXPROCS=1 "$WORK/opbench" -mode "$1" \
-			-issuer "$ISSUER" -client bench -secret benchsecret -c "$CHURN_C" -d "${left}s" -warmup 0s \
+			-issuer "$ISSUER" -client bench -secret benchsecret -c "$CHURN_C" -d "${left}s" -warmup 0s -rate "$2" \
 			>> "$OUT/load-$1.jsonl" 2>> "$WORK/load-$1.err"; then
 			rc=1
 			sleep 1
@@ -106,10 +112,10 @@ load() {
 	done
 	return "$rc"
 }
-load flow &
+load flow "$CHURN_FLOW_RATE" &
 pids+=("$!")
 flowpid=$!
-load refresh &
+load refresh "$CHURN_REFRESH_RATE" &
 pids+=("$!")
 refreshpid=$!
 

@@ -28,6 +28,7 @@ bench_harness() {
 	cp -r "$PEERS_SRC" "$WORK/peers"
 	chmod -R u+w "$WORK/peers"
 	patch -s -d "$WORK/peers/loadgen" -p1 < "$ROOT/bench/opbench-forms.patch"
+	patch -s -d "$WORK/peers/loadgen" -p1 < "$ROOT/bench/opbench-pace.patch"
 	for p in run-storages run-scenarios node-es256; do
 		patch -s -d "$WORK/peers" -p1 < "$ROOT/bench/$p.patch"
 	done

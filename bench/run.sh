@@ -30,7 +30,8 @@
 # (during setup, outside the measured window), to allow on the consent form,
 # to measure sign-ins (mode signin) and to check ID token algorithms
 # (bench/opbench-forms.patch: the peers finish flows with redirects alone, we
-# have real forms), its runner to know "ours-<storage>" peers
+# have real forms; bench/opbench-pace.patch: -rate, a steady pace, which
+# bench/churn.sh uses and run.sh does not), its runner to know "ours-<storage>" peers
 # (bench/run-storages.patch) and the scenarios signin, flow-es256 and
 # refresh-es256 (bench/run-scenarios.patch), and node oidc-provider to have
 # the ES256 client (bench/node-es256.patch), builds Caddy with this
