@@ -10,8 +10,8 @@ import (
 // transaction of its own: on SQLite one commit (WAL frames for the table and
 // every index page it touched, several system calls) per access token.
 // Writes arriving together now share a transaction: one writer goroutine
-// takes whatever is queued, up to maxBatch statements, runs them in one
-// transaction and answers each caller after the commit. Callers still return
+// takes whatever is queued, up to maxBatch statements, runs them in the
+// shared transaction (shared.go) and answers each caller after its commit. Callers still return
 // only once their write is durable (as durable as synchronous=NORMAL makes
 // any commit), so read-your-writes and error reporting are unchanged; a
 // statement that fails (a unique violation, say) fails alone, as SQLite rolls
@@ -86,9 +86,10 @@ func (db *DB) groupExec(ctx context.Context, query string, args []any) (int64, e
 // writeLoop runs batches until the queue is closed.
 func (db *DB) writeLoop(g *groupCommitter) {
 	defer close(g.done)
-	batch := make([]*pendingWrite, 0, maxBatch)
 	for w := range g.queue {
-		batch = append(batch[:0], w)
+		// A new slice each time: the batch is reported on after its
+		// commit, while the next one runs.
+		batch := append(make([]*pendingWrite, 0, maxBatch), w)
 	collect:
 		for len(batch) < maxBatch {
 			select {
@@ -105,20 +106,30 @@ func (db *DB) writeLoop(g *groupCommitter) {
 	}
 }
 
-// runBatch runs the writes in one transaction and reports to each caller.
+// runBatch runs the writes in the shared transaction (shared.go), without
+// a savepoint of their own (a failing statement fails alone, and nothing
+// here rolls back), and reports to each caller after its commit, which it
+// does not wait for: the next batch can run meanwhile.
 func (db *DB) runBatch(batch []*pendingWrite) {
-	defer func() {
+	report := func(err error) {
 		for _, w := range batch {
+			if w.err == nil && err != nil {
+				w.n, w.err = 0, err
+			}
 			close(w.done)
 		}
-	}()
-	ctx, err := db.BeginTX(context.Background())
-	if err != nil {
-		for _, w := range batch {
-			w.err = err // wrapped by BeginTX
-		}
+	}
+	if err := db.acquire(context.Background()); err != nil {
+		report(db.wrapErr(err))
 		return
 	}
+	tx, err := db.openShared()
+	if err != nil {
+		db.endMember()
+		report(err)
+		return
+	}
+	ctx := context.WithValue(context.Background(), txKey{}, &txState{db: db, tx: tx})
 	for _, w := range batch {
 		if err := w.ctx.Err(); err != nil {
 			w.err = err // the caller gave up before its turn: not written
@@ -137,11 +148,7 @@ func (db *DB) runBatch(batch []*pendingWrite) {
 		w.n, w.err = res.RowsAffected()
 		w.err = db.wrapErr(w.err)
 	}
-	if err := db.Commit(ctx); err != nil {
-		for _, w := range batch {
-			if w.err == nil {
-				w.n, w.err = 0, err
-			}
-		}
-	}
+	cw := db.queueCommit()
+	db.endMember()
+	go func() { report(db.awaitCommit(cw)) }()
 }

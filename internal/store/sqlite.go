@@ -64,7 +64,8 @@ func OpenSQLite(path string) (*DB, error) {
 	// Readers run in parallel in WAL mode; more connections than a few per
 	// core only cost memory (each has its own page cache and prepared
 	// statements, so idle connections are kept rather than re-opened).
-	conns := max(4, 2*runtime.GOMAXPROCS(0))
+	// One more is the writing connection (shared.go).
+	conns := max(4, 2*runtime.GOMAXPROCS(0)) + 1
 	sqldb.SetMaxOpenConns(conns)
 	sqldb.SetMaxIdleConns(conns)
 
@@ -92,7 +93,16 @@ func OpenSQLite(path string) (*DB, error) {
 		_ = sqldb.Close()
 		return nil, fmt.Errorf("store: sqlite: %s: %w", path, db.wrapErr(err))
 	}
-	db.startGroupCommit() // SQLite has one writer: batch the short writes
+	// SQLite has one writer: transactions share commits on one writing
+	// connection (shared.go), and short writes share transactions
+	// (groupcommit.go).
+	wconn, err := sqldb.Conn(ctx)
+	if err != nil {
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("store: sqlite: %s: %w", path, db.wrapErr(err))
+	}
+	db.shared = &sharedTx{conn: wconn}
+	db.startGroupCommit()
 	return db, nil
 }
 

@@ -20,6 +20,8 @@
 // Every method honours a transaction started with [DB.BeginTX] (or
 // [Fosite.BeginTX]) and carried in the context; without one, each statement
 // runs on its own and multi-statement operations open a short transaction.
+// On SQLite, transactions that run one after the other share one commit
+// (shared.go); Commit still returns only once the writes are durable.
 package store
 
 import (
@@ -30,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +56,12 @@ type DB struct {
 	// channel send that honours the context, instead of SQLite's busy
 	// handler, which polls with sleeps of up to 100 ms.
 	wgate chan struct{}
+	// queued counts the writers waiting for wgate.
+	queued atomic.Int32
+
+	// shared, when not nil, is the SQLite transaction that BeginTX's
+	// transactions are members of (shared.go).
+	shared *sharedTx
 
 	// group, when not nil, batches writes made outside a transaction
 	// (groupcommit.go; SQLite only).
@@ -62,6 +71,7 @@ type DB struct {
 // Close closes the prepared statements and the database.
 func (db *DB) Close() error {
 	db.stopGroupCommit()
+	db.flushShared()
 	db.background.Wait()
 	var errs []error
 	db.stmts.Range(func(k, v any) bool {
@@ -73,6 +83,11 @@ func (db *DB) Close() error {
 		db.stmts.Delete(k)
 		return true
 	})
+	if db.shared != nil {
+		if err := db.shared.conn.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := db.sql.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -92,11 +107,23 @@ type txState struct {
 	tx   *sql.Tx
 	once sync.Once
 	stop func() bool // stops the context.AfterFunc that ends an abandoned transaction
+
+	// shared: a member of the shared transaction (shared.go), whose
+	// statements, end and abandonment mu serialises; ended once it
+	// committed, rolled back or was abandoned.
+	shared bool
+	mu     sync.Mutex
+	ended  bool
 }
 
 // end releases the write gate; it runs once, at Commit, Rollback, or when
 // the transaction's context is done (database/sql then rolls it back).
+// A member of the shared transaction is rolled back to its savepoint.
 func (s *txState) end() {
+	if s.shared {
+		s.abandon()
+		return
+	}
 	s.once.Do(s.db.release)
 }
 
@@ -125,6 +152,8 @@ func (db *DB) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
+	db.queued.Add(1)
+	defer db.queued.Add(-1)
 	t := time.NewTimer(writeWait)
 	defer t.Stop()
 	select {
@@ -157,13 +186,25 @@ func (db *DB) txFrom(ctx context.Context) *sql.Tx {
 // takes the write lock immediately (BEGIN IMMEDIATE), so concurrent writers
 // queue (up to the busy timeout) instead of failing or deadlocking on a lock
 // upgrade. Nested transactions are not supported. Finish with [DB.Commit] or
-// [DB.Rollback] on the returned context.
+// [DB.Rollback] on the returned context. On SQLite the transaction holds
+// the in-process write gate until then, and is a member of the shared
+// transaction (shared.go): Commit waits for the shared commit.
 func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 	if db.txFrom(ctx) != nil {
 		return ctx, errors.New("store: begin transaction: a transaction is already in progress in this context")
 	}
 	if err := db.acquire(ctx); err != nil {
 		return ctx, fmt.Errorf("store: begin transaction: %w", db.wrapErr(err))
+	}
+	if db.shared != nil {
+		tx, err := db.beginMember()
+		if err != nil {
+			db.endMember()
+			return ctx, fmt.Errorf("store: begin transaction: %w", err)
+		}
+		s := &txState{db: db, tx: tx, shared: true}
+		s.stop = context.AfterFunc(ctx, s.end)
+		return context.WithValue(ctx, txKey{}, s), nil
 	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -189,6 +230,9 @@ func (db *DB) Commit(ctx context.Context) error {
 	if s == nil {
 		return errors.New("store: commit: no transaction in context")
 	}
+	if s.shared {
+		return s.commitMember()
+	}
 	defer s.finish()
 	if err := s.tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", db.wrapErr(err))
@@ -203,6 +247,10 @@ func (db *DB) Rollback(ctx context.Context) error {
 	s := db.txStateFrom(ctx)
 	if s == nil {
 		return errors.New("store: rollback: no transaction in context")
+	}
+	if s.shared {
+		s.rollbackMember()
+		return nil
 	}
 	defer s.finish()
 	if err := s.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
@@ -303,6 +351,14 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 	if db.group != nil && db.txFrom(ctx) == nil {
 		return db.groupExec(ctx, query, args) // groupcommit.go
 	}
+	if s := db.txStateFrom(ctx); s != nil && s.shared {
+		var unlock func()
+		var err error
+		if ctx, unlock, err = s.lockMember(ctx); err != nil {
+			return 0, err
+		}
+		defer unlock()
+	}
 	st, err := db.stmt(ctx, query)
 	if err != nil {
 		return 0, err
@@ -327,6 +383,14 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 // queryRow runs a single-row query. Errors (including preparation errors)
 // surface from Scan, as with database/sql.
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if s := db.txStateFrom(ctx); s != nil && s.shared {
+		return memberRow{s, ctx, func(ctx context.Context) rowScanner { return db.queryRowUnlocked(ctx, query, args...) }}
+	}
+	return db.queryRowUnlocked(ctx, query, args...)
+}
+
+// queryRowUnlocked is queryRow without a member's lock.
+func (db *DB) queryRowUnlocked(ctx context.Context, query string, args ...any) rowScanner {
 	st, err := db.stmt(ctx, query)
 	if err != nil {
 		return errRow{err}
@@ -337,6 +401,16 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) rowScanne
 // query runs a query returning rows; the caller closes them and passes
 // rows.Err() through db.wrapErr.
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := db.txStateFrom(ctx); s != nil && s.shared {
+		// The rows are read after the lock is given back: reading is
+		// harmless, only a write after abandonment would not be.
+		var unlock func()
+		var err error
+		if ctx, unlock, err = s.lockMember(ctx); err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	st, err := db.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -372,12 +446,32 @@ type wrappedRow struct {
 
 func (r wrappedRow) Scan(dest ...any) error { return r.db.wrapErr(r.row.Scan(dest...)) }
 
+// memberRow is a single-row query in a member of the shared transaction,
+// run when scanned, under the member's lock.
+type memberRow struct {
+	s   *txState
+	ctx context.Context // the caller's, carrying the transaction
+	run func(ctx context.Context) rowScanner
+}
+
+func (r memberRow) Scan(dest ...any) error {
+	ctx, unlock, err := r.s.lockMember(r.ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return r.run(ctx).Scan(dest...)
+}
+
 // QueryRowContext runs a read-only query written in the shared form ('?'
 // placeholders), in the context's transaction if there is one. It is meant
 // for diagnostics and tests (such as storetest's checks that secrets are
 // stored hashed), not for the provider, which uses the typed methods.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) Row {
 	q := db.dialect.prepareText(query)
+	if s := db.txStateFrom(ctx); s != nil && s.shared {
+		return memberRow{s, ctx, func(ctx context.Context) rowScanner { return wrappedRow{db, s.tx.QueryRowContext(ctx, q, args...)} }}
+	}
 	if tx := db.txFrom(ctx); tx != nil {
 		return wrappedRow{db, tx.QueryRowContext(ctx, q, args...)}
 	}
