@@ -228,9 +228,6 @@ func (db *DB) flushShared() {
 
 // --- members' transaction states ---
 
-// member reports whether s is a member of the shared transaction.
-func (s *txState) member() bool { return s.shared }
-
 // abandon ends a member whose context is done before Commit or Rollback:
 // its writes are rolled back and the gate given back.
 func (s *txState) abandon() {

@@ -41,7 +41,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const issuer = env('ISSUER');
@@ -150,31 +150,14 @@ async function audit(page, name) {
 
 main(async () => {
   const server = await callbackServer();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const result = { pages: {}, console_errors: [] };
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
     const page = await context.newPage();
-    page.on('console', (m) => {
-      // Wrong passwords and codes answer 4xx on purpose; anything else
-      // (a CSP violation, a script error) is a bug.
-      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d\b/.test(m.text())) {
-        result.console_errors.push(`${page.url()}: ${m.text()}`);
-      }
-    });
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    // Wrong passwords and codes answer 4xx on purpose; anything else
+    // (a CSP violation, a script error) is a bug.
+    watchConsole(page, result.console_errors, /^Failed to load resource: the server responded with a status of 4\d\d\b/);
     page.on('dialog', (d) => d.accept());
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');

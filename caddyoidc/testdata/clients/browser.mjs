@@ -16,9 +16,9 @@
 //      IMMICH_CLIENT_ID IMMICH_CLIENT_SECRET USERNAME PASSWORD ARTIFACTS_DIR
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { Issuer, custom, generators } from 'openid-client-v5';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const issuer = env('ISSUER');
@@ -71,30 +71,14 @@ async function activeElement(page) {
 
 main(async () => {
   const { server, hits } = await callbackServer();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const result = { screenshots: [], console_errors: [] };
   try {
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US' });
     const page = await context.newPage();
-    page.on('console', (m) => {
-      // A 401 after a wrong password and a 400 error page are expected;
-      // anything else (a CSP violation, a missing asset) is not.
-      const expected = /^Failed to load resource: the server responded with a status of (400|401)\b/;
-      if (m.type() === 'error' && !expected.test(m.text())) result.console_errors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    // A 401 after a wrong password and a 400 error page are expected;
+    // anything else (a CSP violation, a missing asset) is not.
+    watchConsole(page, result.console_errors, /^Failed to load resource: the server responded with a status of (400|401)\b/);
 
     // 1. The app on openid-client v6.
     const config = await oidc.discovery(new URL(issuer), env('CLIENT_ID'), env('CLIENT_SECRET'), undefined, {

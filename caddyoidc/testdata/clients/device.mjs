@@ -14,8 +14,8 @@
 //
 // env: ISSUER CLIENT_ID USERNAME PASSWORD ARTIFACTS_DIR
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import * as oidc from 'openid-client';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 main(async () => {
@@ -23,15 +23,12 @@ main(async () => {
     execute: [oidc.allowInsecureRequests],
   });
   const meta = config.serverMetadata();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const result = { device_authorization_endpoint: meta.device_authorization_endpoint, console_errors: [] };
   try {
     const context = await browser.newContext({ viewport: { width: 800, height: 700 }, locale: 'en-US' });
     const page = await context.newPage();
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    watchConsole(page, result.console_errors);
 
     // 1. verification_uri_complete, sign-in, allow.
     const started = Date.now();

@@ -11,7 +11,7 @@
 // prints: { posts: [{ with_js, content_type, fields }], console_errors,
 //           noscript_button }
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const redirectURI = new URL(env('REDIRECT_URI'));
@@ -54,19 +54,13 @@ async function signIn(page, url) {
 main(async () => {
   const posts = [];
   const { server, posted } = await callbackServer(posts);
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const result = { console_errors: [] };
   try {
     // With JavaScript: the page submits itself.
     const context = await browser.newContext();
     const page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') result.console_errors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    watchConsole(page, result.console_errors);
     await signIn(page, env('AUTH_URL'));
     await posted(1);
     await page.waitForURL((u) => u.href.startsWith(redirectURI.href));

@@ -7,7 +7,7 @@
 //
 // env: AUTH_URL (an authorization URL without ui_locales) ARTIFACTS_DIR
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const authURL = new URL(env('AUTH_URL'));
@@ -40,21 +40,13 @@ async function layout(page) {
 }
 
 main(async () => {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const result = { console_errors: [] };
   try {
     for (const [name, locale, uiLocales] of [['de', 'de-DE', ''], ['ar', 'de-DE', 'ar']]) {
       const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale });
       const page = await context.newPage();
-      page.on('console', (m) => {
-        const expected = /^Failed to load resource: the server responded with a status of 401\b/;
-        if (m.type() === 'error' && !expected.test(m.text())) result.console_errors.push(`${page.url()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+      watchConsole(page, result.console_errors, /^Failed to load resource: the server responded with a status of 401\b/);
       const u = new URL(authURL);
       if (uiLocales) u.searchParams.set('ui_locales', uiLocales);
       await page.goto(u.href);

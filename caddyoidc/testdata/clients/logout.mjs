@@ -22,9 +22,9 @@
 //      USERNAME PASSWORD ARTIFACTS_DIR
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const issuer = env('ISSUER');
@@ -66,10 +66,7 @@ async function until(cond, what, ms = 15000) {
 
 main(async () => {
   const { server, seen } = await app();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const result = { console_errors: [], rounds: [] };
   try {
     const config = await oidc.discovery(new URL(issuer), clientID, env('CLIENT_SECRET'), undefined, {
@@ -85,10 +82,7 @@ main(async () => {
     const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US' });
     const page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') result.console_errors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    watchConsole(page, result.console_errors);
 
     // signIn runs the code flow in the browser and returns the tokens.
     async function signIn() {

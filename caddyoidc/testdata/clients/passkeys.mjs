@@ -29,7 +29,7 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const issuer = env('ISSUER');
@@ -95,19 +95,7 @@ function atCallback(url) {
 
 main(async () => {
   const server = await callbackServer();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const result = { console_errors: [], screenshots: [] };
   const shot = async (page, name) => {
     if (!artifacts) return;
@@ -118,13 +106,8 @@ main(async () => {
   try {
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US' });
     const page = await context.newPage();
-    page.on('console', (m) => {
-      // A refused ceremony answers 4xx on purpose; anything else is a bug.
-      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d\b/.test(m.text())) {
-        result.console_errors.push(`${page.url()}: ${m.text()}`);
-      }
-    });
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
+    // A refused ceremony answers 4xx on purpose; anything else is a bug.
+    watchConsole(page, result.console_errors, /^Failed to load resource: the server responded with a status of 4\d\d\b/);
     page.on('dialog', (d) => d.accept());
 
     const cdp = await context.newCDPSession(page);

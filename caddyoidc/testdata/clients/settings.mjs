@@ -11,7 +11,7 @@
 // env: ISSUER CLIENT_ID REDIRECT_URI USERNAME PASSWORD [ARTIFACTS_DIR]
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, watchConsole } from './chromium.mjs';
 import { env, main } from './pages.mjs';
 
 const issuer = env('ISSUER');
@@ -41,10 +41,7 @@ function callbackServer() {
 
 main(async () => {
   const server = await callbackServer();
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const result = { console_errors: [], screenshots: [] };
   const shot = async (page, name) => {
     if (!artifacts) return;
@@ -52,12 +49,7 @@ main(async () => {
     await page.screenshot({ path, fullPage: true });
     result.screenshots.push(path);
   };
-  const watch = (page) => {
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) result.console_errors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => result.console_errors.push(`${page.url()}: ${e.message}`));
-  };
+  const watch = (page) => watchConsole(page, result.console_errors, /^Failed to load resource/);
   const settingsURL = issuer + '/settings?client_id=' + encodeURIComponent(env('CLIENT_ID'));
   try {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'en-US' });
