@@ -265,3 +265,61 @@ func TestSharedTransactionFlushesWhenTheNextWriterGivesUp(t *testing.T) {
 		t.Error("the write is missing")
 	}
 }
+
+func TestSharedTransactionFailedCommitFailsEveryMember(t *testing.T) {
+	db := openShared(t)
+	bg := context.Background()
+	// A deferred foreign key is checked at COMMIT: a member that breaks it
+	// makes the shared commit fail.
+	for _, ddl := range []string{
+		`CREATE TABLE test_parent (id INTEGER PRIMARY KEY)`,
+		`CREATE TABLE test_child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES test_parent (id) DEFERRABLE INITIALLY DEFERRED)`,
+	} {
+		if _, err := db.ExecContext(bg, ddl); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a, err := db.BeginTX(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateLoginSession(a, session("innocent")); err != nil {
+		t.Fatal(err)
+	}
+	broken := make(chan error, 1)
+	go func() {
+		ctx, err := db.BeginTX(bg)
+		if err == nil {
+			if _, err = db.ExecContext(ctx, `INSERT INTO test_child (id, parent) VALUES (1, 42)`); err == nil {
+				err = db.Commit(ctx)
+			}
+		}
+		broken <- err
+	}()
+	waitQueued(t, db, 1)
+	errA := db.Commit(a) // waits for the member queued behind it
+	errB := <-broken
+	if errA == nil || errB == nil {
+		t.Fatalf("a failed shared commit must fail every member: innocent %v, breaking %v", errA, errB)
+	}
+	t.Logf("innocent: %v; breaking: %v", errA, errB)
+	if stored(t, db, "innocent") {
+		t.Error("a member of a failed commit was stored")
+	}
+
+	// The writing connection is usable again.
+	ctx, err := db.BeginTX(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateLoginSession(ctx, session("after")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(ctx); err != nil {
+		t.Fatalf("commit after a failed one: %v", err)
+	}
+	if !stored(t, db, "after") {
+		t.Error("the write after a failed commit is missing")
+	}
+}
