@@ -55,6 +55,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, flow pages.
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	ar.SetID(newRequestID())
 	client, ok := ar.GetClient().(*clients.Client)
 	if !ok {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("authorize: unexpected client type"))

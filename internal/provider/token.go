@@ -71,6 +71,7 @@ func (p *Provider) issueToken(ctx context.Context, r *http.Request) (fosite.Acce
 	// fosite grants nothing itself to the grants without a browser (grants.go).
 	switch gt := ar.GetGrantTypes(); {
 	case gt.ExactOne(clients.GrantClientCredentials):
+		ar.SetID(newRequestID())
 		err = grantClientCredentials(ar)
 	case gt.ExactOne(clients.GrantPassword):
 		err = p.passwordGrant(ctx, ar)
