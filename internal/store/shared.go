@@ -259,18 +259,11 @@ func (s *txState) commitMember() error {
 	return s.db.awaitCommit(w)
 }
 
-// rollbackMember is Rollback for a member; rolling back an ended member is
-// not an error.
+// rollbackMember is Rollback for a member: abandon, once the context can
+// no longer abandon it. Rolling back an ended member is not an error.
 func (s *txState) rollbackMember() {
 	s.stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
-		return
-	}
-	s.ended = true
-	s.db.rollbackMember()
-	s.db.endMember()
+	s.abandon()
 }
 
 // lockMember prepares a statement of a member: it holds the member's lock

@@ -43,6 +43,20 @@ func stored(t *testing.T, db *DB, id string) bool {
 	}
 }
 
+// beginWriting begins a transaction in ctx and writes the login session
+// id in it.
+func beginWriting(t *testing.T, db *DB, ctx context.Context, id string) context.Context {
+	t.Helper()
+	tctx, err := db.BeginTX(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateLoginSession(tctx, session(id)); err != nil {
+		t.Fatal(err)
+	}
+	return tctx
+}
+
 // commits returns how many shared transactions were committed.
 func commits(t *testing.T, db *DB) int64 {
 	t.Helper()
@@ -69,13 +83,7 @@ func TestSharedTransactionMembersShareOneCommit(t *testing.T) {
 	bg := context.Background()
 	before := commits(t, db)
 
-	a, err := db.BeginTX(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(a, session("a")); err != nil {
-		t.Fatal(err)
-	}
+	a := beginWriting(t, db, bg, "a")
 	// b and c queue for the write gate while a holds it; c rolls back.
 	type result struct {
 		name string
@@ -119,13 +127,7 @@ func TestSharedTransactionMembersShareOneCommit(t *testing.T) {
 
 	// A member alone commits at once.
 	before = commits(t, db)
-	ctx, err := db.BeginTX(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(ctx, session("alone")); err != nil {
-		t.Fatal(err)
-	}
+	ctx := beginWriting(t, db, bg, "alone")
 	if err := db.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +149,7 @@ func TestSharedTransactionIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a, err := db.BeginTX(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(a, session("uncommitted")); err != nil {
-		t.Fatal(err)
-	}
+	a := beginWriting(t, db, bg, "uncommitted")
 	if n, err := useOnce(a, db); err != nil || n != 1 {
 		t.Fatalf("first use: %d rows, %v", n, err)
 	}
@@ -193,13 +189,7 @@ func TestSharedTransactionIsolation(t *testing.T) {
 func TestSharedTransactionAbandonedMember(t *testing.T) {
 	db := openShared(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	tctx, err := db.BeginTX(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(tctx, session("abandoned")); err != nil {
-		t.Fatal(err)
-	}
+	tctx := beginWriting(t, db, ctx, "abandoned")
 	cancel() // without Commit or Rollback: rolled back, the gate given back
 
 	other, err := db.BeginTX(context.Background())
@@ -280,13 +270,7 @@ func TestSharedTransactionFailedCommitFailsEveryMember(t *testing.T) {
 		}
 	}
 
-	a, err := db.BeginTX(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(a, session("innocent")); err != nil {
-		t.Fatal(err)
-	}
+	a := beginWriting(t, db, bg, "innocent")
 	broken := make(chan error, 1)
 	go func() {
 		ctx, err := db.BeginTX(bg)
@@ -309,13 +293,7 @@ func TestSharedTransactionFailedCommitFailsEveryMember(t *testing.T) {
 	}
 
 	// The writing connection is usable again.
-	ctx, err := db.BeginTX(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(ctx, session("after")); err != nil {
-		t.Fatal(err)
-	}
+	ctx := beginWriting(t, db, bg, "after")
 	if err := db.Commit(ctx); err != nil {
 		t.Fatalf("commit after a failed one: %v", err)
 	}
