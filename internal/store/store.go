@@ -63,6 +63,11 @@ type DB struct {
 	// transactions are members of (shared.go).
 	shared *sharedTx
 
+	// subjects caches committed subjects (subject.go): username, NUL,
+	// sector -> subject; cachedSubjects counts its entries, roughly.
+	subjects       sync.Map
+	cachedSubjects atomic.Int64
+
 	// group, when not nil, batches writes made outside a transaction
 	// (groupcommit.go; SQLite only).
 	group *groupCommitter

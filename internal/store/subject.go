@@ -15,14 +15,42 @@ const (
 	sqlInsertSubject = `INSERT INTO subject (username, sector, subject, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (username, sector) DO NOTHING`
 )
 
+// maxCachedSubjects bounds the subjects a DB keeps in memory; past it the
+// cache starts again empty.
+const maxCachedSubjects = 10000
+
 // Subject returns the OpenID Connect subject ("sub") of username for a
 // sector: a random UUIDv4 created on first use and stable afterwards. Each
 // sector gets its own value (pairwise subjects); sector "" is the public
 // subject. Concurrent first calls agree on one value.
+//
+// A subject never changes once committed, so those read outside a
+// transaction are kept in memory (every sign-in asks for one); inside a
+// transaction a subject may yet be rolled back, and is not kept.
 func (db *DB) Subject(ctx context.Context, username, sector string) (string, error) {
 	if username == "" {
 		return "", errors.New("store: subject: empty username")
 	}
+	key := username + "\x00" + sector
+	if v, ok := db.subjects.Load(key); ok {
+		if sub, ok := v.(string); ok {
+			return sub, nil
+		}
+	}
+	sub, err := db.subject(ctx, username, sector)
+	if err != nil || db.txFrom(ctx) != nil {
+		return sub, err
+	}
+	if db.cachedSubjects.Add(1) > maxCachedSubjects {
+		db.subjects.Clear()
+		db.cachedSubjects.Store(1)
+	}
+	db.subjects.Store(key, sub)
+	return sub, nil
+}
+
+// subject is Subject without the cache.
+func (db *DB) subject(ctx context.Context, username, sector string) (string, error) {
 	var sub string
 	err := db.queryRow(ctx, sqlSelectSubject, username, sector).Scan(&sub)
 	if err == nil {
