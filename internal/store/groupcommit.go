@@ -11,11 +11,11 @@ import (
 // every index page it touched, several system calls) per access token.
 // Writes arriving together now share a transaction: one writer goroutine
 // takes whatever is queued, up to maxBatch statements, runs them in the
-// shared transaction (shared.go) and answers each caller after its commit. Callers still return
-// only once their write is durable (as durable as synchronous=NORMAL makes
-// any commit), so read-your-writes and error reporting are unchanged; a
-// statement that fails (a unique violation, say) fails alone, as SQLite rolls
-// back only that statement.
+// shared transaction (shared.go) and answers each caller after its commit.
+// Callers still return only once their write is durable (as durable as
+// synchronous=NORMAL makes any commit), so read-your-writes and error
+// reporting are unchanged; a statement that fails (a unique violation, say)
+// fails alone, as SQLite rolls back only that statement.
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 64

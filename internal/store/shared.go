@@ -266,6 +266,16 @@ func (s *txState) rollbackMember() {
 	s.abandon()
 }
 
+// memberLock is lockMember for the member of the shared transaction that
+// ctx carries; without one it returns ctx as it is and an unlock that does
+// nothing.
+func (db *DB) memberLock(ctx context.Context) (context.Context, func(), error) {
+	if s := db.txStateFrom(ctx); s != nil && s.shared {
+		return s.lockMember(ctx)
+	}
+	return ctx, func() {}, nil
+}
+
 // lockMember prepares a statement of a member: it holds the member's lock
 // (released by the returned function) so that abandon cannot roll back
 // under it, fails if the member ended, and returns ctx without its

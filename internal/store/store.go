@@ -356,14 +356,11 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 	if db.group != nil && db.txFrom(ctx) == nil {
 		return db.groupExec(ctx, query, args) // groupcommit.go
 	}
-	if s := db.txStateFrom(ctx); s != nil && s.shared {
-		var unlock func()
-		var err error
-		if ctx, unlock, err = s.lockMember(ctx); err != nil {
-			return 0, err
-		}
-		defer unlock()
+	ctx, unlock, err := db.memberLock(ctx)
+	if err != nil {
+		return 0, err
 	}
+	defer unlock()
 	st, err := db.stmt(ctx, query)
 	if err != nil {
 		return 0, err
@@ -406,16 +403,13 @@ func (db *DB) queryRowUnlocked(ctx context.Context, query string, args ...any) r
 // query runs a query returning rows; the caller closes them and passes
 // rows.Err() through db.wrapErr.
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if s := db.txStateFrom(ctx); s != nil && s.shared {
-		// The rows are read after the lock is given back: reading is
-		// harmless, only a write after abandonment would not be.
-		var unlock func()
-		var err error
-		if ctx, unlock, err = s.lockMember(ctx); err != nil {
-			return nil, err
-		}
-		defer unlock()
+	// The rows are read after the member's lock is given back: reading is
+	// harmless, only a write after abandonment would not be.
+	ctx, unlock, err := db.memberLock(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	st, err := db.stmt(ctx, query)
 	if err != nil {
 		return nil, err
