@@ -178,8 +178,8 @@ func (db *DB) finishShared(err error) {
 }
 
 // awaitCommit waits for the commit w waits for. If none came within
-// flushAfter it takes the write gate and commits, so a member never waits
-// on a writer that gave up.
+// flushAfter it commits itself, so a member never waits on a writer that
+// gave up.
 func (db *DB) awaitCommit(w *commitWait) error {
 	t := time.NewTimer(flushAfter)
 	select {
@@ -188,42 +188,31 @@ func (db *DB) awaitCommit(w *commitWait) error {
 		return w.err
 	case <-t.C:
 	}
-	for {
-		if err := db.acquire(context.Background()); err != nil {
-			// A member holds the gate for longer than writeWait; its
-			// end commits (or rolls back, failing us).
-			select {
-			case <-w.done:
-				return w.err
-			default:
-				continue
-			}
-		}
+	for !db.flushShared() {
+		// A member held the gate for longer than writeWait; its end
+		// commits (or rolls back, failing us), or we try again.
 		select {
 		case <-w.done:
+			return w.err
 		default:
-			if db.shared.tx != nil {
-				db.commitShared()
-			}
 		}
-		db.release()
-		<-w.done
-		return w.err
 	}
+	<-w.done
+	return w.err
 }
 
-// flushShared commits the shared transaction if one is open (Close).
-func (db *DB) flushShared() {
-	if db.shared == nil {
-		return
-	}
+// flushShared takes the write gate and commits the shared transaction if
+// one is open (awaitCommit, Close). It reports false when the gate could not
+// be had within writeWait.
+func (db *DB) flushShared() bool {
 	if err := db.acquire(context.Background()); err != nil {
-		return
+		return false
 	}
 	if db.shared.tx != nil {
 		db.commitShared()
 	}
 	db.release()
+	return true
 }
 
 // --- members' transaction states ---

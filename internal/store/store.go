@@ -76,7 +76,9 @@ type DB struct {
 // Close closes the prepared statements and the database.
 func (db *DB) Close() error {
 	db.stopGroupCommit()
-	db.flushShared()
+	if db.shared != nil {
+		db.flushShared()
+	}
 	db.background.Wait()
 	var errs []error
 	db.stmts.Range(func(k, v any) bool {
