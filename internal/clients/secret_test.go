@@ -116,6 +116,17 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 	if _, err := a.Authenticate(ctx, good, good.PostForm); err != nil {
 		t.Fatal(err)
 	}
+	// From now on the correct secret is cached: hashing it again would
+	// mean waiting for a slot behind the burst.
+	var goodHashed atomic.Int64
+	counting := matchDigest
+	matchDigest = func(d algorithm.Digest, presented string) (bool, error) {
+		if presented == "insecure_secret" {
+			goodHashed.Add(1)
+		}
+		return counting(d, presented)
+	}
+	t.Cleanup(func() { matchDigest = counting })
 
 	stop := make(chan struct{})
 	var wrong atomic.Int64
@@ -164,9 +175,13 @@ func TestWrongSecretBurstDoesNotStarveCorrectOnes(t *testing.T) {
 	if busiest.Load() > int64(cap(hashSlots)) {
 		t.Errorf("%d hashes at once, more than the %d slots", busiest.Load(), cap(hashSlots))
 	}
-	// One pbkdf2 hash takes ~100 ms here: a request that waited for a slot
-	// would take at least that.
-	if slowest > 50*time.Millisecond {
-		t.Errorf("a correct cached secret took %v during the burst", slowest)
+	// A correct cached secret takes no slot, so it never queues behind the
+	// burst: it is never hashed again. (Its latency, logged above, is no
+	// test: on a loaded machine the scheduler alone can take 80 ms.)
+	if h := goodHashed.Load(); h != 0 {
+		t.Errorf("the correct cached secret was hashed %d times during the burst, waiting for a slot", h)
+	}
+	if n == 0 {
+		t.Error("no correct request completed during the burst")
 	}
 }
