@@ -225,13 +225,7 @@ func TestSharedTransactionAbandonedMember(t *testing.T) {
 
 func TestSharedTransactionFlushesWhenTheNextWriterGivesUp(t *testing.T) {
 	db := openShared(t)
-	a, err := db.BeginTX(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateLoginSession(a, session("flushed")); err != nil {
-		t.Fatal(err)
-	}
+	a := beginWriting(t, db, context.Background(), "flushed")
 	// a's Commit sees a writer counted as waiting for the gate, who then
 	// gives up without taking it (the count stands for it): nobody ends a
 	// member after a, and a's commit must still happen.
