@@ -81,7 +81,7 @@ func sameRequest(a, b []any) bool {
 // when ctx bundles codes; it reports whether it did.
 func (f *Fosite) holdCode(ctx context.Context, args []any) bool {
 	b := codeBundleFrom(ctx)
-	if b == nil || f.db.txFrom(ctx) == nil {
+	if b == nil || f.db.txStateFrom(ctx) == nil {
 		return false
 	}
 	b.mu.Lock()
@@ -100,7 +100,7 @@ func (f *Fosite) holdCode(ctx context.Context, args []any) bool {
 // carry the same request.
 func (f *Fosite) joinCode(ctx context.Context, args []any, oidcKey string) bool {
 	b := codeBundleFrom(ctx)
-	if b == nil || f.db.txFrom(ctx) == nil {
+	if b == nil || f.db.txStateFrom(ctx) == nil {
 		return false
 	}
 	b.mu.Lock()
@@ -137,7 +137,7 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 		return nil
 	}
 	args := append(p.args, p.pkceForm, p.oidcKey, p.oidcForm)
-	if _, err := f.db.exec(ctx, sqlInsertCodeBundle, args...); err != nil {
+	if err := f.db.execQueued(ctx, nil, sqlInsertCodeBundle, args...); err != nil {
 		return fmt.Errorf("store: create authorize code: %w", err)
 	}
 	return nil

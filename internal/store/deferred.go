@@ -87,7 +87,7 @@ func (f *Fosite) deferDelete(ctx context.Context, what, query, key string) bool 
 // invalidating the code of signature code skips.
 func (f *Fosite) deferDeleteUnlessUsed(ctx context.Context, what, query, key, code string) bool {
 	d := deferredFrom(ctx)
-	if d == nil || f.db.txFrom(ctx) != nil {
+	if d == nil || f.db.txStateFrom(ctx) != nil {
 		return false
 	}
 	d.mu.Lock()
@@ -134,7 +134,7 @@ func (f *Fosite) runDeferred(ctx context.Context) error {
 		if del.code != "" && del.code == d.usedCode {
 			continue
 		}
-		if _, err := f.db.exec(ctx, del.query, del.key); err != nil {
+		if err := f.db.execQueued(ctx, nil, del.query, del.key); err != nil {
 			return fmt.Errorf("store: delete %s: %w", del.what, err)
 		}
 	}
@@ -181,7 +181,7 @@ func (f *Fosite) FlushDeferred(ctx context.Context) error {
 	}
 	return f.db.inTx(ctx, func(ctx context.Context) error {
 		for _, del := range dels {
-			if _, err := f.db.exec(ctx, del.query, del.key); err != nil {
+			if err := f.db.execQueued(ctx, nil, del.query, del.key); err != nil {
 				return fmt.Errorf("store: delete %s: %w", del.what, err)
 			}
 		}

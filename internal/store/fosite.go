@@ -271,21 +271,26 @@ func (f *Fosite) DeleteRefreshTokenSession(ctx context.Context, signature string
 // context's transaction, or in its own.
 func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	return f.db.inTx(ctx, func(ctx context.Context) error {
-		n, err := f.db.exec(ctx, sqlDeactivateRefresh, signature)
-		if err != nil {
+		if err := f.db.execQueued(ctx, stillActive, sqlDeactivateRefresh, signature); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
-		if n == 0 {
-			return fmt.Errorf("store: rotate refresh token: not active any more: %w", fosite.ErrSerializationFailure)
-		}
-		if _, err := f.db.exec(ctx, sqlDeactivateRefreshOfRequest, requestID); err != nil {
+		if err := f.db.execQueued(ctx, nil, sqlDeactivateRefreshOfRequest, requestID); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
-		if _, err := f.db.exec(ctx, sqlDeleteAccessOfRequest, requestID); err != nil {
+		if err := f.db.execQueued(ctx, nil, sqlDeleteAccessOfRequest, requestID); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		return nil
 	})
+}
+
+// stillActive judges the deactivation of the refresh token being rotated:
+// no row means a concurrent refresh with the same token won.
+func stillActive(n int64) error {
+	if n == 0 {
+		return fmt.Errorf("store: rotate refresh token: not active any more: %w", fosite.ErrSerializationFailure)
+	}
+	return nil
 }
 
 // --- oauth2.TokenRevocationStorage ---
@@ -293,7 +298,7 @@ func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature st
 // RevokeRefreshToken deactivates every refresh token of the grant (they stay
 // stored until they expire, so later reuse is still detected).
 func (f *Fosite) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	if _, err := f.db.exec(ctx, sqlDeactivateRefreshOfRequest, requestID); err != nil {
+	if err := f.db.execQueued(ctx, nil, sqlDeactivateRefreshOfRequest, requestID); err != nil {
 		return fmt.Errorf("store: revoke refresh tokens: %w", err)
 	}
 	return nil
@@ -301,7 +306,7 @@ func (f *Fosite) RevokeRefreshToken(ctx context.Context, requestID string) error
 
 // RevokeAccessToken deletes every access token of the grant.
 func (f *Fosite) RevokeAccessToken(ctx context.Context, requestID string) error {
-	if _, err := f.db.exec(ctx, sqlDeleteAccessOfRequest, requestID); err != nil {
+	if err := f.db.execQueued(ctx, nil, sqlDeleteAccessOfRequest, requestID); err != nil {
 		return fmt.Errorf("store: revoke access tokens: %w", err)
 	}
 	return nil

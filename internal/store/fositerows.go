@@ -311,7 +311,7 @@ func (f *Fosite) create(ctx context.Context, what, query, key string, r fosite.R
 
 // insert runs an INSERT of requestArgs.
 func (f *Fosite) insert(ctx context.Context, what, query string, args []any) error {
-	if _, err := f.db.exec(ctx, query, args...); err != nil {
+	if err := f.db.execQueued(ctx, nil, query, args...); err != nil {
 		return fmt.Errorf("store: create %s: %w", what, err)
 	}
 	return nil

@@ -57,7 +57,12 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*DB, error) {
 	if cfg.Schema != "" {
 		what += fmt.Sprintf(" (schema %q)", cfg.Schema)
 	}
-	return openServer(ctx, stdlib.OpenDB(*pcfg), d, cfg.MaxConns, pcfg.ConnectTimeout, what, password)
+	db, err := openServer(ctx, stdlib.OpenDB(*pcfg), d, cfg.MaxConns, pcfg.ConnectTimeout, what, password)
+	if err != nil {
+		return nil, err
+	}
+	db.pipelined = true // pipeline.go
+	return db, nil
 }
 
 var pgKeywordPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)

@@ -71,6 +71,10 @@ type DB struct {
 	// group, when not nil, batches writes made outside a transaction
 	// (groupcommit.go; SQLite only).
 	group *groupCommitter
+
+	// pipelined: transactions queue their writes and send them in
+	// pipelines (pipeline.go; PostgreSQL only).
+	pipelined bool
 }
 
 // Close closes the prepared statements and the database.
@@ -121,12 +125,20 @@ type txState struct {
 	shared bool
 	mu     sync.Mutex
 	ended  bool
+
+	// pipe, when not nil, is the pipelined transaction (pipeline.go)
+	// this state stands for instead of tx; mu guards it too.
+	pipe *pipeTx
 }
 
 // end releases the write gate; it runs once, at Commit, Rollback, or when
 // the transaction's context is done (database/sql then rolls it back).
 // A member of the shared transaction is rolled back to its savepoint.
 func (s *txState) end() {
+	if s.pipe != nil {
+		s.rollbackPipe()
+		return
+	}
 	if s.shared {
 		s.abandon()
 		return
@@ -197,8 +209,17 @@ func (db *DB) txFrom(ctx context.Context) *sql.Tx {
 // the in-process write gate until then, and is a member of the shared
 // transaction (shared.go): Commit waits for the shared commit.
 func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
-	if db.txFrom(ctx) != nil {
+	if db.txStateFrom(ctx) != nil {
 		return ctx, errors.New("store: begin transaction: a transaction is already in progress in this context")
+	}
+	if db.pipelined {
+		p, err := db.beginPipe(ctx)
+		if err != nil {
+			return ctx, fmt.Errorf("store: begin transaction: %w", err)
+		}
+		s := &txState{db: db, pipe: p}
+		s.stop = context.AfterFunc(ctx, s.end)
+		return context.WithValue(ctx, txKey{}, s), nil
 	}
 	if err := db.acquire(ctx); err != nil {
 		return ctx, fmt.Errorf("store: begin transaction: %w", db.wrapErr(err))
@@ -237,6 +258,9 @@ func (db *DB) Commit(ctx context.Context) error {
 	if s == nil {
 		return errors.New("store: commit: no transaction in context")
 	}
+	if s.pipe != nil {
+		return s.commitPipe(ctx)
+	}
 	if s.shared {
 		return s.commitMember()
 	}
@@ -255,6 +279,11 @@ func (db *DB) Rollback(ctx context.Context) error {
 	if s == nil {
 		return errors.New("store: rollback: no transaction in context")
 	}
+	if s.pipe != nil {
+		s.stop()
+		s.rollbackPipe()
+		return nil
+	}
 	if s.shared {
 		s.rollbackMember()
 		return nil
@@ -269,7 +298,7 @@ func (db *DB) Rollback(ctx context.Context) error {
 // inTx runs fn inside the context's transaction, or inside a new short one
 // that it commits when fn succeeds and rolls back otherwise.
 func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if db.txFrom(ctx) != nil {
+	if db.txStateFrom(ctx) != nil {
 		return fn(ctx)
 	}
 	ctx, err := db.BeginTX(ctx)
@@ -355,6 +384,9 @@ func cachedStmt(v any) (*sql.Stmt, error) {
 // (matched, for an UPDATE). Outside a transaction it takes the write gate
 // for the statement's duration.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
+		return s.pipeExec(ctx, query, args)
+	}
 	if db.group != nil && db.txFrom(ctx) == nil {
 		return db.groupExec(ctx, query, args) // groupcommit.go
 	}
@@ -384,9 +416,28 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 	return n, db.wrapErr(err)
 }
 
+// execQueued runs a write whose outcome its caller can learn as late as
+// the commit: in a pipelined transaction it is queued (pipeline.go), and
+// check (nil accepts any count) judges the rows it affected when it is
+// sent, its error failing the statement that sent it or Commit; elsewhere
+// it runs at once and check judges it then.
+func (db *DB) execQueued(ctx context.Context, check func(n int64) error, query string, args ...any) error {
+	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
+		return s.pipeQueue(query, args, check)
+	}
+	n, err := db.exec(ctx, query, args...)
+	if err != nil || check == nil {
+		return err
+	}
+	return check(n)
+}
+
 // queryRow runs a single-row query. Errors (including preparation errors)
 // surface from Scan, as with database/sql.
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
+		return pipeRow{s, ctx, db.dialect.prepareText(query), args}
+	}
 	if s := db.txStateFrom(ctx); s != nil && s.shared {
 		return memberRow{s, ctx, func(ctx context.Context) rowScanner { return db.queryRowUnlocked(ctx, query, args...) }}
 	}
@@ -405,6 +456,15 @@ func (db *DB) queryRowUnlocked(ctx context.Context, query string, args ...any) r
 // query runs a query returning rows; the caller closes them and passes
 // rows.Err() through db.wrapErr.
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
+		var rows *sql.Rows
+		err := s.pipeRead(ctx, func(conn *sql.Conn) error {
+			var err error
+			rows, err = conn.QueryContext(ctx, db.dialect.prepareText(query), args...)
+			return err
+		})
+		return rows, db.wrapErr(err)
+	}
 	// The rows are read after the member's lock is given back: reading is
 	// harmless, only a write after abandonment would not be.
 	ctx, unlock, err := db.memberLock(ctx)
@@ -470,6 +530,9 @@ func (r memberRow) Scan(dest ...any) error {
 // stored hashed), not for the provider, which uses the typed methods.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) Row {
 	q := db.dialect.prepareText(query)
+	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
+		return pipeRow{s, ctx, q, args}
+	}
 	if s := db.txStateFrom(ctx); s != nil && s.shared {
 		return memberRow{s, ctx, func(ctx context.Context) rowScanner { return wrappedRow{db, s.tx.QueryRowContext(ctx, q, args...)} }}
 	}

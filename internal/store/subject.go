@@ -38,7 +38,7 @@ func (db *DB) Subject(ctx context.Context, username, sector string) (string, err
 		}
 	}
 	sub, err := db.subject(ctx, username, sector)
-	if err != nil || db.txFrom(ctx) != nil {
+	if err != nil || db.txStateFrom(ctx) != nil {
 		return sub, err
 	}
 	if db.cachedSubjects.Add(1) > maxCachedSubjects {

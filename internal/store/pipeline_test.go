@@ -1,0 +1,213 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
+)
+
+// Pipelined transactions (pipeline.go): on PostgreSQL a transaction's
+// inserts and rotations are queued and sent together, so their failures show
+// at Commit. These tests pin what that must not change: a transaction is
+// all or nothing, its reads see its own writes, others do not before the
+// commit, and a connection comes back to the pool clean whatever happened.
+
+// openPipelined opens a fresh PostgreSQL database with a pool of conns
+// connections: with one, a connection not given back (or given back in a
+// transaction) hangs or fails the next test step.
+func openPipelined(t *testing.T, conns int) (*store.DB, *store.Fosite) {
+	t.Helper()
+	dsn := storetest.Postgres(t).FreshDSN(t)
+	db, err := store.OpenPostgres(context.Background(), store.PostgresConfig{DSN: dsn, MaxConns: conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, store.NewFosite(db, storetest.Clients("c"))
+}
+
+// bounded is a context for one test step: a leaked connection makes the
+// step fail instead of hanging the test.
+func bounded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// stored reports whether an access token is stored (and committed).
+func stored(t *testing.T, f *store.Fosite, signature string) bool {
+	t.Helper()
+	_, err := f.GetAccessTokenSession(bounded(t), signature, storetest.NewRequest("x").GetSession())
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, fosite.ErrNotFound):
+		return false
+	}
+	t.Fatalf("read access token %q: %v", signature, err)
+	return false
+}
+
+// TestPipelinedFailureAtCommit: a queued insert that fails (a duplicate
+// signature) surfaces at Commit, and takes the transaction's other writes
+// with it, both when nothing else was sent (one implicit transaction) and
+// after a statement that had to be sent at once (an explicit one). The one
+// connection of the pool is clean afterwards.
+func TestPipelinedFailureAtCommit(t *testing.T) {
+	t.Parallel()
+	db, f := openPipelined(t, 1)
+	if err := f.CreateAccessTokenSession(bounded(t), "taken", storetest.NewRequest("g0")); err != nil {
+		t.Fatal(err)
+	}
+	for _, sendEarly := range []bool{false, true} {
+		tx, err := f.BeginTX(bounded(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sendEarly {
+			// exec needs its count now: the transaction is begun on
+			// the server.
+			if _, err := db.ExecContext(tx, `DELETE FROM oauth2_access WHERE signature = ?`, "none"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.CreateAccessTokenSession(tx, "fresh", storetest.NewRequest("g1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.CreateAccessTokenSession(tx, "taken", storetest.NewRequest("g1")); err != nil {
+			t.Fatalf("send early %v: the duplicate insert was not queued: %v", sendEarly, err)
+		}
+		if err := f.Commit(tx); err == nil {
+			t.Fatalf("send early %v: a transaction with a failed insert committed", sendEarly)
+		}
+		if err := f.Rollback(tx); err != nil {
+			t.Errorf("rolling back a failed commit: %v", err)
+		}
+		if stored(t, f, "fresh") {
+			t.Fatalf("send early %v: the failed transaction's other insert was committed", sendEarly)
+		}
+	}
+	// The connection is usable, outside a transaction and in a new one.
+	tx, err := f.BeginTX(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreateAccessTokenSession(tx, "later", storetest.NewRequest("g2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+	if !stored(t, f, "later") {
+		t.Error("the transaction after a failed one did not commit")
+	}
+}
+
+// TestPipelinedReadsAndVisibility: a read in the transaction sees its queued
+// writes; another connection sees them only after the commit.
+func TestPipelinedReadsAndVisibility(t *testing.T) {
+	t.Parallel()
+	_, f := openPipelined(t, 2)
+	tx, err := f.BeginTX(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreateAccessTokenSession(tx, "mine", storetest.NewRequest("g")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.GetAccessTokenSession(tx, "mine", storetest.NewRequest("x").GetSession()); err != nil {
+		t.Fatalf("the transaction does not see its own queued insert: %v", err)
+	}
+	if stored(t, f, "mine") {
+		t.Fatal("an uncommitted insert is visible outside its transaction")
+	}
+	if err := f.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+	if !stored(t, f, "mine") {
+		t.Fatal("a committed insert is not visible")
+	}
+}
+
+// TestPipelinedRotationCheck: the rotation of a refresh token that is no
+// longer active fails the transaction with fosite.ErrSerializationFailure
+// (fosite's answer to a lost refresh race) at the latest at Commit, and
+// nothing of it is stored.
+func TestPipelinedRotationCheck(t *testing.T) {
+	t.Parallel()
+	_, f := openPipelined(t, 1)
+	req := storetest.NewRequest("grant")
+	if err := f.CreateRefreshTokenSession(bounded(t), "rt", "at", req); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RotateRefreshToken(bounded(t), "grant", "rt"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := f.BeginTX(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.RotateRefreshToken(tx, "grant", "rt")
+	if err == nil {
+		err = f.CreateAccessTokenSession(tx, "at-2", req)
+	}
+	if err == nil {
+		err = f.Commit(tx)
+	}
+	if !errors.Is(err, fosite.ErrSerializationFailure) {
+		t.Fatalf("rotating a rotated token: %v, want fosite.ErrSerializationFailure", err)
+	}
+	_ = f.Rollback(tx)
+	if stored(t, f, "at-2") {
+		t.Error("a token of the failed rotation was stored")
+	}
+}
+
+// TestPipelinedAbandoned: a transaction whose context ends after it was
+// begun on the server is rolled back and its connection given back, so the
+// pool's only connection serves the next transaction.
+func TestPipelinedAbandoned(t *testing.T) {
+	t.Parallel()
+	db, f := openPipelined(t, 1)
+	ctx, cancel := context.WithCancel(bounded(t))
+	tx, err := f.BeginTX(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreateAccessTokenSession(tx, "abandoned", storetest.NewRequest("g")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(tx, `DELETE FROM oauth2_access WHERE signature = ?`, "none"); err != nil {
+		t.Fatal(err) // sends BEGIN and the insert
+	}
+	cancel()
+	if err := f.CreateAccessTokenSession(tx, "after", storetest.NewRequest("g")); err == nil {
+		// Either the end was seen at once, or the statement is queued and
+		// Commit must fail.
+		if err := f.Commit(tx); err == nil {
+			t.Fatal("an abandoned transaction committed")
+		}
+	}
+	next, err := f.BeginTX(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreateAccessTokenSession(next, "next", storetest.NewRequest("g2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(next); err != nil {
+		t.Fatalf("the transaction after an abandoned one: %v", err)
+	}
+	if stored(t, f, "abandoned") || stored(t, f, "after") {
+		t.Error("an abandoned transaction's writes were committed")
+	}
+	if !stored(t, f, "next") {
+		t.Error("the next transaction's write is missing")
+	}
+}
