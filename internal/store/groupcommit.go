@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Group commit. Each write outside an explicit transaction used to be a
@@ -15,7 +16,8 @@ import (
 // Callers still return only once their write is durable (as durable as
 // synchronous=NORMAL makes any commit), so read-your-writes and error
 // reporting are unchanged; a statement that fails (a unique violation, say)
-// fails alone, as SQLite rolls back only that statement.
+// fails alone, as SQLite rolls back only that statement. On PostgreSQL
+// the writer hands each batch to pipelinedBatch (pipeline.go) instead.
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 64
@@ -39,11 +41,24 @@ type groupCommitter struct {
 	closed bool
 	queue  chan *pendingWrite
 	done   chan struct{} // closed when the writer has stopped
+
+	// inflight, when not nil, bounds the batches running at once, each
+	// on a pooled connection (pipelinedBatch; PostgreSQL); running counts
+	// them, for the writer to wait for before it stops.
+	inflight chan struct{}
+	running  sync.WaitGroup
+	// shared and retried count the batches of several writes sent as one
+	// transaction, and those run again write by write after a failure
+	// (tests).
+	shared, retried atomic.Int64
 }
 
 // startGroupCommit starts the writer for db.
 func (db *DB) startGroupCommit() {
 	g := &groupCommitter{queue: make(chan *pendingWrite, maxBatch), done: make(chan struct{})}
+	if db.pipelined {
+		g.inflight = make(chan struct{}, pipelinedBatches)
+	}
 	db.group = g
 	go db.writeLoop(g)
 }
@@ -86,6 +101,7 @@ func (db *DB) groupExec(ctx context.Context, query string, args []any) (int64, e
 // writeLoop runs batches until the queue is closed.
 func (db *DB) writeLoop(g *groupCommitter) {
 	defer close(g.done)
+	defer g.running.Wait()
 	for w := range g.queue {
 		// A new slice each time: the batch is reported on after its
 		// commit, while the next one runs.
@@ -101,6 +117,14 @@ func (db *DB) writeLoop(g *groupCommitter) {
 			default:
 				break collect
 			}
+		}
+		if g.inflight != nil {
+			g.inflight <- struct{}{}
+			g.running.Go(func() {
+				defer func() { <-g.inflight }()
+				db.pipelinedBatch(batch)
+			})
+			continue
 		}
 		db.runBatch(batch)
 	}

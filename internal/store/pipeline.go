@@ -136,19 +136,22 @@ func (p *pipeTx) flush(ctx context.Context, db *DB, last *queuedWrite) (int64, e
 	if last != nil {
 		writes = append(writes, *last)
 	}
-	n, err := p.send(ctx, db, !p.begun, writes, false)
+	ns, err := p.send(ctx, db, !p.begun, writes, false)
 	p.begun = true
 	if err != nil {
 		p.err = err
 		return 0, err
 	}
-	return n, nil
+	if last == nil {
+		return 0, nil
+	}
+	return ns[len(ns)-1], nil
 }
 
 // send runs writes in one pipeline, BEGIN before them if begin, COMMIT after
 // them if commit, and judges each write by its check. It returns the rows
-// the last write affected.
-func (p *pipeTx) send(ctx context.Context, db *DB, begin bool, writes []queuedWrite, commit bool) (int64, error) {
+// each write affected.
+func (p *pipeTx) send(ctx context.Context, db *DB, begin bool, writes []queuedWrite, commit bool) ([]int64, error) {
 	var b pgx.Batch
 	if begin {
 		b.Queue("BEGIN")
@@ -159,41 +162,41 @@ func (p *pipeTx) send(ctx context.Context, db *DB, begin bool, writes []queuedWr
 	if commit {
 		b.Queue("COMMIT")
 	}
-	var n int64
+	ns := make([]int64, len(writes))
 	err := p.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("store: pipeline on a %T connection", dc)
 		}
 		br := c.Conn().SendBatch(ctx, &b)
-		err := readBatch(br, begin, writes, commit, &n)
+		err := readBatch(br, begin, writes, commit, ns)
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		return err
 	})
 	if err != nil {
-		return 0, db.wrapErr(err)
+		return nil, db.wrapErr(err)
 	}
-	return n, nil
+	return ns, nil
 }
 
 // readBatch reads a pipeline's results in order; the first failure stops
 // it (the server skips the rest of a failed pipeline).
-func readBatch(br pgx.BatchResults, begin bool, writes []queuedWrite, commit bool, n *int64) error {
+func readBatch(br pgx.BatchResults, begin bool, writes []queuedWrite, commit bool, ns []int64) error {
 	if begin {
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
 	}
-	for _, w := range writes {
+	for i, w := range writes {
 		tag, err := br.Exec()
 		if err != nil {
 			return err
 		}
-		*n = tag.RowsAffected()
+		ns[i] = tag.RowsAffected()
 		if w.check != nil {
-			if err := w.check(*n); err != nil {
+			if err := w.check(ns[i]); err != nil {
 				return err
 			}
 		}
@@ -318,4 +321,86 @@ func (r pipeRow) Scan(dest ...any) error {
 		return err
 	}
 	return r.s.db.wrapErr(err)
+}
+
+// Group commit on PostgreSQL. Writes outside a transaction (an access token
+// of client_credentials, a consent, an attempt) were each a round trip and
+// a commit of their own. The group committer's writer (groupcommit.go)
+// hands what is queued to pipelinedBatch, which sends it as one pipeline in
+// one transaction, so that concurrent writes share a round trip and a
+// commit (one WAL flush). Up to pipelinedBatches batches run at once, each
+// on its own pooled connection, so that a batch waiting for a row lock does
+// not hold up the others. Callers are answered after the commit. Should a
+// batch fail (one bad write aborts the transaction, or a deadlock), each of
+// its writes runs again on its own, so that it fails alone.
+
+// pipelinedBatches bounds the batches in flight at once.
+const pipelinedBatches = 2
+
+// batchWait bounds a batch: its callers wait for it, without their own
+// contexts (a write shared with others is not cancelled by one of them).
+const batchWait = 30 * time.Second
+
+// pipelinedBatch runs a group commit batch (see above) and reports to each
+// of its callers.
+func (db *DB) pipelinedBatch(batch []*pendingWrite) {
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	live := make([]*pendingWrite, 0, len(batch))
+	writes := make([]queuedWrite, 0, len(batch))
+	for _, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			w.err = err // the caller gave up before its turn: not written
+			continue
+		}
+		live = append(live, w)
+		writes = append(writes, queuedWrite{query: db.dialect.prepareText(w.query), args: w.args})
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
+	defer cancel()
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		for _, w := range live {
+			w.err = db.wrapErr(err)
+		}
+		return
+	}
+	p := &pipeTx{conn: conn}
+	defer func() { p.release() }()
+	if len(live) > 1 {
+		db.group.shared.Add(1)
+		ns, err := p.send(ctx, db, true, writes, true)
+		if err == nil {
+			for i, w := range live {
+				w.n = ns[i]
+			}
+			return
+		}
+		// The transaction failed, and with it every write: end it on
+		// the connection, and run each write on its own.
+		db.group.retried.Add(1)
+		p.begun = true
+		p.close(db)
+		if conn, err = db.sql.Conn(ctx); err != nil {
+			for _, w := range live {
+				w.err = db.wrapErr(err)
+			}
+			return
+		}
+		p = &pipeTx{conn: conn}
+	}
+	for i, w := range live {
+		ns, err := p.send(ctx, db, false, writes[i:i+1], false)
+		if err != nil {
+			w.err = err
+			continue
+		}
+		w.n = ns[0]
+	}
 }

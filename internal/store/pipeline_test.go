@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,5 +211,56 @@ func TestPipelinedAbandoned(t *testing.T) {
 	}
 	if !stored(t, f, "next") {
 		t.Error("the next transaction's write is missing")
+	}
+}
+
+// TestPipelinedGroupCommit: writes made at once outside transactions share
+// pipelined transactions; every one lands and answers for itself, and a
+// failing one (a duplicate) fails alone when its batch is run again write
+// by write.
+func TestPipelinedGroupCommit(t *testing.T) {
+	t.Parallel()
+	db, _ := openPipelined(t, 4)
+	ctx := bounded(t)
+	exp := time.Now().Add(time.Hour)
+	session := func(prefix string, i int) store.LoginSession {
+		return store.LoginSession{ID: fmt.Sprintf("%s-%03d-abcdefghijklmnop", prefix, i), Username: "u", ExpiresAt: exp}
+	}
+	const n = 200
+	write := func(ids func(i int) store.LoginSession) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = db.CreateLoginSession(ctx, ids(i)) })
+		}
+		wg.Wait()
+		return errs
+	}
+	for i, err := range write(func(i int) store.LoginSession { return session("first", i) }) {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if shared, _ := store.GroupCommitStats(db); shared == 0 {
+		t.Fatalf("%d concurrent writes never shared a transaction", n)
+	}
+	errs := write(func(i int) store.LoginSession {
+		if i%2 == 0 {
+			return session("first", i) // exists: unique violation
+		}
+		return session("second", i)
+	})
+	for i, err := range errs {
+		if (i%2 == 0) != (err != nil) {
+			t.Errorf("write %d: err = %v", i, err)
+		}
+	}
+	for i := 1; i < n; i += 2 {
+		if _, err := db.GetLoginSession(ctx, session("second", i).ID, time.Now()); err != nil {
+			t.Errorf("a write beside a failing one was lost: %d: %v", i, err)
+		}
+	}
+	if _, retried := store.GroupCommitStats(db); retried == 0 {
+		t.Error("no batch with a failing write was run again write by write")
 	}
 }

@@ -62,6 +62,7 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*DB, error) {
 		return nil, err
 	}
 	db.pipelined = true // pipeline.go
+	db.startGroupCommit()
 	return db, nil
 }
 

@@ -39,7 +39,7 @@ func openServer(ctx context.Context, sqldb *sql.DB, d dialect, maxConns int, tim
 	sqldb.SetMaxIdleConns(maxConns)
 	sqldb.SetConnMaxLifetime(connMaxLifetime)
 	sqldb.SetConnMaxIdleTime(connMaxIdleTime)
-	db := &DB{sql: sqldb, dialect: d} // no write gate, no group commit: the server handles concurrency
+	db := &DB{sql: sqldb, dialect: d} // no write gate: the server handles concurrency
 
 	fail := func(step string, err error) (*DB, error) {
 		_ = sqldb.Close()

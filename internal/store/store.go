@@ -21,7 +21,9 @@
 // [Fosite.BeginTX]) and carried in the context; without one, each statement
 // runs on its own and multi-statement operations open a short transaction.
 // On SQLite, transactions that run one after the other share one commit
-// (shared.go); Commit still returns only once the writes are durable.
+// (shared.go); Commit still returns only once the writes are durable. On
+// PostgreSQL a transaction's writes travel together in one pipeline, and
+// writes made at once outside transactions share one (pipeline.go).
 package store
 
 import (
@@ -69,7 +71,7 @@ type DB struct {
 	cachedSubjects atomic.Int64
 
 	// group, when not nil, batches writes made outside a transaction
-	// (groupcommit.go; SQLite only).
+	// (groupcommit.go; SQLite, and PostgreSQL through pipeline.go).
 	group *groupCommitter
 
 	// pipelined: transactions queue their writes and send them in
