@@ -271,7 +271,7 @@ func (f *Fosite) DeleteRefreshTokenSession(ctx context.Context, signature string
 // context's transaction, or in its own.
 func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	return f.db.inTx(ctx, func(ctx context.Context) error {
-		if err := f.db.execQueued(ctx, stillActive, sqlDeactivateRefresh, signature); err != nil {
+		if err := f.db.execQueued(ctx, errNotActive, sqlDeactivateRefresh, signature); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		if err := f.db.execQueued(ctx, nil, sqlDeactivateRefreshOfRequest, requestID); err != nil {
@@ -284,14 +284,9 @@ func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature st
 	})
 }
 
-// stillActive judges the deactivation of the refresh token being rotated:
-// no row means a concurrent refresh with the same token won.
-func stillActive(n int64) error {
-	if n == 0 {
-		return fmt.Errorf("store: rotate refresh token: not active any more: %w", fosite.ErrSerializationFailure)
-	}
-	return nil
-}
+// errNotActive fails the deactivation of the refresh token being rotated
+// when it deactivates no row: a concurrent refresh with the same token won.
+var errNotActive = fmt.Errorf("not active any more: %w", fosite.ErrSerializationFailure)
 
 // --- oauth2.TokenRevocationStorage ---
 

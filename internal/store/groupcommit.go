@@ -30,9 +30,12 @@ type pendingWrite struct {
 	ctx   context.Context
 	query string
 	args  []any
-	n     int64
-	err   error
-	done  chan struct{}
+	// unit, when not nil, stands for query: the writes of a pipelined
+	// transaction, committed together or not at all (pipeline.go).
+	unit []queuedWrite
+	n    int64
+	err  error
+	done chan struct{}
 }
 
 // groupCommitter owns the queue and its writer goroutine.
@@ -81,21 +84,29 @@ func (db *DB) stopGroupCommit() {
 // groupExec queues a write and waits for its result.
 func (db *DB) groupExec(ctx context.Context, query string, args []any) (int64, error) {
 	w := &pendingWrite{ctx: ctx, query: query, args: args, done: make(chan struct{})}
+	if err := db.enqueue(ctx, w); err != nil {
+		return 0, err
+	}
+	return w.n, nil
+}
+
+// enqueue queues w and waits for its result, which it returns as w.err.
+func (db *DB) enqueue(ctx context.Context, w *pendingWrite) error {
 	g := db.group
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return 0, errClosed
+		return errClosed
 	}
 	select {
 	case g.queue <- w:
 	case <-ctx.Done():
 		g.mu.RUnlock()
-		return 0, ctx.Err()
+		return ctx.Err()
 	}
 	g.mu.RUnlock()
 	<-w.done // bounded: the writer finishes every batch it takes
-	return w.n, w.err
+	return w.err
 }
 
 // writeLoop runs batches until the queue is closed.

@@ -42,32 +42,30 @@ import (
 // pipeTx is the state of a pipelined transaction; its txState's mu guards
 // it.
 type pipeTx struct {
-	conn  *sql.Conn
+	conn  *sql.Conn     // taken from the pool at the first send; nil before
 	begun bool          // BEGIN has been sent
 	queue []queuedWrite // writes not sent yet
 	err   error         // a sent write or its check failed: only Rollback is left
+	alone bool          // commits on its own connection, never in a group commit (a unit run again)
 }
 
 // queuedWrite is a write waiting for its pipeline.
 type queuedWrite struct {
 	query string // the backend's text
 	args  []any
-	check func(n int64) error // judges the affected rows; nil accepts any count
+	noRow error // if not nil, the write fails with it when it affects no row
 }
 
 // rollbackWait bounds the ROLLBACK of an ended transaction, which runs
 // without the caller's context (it may be what ended).
 const rollbackWait = 5 * time.Second
 
-// beginPipe starts a pipelined transaction on a pooled connection; nothing
-// is sent to the server yet.
-func (db *DB) beginPipe(ctx context.Context) (*pipeTx, error) {
-	conn, err := db.sql.Conn(ctx)
-	if err != nil {
-		return nil, db.wrapErr(err)
-	}
-	return &pipeTx{conn: conn}, nil
-}
+// beginPipe starts a pipelined transaction. Nothing is sent to the server
+// yet, and it takes a pooled connection only when it sends something: a
+// transaction that only writes commits in a group commit (see below) and
+// never holds one, so transactions waiting for a group commit cannot hold
+// every connection the group commit needs.
+func (db *DB) beginPipe() *pipeTx { return &pipeTx{} }
 
 // lockPipe holds the transaction's lock for a statement (released by the
 // returned function), so that abandonment cannot roll back under it; it
@@ -82,7 +80,7 @@ func (s *txState) lockPipe() (func(), error) {
 }
 
 // pipeQueue queues a write, or, if the transaction is doomed, fails.
-func (s *txState) pipeQueue(query string, args []any, check func(int64) error) error {
+func (s *txState) pipeQueue(query string, args []any, noRow error) error {
 	unlock, err := s.lockPipe()
 	if err != nil {
 		return err
@@ -91,7 +89,7 @@ func (s *txState) pipeQueue(query string, args []any, check func(int64) error) e
 	if s.pipe.err != nil {
 		return s.pipe.err
 	}
-	s.pipe.queue = append(s.pipe.queue, queuedWrite{query: s.db.dialect.prepareText(query), args: args, check: check})
+	s.pipe.queue = append(s.pipe.queue, queuedWrite{query: s.db.dialect.prepareText(query), args: args, noRow: noRow})
 	return nil
 }
 
@@ -137,7 +135,7 @@ func (p *pipeTx) flush(ctx context.Context, db *DB, last *queuedWrite) (int64, e
 		writes = append(writes, *last)
 	}
 	ns, err := p.send(ctx, db, !p.begun, writes, false)
-	p.begun = true
+	p.begun = p.conn != nil // else nothing could be sent
 	if err != nil {
 		p.err = err
 		return 0, err
@@ -163,6 +161,13 @@ func (p *pipeTx) send(ctx context.Context, db *DB, begin bool, writes []queuedWr
 		b.Queue("COMMIT")
 	}
 	ns := make([]int64, len(writes))
+	if p.conn == nil {
+		conn, err := db.sql.Conn(ctx)
+		if err != nil {
+			return nil, db.wrapErr(err)
+		}
+		p.conn = conn
+	}
 	err := p.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -195,10 +200,8 @@ func readBatch(br pgx.BatchResults, begin bool, writes []queuedWrite, commit boo
 			return err
 		}
 		ns[i] = tag.RowsAffected()
-		if w.check != nil {
-			if err := w.check(ns[i]); err != nil {
-				return err
-			}
+		if w.noRow != nil && ns[i] == 0 {
+			return w.noRow
 		}
 	}
 	if commit {
@@ -235,11 +238,17 @@ func (p *pipeTx) commit(ctx context.Context, db *DB) error {
 	}
 	checked := false
 	for _, w := range p.queue {
-		checked = checked || w.check != nil
+		checked = checked || w.noRow != nil
 	}
 	switch {
 	case !p.begun && len(p.queue) == 0:
 		return nil // nothing was written
+	case !p.begun && db.group != nil && !p.alone:
+		// Nothing sent yet: the writes share a group commit with
+		// others, as a unit.
+		unit := p.queue
+		p.queue = nil
+		return db.enqueue(ctx, &pendingWrite{ctx: ctx, unit: unit, done: make(chan struct{})})
 	case !checked && !p.begun:
 		// One implicit transaction: the server commits at the end of
 		// the pipeline, or rolls all of it back.
@@ -274,7 +283,7 @@ func (p *pipeTx) commit(ctx context.Context, db *DB) error {
 // discard a connection given back inside a transaction, at the cost of a
 // new connection.)
 func (p *pipeTx) close(db *DB) {
-	if p.begun {
+	if p.begun && p.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), rollbackWait)
 		_, err := p.send(ctx, db, false, []queuedWrite{{query: "ROLLBACK"}}, false)
 		cancel()
@@ -289,7 +298,10 @@ func (p *pipeTx) close(db *DB) {
 // release gives the connection back to the pool.
 func (p *pipeTx) release() {
 	p.queue = nil
-	_ = p.conn.Close()
+	if p.conn != nil {
+		_ = p.conn.Close()
+		p.conn = nil
+	}
 }
 
 // rollbackPipe is Rollback for a pipelined transaction, and what ends one
@@ -350,57 +362,88 @@ func (db *DB) pipelinedBatch(batch []*pendingWrite) {
 		}
 	}()
 	live := make([]*pendingWrite, 0, len(batch))
-	writes := make([]queuedWrite, 0, len(batch))
+	var writes []queuedWrite
 	for _, w := range batch {
 		if err := w.ctx.Err(); err != nil {
 			w.err = err // the caller gave up before its turn: not written
 			continue
 		}
 		live = append(live, w)
-		writes = append(writes, queuedWrite{query: db.dialect.prepareText(w.query), args: w.args})
+		if w.unit == nil {
+			writes = append(writes, queuedWrite{query: db.dialect.prepareText(w.query), args: w.args})
+			continue
+		}
+		for _, q := range w.unit {
+			writes = append(writes, q.failOnServer())
+		}
 	}
 	if len(live) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchWait)
 	defer cancel()
-	conn, err := db.sql.Conn(ctx)
-	if err != nil {
+	if len(live) == 1 && live[0].unit == nil {
+		db.runAlone(ctx, live[0])
+		return
+	}
+	db.group.shared.Add(1)
+	p := &pipeTx{}
+	ns, err := p.send(ctx, db, true, writes, true)
+	if err == nil {
+		p.release()
+		i := 0
 		for _, w := range live {
-			w.err = db.wrapErr(err)
+			if w.unit == nil {
+				w.n = ns[i]
+				i++
+				continue
+			}
+			i += len(w.unit)
 		}
 		return
 	}
-	p := &pipeTx{conn: conn}
-	defer func() { p.release() }()
-	if len(live) > 1 {
-		db.group.shared.Add(1)
-		ns, err := p.send(ctx, db, true, writes, true)
-		if err == nil {
-			for i, w := range live {
-				w.n = ns[i]
-			}
-			return
+	// The transaction failed, and with it every write: end it on the
+	// connection, and run each write (or unit) on its own, so that what
+	// failed fails alone, with its own error.
+	db.group.retried.Add(1)
+	p.begun = p.conn != nil // a connection was had: end the transaction on it
+	p.close(db)
+	for _, w := range live {
+		db.runAlone(ctx, w)
+	}
+}
+
+// failOnServer returns w for a shared pipeline, where a failed write must
+// abort the transaction on the server (its result is read only after the
+// commit): a write that must affect a row becomes a statement that fails
+// when it affects none. The error it fails with is never shown: the batch
+// is run again write by write, where noRow is judged as usual.
+func (w queuedWrite) failOnServer() queuedWrite {
+	if w.noRow == nil {
+		return w
+	}
+	return queuedWrite{
+		query: "WITH w AS (" + w.query + " RETURNING 1) SELECT CAST(CASE WHEN count(*) > 0 THEN '0' ELSE 'no row affected' END AS INTEGER) FROM w",
+		args:  w.args,
+	}
+}
+
+// runAlone runs one write of a batch, or one unit as its own transaction,
+// on a connection of its own.
+func (db *DB) runAlone(ctx context.Context, w *pendingWrite) {
+	p := &pipeTx{alone: true}
+	if w.unit == nil {
+		var ns []int64
+		if ns, w.err = p.send(ctx, db, false, []queuedWrite{{query: db.dialect.prepareText(w.query), args: w.args}}, false); w.err == nil {
+			w.n = ns[0]
 		}
-		// The transaction failed, and with it every write: end it on
-		// the connection, and run each write on its own.
-		db.group.retried.Add(1)
-		p.begun = true
+		p.release()
+		return
+	}
+	p.queue = w.unit
+	if w.err = p.commit(ctx, db); w.err != nil {
 		p.close(db)
-		if conn, err = db.sql.Conn(ctx); err != nil {
-			for _, w := range live {
-				w.err = db.wrapErr(err)
-			}
-			return
-		}
-		p = &pipeTx{conn: conn}
+		return
 	}
-	for i, w := range live {
-		ns, err := p.send(ctx, db, false, writes[i:i+1], false)
-		if err != nil {
-			w.err = err
-			continue
-		}
-		w.n = ns[0]
-	}
+	p.release()
 }

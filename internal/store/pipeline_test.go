@@ -264,3 +264,65 @@ func TestPipelinedGroupCommit(t *testing.T) {
 		t.Error("no batch with a failing write was run again write by write")
 	}
 }
+
+// TestPipelinedTransactionsShareCommits: transactions that only write
+// commit together in group commits, each as a unit: of many concurrent
+// refresh-token rotations, those of still-active tokens commit whole, and
+// those of rotated ones fail with fosite.ErrSerializationFailure and store
+// nothing, whichever batch they shared.
+func TestPipelinedTransactionsShareCommits(t *testing.T) {
+	t.Parallel()
+	db, f := openPipelined(t, 4)
+	const n = 60
+	for i := range n {
+		grant := fmt.Sprint("grant-", i)
+		if err := f.CreateRefreshTokenSession(bounded(t), "rt-"+grant, "at-"+grant, storetest.NewRequest(grant)); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if err := f.RotateRefreshToken(bounded(t), grant, "rt-"+grant); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	shared0, _ := store.GroupCommitStats(db)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			grant := fmt.Sprint("grant-", i)
+			tx, err := f.BeginTX(bounded(t))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			err = f.RotateRefreshToken(tx, grant, "rt-"+grant)
+			if err == nil {
+				err = f.CreateAccessTokenSession(tx, "at-new-"+grant, storetest.NewRequest(grant))
+			}
+			if err == nil {
+				err = f.Commit(tx)
+			}
+			if err != nil {
+				_ = f.Rollback(tx)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		stale := i%3 == 0
+		switch {
+		case stale && !errors.Is(err, fosite.ErrSerializationFailure):
+			t.Errorf("rotation %d of a rotated token: %v, want fosite.ErrSerializationFailure", i, err)
+		case !stale && err != nil:
+			t.Errorf("rotation %d: %v", i, err)
+		}
+		if got := stored(t, f, fmt.Sprint("at-new-grant-", i)); got == stale {
+			t.Errorf("rotation %d (stale %v): its access token stored = %v", i, stale, got)
+		}
+	}
+	if shared, _ := store.GroupCommitStats(db); shared == shared0 {
+		t.Error("no transaction committed in a group commit")
+	}
+}

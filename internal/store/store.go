@@ -215,11 +215,7 @@ func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 		return ctx, errors.New("store: begin transaction: a transaction is already in progress in this context")
 	}
 	if db.pipelined {
-		p, err := db.beginPipe(ctx)
-		if err != nil {
-			return ctx, fmt.Errorf("store: begin transaction: %w", err)
-		}
-		s := &txState{db: db, pipe: p}
+		s := &txState{db: db, pipe: db.beginPipe()}
 		s.stop = context.AfterFunc(ctx, s.end)
 		return context.WithValue(ctx, txKey{}, s), nil
 	}
@@ -420,18 +416,21 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 
 // execQueued runs a write whose outcome its caller can learn as late as
 // the commit: in a pipelined transaction it is queued (pipeline.go), and
-// check (nil accepts any count) judges the rows it affected when it is
-// sent, its error failing the statement that sent it or Commit; elsewhere
-// it runs at once and check judges it then.
-func (db *DB) execQueued(ctx context.Context, check func(n int64) error, query string, args ...any) error {
+// fails with noRow, if not nil, when it affects no row, failing the
+// statement that sent it or Commit; elsewhere it runs at once and fails
+// then.
+func (db *DB) execQueued(ctx context.Context, noRow error, query string, args ...any) error {
 	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
-		return s.pipeQueue(query, args, check)
+		return s.pipeQueue(query, args, noRow)
 	}
 	n, err := db.exec(ctx, query, args...)
-	if err != nil || check == nil {
+	if err != nil {
 		return err
 	}
-	return check(n)
+	if noRow != nil && n == 0 {
+		return noRow
+	}
+	return nil
 }
 
 // queryRow runs a single-row query. Errors (including preparation errors)
