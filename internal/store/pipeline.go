@@ -19,16 +19,17 @@ import (
 // seven of them (BEGIN, three statements retiring the old token, two
 // inserts, COMMIT), and under load PostgreSQL spent 1.2 ms of CPU per
 // refresh, more than Caddy spent on the whole request. So a transaction on
-// PostgreSQL holds a pooled connection and queues the writes whose outcome
-// its caller does not need at once (execQueued: inserts, clean-ups, and
-// conditional updates whose affected-row count a check judges). They leave
-// together in one pipeline (pgx's batch: one write, one read):
+// PostgreSQL queues the writes whose outcome its caller does not need at
+// once (execQueued: inserts, clean-ups, and conditional updates that must
+// affect a row). They leave together in one pipeline (pgx's batch: one
+// write, one read), on a pooled connection taken at the first send:
 //
-//   - at Commit, with COMMIT at its end, or, when nothing was sent yet, as
-//     one implicit transaction (the server commits at the pipeline's end,
-//     all or nothing); when a queued write has a check, its result must be
-//     seen first, so the pipeline (with BEGIN, if not sent) is followed by
-//     COMMIT or ROLLBACK;
+//   - at Commit, when nothing was sent yet, as a unit of a group commit
+//     (below): the writes of concurrent transactions share one pipeline
+//     and one commit;
+//   - at Commit otherwise, with COMMIT at its end; when a queued write
+//     must affect a row, its result must be seen first, so COMMIT or
+//     ROLLBACK follows in a second round trip;
 //   - before any statement whose result is needed now (a read, or exec),
 //     preceded by BEGIN if not sent yet; exec's statement ends that
 //     pipeline.
@@ -338,9 +339,10 @@ func (r pipeRow) Scan(dest ...any) error {
 // Group commit on PostgreSQL. Writes outside a transaction (an access token
 // of client_credentials, a consent, an attempt) were each a round trip and
 // a commit of their own. The group committer's writer (groupcommit.go)
-// hands what is queued to pipelinedBatch, which sends it as one pipeline in
-// one transaction, so that concurrent writes share a round trip and a
-// commit (one WAL flush). Up to pipelinedBatches batches run at once, each
+// hands what is queued, single writes and the units of transactions that
+// only wrote, to pipelinedBatch, which sends it as one pipeline in one
+// transaction, so that concurrent writes share a round trip and a commit
+// (one WAL flush). Up to pipelinedBatches batches run at once, each
 // on its own pooled connection, so that a batch waiting for a row lock does
 // not hold up the others. Callers are answered after the commit. Should a
 // batch fail (one bad write aborts the transaction, or a deadlock), each of
