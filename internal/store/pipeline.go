@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"time"
 
@@ -68,21 +67,9 @@ const rollbackWait = 5 * time.Second
 // every connection the group commit needs.
 func (db *DB) beginPipe() *pipeTx { return &pipeTx{} }
 
-// lockPipe holds the transaction's lock for a statement (released by the
-// returned function), so that abandonment cannot roll back under it; it
-// fails once the transaction ended.
-func (s *txState) lockPipe() (func(), error) {
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		return nil, errTxEnded
-	}
-	return s.mu.Unlock, nil
-}
-
 // pipeQueue queues a write, or, if the transaction is doomed, fails.
 func (s *txState) pipeQueue(query string, args []any, noRow error) error {
-	unlock, err := s.lockPipe()
+	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
@@ -97,7 +84,7 @@ func (s *txState) pipeQueue(query string, args []any, noRow error) error {
 // pipeExec sends the queued writes with query at the end and returns the
 // rows query affected.
 func (s *txState) pipeExec(ctx context.Context, query string, args []any) (int64, error) {
-	unlock, err := s.lockPipe()
+	unlock, err := s.lock()
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +96,7 @@ func (s *txState) pipeExec(ctx context.Context, query string, args []any) (int64
 // pipeRead sends the queued writes, then runs read on the transaction's
 // connection, under the transaction's lock.
 func (s *txState) pipeRead(ctx context.Context, read func(conn *sql.Conn) error) error {
-	unlock, err := s.lockPipe()
+	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
@@ -308,13 +295,7 @@ func (p *pipeTx) release() {
 // rollbackPipe is Rollback for a pipelined transaction, and what ends one
 // whose context is done; rolling back an ended one does nothing.
 func (s *txState) rollbackPipe() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
-		return
-	}
-	s.ended = true
-	s.pipe.close(s.db)
+	s.endOnce(func() { s.pipe.close(s.db) })
 }
 
 // pipeRow is a single-row query in a pipelined transaction, run when
@@ -330,10 +311,7 @@ func (r pipeRow) Scan(dest ...any) error {
 	err := r.s.pipeRead(r.ctx, func(conn *sql.Conn) error {
 		return conn.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	return r.s.db.wrapErr(err)
+	return r.s.db.wrapErr(err) // sql.ErrNoRows passes through
 }
 
 // Group commit on PostgreSQL. Writes outside a transaction (an access token

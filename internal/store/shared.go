@@ -220,14 +220,10 @@ func (db *DB) flushShared() bool {
 // abandon ends a member whose context is done before Commit or Rollback:
 // its writes are rolled back and the gate given back.
 func (s *txState) abandon() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
-		return
-	}
-	s.ended = true
-	s.db.rollbackMember()
-	s.db.endMember()
+	s.endOnce(func() {
+		s.db.rollbackMember()
+		s.db.endMember()
+	})
 }
 
 // commitMember is Commit for a member.
@@ -271,10 +267,9 @@ func (db *DB) memberLock(ctx context.Context) (context.Context, func(), error) {
 // cancellation: SQLite rolls back the whole transaction, every member's
 // writes, when a write in it is interrupted.
 func (s *txState) lockMember(ctx context.Context) (context.Context, func(), error) {
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		return ctx, nil, errTxEnded
+	unlock, err := s.lock()
+	if err != nil {
+		return ctx, nil, err
 	}
-	return context.WithoutCancel(ctx), s.mu.Unlock, nil
+	return context.WithoutCancel(ctx), unlock, nil
 }
