@@ -36,15 +36,8 @@ import (
 // introspection and ID tokens tell anyway. Validation is fosite's: the mac
 // covers the whole key.
 type orderedTokens struct {
-	*oauth2.HMACSHAStrategy // validation, and the signature of older tokens
-	config                  orderedTokensConfig
+	*oauth2.HMACSHAStrategy // validation, the secret and hash, and the signature of older tokens
 	now                     func() time.Time
-}
-
-// orderedTokensConfig is what orderedTokens needs of fosite's configuration.
-type orderedTokensConfig interface {
-	fosite.GlobalSecretProvider
-	fosite.HMACHashingProvider
 }
 
 const (
@@ -59,16 +52,17 @@ const (
 
 var b64 = base64.RawURLEncoding
 
-// newOrderedTokens returns the strategy over fosite's HMAC strategy with the
-// same configuration.
-func newOrderedTokens(hmacs *oauth2.HMACSHAStrategy, config orderedTokensConfig, now func() time.Time) *orderedTokens {
-	return &orderedTokens{HMACSHAStrategy: hmacs, config: config, now: now}
+// newOrderedTokens returns the strategy over fosite's HMAC strategy, whose
+// configuration (secret, hash) it signs with, as fosite validates.
+func newOrderedTokens(hmacs *oauth2.HMACSHAStrategy, now func() time.Time) *orderedTokens {
+	return &orderedTokens{HMACSHAStrategy: hmacs, now: now}
 }
 
 // generate makes a token with the prefix "ory_<part>_" (fosite's, which its
 // validation strips) and its signature.
 func (s *orderedTokens) generate(ctx context.Context, part string) (string, string, error) {
-	secret, err := s.config.GetGlobalSecret(ctx)
+	config := s.Enigma.Config
+	secret, err := config.GetGlobalSecret(ctx)
 	if err != nil {
 		return "", "", err
 	}
@@ -82,7 +76,7 @@ func (s *orderedTokens) generate(ctx context.Context, part string) (string, stri
 	if _, err := rand.Read(key[orderedTimeBytes:]); err != nil {
 		return "", "", err
 	}
-	hasher := s.config.GetHMACHasher(ctx)
+	hasher := config.GetHMACHasher(ctx)
 	if hasher == nil {
 		hasher = sha512.New512_256
 	}

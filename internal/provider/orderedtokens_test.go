@@ -30,7 +30,7 @@ func orderedParts(s *orderedTokens) []orderedPart {
 func TestOrderedTokensGenerate(t *testing.T) {
 	tp := newEndpointProvider(t, nil)
 	clock := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	s := newOrderedTokens(compose.NewOAuth2HMACStrategy(tp.fosite), tp.fosite, func() time.Time { return clock })
+	s := newOrderedTokens(compose.NewOAuth2HMACStrategy(tp.fosite), func() time.Time { return clock })
 	ctx := context.Background()
 	req := jwtRequest(tp, "app", time.Now().Add(time.Hour))
 	req.Session.SetExpiresAt(fosite.RefreshToken, time.Now().Add(time.Hour))
@@ -77,7 +77,7 @@ func TestOrderedTokensGenerate(t *testing.T) {
 func TestOrderedTokensSignatureOfOtherTokens(t *testing.T) {
 	tp := newEndpointProvider(t, nil)
 	legacy := compose.NewOAuth2HMACStrategy(tp.fosite)
-	s := newOrderedTokens(legacy, tp.fosite, time.Now)
+	s := newOrderedTokens(legacy, time.Now)
 	ctx := context.Background()
 	req := jwtRequest(tp, "app", time.Now().Add(time.Hour))
 	old, oldSig, err := legacy.GenerateAccessToken(ctx, req)
@@ -116,7 +116,7 @@ func TestOrderedTokensThroughProvider(t *testing.T) {
 	for name, strategy := range map[string]interface {
 		GenerateAccessToken(context.Context, fosite.Requester) (string, string, error)
 	}{
-		"ordered": newOrderedTokens(compose.NewOAuth2HMACStrategy(tp.fosite), tp.fosite, time.Now),
+		"ordered": newOrderedTokens(compose.NewOAuth2HMACStrategy(tp.fosite), time.Now),
 		"fosite":  compose.NewOAuth2HMACStrategy(tp.fosite),
 	} {
 		t.Run(name, func(t *testing.T) {

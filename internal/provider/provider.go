@@ -355,7 +355,7 @@ func New(cfg Config) (*Provider, error) {
 	signer := cfg.Keys.FositeSigner()
 	// Opaque tokens keyed by time (orderedtokens.go), or JWT access tokens
 	// for the clients that ask (accesstoken.go).
-	tokens := &tokenStrategy{CoreStrategy: newOrderedTokens(compose.NewOAuth2HMACStrategy(fc), fc, p.now), p: p}
+	tokens := &tokenStrategy{CoreStrategy: newOrderedTokens(compose.NewOAuth2HMACStrategy(fc), p.now), p: p}
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               tokens,
 		OpenIDConnectTokenStrategy: &encryptingIDTokens{OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: idTokenSigner{signer}, Config: fc}, p: p}, // encrypt.go
