@@ -447,6 +447,11 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	fresh := &http.Client{Transport: &retryOnReset{&http.Transport{DisableKeepAlives: true}}, Timeout: 10 * time.Second}
 	exchangeCtx := context.WithValue(ctx(t), oauth2.HTTPClient, fresh)
+	// Discovery keeps its connections alive, as RPs do; a keep-alive
+	// connection the old server closes as idle while a request is on its
+	// way ends in EOF, which Go's transport retries only once and only on a
+	// reused connection, so it gets the same single retry as the others.
+	keepAlive := &http.Client{Transport: &retryOnReset{http.DefaultTransport.(*http.Transport).Clone()}, Timeout: 10 * time.Second}
 
 	var stop atomic.Bool
 	var requests, failures atomic.Int64
@@ -489,7 +494,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for !stop.Load() {
-			resp, err := http.Get(nd.url() + "/.well-known/openid-configuration")
+			resp, err := keepAlive.Get(nd.url() + "/.well-known/openid-configuration")
 			requests.Add(1)
 			if err != nil {
 				fail("discovery: " + err.Error())
