@@ -32,9 +32,15 @@ import (
 //     the harness's load, and turning the map off gave 1.2 to 1.4 times the
 //     code flows and refreshes per CPU-second (ES256, c=16). Only a lone
 //     client, whose reads follow its own writes, read faster through the map;
-//   - cache_size 8 MiB per connection.
+//   - cache_size 8 MiB per connection;
+//   - temp_store MEMORY: the members of a shared transaction (shared.go)
+//     run in savepoints, so SQLite keeps the original of every page they
+//     change in a statement journal until the transaction commits; past
+//     64 KiB that journal spilled to a temporary file, and its writes were
+//     2-3% of a refresh's CPU (pprof, refresh ES256, c=16). In memory it is
+//     bounded by one shared transaction's pages.
 const sqliteParams = "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate" +
-	"&_pragma=mmap_size(0)&_pragma=cache_size(-8192)"
+	"&_pragma=mmap_size(0)&_pragma=cache_size(-8192)&_pragma=temp_store(memory)"
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // brings its schema up to date. The parent directory is created with mode

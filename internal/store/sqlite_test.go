@@ -64,6 +64,7 @@ func TestOpenSQLite(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"synchronous", "1"}, // NORMAL
 		{"mmap_size", "0"},   // see sqliteParams: no map under concurrent load
+		{"temp_store", "2"},  // MEMORY: statement journals of savepoints stay in memory
 	} {
 		t.Run("pragma "+tc.pragma, func(t *testing.T) {
 			var got string
