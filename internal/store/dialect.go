@@ -40,6 +40,11 @@ type dialect struct {
 	// unavailable recognises the driver's connectivity errors, beyond the
 	// generic ones (see isUnavailable).
 	unavailable func(error) bool
+	// retireRefresh, if set, is the statement with which a rotation retires
+	// the refresh token being used (its one argument, the signature): it
+	// must affect one row if the token was active and none otherwise.
+	// Unset, the token's row is updated to inactive (sqlDeactivateRefresh).
+	retireRefresh string
 }
 
 // prepareText returns the text to prepare for a shared statement.
@@ -125,6 +130,12 @@ var postgresDialect = dialect{
 	},
 	migrate:     migratePostgres("", ""),
 	unavailable: pgUnavailable,
+	// Updating active would copy the whole row (its session is most of
+	// it) with new entries in every index, since active is in the partial
+	// index's predicate: the most expensive statement of a refresh. The
+	// token's row is deleted instead, and its few columns that reuse
+	// detection needs go to oauth2_refresh_rotated, in one statement.
+	retireRefresh: sqlRetireRefreshReturning,
 }
 
 // mysqlDialect returns the dialect of MySQL and MariaDB. Text that is a key

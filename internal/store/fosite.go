@@ -245,11 +245,16 @@ func (f *Fosite) CreateRefreshTokenSession(ctx context.Context, signature, acces
 
 // GetRefreshTokenSession returns a refresh token's request. For a rotated or
 // revoked token it returns the request together with fosite.ErrInactiveToken
-// (fosite treats that as reuse and revokes the whole grant); unknown is
-// fosite.ErrNotFound.
+// (fosite treats that as reuse and revokes the whole grant); a token rotated
+// into oauth2_refresh_rotated comes back as its grant's request ID and
+// client only, with an empty session, which is all reuse detection reads.
+// Unknown is fosite.ErrNotFound.
 func (f *Fosite) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	var active bool
 	r, err := f.get(ctx, "refresh token", sqlSelectRefresh, []any{signature}, session, &active)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return f.getRotatedRefresh(ctx, signature, session, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -259,19 +264,52 @@ func (f *Fosite) GetRefreshTokenSession(ctx context.Context, signature string, s
 	return r, nil
 }
 
-// DeleteRefreshTokenSession deletes a refresh token; unknown is fosite.ErrNotFound.
+// getRotatedRefresh returns the request of a refresh token rotated into
+// oauth2_refresh_rotated, with fosite.ErrInactiveToken, or notFound if it
+// is not there either.
+func (f *Fosite) getRotatedRefresh(ctx context.Context, signature string, session fosite.Session, notFound error) (fosite.Requester, error) {
+	var requestID, clientID string
+	err := f.db.queryRow(ctx, sqlSelectRotatedRefresh, signature).Scan(&requestID, &clientID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: rotated refresh token: %w", err)
+	}
+	client, err := f.client(ctx, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("store: rotated refresh token: %w", err)
+	}
+	if session == nil {
+		session = f.NewSession()
+	}
+	r := fosite.NewRequest()
+	r.ID, r.Client, r.Session = requestID, client, session
+	return r, fmt.Errorf("store: refresh token: %w", fosite.ErrInactiveToken)
+}
+
+// DeleteRefreshTokenSession deletes a refresh token, active or rotated;
+// unknown is fosite.ErrNotFound.
 func (f *Fosite) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	return f.del(ctx, "refresh token", sqlDeleteRefresh, signature)
+	err := f.del(ctx, "refresh token", sqlDeleteRefresh, signature)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return f.del(ctx, "refresh token", sqlDeleteRotatedRefresh, signature)
+	}
+	return err
 }
 
 // RotateRefreshToken retires the refresh token being used: it deactivates it
-// (failing with fosite.ErrSerializationFailure if it is no longer active,
+// (or, on PostgreSQL, moves it to oauth2_refresh_rotated; failing with fosite.ErrSerializationFailure if it is no longer active,
 // i.e. a concurrent refresh with the same token won), deactivates the grant's
 // other refresh tokens and deletes its access tokens. It runs in the
 // context's transaction, or in its own.
 func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	return f.db.inTx(ctx, func(ctx context.Context) error {
-		if err := f.db.execQueued(ctx, errNotActive, sqlDeactivateRefresh, signature); err != nil {
+		retire := f.db.dialect.retireRefresh
+		if retire == "" {
+			retire = sqlDeactivateRefresh
+		}
+		if err := f.db.execQueued(ctx, errNotActive, retire, signature); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		if err := f.db.execQueued(ctx, nil, sqlDeactivateRefreshOfRequest, requestID); err != nil {

@@ -72,6 +72,14 @@ var (
 	sqlDeleteRefresh              = deleteRequest("oauth2_refresh")
 	sqlDeactivateRefresh          = `UPDATE oauth2_refresh SET active = FALSE WHERE signature = ? AND active`
 	sqlDeactivateRefreshOfRequest = `UPDATE oauth2_refresh SET active = FALSE WHERE request_id = ? AND active`
+	sqlSelectRotatedRefresh       = `SELECT request_id, client_id FROM oauth2_refresh_rotated WHERE signature = ?`
+	sqlDeleteRotatedRefresh       = `DELETE FROM oauth2_refresh_rotated WHERE signature = ?`
+	// sqlRetireRefreshReturning is a dialect's retireRefresh where a DELETE
+	// can feed an INSERT (PostgreSQL).
+	sqlRetireRefreshReturning = `WITH retired AS (DELETE FROM oauth2_refresh WHERE signature = ? AND active ` +
+		`RETURNING signature, request_id, client_id, expires_at) ` +
+		`INSERT INTO oauth2_refresh_rotated (signature, request_id, client_id, expires_at) ` +
+		`SELECT signature, request_id, client_id, expires_at FROM retired`
 
 	sqlInsertPKCE = insertRequest("oauth2_pkce")
 	sqlSelectPKCE = selectRequest("oauth2_pkce")

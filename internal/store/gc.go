@@ -16,6 +16,7 @@ var expiringTables = []string{
 	"webauthn_ceremony", "consent",
 	"oauth2_device", // device.go
 	"login_session_client",
+	"oauth2_refresh_rotated", // rotated refresh tokens (fosite.go)
 }
 
 // DeleteExpired removes the rows that expired at or before now: authorization

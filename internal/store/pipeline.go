@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -398,14 +399,48 @@ func (db *DB) pipelinedBatch(batch []*pendingWrite) {
 // commit): a write that must affect a row becomes a statement that fails
 // when it affects none. The error it fails with is never shown: the batch
 // is run again write by write, where noRow is judged as usual.
+// A write that starts with its own WITH list keeps it at the top level
+// (PostgreSQL allows data-modifying WITH only there), with w added to it.
 func (w queuedWrite) failOnServer() queuedWrite {
 	if w.noRow == nil {
 		return w
 	}
+	with, main := splitWith(w.query)
+	if with != "" {
+		with += ", "
+	}
 	return queuedWrite{
-		query: "WITH w AS (" + w.query + " RETURNING 1) SELECT CAST(CASE WHEN count(*) > 0 THEN '0' ELSE 'no row affected' END AS INTEGER) FROM w",
+		query: "WITH " + with + "w AS (" + main + " RETURNING 1) SELECT CAST(CASE WHEN count(*) > 0 THEN '0' ELSE 'no row affected' END AS INTEGER) FROM w",
 		args:  w.args,
 	}
+}
+
+// splitWith splits a statement "WITH a AS (...), b AS (...) MAIN" into its
+// WITH list ("a AS (...), b AS (...)") and MAIN; a statement without one is
+// all MAIN. The package's SQL has no parentheses inside literals, so
+// counting them finds where each definition ends.
+func splitWith(q string) (with, main string) {
+	const kw = "WITH "
+	if !strings.HasPrefix(q, kw) {
+		return "", q
+	}
+	depth, end := 0, len(kw)
+	for i := len(kw); i < len(q); i++ {
+		switch q[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				end = i + 1
+				rest := strings.TrimLeft(q[end:], " ")
+				if !strings.HasPrefix(rest, ",") {
+					return q[len(kw):end], strings.TrimLeft(rest, " ")
+				}
+			}
+		}
+	}
+	return "", q
 }
 
 // runAlone runs one write of a batch, or one unit as its own transaction,

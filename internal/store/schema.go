@@ -242,6 +242,21 @@ var migrations = []migration{
 		`ALTER TABLE oauth2_code ADD COLUMN oidc_key {text}`,
 		`ALTER TABLE oauth2_code ADD COLUMN oidc_form {text}`,
 	)},
+	// A rotated refresh token only has to be recognised (reuse revokes its
+	// grant, which needs the grant's request ID and client): on backends
+	// whose dialect sets retireRefresh, rotation moves those columns here
+	// and deletes the token's row instead of rewriting the whole row with
+	// active = FALSE. Rotated and revoked tokens from before, and on the
+	// other backends, stay inactive rows of oauth2_refresh.
+	{version: 9, description: "rotated refresh tokens, kept narrow for reuse detection", stmts: ddl(
+		`CREATE TABLE oauth2_refresh_rotated (
+	signature {key} NOT NULL PRIMARY KEY,
+	request_id {key} NOT NULL,
+	client_id {text} NOT NULL,
+	expires_at BIGINT
+){table}`,
+		`CREATE INDEX oauth2_refresh_rotated_expires_at ON oauth2_refresh_rotated (expires_at)`,
+	)},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,

@@ -217,7 +217,14 @@ func testRefreshRotation(t *testing.T, db *store.DB) {
 				if r == nil {
 					t.Fatal("no requester")
 				}
-				if tc.name != "other grant's refresh untouched" && tc.name != "other grant's access untouched" {
+				switch {
+				case tc.wantErr != nil:
+					// Reuse detection reads the grant's request ID and
+					// client (a rotated token may keep nothing else).
+					if r.GetID() != req.GetID() || r.GetClient() == nil || r.GetClient().GetID() != req.GetClient().GetID() {
+						t.Errorf("inactive token's request ID/client = %q/%v, want %q/%q", r.GetID(), r.GetClient(), req.GetID(), req.GetClient().GetID())
+					}
+				case tc.name != "other grant's refresh untouched" && tc.name != "other grant's access untouched":
 					checkRequest(t, r, req)
 				}
 			}
@@ -231,6 +238,22 @@ func testRefreshRotation(t *testing.T, db *store.DB) {
 		// The failed rotation ran in its own transaction and changed nothing.
 		if _, err := f.GetRefreshTokenSession(ctx, "rt2", newSession()); err != nil {
 			t.Errorf("rt2 after failed rotation: %v", err)
+		}
+		if _, err := f.GetRefreshTokenSession(ctx, "rt1", newSession()); !errors.Is(err, fosite.ErrInactiveToken) {
+			t.Errorf("rt1 after failed rotation: %v, want fosite.ErrInactiveToken", err)
+		}
+	})
+
+	// fosite deletes a reused token before revoking its grant.
+	t.Run("deleting a rotated token", func(t *testing.T) {
+		if err := f.DeleteRefreshTokenSession(ctx, "rt1"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := f.GetRefreshTokenSession(ctx, "rt1", newSession()); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("after delete: %v, want fosite.ErrNotFound", err)
+		}
+		if err := f.DeleteRefreshTokenSession(ctx, "rt1"); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("second delete: %v, want fosite.ErrNotFound", err)
 		}
 	})
 }

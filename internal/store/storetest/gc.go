@@ -61,6 +61,13 @@ func testCollectGarbage(t *testing.T, db *store.DB) {
 		must(db.PutConsent(ctx, store.Consent{Username: "alice", ClientID: "client-" + k, GrantedAt: past, ExpiresAt: past}))
 		must(db.RecordAttempt(ctx, store.Attempt{Username: "alice", Factor: "password", At: past.Add(-time.Hour)}))
 	}
+	// Half the expired refresh tokens rotated: rotated ones are collected too.
+	for i := 0; i < perTable; i += 2 {
+		must(f.RotateRefreshToken(ctx, fmt.Sprint("r", i), fmt.Sprint("rt-", i)))
+	}
+	if got := count(t, db, "oauth2_refresh") + count(t, db, "oauth2_refresh_rotated"); got != perTable {
+		t.Fatalf("%d refresh tokens after rotation, want %d", got, perTable)
+	}
 	// JTIs: recording one sweeps the expired ones, so record the expired ones last.
 	must(f.SetClientAssertionJWT(ctx, "jti-new", future))
 	for i := range perTable {
@@ -80,7 +87,7 @@ func testCollectGarbage(t *testing.T, db *store.DB) {
 		t.Errorf("deleted %d rows, want %d", n, want)
 	}
 	for table, want := range map[string]int64{
-		"oauth2_code": 0, "oauth2_access": 1, "oauth2_refresh": 0, "oauth2_pkce": 0, "oauth2_oidc": 0,
+		"oauth2_code": 0, "oauth2_access": 1, "oauth2_refresh": 0, "oauth2_refresh_rotated": 0, "oauth2_pkce": 0, "oauth2_oidc": 0,
 		"oauth2_par": 0, "oauth2_jti": 1, "login_session": 1, "webauthn_ceremony": 0, "consent": 0, "auth_attempt": 1,
 	} {
 		if got := count(t, db, table); got != want {
