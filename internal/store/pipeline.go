@@ -424,7 +424,7 @@ func splitWith(q string) (with, main string) {
 	if !strings.HasPrefix(q, kw) {
 		return "", q
 	}
-	depth, end := 0, len(kw)
+	depth := 0
 	for i := len(kw); i < len(q); i++ {
 		switch q[i] {
 		case '(':
@@ -432,10 +432,9 @@ func splitWith(q string) (with, main string) {
 		case ')':
 			depth--
 			if depth == 0 {
-				end = i + 1
-				rest := strings.TrimLeft(q[end:], " ")
+				rest := strings.TrimLeft(q[i+1:], " ")
 				if !strings.HasPrefix(rest, ",") {
-					return q[len(kw):end], strings.TrimLeft(rest, " ")
+					return q[len(kw) : i+1], rest
 				}
 			}
 		}
