@@ -3,47 +3,12 @@ package sessionjson
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/token/jwt"
 )
 
-// benchSession is a session as the provider makes it for a login.
-func benchSession() *openid.DefaultSession {
-	now := time.Now().UTC().Truncate(time.Second)
-	return &openid.DefaultSession{
-		Claims: &jwt.IDTokenClaims{
-			Issuer:                              "https://auth.example.com",
-			Subject:                             "0b5e8c52-7f3a-4d1e-9a6b-2c4d8e0f1a3b",
-			AuthTime:                            now,
-			RequestedAt:                         now,
-			AuthenticationMethodsReferences:     []string{"pwd"},
-			AuthenticationContextClassReference: "1",
-			Extra: map[string]any{
-				"azp":                "my-app",
-				"sid":                "9d2f6a1c-4b3e-4f5a-8c7d-1e0f2a3b4c5d",
-				"email":              "demo@example.com",
-				"email_verified":     true,
-				"name":               "Demo User",
-				"preferred_username": "demo",
-				"updated_at":         float64(now.Unix()),
-				"groups":             []any{"admins", "dev"},
-			},
-		},
-		Headers: &jwt.Headers{Extra: map[string]any{"alg": "ES256"}},
-		ExpiresAt: map[fosite.TokenType]time.Time{
-			fosite.AccessToken:  now.Add(time.Hour),
-			fosite.RefreshToken: now.Add(30 * 24 * time.Hour),
-		},
-		Username: "demo",
-		Subject:  "0b5e8c52-7f3a-4d1e-9a6b-2c4d8e0f1a3b",
-	}
-}
-
 func BenchmarkMarshal(b *testing.B) {
-	s := benchSession()
+	s := loginSession()
 	b.Run("sessionjson", func(b *testing.B) {
 		var n int
 		for b.Loop() {
@@ -69,7 +34,7 @@ func BenchmarkMarshal(b *testing.B) {
 }
 
 func BenchmarkUnmarshal(b *testing.B) {
-	s := benchSession()
+	s := loginSession()
 	data, err := Marshal(s)
 	if err != nil {
 		b.Fatal(err)

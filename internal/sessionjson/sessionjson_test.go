@@ -459,14 +459,7 @@ func TestUnmarshalIntoSession(t *testing.T) {
 		}
 		for _, c := range sessionCases {
 			t.Run(prev.name+"/"+c.name, func(t *testing.T) {
-				data, err := Marshal(c.s())
-				if err != nil {
-					t.Fatal(err)
-				}
-				old, err := json.Marshal(c.s())
-				if err != nil {
-					t.Fatal(err)
-				}
+				data, old := bothEncodings(t, c.s())
 				want := decodeJSON(t, old, decodeJSON(t, prevData, emptySession()))
 				got := decode(t, data, decodeJSON(t, prevData, emptySession()))
 				sameSession(t, "Unmarshal(Marshal(s))", got, want)
@@ -478,14 +471,7 @@ func TestUnmarshalIntoSession(t *testing.T) {
 	for _, target := range targets {
 		for _, c := range sessionCases {
 			t.Run(target.name+"/"+c.name, func(t *testing.T) {
-				data, err := Marshal(c.s())
-				if err != nil {
-					t.Fatal(err)
-				}
-				old, err := json.Marshal(c.s())
-				if err != nil {
-					t.Fatal(err)
-				}
+				data, old := bothEncodings(t, c.s())
 				want := decodeJSON(t, old, target.new())
 				sameSession(t, "Unmarshal(Marshal(s))", decode(t, data, target.new()), want)
 				sameSession(t, "Unmarshal(json.Marshal(s))", decode(t, old, target.new()), want)
@@ -753,4 +739,18 @@ func TestFastPath(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bothEncodings returns s encoded by Marshal and by json.Marshal (as an
+// older version stored it).
+func bothEncodings(t *testing.T, s *openid.DefaultSession) (data, old []byte) {
+	t.Helper()
+	data, err := Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, err = json.Marshal(s); err != nil {
+		t.Fatal(err)
+	}
+	return data, old
 }
