@@ -3,7 +3,6 @@ package sessionjson
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -284,51 +283,24 @@ func appendObject(b []byte, m map[string]any, depth int) ([]byte, error) {
 	})
 }
 
-// smallMap is the size up to which appendMap sorts a map on the stack.
+// smallMap is the size up to which appendMap sorts a map's keys on the
+// stack.
 const smallMap = 32
 
 // appendMap appends m as a JSON object with its keys sorted, as json.Marshal
 // does; appendVal appends a value.
 func appendMap[K ~string, V any](b []byte, m map[K]V, appendVal func([]byte, V) ([]byte, error)) ([]byte, error) {
+	var buf [smallMap]K
+	keys := buf[:0]
 	if len(m) > smallMap {
-		return appendLargeMap(b, m, appendVal)
+		keys = make([]K, 0, len(m))
 	}
-	// Sort by index, so that sorting moves no pointers (which would cost
-	// write barriers while the GC runs).
-	var (
-		keys  [smallMap]K
-		vals  [smallMap]V
-		order [smallMap]uint8
-	)
-	n := 0
-	for k, v := range m {
-		keys[n], vals[n], order[n] = k, v, uint8(n)
-		n++
+	for k := range m {
+		keys = append(keys, k)
 	}
-	for i := 1; i < n; i++ { // insertion sort: the maps are small
-		for j := i; j > 0 && keys[order[j]] < keys[order[j-1]]; j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
+	slices.Sort(keys)
 	b = append(b, '{')
-	for i, j := range order[:n] {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, string(keys[j]))
-		b = append(b, ':')
-		var err error
-		if b, err = appendVal(b, vals[j]); err != nil {
-			return b, fmt.Errorf("%q: %w", keys[j], err)
-		}
-	}
-	return append(b, '}'), nil
-}
-
-// appendLargeMap is appendMap for maps of more than smallMap entries.
-func appendLargeMap[K ~string, V any](b []byte, m map[K]V, appendVal func([]byte, V) ([]byte, error)) ([]byte, error) {
-	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
