@@ -299,10 +299,11 @@ func (f *Fosite) DeleteRefreshTokenSession(ctx context.Context, signature string
 }
 
 // RotateRefreshToken retires the refresh token being used: it deactivates it
-// (or, on PostgreSQL, moves it to oauth2_refresh_rotated; failing with fosite.ErrSerializationFailure if it is no longer active,
-// i.e. a concurrent refresh with the same token won), deactivates the grant's
-// other refresh tokens and deletes its access tokens. It runs in the
-// context's transaction, or in its own.
+// (on PostgreSQL, moves it to oauth2_refresh_rotated), failing with
+// fosite.ErrSerializationFailure if it is no longer active (a concurrent
+// refresh with the same token won), deactivates the grant's other refresh
+// tokens and deletes its access tokens. It runs in the context's
+// transaction, or in its own.
 func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	return f.db.inTx(ctx, func(ctx context.Context) error {
 		retire := f.db.dialect.retireRefresh

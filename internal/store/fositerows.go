@@ -186,7 +186,7 @@ func decodeList(s string) (fosite.Arguments, error) {
 // encoding and decoding of sessions were 10-15% of a code flow's CPU), any
 // other session through encoding/json.
 func encodeSession(sess fosite.Session) ([]byte, error) {
-	if s, ok := sess.(*openid.DefaultSession); ok && s != nil {
+	if s, ok := sess.(*openid.DefaultSession); ok {
 		return sessionjson.Marshal(s)
 	}
 	return json.Marshal(sess)
@@ -195,7 +195,7 @@ func encodeSession(sess fosite.Session) ([]byte, error) {
 // decodeSession decodes what encodeSession wrote, or what encoding/json wrote
 // before it (sessionjson reads both), into session.
 func decodeSession(data []byte, session fosite.Session) error {
-	if s, ok := session.(*openid.DefaultSession); ok && s != nil {
+	if s, ok := session.(*openid.DefaultSession); ok {
 		return sessionjson.Unmarshal(data, s)
 	}
 	return json.Unmarshal(data, session)
