@@ -63,22 +63,54 @@ func (d *decoder) push() {
 	}
 }
 
-// beginObject reads the { opening an object, and reports whether a member
-// follows.
-func (d *decoder) beginObject() bool {
-	if d.peek() != '{' {
+// begin reads the open bracket of an object or array whose close bracket
+// is close, and reports whether a member or element follows.
+func (d *decoder) begin(open, close byte) bool {
+	if d.peek() != open {
 		d.fail()
 		return false
 	}
 	d.pos++
 	d.push()
-	if d.peek() == '}' {
+	if d.peek() == close {
 		d.pos++
 		d.depth--
 		return false
 	}
 	return !d.bad
 }
+
+// next reads the comma or close bracket after a member or element, and
+// reports whether another one follows.
+func (d *decoder) next(close byte) bool {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return true
+	case close:
+		d.pos++
+		d.depth--
+		return false
+	}
+	d.fail()
+	return false
+}
+
+// beginObject reads the { opening an object, and reports whether a member
+// follows.
+func (d *decoder) beginObject() bool { return d.begin('{', '}') }
+
+// nextMember reads the comma or } after an object member's value, and
+// reports whether another member follows.
+func (d *decoder) nextMember() bool { return d.next('}') }
+
+// beginArray reads the [ opening an array, and reports whether an element
+// follows.
+func (d *decoder) beginArray() bool { return d.begin('[', ']') }
+
+// nextElement reads the comma or ] after an array element, and reports
+// whether another element follows.
+func (d *decoder) nextElement() bool { return d.next(']') }
 
 // key reads the key of an object member, and the colon after it.
 func (d *decoder) key() string {
@@ -93,55 +125,6 @@ func (d *decoder) key() string {
 	}
 	d.pos++
 	return k
-}
-
-// nextMember reads the comma or } after an object member's value, and
-// reports whether another member follows.
-func (d *decoder) nextMember() bool {
-	switch d.peek() {
-	case ',':
-		d.pos++
-		return true
-	case '}':
-		d.pos++
-		d.depth--
-		return false
-	}
-	d.fail()
-	return false
-}
-
-// beginArray reads the [ opening an array, and reports whether an element
-// follows.
-func (d *decoder) beginArray() bool {
-	if d.peek() != '[' {
-		d.fail()
-		return false
-	}
-	d.pos++
-	d.push()
-	if d.peek() == ']' {
-		d.pos++
-		d.depth--
-		return false
-	}
-	return !d.bad
-}
-
-// nextElement reads the comma or ] after an array element, and reports
-// whether another element follows.
-func (d *decoder) nextElement() bool {
-	switch d.peek() {
-	case ',':
-		d.pos++
-		return true
-	case ']':
-		d.pos++
-		d.depth--
-		return false
-	}
-	d.fail()
-	return false
 }
 
 // value reads any JSON value as json.Unmarshal decodes it into an interface.
