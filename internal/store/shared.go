@@ -85,6 +85,9 @@ func (db *DB) beginMember() (*sql.Tx, error) {
 func (db *DB) openShared() (*sql.Tx, error) {
 	sh := db.shared
 	if sh.tx == nil {
+		if db.ckpt != nil {
+			db.ckpt.beforeBegin(sh.conn, db.queued.Load() == 0 && (db.group == nil || len(db.group.queue) == 0))
+		}
 		tx, err := sh.conn.BeginTx(context.Background(), nil)
 		if err != nil {
 			return nil, db.wrapErr(err)
@@ -152,6 +155,8 @@ func (db *DB) commitShared() {
 		// database/sql forgets the transaction; make sure SQLite does too.
 		_, _ = sh.conn.ExecContext(context.Background(), "ROLLBACK")
 		err = fmt.Errorf("store: commit: %w", db.wrapErr(err))
+	} else if db.ckpt != nil {
+		db.ckpt.committed()
 	}
 	db.finishShared(err)
 }

@@ -38,9 +38,11 @@ import (
 //     change in a statement journal until the transaction commits; past
 //     64 KiB that journal spilled to a temporary file, and its writes were
 //     2-3% of a refresh's CPU (pprof, refresh ES256, c=16). In memory it is
-//     bounded by one shared transaction's pages.
+//     bounded by one shared transaction's pages;
+//   - wal_autocheckpoint 0: no checkpoints inside commits; a goroutine
+//     runs them (checkpoint.go).
 const sqliteParams = "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate" +
-	"&_pragma=mmap_size(0)&_pragma=cache_size(-8192)&_pragma=temp_store(memory)"
+	"&_pragma=mmap_size(0)&_pragma=cache_size(-8192)&_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(0)"
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // brings its schema up to date. The parent directory is created with mode
@@ -70,8 +72,9 @@ func OpenSQLite(path string) (*DB, error) {
 	// Readers run in parallel in WAL mode; more connections than a few per
 	// core only cost memory (each has its own page cache and prepared
 	// statements, so idle connections are kept rather than re-opened).
-	// One more is the writing connection (shared.go).
-	conns := max(4, 2*runtime.GOMAXPROCS(0)) + 1
+	// Two more are the writing connection (shared.go) and the one that
+	// runs checkpoints (checkpoint.go).
+	conns := max(4, 2*runtime.GOMAXPROCS(0)) + 2
 	sqldb.SetMaxOpenConns(conns)
 	sqldb.SetMaxIdleConns(conns)
 
@@ -108,6 +111,13 @@ func OpenSQLite(path string) (*DB, error) {
 		return nil, fmt.Errorf("store: sqlite: %s: %w", path, db.wrapErr(err))
 	}
 	db.shared = &sharedTx{conn: wconn}
+	cconn, err := sqldb.Conn(ctx)
+	if err != nil {
+		_ = wconn.Close()
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("store: sqlite: %s: %w", path, db.wrapErr(err))
+	}
+	db.startCheckpointer(cconn)
 	db.startGroupCommit()
 	return db, nil
 }

@@ -64,6 +64,8 @@ type DB struct {
 	// shared, when not nil, is the SQLite transaction that BeginTX's
 	// transactions are members of (shared.go).
 	shared *sharedTx
+	// ckpt, when not nil, runs SQLite's checkpoints (checkpoint.go).
+	ckpt *checkpointer
 
 	// subjects caches committed subjects (subject.go): username, NUL,
 	// sector -> subject; cachedSubjects counts its entries, roughly.
@@ -87,6 +89,11 @@ func (db *DB) Close() error {
 	}
 	db.background.Wait()
 	var errs []error
+	if db.ckpt != nil {
+		if err := db.ckpt.stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	db.stmts.Range(func(k, v any) bool {
 		if st, ok := v.(*sql.Stmt); ok {
 			if err := st.Close(); err != nil {
