@@ -122,3 +122,43 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 		}
 	})
 }
+
+// TestAwaitBatch checks that the next pipelined batch waits for the one in
+// flight, but not beyond the overlap, so that a stuck batch (a row lock)
+// does not hold up the others.
+func TestAwaitBatch(t *testing.T) {
+	t.Parallel()
+	newGroup := func(overlap time.Duration) *groupCommitter {
+		return &groupCommitter{inflight: make(chan struct{}, pipelinedBatches), finished: make(chan struct{}, 1), overlap: overlap}
+	}
+	waited := func(g *groupCommitter) time.Duration {
+		start := time.Now()
+		g.awaitBatch()
+		return time.Since(start)
+	}
+
+	t.Run("nothing in flight: no wait", func(t *testing.T) {
+		if d := waited(newGroup(time.Hour)); d > time.Minute {
+			t.Errorf("waited %v", d)
+		}
+	})
+	t.Run("waits for the batch in flight to end", func(t *testing.T) {
+		g := newGroup(time.Hour) // only the batch's end can end the wait
+		g.inflight <- struct{}{}
+		go func() {
+			time.Sleep(10 * time.Millisecond)
+			<-g.inflight
+			g.finished <- struct{}{}
+		}()
+		if d := waited(g); d < 10*time.Millisecond {
+			t.Errorf("waited %v, before the batch in flight ended", d)
+		}
+	})
+	t.Run("no longer than the overlap", func(t *testing.T) {
+		g := newGroup(20 * time.Millisecond)
+		g.inflight <- struct{}{} // never ends
+		if d := waited(g); d < 20*time.Millisecond || d > time.Minute {
+			t.Errorf("waited %v, want the overlap (20ms)", d)
+		}
+	})
+}

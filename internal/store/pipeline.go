@@ -330,6 +330,10 @@ func (r pipeRow) Scan(dest ...any) error {
 // pipelinedBatches bounds the batches in flight at once.
 const pipelinedBatches = 2
 
+// overlapAfter is how long a batch in flight holds back the next one
+// (groupCommitter.awaitBatch).
+const overlapAfter = 2 * time.Millisecond
+
 // batchWait bounds a batch: its callers wait for it, without their own
 // contexts (a write shared with others is not cancelled by one of them).
 const batchWait = 30 * time.Second
