@@ -86,7 +86,7 @@ func (db *DB) openShared() (*sql.Tx, error) {
 	sh := db.shared
 	if sh.tx == nil {
 		if db.ckpt != nil {
-			db.ckpt.beforeBegin(sh.conn, db.queued.Load() == 0 && (db.group == nil || len(db.group.queue) == 0))
+			db.ckpt.beforeBegin(sh.conn, !db.writesWaiting())
 		}
 		tx, err := sh.conn.BeginTx(context.Background(), nil)
 		if err != nil {
@@ -103,6 +103,12 @@ func (db *DB) queueCommit() *commitWait {
 	w := &commitWait{done: make(chan struct{})}
 	db.shared.waiting = append(db.shared.waiting, w)
 	return w
+}
+
+// writesWaiting reports whether a writer waits for the write gate or
+// writes wait for the group committer.
+func (db *DB) writesWaiting() bool {
+	return db.queued.Load() > 0 || db.group != nil && len(db.group.queue) > 0
 }
 
 // commitMember releases a member's savepoint and queues it for the commit;
