@@ -364,7 +364,7 @@ func New(cfg Config) (*Provider, error) {
 	// The password grant asks its storage to check passwords (grants.go).
 	p.oauth2 = compose.Compose(fc, passwordStorage{FositeStorage: storage, p: p}, strategy,
 		withClientLifespans(compose.OAuth2AuthorizeExplicitFactory),
-		compose.OAuth2RefreshTokenGrantFactory,
+		withFastSessionClone(compose.OAuth2RefreshTokenGrantFactory),
 		compose.OAuth2AuthorizeImplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2ResourceOwnerPasswordCredentialsFactory, //nolint:staticcheck // SA1019: deprecated only to discourage ROPC; kept for Authelia compatibility (grant_types password), refused unless the client policy is one_factor (grants.go)
