@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
 )
 
 // orderedPart is one kind of token orderedTokens makes.
@@ -142,5 +143,39 @@ func TestOrderedTokensThroughProvider(t *testing.T) {
 				t.Error("the token is still active after revocation")
 			}
 		})
+	}
+}
+
+// TestOrderedTokensFollowTheSecret: generate keeps keyed MAC states between
+// tokens; once the secret changes, tokens are keyed with the new one.
+func TestOrderedTokensFollowTheSecret(t *testing.T) {
+	cfg := &fosite.Config{GlobalSecret: []byte(strings.Repeat("a", 32))}
+	s := newOrderedTokens(compose.NewOAuth2HMACStrategy(cfg), time.Now)
+	ctx := context.Background()
+	req := fosite.NewRequest()
+	req.Session = openid.NewDefaultSession()
+	req.Session.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+
+	var first string
+	for i := range 3 { // the second and third reuse the first's state
+		token, _, err := s.GenerateAccessToken(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ValidateAccessToken(ctx, req, token); err != nil {
+			t.Fatalf("token %d under the first secret: %v", i, err)
+		}
+		first = token
+	}
+	cfg.GlobalSecret = []byte(strings.Repeat("b", 32))
+	token, _, err := s.GenerateAccessToken(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ValidateAccessToken(ctx, req, token); err != nil {
+		t.Errorf("token under the new secret: %v", err)
+	}
+	if err := s.ValidateAccessToken(ctx, req, first); err == nil {
+		t.Error("a token of the old secret validates under the new one")
 	}
 }
