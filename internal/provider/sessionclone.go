@@ -56,8 +56,9 @@ func (s cloningSession) Clone() fosite.Session { return cloneSession(s.DefaultSe
 
 // cloneSession returns a deep copy of s, as s.Clone() does. Its value fields
 // are copied with the structs; the fields that refer to memory (slices,
-// maps, pointers) are named here one by one, and TestCloneSession fails
-// when fosite adds one that is not.
+// maps, pointers) are named here one by one, and
+// TestCloneSessionKnowsEveryReference fails when fosite adds one that is
+// not.
 func cloneSession(s *openid.DefaultSession) *openid.DefaultSession {
 	if s == nil {
 		return nil
