@@ -47,7 +47,15 @@ type bnProvider struct {
 
 func newBenchProvider(b testing.TB) *bnProvider {
 	b.Helper()
-	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: b.TempDir()}, "bench")
+	// OIDC_BENCH_KEYS names a directory whose signing keys every run
+	// reuses (made on the first): generating an RSA key costs a varying
+	// number of instructions, which an instruction count of the whole
+	// process (callgrind, bench/README.md) would otherwise include.
+	keyDir := os.Getenv("OIDC_BENCH_KEYS")
+	if keyDir == "" {
+		keyDir = b.TempDir()
+	}
+	km, err := keys.LoadOrCreate(context.Background(), &certmagic.FileStorage{Path: keyDir}, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
