@@ -16,6 +16,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/sessionjson"
 )
 
 // keysFile is the storage key, under the prefix, of the private key set.
@@ -371,11 +373,22 @@ func (m *Manager) Sign(claims any, alg string, extraHeaders map[string]any) (str
 	if k == nil {
 		return "", fmt.Errorf("keys: no active signing key for alg %q", alg)
 	}
-	payload, err := json.Marshal(claims)
+	payload, err := encodeClaims(claims)
 	if err != nil {
 		return "", fmt.Errorf("keys: encode claims: %w", err)
 	}
 	return k.sign(payload, extraHeaders)
+}
+
+// encodeClaims returns claims as json.Marshal writes them; a claims map,
+// what fosite and the provider sign, goes through sessionjson's encoder,
+// which writes the same bytes without reflection (a refresh's ID token cost
+// json.Marshal about 30 000 instructions and 1 KB).
+func encodeClaims(claims any) ([]byte, error) {
+	if m, ok := claims.(map[string]any); ok {
+		return sessionjson.AppendObject(make([]byte, 0, 512), m)
+	}
+	return json.Marshal(claims)
 }
 
 func (k *signingKey) sign(payload []byte, extraHeaders map[string]any) (string, error) {

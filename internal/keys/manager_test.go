@@ -561,3 +561,35 @@ func TestEnsure(t *testing.T) {
 		t.Error("Ensure(HS256): no error")
 	}
 }
+
+// TestSignPayloadAsJSONMarshal: a claims map is signed as the bytes
+// json.Marshal writes for it (Sign encodes maps without encoding/json), and
+// other claims values still go through encoding/json.
+func TestSignPayloadAsJSONMarshal(t *testing.T) {
+	m := shared()
+	type claimsStruct struct {
+		Sub string `json:"sub"`
+	}
+	for _, claims := range []any{
+		map[string]any{"iss": "https://auth.example.com", "sub": "<alice&>", "aud": []string{"app"},
+			"exp": int64(1900000000), "amr": []any{"pwd"}, "rat": 1.8e9, "address": map[string]any{"country": "DE"}},
+		map[string]any{},
+		claimsStruct{Sub: "bob"},
+	} {
+		token, err := m.Sign(claims, ES256, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(payload) != string(want) {
+			t.Errorf("payload %s, json.Marshal %s", payload, want)
+		}
+	}
+}

@@ -273,6 +273,20 @@ func appendArray(b []byte, a []any, depth int) ([]byte, error) {
 	return append(b, ']'), nil
 }
 
+// AppendObject appends m to b exactly as json.Marshal(m) writes it (keys
+// sorted, strings escaped for HTML, nil as null) and returns the extended
+// buffer; on error it returns b as it was. It is the encoder of a session's
+// claims, for the other claim maps the provider writes: a JWT's claims, a
+// token response. Values of types it does not write itself go to
+// json.Marshal.
+func AppendObject(b []byte, m map[string]any) ([]byte, error) {
+	out, err := appendObject(b, m, 0)
+	if err != nil {
+		return b, fmt.Errorf("sessionjson: %w", err)
+	}
+	return out, nil
+}
+
 // appendObject appends an Extra map, or a map within one.
 func appendObject(b []byte, m map[string]any, depth int) ([]byte, error) {
 	if m == nil {

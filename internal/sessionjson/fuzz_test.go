@@ -102,3 +102,24 @@ func fuzzSession(jti, iss, aud, key, str string, num float64, flag bool, sec, ns
 	}
 	return s
 }
+
+// FuzzAppendObject: AppendObject writes what json.Marshal writes, byte for
+// byte, for maps of fuzzed keys and values.
+func FuzzAppendObject(f *testing.F) {
+	f.Add("access_token", "ory_at_x.y", "<&>\u2028\xff", 3600.5, int64(-1), true)
+	f.Add("", "", "\x00\"\\", 1e21, int64(1<<62), false)
+	f.Fuzz(func(t *testing.T, key, str, other string, num float64, n int64, flag bool) {
+		m := map[string]any{
+			key: str, other: []string{str, key}, "n": n, "f": num, "b": flag,
+			"nested": map[string]any{str: []any{num, nil, other}},
+		}
+		want, errWant := json.Marshal(m)
+		got, err := AppendObject(nil, m)
+		if (err == nil) != (errWant == nil) {
+			t.Fatalf("AppendObject: %v; json.Marshal: %v", err, errWant)
+		}
+		if err == nil && string(got) != string(want) {
+			t.Fatalf("AppendObject:\n got %s\nwant %s", got, want)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -753,4 +754,72 @@ func bothEncodings(t *testing.T, s *openid.DefaultSession) (data, old []byte) {
 		t.Fatal(err)
 	}
 	return data, old
+}
+
+// TestAppendObject compares AppendObject with json.Marshal byte for byte on
+// the claim maps the provider writes and on odd values.
+func TestAppendObject(t *testing.T) {
+	type unknown struct {
+		A string `json:"a"`
+	}
+	tests := []struct {
+		name string
+		m    map[string]any
+	}{
+		{"nil", nil},
+		{"empty", map[string]any{}},
+		{"token response", map[string]any{
+			"access_token": "ory_at_AZryNQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.mac", "token_type": "bearer",
+			"expires_in": int64(3599), "scope": "openid offline_access", "refresh_token": "ory_rt_x.y",
+			"id_token": "eyJhbGciOiJFUzI1NiJ9.e30.sig",
+		}},
+		{"ID token claims", map[string]any{
+			"iss": "https://auth.example.com", "sub": "0f1e2d3c", "aud": []string{"app"},
+			"exp": int64(1796619333), "iat": int64(1796615733), "auth_time": int64(1796615700),
+			"amr": []string{"pwd", "otp"}, "nonce": "n-0S6_WzA2Mj", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ",
+			"groups": []any{"admins", "users"}, "email_verified": true,
+		}},
+		{"escapes", map[string]any{"<&>": "a\u2028b\u2029\"\\\x01\xff</script>", "é": "ü"}},
+		{"numbers", map[string]any{"f": 1e21, "g": 1e-7, "h": 0.1, "i": -0.0, "n": json.Number("12.50"), "u": uint64(1 << 63), "f32": float32(3.14)}},
+		{"nested", map[string]any{"address": map[string]any{"street_address": "1 Main St", "x": []any{nil, 1.5, map[string]any{}}}}},
+		{"nil values", map[string]any{"a": nil, "b": []string(nil), "c": []any(nil), "d": map[string]any(nil)}},
+		{"marshaled by encoding/json", map[string]any{"t": time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC), "s": unknown{"<x>"}, "p": &unknown{"y"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(tt.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := AppendObject([]byte("prefix:"), tt.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "prefix:"+string(want) {
+				t.Errorf("AppendObject:\n got %s\nwant prefix:%s", got, want)
+			}
+		})
+	}
+}
+
+// TestAppendObjectErrors: where json.Marshal fails AppendObject fails too,
+// and leaves the buffer as it was.
+func TestAppendObjectErrors(t *testing.T) {
+	for _, m := range []map[string]any{
+		{"nan": math.NaN()},
+		{"ok": "x", "z": map[string]any{"inf": math.Inf(1)}},
+		{"ch": make(chan int)},
+		{"n": json.Number("1x")},
+	} {
+		if _, err := json.Marshal(m); err == nil {
+			t.Fatalf("json.Marshal(%v) did not fail", m)
+		}
+		got, err := AppendObject([]byte("keep"), m)
+		if err == nil {
+			t.Errorf("AppendObject(%v) did not fail", m)
+		}
+		if string(got) != "keep" {
+			t.Errorf("AppendObject(%v) left %q, want the buffer as it was", m, got)
+		}
+	}
 }
