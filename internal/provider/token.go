@@ -49,7 +49,10 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 // sessionjson's encoder instead of encoding/json's reflection (which cost
 // about 30 000 instructions and 3 KB of garbage a response).
 func (p *Provider) writeAccessResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder) {
-	buf := responseBuffers.Get().(*[]byte)
+	buf, _ := responseBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
 	defer responseBuffers.Put(buf)
 	body, err := sessionjson.AppendObject((*buf)[:0], resp.ToMap())
 	if err != nil { // fosite's answer to a response it cannot encode
@@ -68,7 +71,7 @@ func (p *Provider) writeAccessResponse(ctx context.Context, w http.ResponseWrite
 }
 
 // responseBuffers holds the buffers token responses are encoded in.
-var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+var responseBuffers sync.Pool
 
 // maxPooledResponse bounds the buffers kept in responseBuffers.
 const maxPooledResponse = 16 << 10

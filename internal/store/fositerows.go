@@ -195,7 +195,10 @@ func encodeSession(sess fosite.Session) (string, error) {
 	// The row needs the JSON as a string: encoded in a pooled buffer and
 	// copied once, it costs one allocation of its own size (Marshal's
 	// buffer and then the string were about 1.3 KB a row).
-	buf := sessionBuffers.Get().(*[]byte)
+	buf, _ := sessionBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
 	defer sessionBuffers.Put(buf)
 	b, err := sessionjson.AppendMarshal((*buf)[:0], s)
 	if err != nil {
@@ -208,7 +211,7 @@ func encodeSession(sess fosite.Session) (string, error) {
 }
 
 // sessionBuffers holds the buffers encodeSession encodes in.
-var sessionBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+var sessionBuffers sync.Pool
 
 // maxPooledSession bounds the buffers kept in sessionBuffers: a session with
 // large claims does not keep its buffer.
