@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/bufpool"
 	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/sessionjson"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -49,32 +49,20 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 // sessionjson's encoder instead of encoding/json's reflection (which cost
 // about 30 000 instructions and 3 KB of garbage a response).
 func (p *Provider) writeAccessResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder) {
-	buf, _ := responseBuffers.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	defer responseBuffers.Put(buf)
-	body, err := sessionjson.AppendObject((*buf)[:0], resp.ToMap())
-	if err != nil { // fosite's answer to a response it cannot encode
-		p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
+	var err error
+	if *buf, err = sessionjson.AppendObject(*buf, resp.ToMap()); err != nil {
+		p.oauth2.WriteAccessResponse(ctx, w, ar, resp) // fosite's answer to what cannot be encoded
 		return
-	}
-	if cap(body) <= maxPooledResponse {
-		*buf = body
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body) // which must not keep body (io.Writer)
+	_, _ = w.Write(*buf) // which must not keep it (io.Writer)
 }
-
-// responseBuffers holds the buffers token responses are encoded in.
-var responseBuffers sync.Pool
-
-// maxPooledResponse bounds the buffers kept in responseBuffers.
-const maxPooledResponse = 16 << 10
 
 // issueToken validates a token request and stores and returns its tokens;
 // ar is nil when the request could not be parsed.

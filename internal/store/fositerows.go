@@ -13,12 +13,12 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/bufpool"
 	"github.com/caddy-oidc/caddy-oidc/internal/sessionjson"
 )
 
@@ -195,27 +195,14 @@ func encodeSession(sess fosite.Session) (string, error) {
 	// The row needs the JSON as a string: encoded in a pooled buffer and
 	// copied once, it costs one allocation of its own size (Marshal's
 	// buffer and then the string were about 1.3 KB a row).
-	buf, _ := sessionBuffers.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	defer sessionBuffers.Put(buf)
-	b, err := sessionjson.AppendMarshal((*buf)[:0], s)
-	if err != nil {
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
+	var err error
+	if *buf, err = sessionjson.AppendMarshal(*buf, s); err != nil {
 		return "", err
 	}
-	if cap(b) <= maxPooledSession {
-		*buf = b
-	}
-	return string(b), nil
+	return string(*buf), nil
 }
-
-// sessionBuffers holds the buffers encodeSession encodes in.
-var sessionBuffers sync.Pool
-
-// maxPooledSession bounds the buffers kept in sessionBuffers: a session with
-// large claims does not keep its buffer.
-const maxPooledSession = 16 << 10
 
 // decodeSession decodes what encodeSession wrote, or what encoding/json wrote
 // before it (sessionjson reads both), into session.
