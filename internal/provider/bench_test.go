@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
 )
 
 // The benchmarks below drive each endpoint's whole handler path through
@@ -59,21 +60,7 @@ func newBenchProvider(b testing.TB) *bnProvider {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The database's own directory, removed right after the database is
-	// closed: b.TempDir's removal failed once in CI ("directory not empty"),
-	// a file appearing there while it was being removed.
-	dir, err := os.MkdirTemp("", "oidc-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.OpenSQLite(filepath.Join(dir, "oidc.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = db.Close()
-		_ = os.RemoveAll(dir)
-	})
+	db := benchDatabase(b)
 	client := func(id, alg string) ClientConfig {
 		return ClientConfig{
 			ID: id, Secret: bnSecret, RedirectURIs: []string{bnRedirect},
@@ -102,6 +89,38 @@ func newBenchProvider(b testing.TB) *bnProvider {
 		b.Fatal(err)
 	}
 	return &bnProvider{Provider: p, db: db, session: &http.Cookie{Name: sessionCookie, Value: s.ID}}
+}
+
+// benchDatabase opens the benchmarks' database: SQLite in a temporary
+// directory, or with OIDC_BENCH_STORAGE=postgres a fresh database on the
+// PostgreSQL test server (storetest.Postgres), dropped afterwards, to count
+// what the provider's side of PostgreSQL costs.
+func benchDatabase(b testing.TB) *store.DB {
+	if os.Getenv("OIDC_BENCH_STORAGE") == "postgres" {
+		dsn := storetest.Postgres(b).FreshDSN(b)
+		db, err := store.OpenPostgres(context.Background(), store.PostgresConfig{DSN: dsn})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = db.Close() }) // before FreshDSN's drop: cleanups run last first
+		return db
+	}
+	// The database's own directory, removed right after the database is
+	// closed: b.TempDir's removal failed once in CI ("directory not empty"),
+	// a file appearing there while it was being removed.
+	dir, err := os.MkdirTemp("", "oidc-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.OpenSQLite(filepath.Join(dir, "oidc.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = db.Close()
+		_ = os.RemoveAll(dir)
+	})
+	return db
 }
 
 // serve runs r and fails unless the status is want.

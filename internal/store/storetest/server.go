@@ -48,7 +48,7 @@ const testMaxConns = 4
 
 // unreachable skips the test, or fails it on CI (CI=true), where the
 // servers must be up.
-func unreachable(t *testing.T, what, env string, err error) {
+func unreachable(t testing.TB, what, env string, err error) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s test server unreachable (set %s): %v", what, env, err)
@@ -58,7 +58,7 @@ func unreachable(t *testing.T, what, env string, err error) {
 
 // Postgres is the PostgreSQL test server at OIDC_TEST_POSTGRES_DSN (a
 // postgres:// URL; DefaultPostgresDSN if unset).
-func Postgres(t *testing.T) *Server {
+func Postgres(t testing.TB) *Server {
 	const env = "OIDC_TEST_POSTGRES_DSN"
 	base := os.Getenv(env)
 	if base == "" {
@@ -103,7 +103,7 @@ func Postgres(t *testing.T) *Server {
 
 // MySQL is the MySQL or MariaDB test server at OIDC_TEST_MYSQL_DSN
 // (DefaultMySQLDSN if unset).
-func MySQL(t *testing.T) *Server {
+func MySQL(t testing.TB) *Server {
 	const env = "OIDC_TEST_MYSQL_DSN"
 	base := os.Getenv(env)
 	if base == "" {
@@ -140,7 +140,7 @@ func MySQL(t *testing.T) *Server {
 	return s
 }
 
-func (s *Server) connect(t *testing.T, driver, dsn, env string) {
+func (s *Server) connect(t testing.TB, driver, dsn, env string) {
 	t.Helper()
 	admin, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -159,7 +159,7 @@ func (s *Server) connect(t *testing.T, driver, dsn, env string) {
 
 // FreshDSN creates an empty database and returns its DSN; the database is
 // dropped when the test ends.
-func (s *Server) FreshDSN(t *testing.T) string {
+func (s *Server) FreshDSN(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
