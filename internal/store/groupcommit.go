@@ -48,9 +48,11 @@ type groupCommitter struct {
 	done   chan struct{} // closed when the writer has stopped
 
 	// inflight, when not nil, bounds the batches running at once, each
-	// on a pooled connection (pipelinedBatch; PostgreSQL); running counts
-	// them, for the writer to wait for before it stops.
+	// on a pooled connection (pipelinedBatch; PostgreSQL), by as many
+	// workers taking them from batches; running counts the workers, for
+	// the writer to wait for before it stops.
 	inflight chan struct{}
+	batches  chan []*pendingWrite
 	running  sync.WaitGroup
 	// finished is signalled (buffered, 1) when a pipelined batch ends;
 	// overlap is overlapAfter (awaitBatch).
@@ -67,10 +69,29 @@ func (db *DB) startGroupCommit() {
 	g := &groupCommitter{queue: make(chan *pendingWrite, maxBatch), done: make(chan struct{})}
 	if db.pipelined {
 		g.inflight = make(chan struct{}, pipelinedBatches)
+		g.batches = make(chan []*pendingWrite)
 		g.finished, g.overlap = make(chan struct{}, 1), overlapAfter
+		for range pipelinedBatches {
+			g.running.Go(func() { db.batchWorker(g) })
+		}
 	}
 	db.group = g
 	go db.writeLoop(g)
+}
+
+// batchWorker runs the pipelined batches the writer hands it until the
+// writer stops. The workers live as long as the database: a goroutine per
+// batch started on a small stack and copied it as it grew to pgx's depth,
+// 3% of the CPU of a refresh on PostgreSQL (pprof, in-process benchmark).
+func (db *DB) batchWorker(g *groupCommitter) {
+	for batch := range g.batches {
+		db.pipelinedBatch(batch)
+		<-g.inflight
+		select {
+		case g.finished <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // stopGroupCommit stops accepting writes and waits for the queued ones.
@@ -120,6 +141,9 @@ func (db *DB) enqueue(ctx context.Context, w *pendingWrite) error {
 func (db *DB) writeLoop(g *groupCommitter) {
 	defer close(g.done)
 	defer g.running.Wait()
+	if g.batches != nil {
+		defer close(g.batches) // before the wait for the workers
+	}
 	for w := range g.queue {
 		// A new slice each time: the batch is reported on after its
 		// commit, while the next one runs.
@@ -147,17 +171,8 @@ func (db *DB) writeLoop(g *groupCommitter) {
 			}
 		}
 		if g.inflight != nil {
-			g.inflight <- struct{}{}
-			g.running.Go(func() {
-				defer func() {
-					<-g.inflight
-					select {
-					case g.finished <- struct{}{}:
-					default:
-					}
-				}()
-				db.pipelinedBatch(batch)
-			})
+			g.inflight <- struct{}{} // a worker is free, or soon will be
+			g.batches <- batch
 			continue
 		}
 		db.runBatch(batch)
