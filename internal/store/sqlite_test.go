@@ -215,6 +215,34 @@ func TestTranslateMySQL(t *testing.T) {
 	}
 }
 
+// TestPrepareTextCached: each dialect's cache of rewritten statements
+// answers every statement with its own rewriting, the first time and after,
+// and SQLite's statements pass through as written.
+func TestPrepareTextCached(t *testing.T) {
+	t.Parallel()
+	mysql := mysqlDialect("utf8mb4_bin")
+	queries := []string{sqlInsertJTI, sqlPutTOTP, sqlSelectRotatedRefresh, sqlDeleteAccessOfRequest, "SELECT 1"}
+	for _, tc := range []struct {
+		d    *dialect
+		want func(string) string
+	}{
+		{&postgresDialect, rebindDollar},
+		{&mysql, translateMySQL},
+		{&sqliteDialect, func(q string) string { return q }},
+	} {
+		for round := range 2 {
+			for _, q := range queries {
+				if got, want := tc.d.prepareText(q), tc.want(q); got != want {
+					t.Errorf("%s, round %d: prepareText(%q) = %q, want %q", tc.d.name, round, q, got, want)
+				}
+			}
+		}
+	}
+	if _, ok := postgresDialect.texts.Load(sqlInsertJTI); !ok {
+		t.Error("PostgreSQL's rewriting of sqlInsertJTI is not cached")
+	}
+}
+
 func TestRedact(t *testing.T) {
 	t.Parallel()
 	const pw = "p@ss word"
