@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -376,5 +377,67 @@ func TestPipelinedRotationsCommitTogether(t *testing.T) {
 		if _, err := f.GetRefreshTokenSession(bounded(t), "rt-"+grant, nil); !errors.Is(err, fosite.ErrInactiveToken) {
 			t.Errorf("rotated token %d: %v, want fosite.ErrInactiveToken", i, err)
 		}
+	}
+}
+
+// TestPipelinedBatchHeldUpDoesNotHoldNext: a write batch waiting for a row
+// lock (held here by another connection's transaction) does not hold up
+// the writes queued behind it; they go out in the next batch, on another
+// connection, as up to two batches run at once (groupcommit.go).
+func TestPipelinedBatchHeldUpDoesNotHoldNext(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.Postgres(t).FreshDSN(t)
+	ctx := bounded(t)
+	db, err := store.OpenPostgres(ctx, store.PostgresConfig{DSN: dsn, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	exp := time.Now().Add(time.Hour)
+	locked := store.LoginSession{ID: "locked-session-abcdefghijklmnop", Username: "u", ExpiresAt: exp}
+	if err := db.CreateLoginSession(ctx, locked); err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM login_session FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	touched := make(chan error, 1)
+	go func() { touched <- db.TouchLoginSession(ctx, locked.ID, time.Now()) }()
+	for waiting := 0; waiting == 0; {
+		err := other.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity "+
+			"WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&waiting)
+		if err != nil {
+			t.Fatalf("waiting for the touch to wait for the lock: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	next, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = db.CreateLoginSession(next, store.LoginSession{ID: "next-session-abcdefghijklmnopq", Username: "u", ExpiresAt: exp})
+	if err != nil {
+		t.Fatalf("a write behind a batch waiting for a row lock: %v", err)
+	}
+	select {
+	case err := <-touched:
+		t.Fatalf("the touch of the locked row ended while it was locked: %v", err)
+	default:
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-touched; err != nil {
+		t.Fatalf("touch after the lock was released: %v", err)
 	}
 }
