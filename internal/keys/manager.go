@@ -379,19 +379,17 @@ func (m *Manager) Sign(claims any, alg string, extraHeaders map[string]any) (str
 	// reflection (json.Marshal cost a refresh's ID token about 30 000
 	// instructions and 1 KB), into a buffer the signature is done with.
 	var payload []byte
+	var err error
 	if m, ok := claims.(map[string]any); ok {
 		buf := bufpool.Get()
 		defer bufpool.Put(buf)
-		var err error
-		if *buf, err = sessionjson.AppendObject(*buf, m); err != nil {
-			return "", fmt.Errorf("keys: encode claims: %w", err)
-		}
+		*buf, err = sessionjson.AppendObject(*buf, m)
 		payload = *buf
 	} else {
-		var err error
-		if payload, err = json.Marshal(claims); err != nil {
-			return "", fmt.Errorf("keys: encode claims: %w", err)
-		}
+		payload, err = json.Marshal(claims)
+	}
+	if err != nil {
+		return "", fmt.Errorf("keys: encode claims: %w", err)
 	}
 	return k.sign(payload, extraHeaders)
 }

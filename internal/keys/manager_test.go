@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -590,6 +591,12 @@ func TestSignPayloadAsJSONMarshal(t *testing.T) {
 		}
 		if string(payload) != string(want) {
 			t.Errorf("payload %s, json.Marshal %s", payload, want)
+		}
+	}
+	// Claims that cannot be encoded are refused, map or not.
+	for _, claims := range []any{map[string]any{"exp": math.NaN()}, struct{ C chan int }{}} {
+		if token, err := m.Sign(claims, ES256, nil); err == nil || !strings.Contains(err.Error(), "encode claims") {
+			t.Errorf("Sign(%v) = %q, %v; want an encoding error", claims, token, err)
 		}
 	}
 }
