@@ -1,8 +1,92 @@
 package store
 
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
 // GroupCommitStats returns how many batches of several writes the group
 // committer of db sent as one transaction, and how many of them failed and
 // were run again write by write (PostgreSQL's pipelined group commit).
 func GroupCommitStats(db *DB) (shared, retried int64) {
 	return db.group.shared.Load(), db.group.retried.Load()
+}
+
+// The statements whose plans the tests check.
+var (
+	SQLDeactivateRefreshOfRequest = sqlDeactivateRefreshOfRequest
+	SQLDeleteAccessOfRequest      = sqlDeleteAccessOfRequest
+)
+
+// Indexes returns the names of table's secondary indexes, in no order.
+func Indexes(db *DB, table string) ([]string, error) {
+	var q string
+	switch db.dialect.name {
+	case "sqlite":
+		q = `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`
+	case "postgres":
+		q = `SELECT indexname FROM pg_indexes WHERE tablename = $1 AND schemaname = current_schema() AND indexname <> tablename || '_pkey'`
+	case "mysql":
+		q = `SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name <> 'PRIMARY'`
+	default:
+		return nil, fmt.Errorf("indexes: unknown dialect %q", db.dialect.name)
+	}
+	rows, err := db.sql.Query(q, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
+// QueryPlan returns the plan SQLite or PostgreSQL makes for query (shared
+// form) with args, one line per step. PostgreSQL is told to avoid
+// sequential scans, which it prefers on small tables, so that the plan
+// shows whether an index can serve the query at all.
+func QueryPlan(db *DB, query string, args ...any) (string, error) {
+	ctx := context.Background()
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	explain := "EXPLAIN QUERY PLAN "
+	col := 3 // id, parent, notused, detail
+	if db.dialect.name == "postgres" {
+		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+			return "", err
+		}
+		defer conn.ExecContext(ctx, "RESET enable_seqscan") //nolint:errcheck // the connection goes back to the pool either way
+		explain, col = "EXPLAIN ", 0
+	}
+	rows, err := conn.QueryContext(ctx, explain+db.dialect.prepareText(query), args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		for i := range vals {
+			vals[i] = new(any)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return "", err
+		}
+		lines = append(lines, fmt.Sprint(*vals[col].(*any)))
+	}
+	return strings.Join(lines, "\n"), rows.Err()
 }
