@@ -36,7 +36,7 @@ func Indexes(db *DB, table string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []string
 	for rows.Next() {
 		var name string
@@ -58,35 +58,35 @@ func QueryPlan(db *DB, query string, args ...any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	explain := "EXPLAIN QUERY PLAN "
 	col := 3 // id, parent, notused, detail
 	if db.dialect.name == "postgres" {
 		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
 			return "", err
 		}
-		defer conn.ExecContext(ctx, "RESET enable_seqscan") //nolint:errcheck // the connection goes back to the pool either way
+		defer func() { _, _ = conn.ExecContext(ctx, "RESET enable_seqscan") }() // the connection goes back to the pool either way
 		explain, col = "EXPLAIN ", 0
 	}
 	rows, err := conn.QueryContext(ctx, explain+db.dialect.prepareText(query), args...)
 	if err != nil {
 		return "", err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	cols, err := rows.Columns()
 	if err != nil {
 		return "", err
 	}
 	var lines []string
 	for rows.Next() {
-		vals := make([]any, len(cols))
+		vals, dests := make([]any, len(cols)), make([]any, len(cols))
 		for i := range vals {
-			vals[i] = new(any)
+			dests[i] = &vals[i]
 		}
-		if err := rows.Scan(vals...); err != nil {
+		if err := rows.Scan(dests...); err != nil {
 			return "", err
 		}
-		lines = append(lines, fmt.Sprint(*vals[col].(*any)))
+		lines = append(lines, fmt.Sprint(vals[col]))
 	}
 	return strings.Join(lines, "\n"), rows.Err()
 }
