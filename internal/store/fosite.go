@@ -201,7 +201,23 @@ func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, 
 // that is already invalid fails with fosite.ErrInvalidatedAuthorizeCode, so of
 // two concurrent exchanges of one code only one can commit; an unknown code is
 // fosite.ErrNotFound.
+//
+// In a pipelined transaction (PostgreSQL) the invalidation is queued like
+// the exchange's other writes, so that the exchange, which then only
+// writes, commits as a unit of a group commit: one round trip instead of
+// two, and no pooled connection held in between. A code that is no longer
+// active then fails the transaction's Commit rather than this call, with
+// fosite.ErrInvalidatedAuthorizeCode whether it was used or deleted since
+// it was read (an exchange reads it first: an unknown code never gets
+// here).
 func (f *Fosite) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	if f.db.inPipe(ctx) {
+		if err := f.db.execQueued(ctx, errCodeNotActive, sqlInvalidateCode, signature); err != nil {
+			return fmt.Errorf("store: invalidate authorize code: %w", err)
+		}
+		usedCodeInTx(ctx, signature)
+		return nil
+	}
 	n, err := f.db.exec(ctx, sqlInvalidateCode, signature)
 	if err != nil {
 		return fmt.Errorf("store: invalidate authorize code: %w", err)
@@ -216,6 +232,10 @@ func (f *Fosite) InvalidateAuthorizeCodeSession(ctx context.Context, signature s
 	}
 	return fmt.Errorf("store: invalidate authorize code: %w", fosite.ErrInvalidatedAuthorizeCode)
 }
+
+// errCodeNotActive fails a queued invalidation of a code that is no longer
+// active: a concurrent exchange of the same code won.
+var errCodeNotActive = fmt.Errorf("authorize code not active any more: %w", fosite.ErrInvalidatedAuthorizeCode)
 
 // --- oauth2.AccessTokenStorage ---
 

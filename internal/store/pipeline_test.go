@@ -380,6 +380,63 @@ func TestPipelinedRotationsCommitTogether(t *testing.T) {
 	}
 }
 
+// TestPipelinedCodeExchanges: a code exchange (the code's invalidation and
+// the tokens' inserts in one transaction) only writes, so it commits as a
+// unit of a group commit; the exchange of a code used meanwhile fails at
+// Commit with fosite.ErrInvalidatedAuthorizeCode and stores nothing, and the
+// exchanges that shared its batch still commit.
+func TestPipelinedCodeExchanges(t *testing.T) {
+	t.Parallel()
+	db, f := openPipelined(t, 4)
+	const n = 40
+	for i := range n {
+		if err := f.CreateAuthorizeCodeSession(bounded(t), fmt.Sprint("code-", i), storetest.NewRequest(fmt.Sprint("grant-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.InvalidateAuthorizeCodeSession(bounded(t), "code-0"); err != nil {
+		t.Fatal(err) // used before its exchange below
+	}
+	shared0, _ := store.GroupCommitStats(db)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			tx, err := f.BeginTX(bounded(t))
+			if err == nil {
+				err = f.InvalidateAuthorizeCodeSession(tx, fmt.Sprint("code-", i))
+			}
+			if err == nil {
+				err = f.CreateAccessTokenSession(tx, fmt.Sprint("at-", i), storetest.NewRequest(fmt.Sprint("grant-", i)))
+			}
+			if err == nil {
+				err = f.Commit(tx)
+			}
+			if err != nil {
+				_ = f.Rollback(tx)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if shared, _ := store.GroupCommitStats(db); shared == shared0 {
+		t.Error("no code exchange committed in a group commit")
+	}
+	if !errors.Is(errs[0], fosite.ErrInvalidatedAuthorizeCode) {
+		t.Errorf("exchange of a used code: %v, want fosite.ErrInvalidatedAuthorizeCode", errs[0])
+	}
+	if stored(t, f, "at-0") {
+		t.Error("the exchange of a used code stored its access token")
+	}
+	for i := 1; i < n; i++ {
+		if errs[i] != nil {
+			t.Errorf("exchange %d: %v", i, errs[i])
+		} else if !stored(t, f, fmt.Sprint("at-", i)) {
+			t.Errorf("exchange %d committed without its access token", i)
+		}
+	}
+}
+
 // TestPipelinedBatchHeldUpDoesNotHoldNext: a write batch waiting for a row
 // lock (held here by another connection's transaction) does not hold up
 // the writes queued behind it; they go out in the next batch, on another

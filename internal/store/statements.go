@@ -132,6 +132,13 @@ func (db *DB) execQueued(ctx context.Context, noRow error, query string, args ..
 	return nil
 }
 
+// inPipe reports whether ctx carries a pipelined transaction
+// (PostgreSQL), whose execQueued writes leave at its next send.
+func (db *DB) inPipe(ctx context.Context) bool {
+	s := db.txStateFrom(ctx)
+	return s != nil && s.pipe != nil
+}
+
 // queryRow runs a single-row query. Errors (including preparation errors)
 // surface from Scan, as with database/sql.
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
