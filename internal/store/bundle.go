@@ -31,6 +31,7 @@ type codeBundleKey struct{}
 type codeBundle struct {
 	mu      sync.Mutex
 	pending *pendingCode
+	written *recentCode // the code written, kept once the transaction commits (recentcodes.go)
 }
 
 // pendingCode is a code's INSERT arguments (requestArgs) and what joined it.
@@ -136,18 +137,41 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	args := append(p.args, p.pkceForm, p.oidcKey, p.oidcForm)
+	extras := codeExtras{p.pkceForm, p.oidcKey, p.oidcForm}
+	args := append(p.args[:len(p.args):len(p.args)], p.pkceForm, p.oidcKey, p.oidcForm)
 	if err := f.db.execQueued(ctx, nil, sqlInsertCodeBundle, args...); err != nil {
 		return fmt.Errorf("store: create authorize code: %w", err)
+	}
+	if c, ok := recentCodeOf(p.args, extras); ok {
+		b.mu.Lock()
+		b.written = c
+		b.mu.Unlock()
 	}
 	return nil
 }
 
-// dropHeldCode forgets the code held in ctx (the transaction rolled back).
+// keepWrittenCode keeps the code written in the transaction of ctx, which
+// has committed, for its exchange (recentcodes.go).
+func (f *Fosite) keepWrittenCode(ctx context.Context) {
+	b := codeBundleFrom(ctx)
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	c := b.written
+	b.written = nil
+	b.mu.Unlock()
+	if c != nil {
+		f.recent.put(c)
+	}
+}
+
+// dropHeldCode forgets the code held or written in ctx (the transaction
+// rolled back).
 func dropHeldCode(ctx context.Context) {
 	if b := codeBundleFrom(ctx); b != nil {
 		b.mu.Lock()
-		b.pending = nil
+		b.pending, b.written = nil, nil
 		b.mu.Unlock()
 	}
 }

@@ -90,3 +90,7 @@ func QueryPlan(db *DB, query string, args ...any) (string, error) {
 	}
 	return strings.Join(lines, "\n"), rows.Err()
 }
+
+// KeptCodes returns the number of codes f keeps for their exchange
+// (recentcodes.go).
+func KeptCodes(f *Fosite) int { return f.recent.len() }

@@ -44,6 +44,8 @@ type Fosite struct {
 	// (GetPARSession, and token revocation lookups). NewFosite sets it to
 	// openid.NewDefaultSession.
 	NewSession func() fosite.Session
+
+	recent recentCodes // codes written here, until their exchange
 }
 
 // NewFosite returns fosite storage over db. clients resolves a client ID from
@@ -79,7 +81,8 @@ func (f *Fosite) BeginTX(ctx context.Context) (context.Context, error) { return 
 // Commit commits the transaction carried by ctx.
 // In a context of WithDeferredDeletes it first runs, in the transaction, what
 // the context deferred to it.
-// In a context of WithCodeBundle it first writes the code it holds.
+// In a context of WithCodeBundle it first writes the code it holds, and
+// once committed keeps it for its exchange (recentcodes.go).
 func (f *Fosite) Commit(ctx context.Context) error {
 	if err := f.writeHeldCode(ctx); err != nil {
 		return err // the caller rolls back
@@ -87,7 +90,11 @@ func (f *Fosite) Commit(ctx context.Context) error {
 	if err := f.runDeferred(ctx); err != nil {
 		return err // the caller rolls back
 	}
-	return f.db.Commit(ctx)
+	if err := f.db.Commit(ctx); err != nil {
+		return err
+	}
+	f.keepWrittenCode(ctx)
+	return nil
 }
 
 // Rollback rolls back the transaction carried by ctx, and forgets the code a
@@ -167,10 +174,16 @@ func (f *Fosite) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 // then revokes the tokens issued for it); an unknown code is fosite.ErrNotFound.
 // In a context of WithDeferredDeletes an active code is read once: fosite
 // reads it twice per exchange, and its invalidation, conditional on it
-// being active, catches a concurrent exchange in between.
+// being active, catches a concurrent exchange in between. For the same
+// reason a code this instance wrote is not read at all there: it comes as
+// written (recentcodes.go).
 func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	if s := readCode(ctx, signature); s != nil {
-		r, err := f.hydrate(ctx, s, session)
+	kept := readCode(ctx, signature)
+	if kept == nil {
+		kept = f.takeRecentCode(ctx, signature)
+	}
+	if kept != nil {
+		r, err := f.hydrate(ctx, kept, session)
 		if err != nil {
 			return nil, fmt.Errorf("store: authorize code: %w", err)
 		}
