@@ -31,7 +31,7 @@ type codeBundleKey struct{}
 type codeBundle struct {
 	mu      sync.Mutex
 	pending *pendingCode
-	written *recentCode // the code written, kept once the transaction commits (recentcodes.go)
+	written *recentRow // the code written, kept once the transaction commits (recentrows.go)
 }
 
 // pendingCode is a code's INSERT arguments (requestArgs) and what joined it.
@@ -142,7 +142,7 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 	if err := f.db.execQueued(ctx, nil, sqlInsertCodeBundle, args...); err != nil {
 		return fmt.Errorf("store: create authorize code: %w", err)
 	}
-	if c, ok := recentCodeOf(p.args, extras); ok {
+	if c, ok := recentRowOf(p.args, extras); ok {
 		b.mu.Lock()
 		b.written = c
 		b.mu.Unlock()
@@ -151,7 +151,7 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 }
 
 // keepWrittenCode keeps the code written in the transaction of ctx, which
-// has committed, for its exchange (recentcodes.go).
+// has committed, for its exchange (recentrows.go).
 func (f *Fosite) keepWrittenCode(ctx context.Context) {
 	b := codeBundleFrom(ctx)
 	if b == nil {
@@ -162,7 +162,7 @@ func (f *Fosite) keepWrittenCode(ctx context.Context) {
 	b.written = nil
 	b.mu.Unlock()
 	if c != nil {
-		f.recent.put(c)
+		f.codes.put(c)
 	}
 }
 

@@ -91,6 +91,6 @@ func QueryPlan(db *DB, query string, args ...any) (string, error) {
 	return strings.Join(lines, "\n"), rows.Err()
 }
 
-// KeptCodes returns the number of codes f keeps for their exchange
-// (recentcodes.go).
-func KeptCodes(f *Fosite) int { return f.recent.len() }
+// KeptRows returns the numbers of codes and refresh tokens f keeps for
+// their use (recentrows.go).
+func KeptRows(f *Fosite) (codes, refreshes int) { return f.codes.len(), f.refreshes.len() }

@@ -45,7 +45,9 @@ type Fosite struct {
 	// openid.NewDefaultSession.
 	NewSession func() fosite.Session
 
-	recent recentCodes // codes written here, until their exchange
+	// Codes and refresh tokens written here, until their use
+	// (recentrows.go).
+	codes, refreshes recentRows
 }
 
 // NewFosite returns fosite storage over db. clients resolves a client ID from
@@ -81,8 +83,9 @@ func (f *Fosite) BeginTX(ctx context.Context) (context.Context, error) { return 
 // Commit commits the transaction carried by ctx.
 // In a context of WithDeferredDeletes it first runs, in the transaction, what
 // the context deferred to it.
-// In a context of WithCodeBundle it first writes the code it holds, and
-// once committed keeps it for its exchange (recentcodes.go).
+// In a context of WithCodeBundle it first writes the code it holds. Once
+// committed, the code and refresh tokens written are kept for their use
+// (recentrows.go).
 func (f *Fosite) Commit(ctx context.Context) error {
 	if err := f.writeHeldCode(ctx); err != nil {
 		return err // the caller rolls back
@@ -93,14 +96,14 @@ func (f *Fosite) Commit(ctx context.Context) error {
 	if err := f.db.Commit(ctx); err != nil {
 		return err
 	}
-	f.keepWrittenCode(ctx)
+	f.keepWritten(ctx)
 	return nil
 }
 
 // Rollback rolls back the transaction carried by ctx, and forgets the code a
-// context of WithCodeBundle held for it.
+// context of WithCodeBundle held for it and the rows it would have kept.
 func (f *Fosite) Rollback(ctx context.Context) error {
-	dropHeldCode(ctx)
+	dropWritten(ctx)
 	return f.db.Rollback(ctx)
 }
 
@@ -176,7 +179,7 @@ func (f *Fosite) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 // reads it twice per exchange, and its invalidation, conditional on it
 // being active, catches a concurrent exchange in between. For the same
 // reason a code this instance wrote is not read at all there: it comes as
-// written (recentcodes.go).
+// written (recentrows.go).
 func (f *Fosite) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	kept := readCode(ctx, signature)
 	if kept == nil {
@@ -273,7 +276,17 @@ func (f *Fosite) DeleteAccessTokenSession(ctx context.Context, signature string)
 // CreateRefreshTokenSession stores an active refresh token's request, with
 // the signature of the access token issued alongside.
 func (f *Fosite) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, r fosite.Requester) error {
-	return f.create(ctx, "refresh token", sqlInsertRefresh, signature, r, fosite.RefreshToken, accessSignature)
+	args, err := requestArgs(signature, r, fosite.RefreshToken, accessSignature)
+	if err != nil {
+		return fmt.Errorf("store: create refresh token: %w", err)
+	}
+	if err := f.insert(ctx, "refresh token", sqlInsertRefresh, args); err != nil {
+		return err
+	}
+	if f.db.txStateFrom(ctx) != nil {
+		holdRefresh(ctx, args)
+	}
+	return nil
 }
 
 // GetRefreshTokenSession returns a refresh token's request. For a rotated or
@@ -281,8 +294,14 @@ func (f *Fosite) CreateRefreshTokenSession(ctx context.Context, signature, acces
 // (fosite treats that as reuse and revokes the whole grant); a token rotated
 // into oauth2_refresh_rotated comes back as its grant's request ID and
 // client only, with an empty session, which is all reuse detection reads.
-// Unknown is fosite.ErrNotFound.
+// Unknown is fosite.ErrNotFound. In the token endpoint's context an active
+// token this instance wrote is not read: it comes as written
+// (recentrows.go), and its rotation, conditional on it being active,
+// catches what happened to it since.
 func (f *Fosite) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	if kept := f.takeRecentRefresh(ctx, signature); kept != nil {
+		return f.hydrateRequester(ctx, "refresh token", kept, session)
+	}
 	var active bool
 	r, err := f.get(ctx, "refresh token", sqlSelectRefresh, []any{signature}, session, &active)
 	if errors.Is(err, fosite.ErrNotFound) {

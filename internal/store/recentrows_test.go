@@ -11,11 +11,12 @@ import (
 	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
 )
 
-// TestRecentCodes: a code written in an authorization's transaction is
-// kept once that commits, and only a code exchange's context takes it,
-// once. A code used or revoked since it was kept still fails its exchange,
-// at the invalidation, as a replay.
-func TestRecentCodes(t *testing.T) {
+// TestRecentRows: a code written in an authorization's transaction, and a
+// refresh token written in the token endpoint's, is kept once that
+// commits, and only the token endpoint's context takes it, once. One used
+// or revoked since it was kept still fails, at its invalidation or
+// rotation, as a replay.
+func TestRecentRows(t *testing.T) {
 	t.Parallel()
 	for _, backend := range []struct {
 		name string
@@ -28,6 +29,10 @@ func TestRecentCodes(t *testing.T) {
 		t.Run(backend.name, func(t *testing.T) {
 			t.Parallel()
 			db := backend.open(t)
+			kept := func(f *store.Fosite) (n struct{ codes, refreshes int }) {
+				n.codes, n.refreshes = store.KeptRows(f)
+				return n
+			}
 			f := store.NewFosite(db, storetest.Clients("c"))
 			bg := context.Background()
 			authorize := func(t *testing.T, sig string, commit bool) *fosite.Request {
@@ -69,6 +74,9 @@ func TestRecentCodes(t *testing.T) {
 					err = f.CreateAccessTokenSession(tx, "at-"+sig, r)
 				}
 				if err == nil {
+					err = f.CreateRefreshTokenSession(tx, "rt-"+sig, "at-"+sig, r)
+				}
+				if err == nil {
 					err = f.Commit(tx)
 				}
 				if err != nil {
@@ -78,18 +86,18 @@ func TestRecentCodes(t *testing.T) {
 			}
 
 			authorize(t, "rolled-back", false)
-			if n := store.KeptCodes(f); n != 0 {
+			if n := kept(f).codes; n != 0 {
 				t.Fatalf("a rolled back code is kept (%d kept)", n)
 			}
 
 			want := authorize(t, "kept", true)
-			if n := store.KeptCodes(f); n != 1 {
+			if n := kept(f).codes; n != 1 {
 				t.Fatalf("%d codes kept after one authorization, want 1", n)
 			}
 			if _, err := f.GetAuthorizeCodeSession(bg, "kept", storetest.NewRequest("x").GetSession()); err != nil {
 				t.Fatal(err)
 			}
-			if n := store.KeptCodes(f); n != 1 {
+			if n := kept(f).codes; n != 1 {
 				t.Fatal("a read outside a code exchange took the kept code")
 			}
 			got, err := exchange(t, "kept")
@@ -99,7 +107,7 @@ func TestRecentCodes(t *testing.T) {
 			if got.GetID() != want.ID || got.GetClient().GetID() != "c" {
 				t.Errorf("exchanged request %q of client %q, want %q of c", got.GetID(), got.GetClient().GetID(), want.ID)
 			}
-			if n := store.KeptCodes(f); n != 0 {
+			if n := kept(f).codes; n != 0 {
 				t.Fatalf("the exchange left the code kept (%d kept)", n)
 			}
 			if _, err := exchange(t, "kept"); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
@@ -114,7 +122,7 @@ func TestRecentCodes(t *testing.T) {
 			if _, err := exchange(t, "used-elsewhere"); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 				t.Errorf("exchange of a code used elsewhere: %v, want fosite.ErrInvalidatedAuthorizeCode", err)
 			}
-			if n := store.KeptCodes(f); n != 0 {
+			if n := kept(f).codes; n != 0 {
 				t.Fatalf("%d codes kept, want 0: the exchange did not take it", n)
 			}
 			// Revoked by the admin API after it was kept.
@@ -128,6 +136,73 @@ func TestRecentCodes(t *testing.T) {
 			for _, sig := range []string{"used-elsewhere", "revoked"} {
 				if _, err := f.GetAccessTokenSession(bg, "at-"+sig, storetest.NewRequest("x").GetSession()); !errors.Is(err, fosite.ErrNotFound) {
 					t.Errorf("the failed exchange of %q stored its access token: %v", sig, err)
+				}
+			}
+			if n := kept(f).refreshes; n != 1 {
+				t.Fatalf("%d refresh tokens kept, want the one of the successful exchange", n)
+			}
+			// That one was revoked with the client's grants; a new grant.
+			want = authorize(t, "fresh", true)
+			if _, err := exchange(t, "fresh"); err != nil {
+				t.Fatal(err)
+			}
+			n0 := kept(f).refreshes
+
+			// refresh runs a refresh's storage calls: read outside a
+			// transaction, then rotate and issue in one.
+			refresh := func(t *testing.T, sig, next string) error {
+				t.Helper()
+				ctx := store.WithDeferredDeletes(bg)
+				r, err := f.GetRefreshTokenSession(ctx, sig, storetest.NewRequest("x").GetSession())
+				if err != nil {
+					return err
+				}
+				tx, err := f.BeginTX(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = f.RotateRefreshToken(tx, r.GetID(), sig)
+				if err == nil {
+					err = f.CreateAccessTokenSession(tx, "at-"+next, r)
+				}
+				if err == nil {
+					err = f.CreateRefreshTokenSession(tx, next, "at-"+next, r)
+				}
+				if err == nil {
+					err = f.Commit(tx)
+				}
+				if err != nil {
+					_ = f.Rollback(tx)
+				}
+				return err
+			}
+			if _, err := f.GetRefreshTokenSession(bg, "rt-fresh", storetest.NewRequest("x").GetSession()); err != nil {
+				t.Fatal(err)
+			}
+			if n := kept(f).refreshes; n != n0 {
+				t.Fatal("a read outside the token endpoint took the kept refresh token")
+			}
+			if err := refresh(t, "rt-fresh", "rt-kept-2"); err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			if n := kept(f).refreshes; n != n0 {
+				t.Fatalf("%d refresh tokens kept after a rotation, want %d (the new one instead of the used one)", n, n0)
+			}
+			if err := refresh(t, "rt-fresh", "rt-kept-3"); !errors.Is(err, fosite.ErrInactiveToken) {
+				t.Errorf("reuse of a rotated refresh token: %v, want fosite.ErrInactiveToken", err)
+			}
+			if err := f.RevokeRefreshToken(bg, want.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := refresh(t, "rt-kept-2", "rt-kept-4"); !errors.Is(err, fosite.ErrSerializationFailure) {
+				t.Errorf("refresh with a token revoked after it was kept: %v, want fosite.ErrSerializationFailure", err)
+			}
+			if n := kept(f).refreshes; n != n0-1 {
+				t.Errorf("%d refresh tokens kept after a failed rotation, want %d", n, n0-1)
+			}
+			for _, sig := range []string{"rt-kept-3", "rt-kept-4"} {
+				if _, err := f.GetRefreshTokenSession(bg, sig, storetest.NewRequest("x").GetSession()); !errors.Is(err, fosite.ErrNotFound) {
+					t.Errorf("a failed refresh stored its refresh token %q: %v", sig, err)
 				}
 			}
 		})

@@ -7,20 +7,20 @@ import (
 	"time"
 )
 
-// TestRecentCodesBound: the set keeps at most recentCodesMax codes,
+// TestRecentCodesBound: the set keeps at most recentRowsMax codes,
 // dropping the oldest; a code taken frees its place; an expired code is
 // not handed out.
 func TestRecentCodesBound(t *testing.T) {
 	now := time.Now()
-	code := func(sig string, expires time.Time) *recentCode {
-		return &recentCode{signature: sig, expires: sql.NullInt64{Int64: expires.UnixNano(), Valid: true}}
+	code := func(sig string, expires time.Time) *recentRow {
+		return &recentRow{signature: sig, expires: sql.NullInt64{Int64: expires.UnixNano(), Valid: true}}
 	}
-	var rc recentCodes
-	for i := range recentCodesMax + 1 {
+	var rc recentRows
+	for i := range recentRowsMax + 1 {
 		rc.put(code(fmt.Sprint("c", i), now.Add(time.Minute)))
 	}
-	if n := rc.len(); n != recentCodesMax {
-		t.Fatalf("%d kept, want %d", n, recentCodesMax)
+	if n := rc.len(); n != recentRowsMax {
+		t.Fatalf("%d kept, want %d", n, recentRowsMax)
 	}
 	if rc.take("c0", now) != nil {
 		t.Error("the oldest code was not dropped")
@@ -47,7 +47,7 @@ func TestRecentCodesBound(t *testing.T) {
 // read back; arguments of another shape are not kept.
 func TestRecentCodeOf(t *testing.T) {
 	args := []any{"sig", "req", int64(7), "client", "openid", "openid", "", "", "state=x", "{}", sql.NullInt64{Int64: 9, Valid: true}}
-	c, ok := recentCodeOf(args, codeExtras{})
+	c, ok := recentRowOf(args, codeExtras{})
 	if !ok {
 		t.Fatal("not rebuilt")
 	}
@@ -55,12 +55,12 @@ func TestRecentCodeOf(t *testing.T) {
 	if c.signature != "sig" || c.expires.Int64 != 9 || fmt.Sprint(c.request) != fmt.Sprint(want) {
 		t.Errorf("rebuilt %+v, want %+v", c, want)
 	}
-	if _, ok := recentCodeOf(args[:10], codeExtras{}); ok {
+	if _, ok := recentRowOf(args[:10], codeExtras{}); ok {
 		t.Error("10 arguments rebuilt")
 	}
 	bad := append([]any(nil), args...)
 	bad[9] = []byte("{}")
-	if _, ok := recentCodeOf(bad, codeExtras{}); ok {
+	if _, ok := recentRowOf(bad, codeExtras{}); ok {
 		t.Error("a session of another type rebuilt")
 	}
 }

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+)
+
+// Codes and refresh tokens this instance issued, kept until their use.
+//
+// A client exchanges its authorization code within a second or so of
+// receiving it, and, with one instance or a load balancer that keeps a
+// browser's requests together, on the instance that issued it; a client
+// that refreshes often does so, with the refresh token it got last, on
+// the instance that issued that one. The instance just wrote that row, so
+// reading it back is a read it can skip: on SQLite a read on a pooled
+// connection, whose page cache every commit since has emptied; on
+// PostgreSQL a round trip.
+//
+// What makes this safe is the same argument as reading a code once per
+// exchange (deferred.go): the row kept is exactly the row written, and of
+// a code's or refresh token's row only the active flag ever changes (on
+// PostgreSQL a rotated refresh token's row moves to another table). The
+// transaction that uses a code or refresh token retires it on condition
+// that it is still active in the database (InvalidateAuthorizeCodeSession,
+// RotateRefreshToken), so one used, revoked or deleted since it was kept
+// fails there, and the token endpoint answers that as a replay. Only the
+// token endpoint's context (one of WithDeferredDeletes) takes a row from
+// here, and it takes it out: a second use of the same code or token reads
+// the database, and finds it used. Every other reader (introspection,
+// revocation, the admin API) reads the database.
+
+// recentRowsMax bounds the rows kept of each kind. Codes live a minute or
+// so, and a refresh token kept past its turn only wastes its place: when
+// the set is full the oldest row is dropped (its use then reads the
+// database). About 1.5 KiB a row.
+const recentRowsMax = 1024
+
+// recentRows is a set of rows kept; its zero value is ready to use.
+type recentRows struct {
+	mu    sync.Mutex
+	byKey map[string]*recentRow
+	ring  [recentRowsMax]*recentRow // insertion order; next is the oldest slot
+	next  int
+}
+
+// recentRow is a code's or refresh token's row as written.
+type recentRow struct {
+	signature string
+	request   storedRequest
+	extras    codeExtras    // a code's bundled columns (bundle.go)
+	expires   sql.NullInt64 // Unix nanoseconds, as stored
+	slot      int           // its place in recentRows.ring
+}
+
+// recentRowOf rebuilds the row an INSERT wrote from its arguments
+// (requestArgs; the columns after the eleventh are not kept) and a code's
+// bundled columns; ok is false for arguments of an unexpected shape, which
+// are then not kept.
+func recentRowOf(args []any, extras codeExtras) (c *recentRow, ok bool) {
+	if len(args) < 11 {
+		return nil, false
+	}
+	c = &recentRow{extras: extras}
+	var session string
+	for _, f := range []struct {
+		dst *string
+		i   int
+	}{
+		{&c.signature, argSignature}, {&c.request.requestID, argRequestID}, {&c.request.clientID, 3},
+		{&c.request.scopes, 4}, {&c.request.grantedScopes, 5}, {&c.request.audience, 6},
+		{&c.request.grantedAudience, 7}, {&c.request.form, argForm}, {&session, 9},
+	} {
+		if *f.dst, ok = args[f.i].(string); !ok {
+			return nil, false
+		}
+	}
+	if c.request.requestedAt, ok = args[2].(int64); !ok {
+		return nil, false
+	}
+	if c.expires, ok = args[argExpires].(sql.NullInt64); !ok {
+		return nil, false
+	}
+	c.request.session = []byte(session)
+	return c, true
+}
+
+// put keeps c, dropping the oldest code kept if the set is full.
+func (rc *recentRows) put(c *recentRow) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.byKey == nil {
+		rc.byKey = make(map[string]*recentRow, recentRowsMax)
+	}
+	if old := rc.ring[rc.next]; old != nil && rc.byKey[old.signature] == old {
+		delete(rc.byKey, old.signature)
+	}
+	c.slot = rc.next
+	rc.ring[rc.next] = c
+	rc.next = (rc.next + 1) % recentRowsMax
+	rc.byKey[c.signature] = c
+}
+
+// take returns the code of signature and forgets it, or nil if it is not
+// kept or has expired.
+func (rc *recentRows) take(signature string, now time.Time) *recentRow {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	c := rc.byKey[signature]
+	if c == nil {
+		return nil
+	}
+	delete(rc.byKey, signature)
+	if rc.ring[c.slot] == c {
+		rc.ring[c.slot] = nil
+	}
+	if c.expires.Valid && c.expires.Int64 <= now.UnixNano() {
+		return nil
+	}
+	return c
+}
+
+// len returns the number of codes kept.
+func (rc *recentRows) len() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.byKey)
+}
+
+// takeRecentCode is GetAuthorizeCodeSession's shortcut: in the token
+// endpoint's context, the code as this instance wrote it, if kept; the
+// context then holds it as read (keepCode).
+func (f *Fosite) takeRecentCode(ctx context.Context, signature string) *storedRequest {
+	if deferredFrom(ctx) == nil {
+		return nil
+	}
+	c := f.codes.take(signature, time.Now())
+	if c == nil {
+		return nil
+	}
+	keepCode(ctx, signature, &c.request, c.extras)
+	return &c.request
+}
+
+// takeRecentRefresh is GetRefreshTokenSession's shortcut: in the token
+// endpoint's context, the active refresh token as this instance wrote it,
+// if kept.
+func (f *Fosite) takeRecentRefresh(ctx context.Context, signature string) *storedRequest {
+	if deferredFrom(ctx) == nil {
+		return nil
+	}
+	if c := f.refreshes.take(signature, time.Now()); c != nil {
+		return &c.request
+	}
+	return nil
+}
+
+// holdRefresh notes a refresh token written in the transaction of ctx, in
+// the token endpoint's context, to keep once the transaction commits.
+func holdRefresh(ctx context.Context, args []any) {
+	d := deferredFrom(ctx)
+	if d == nil {
+		return
+	}
+	if c, ok := recentRowOf(args, codeExtras{}); ok {
+		d.mu.Lock()
+		d.written = append(d.written, c)
+		d.mu.Unlock()
+	}
+}
+
+// keepWritten keeps the code and refresh tokens written in the
+// transaction of ctx, which has committed.
+func (f *Fosite) keepWritten(ctx context.Context) {
+	f.keepWrittenCode(ctx)
+	d := deferredFrom(ctx)
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	written := d.written
+	d.written = nil
+	d.mu.Unlock()
+	for _, c := range written {
+		f.refreshes.put(c)
+	}
+}
+
+// dropWritten forgets what the transaction of ctx wrote (it rolled back).
+func dropWritten(ctx context.Context) {
+	dropHeldCode(ctx)
+	if d := deferredFrom(ctx); d != nil {
+		d.mu.Lock()
+		d.written = nil
+		d.mu.Unlock()
+	}
+}
