@@ -150,22 +150,6 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 	return nil
 }
 
-// keepWrittenCode keeps the code written in the transaction of ctx, which
-// has committed, for its exchange (recentrows.go).
-func (f *Fosite) keepWrittenCode(ctx context.Context) {
-	b := codeBundleFrom(ctx)
-	if b == nil {
-		return
-	}
-	b.mu.Lock()
-	c := b.written
-	b.written = nil
-	b.mu.Unlock()
-	if c != nil {
-		f.codes.put(c)
-	}
-}
-
 // dropHeldCode forgets the code held or written in ctx (the transaction
 // rolled back).
 func dropHeldCode(ctx context.Context) {

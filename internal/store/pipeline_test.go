@@ -57,6 +57,27 @@ func stored(t *testing.T, f *store.Fosite, signature string) bool {
 	return false
 }
 
+// commitSteps runs steps in one transaction of f and commits it; on the
+// first error it rolls back and returns that error.
+func commitSteps(ctx context.Context, f *store.Fosite, steps ...func(tx context.Context) error) error {
+	tx, err := f.BeginTX(ctx)
+	if err != nil {
+		return err
+	}
+	for _, step := range steps {
+		if err = step(tx); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = f.Commit(tx)
+	}
+	if err != nil {
+		_ = f.Rollback(tx)
+	}
+	return err
+}
+
 // TestPipelinedFailureAtCommit: a queued insert that fails (a duplicate
 // signature) surfaces at Commit, and takes the transaction's other writes
 // with it, both when nothing else was sent (one implicit transaction) and
@@ -292,22 +313,11 @@ func TestPipelinedTransactionsShareCommits(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			grant := fmt.Sprint("grant-", i)
-			tx, err := f.BeginTX(bounded(t))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			err = f.RotateRefreshToken(tx, grant, "rt-"+grant)
-			if err == nil {
-				err = f.CreateAccessTokenSession(tx, "at-new-"+grant, storetest.NewRequest(grant))
-			}
-			if err == nil {
-				err = f.Commit(tx)
-			}
-			if err != nil {
-				_ = f.Rollback(tx)
-			}
-			errs[i] = err
+			errs[i] = commitSteps(bounded(t), f,
+				func(tx context.Context) error { return f.RotateRefreshToken(tx, grant, "rt-"+grant) },
+				func(tx context.Context) error {
+					return f.CreateAccessTokenSession(tx, "at-new-"+grant, storetest.NewRequest(grant))
+				})
 		})
 	}
 	wg.Wait()
@@ -402,20 +412,11 @@ func TestPipelinedCodeExchanges(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			tx, err := f.BeginTX(bounded(t))
-			if err == nil {
-				err = f.InvalidateAuthorizeCodeSession(tx, fmt.Sprint("code-", i))
-			}
-			if err == nil {
-				err = f.CreateAccessTokenSession(tx, fmt.Sprint("at-", i), storetest.NewRequest(fmt.Sprint("grant-", i)))
-			}
-			if err == nil {
-				err = f.Commit(tx)
-			}
-			if err != nil {
-				_ = f.Rollback(tx)
-			}
-			errs[i] = err
+			errs[i] = commitSteps(bounded(t), f,
+				func(tx context.Context) error { return f.InvalidateAuthorizeCodeSession(tx, fmt.Sprint("code-", i)) },
+				func(tx context.Context) error {
+					return f.CreateAccessTokenSession(tx, fmt.Sprint("at-", i), storetest.NewRequest(fmt.Sprint("grant-", i)))
+				})
 		})
 	}
 	wg.Wait()

@@ -170,20 +170,27 @@ func holdRefresh(ctx context.Context, args []any) {
 	}
 }
 
-// keepWritten keeps the code and refresh tokens written in the
-// transaction of ctx, which has committed.
+// keepWritten keeps the code (WithCodeBundle) and refresh tokens
+// (WithDeferredDeletes) written in the transaction of ctx, which has
+// committed.
 func (f *Fosite) keepWritten(ctx context.Context) {
-	f.keepWrittenCode(ctx)
-	d := deferredFrom(ctx)
-	if d == nil {
-		return
+	if b := codeBundleFrom(ctx); b != nil {
+		b.mu.Lock()
+		c := b.written
+		b.written = nil
+		b.mu.Unlock()
+		if c != nil {
+			f.codes.put(c)
+		}
 	}
-	d.mu.Lock()
-	written := d.written
-	d.written = nil
-	d.mu.Unlock()
-	for _, c := range written {
-		f.refreshes.put(c)
+	if d := deferredFrom(ctx); d != nil {
+		d.mu.Lock()
+		written := d.written
+		d.written = nil
+		d.mu.Unlock()
+		for _, c := range written {
+			f.refreshes.put(c)
+		}
 	}
 }
 

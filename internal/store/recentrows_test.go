@@ -65,24 +65,10 @@ func TestRecentRows(t *testing.T) {
 				if err != nil {
 					return r, err
 				}
-				tx, err := f.BeginTX(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = f.InvalidateAuthorizeCodeSession(tx, sig)
-				if err == nil {
-					err = f.CreateAccessTokenSession(tx, "at-"+sig, r)
-				}
-				if err == nil {
-					err = f.CreateRefreshTokenSession(tx, "rt-"+sig, "at-"+sig, r)
-				}
-				if err == nil {
-					err = f.Commit(tx)
-				}
-				if err != nil {
-					_ = f.Rollback(tx)
-				}
-				return r, err
+				return r, commitSteps(ctx, f,
+					func(tx context.Context) error { return f.InvalidateAuthorizeCodeSession(tx, sig) },
+					func(tx context.Context) error { return f.CreateAccessTokenSession(tx, "at-"+sig, r) },
+					func(tx context.Context) error { return f.CreateRefreshTokenSession(tx, "rt-"+sig, "at-"+sig, r) })
 			}
 
 			authorize(t, "rolled-back", false)
@@ -157,24 +143,10 @@ func TestRecentRows(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				tx, err := f.BeginTX(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = f.RotateRefreshToken(tx, r.GetID(), sig)
-				if err == nil {
-					err = f.CreateAccessTokenSession(tx, "at-"+next, r)
-				}
-				if err == nil {
-					err = f.CreateRefreshTokenSession(tx, next, "at-"+next, r)
-				}
-				if err == nil {
-					err = f.Commit(tx)
-				}
-				if err != nil {
-					_ = f.Rollback(tx)
-				}
-				return err
+				return commitSteps(ctx, f,
+					func(tx context.Context) error { return f.RotateRefreshToken(tx, r.GetID(), sig) },
+					func(tx context.Context) error { return f.CreateAccessTokenSession(tx, "at-"+next, r) },
+					func(tx context.Context) error { return f.CreateRefreshTokenSession(tx, next, "at-"+next, r) })
 			}
 			if _, err := f.GetRefreshTokenSession(bg, "rt-fresh", storetest.NewRequest("x").GetSession()); err != nil {
 				t.Fatal(err)
