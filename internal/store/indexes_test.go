@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
@@ -58,5 +60,33 @@ func TestGrantIndexes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPostgresWithoutBitmapScans: every connection of the pool plans
+// without bitmap scans, which would not mark the index entries of a
+// grant's rotated tokens dead and so revisit them at every refresh
+// (postgres.go). Queries held open together take connections of their own.
+func TestPostgresWithoutBitmapScans(t *testing.T) {
+	t.Parallel()
+	db := storetest.Postgres(t).Open(t)
+	const n = 4
+	settings := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = db.QueryRowContext(context.Background(),
+				"SELECT current_setting('enable_bitmapscan') FROM pg_sleep(0.2)").Scan(&settings[i])
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if settings[i] != "off" {
+			t.Errorf("query %d: enable_bitmapscan = %s, want off", i, settings[i])
+		}
 	}
 }
