@@ -86,7 +86,7 @@ func recentRowOf(args []any, extras codeExtras) (c *recentRow, ok bool) {
 	return c, true
 }
 
-// put keeps c, dropping the oldest code kept if the set is full.
+// put keeps c, dropping the oldest row kept if the set is full.
 func (rc *recentRows) put(c *recentRow) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -102,7 +102,7 @@ func (rc *recentRows) put(c *recentRow) {
 	rc.byKey[c.signature] = c
 }
 
-// take returns the code of signature and forgets it, or nil if it is not
+// take returns the row of signature and forgets it, or nil if it is not
 // kept or has expired.
 func (rc *recentRows) take(signature string, now time.Time) *recentRow {
 	rc.mu.Lock()
@@ -121,7 +121,7 @@ func (rc *recentRows) take(signature string, now time.Time) *recentRow {
 	return c
 }
 
-// len returns the number of codes kept.
+// len returns the number of rows kept.
 func (rc *recentRows) len() int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
