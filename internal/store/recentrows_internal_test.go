@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// TestRecentCodesBound: the set keeps at most recentRowsMax codes,
+// TestRecentRowsBound: the set keeps at most recentRowsMax codes,
 // dropping the oldest; a code taken frees its place; an expired code is
 // not handed out.
-func TestRecentCodesBound(t *testing.T) {
+func TestRecentRowsBound(t *testing.T) {
 	now := time.Now()
 	code := func(sig string, expires time.Time) *recentRow {
 		return &recentRow{signature: sig, expires: sql.NullInt64{Int64: expires.UnixNano(), Valid: true}}
@@ -43,9 +43,9 @@ func TestRecentCodesBound(t *testing.T) {
 	}
 }
 
-// TestRecentCodeOf: the row rebuilt from an INSERT's arguments is the row
+// TestRecentRowOf: the row rebuilt from an INSERT's arguments is the row
 // read back; arguments of another shape are not kept.
-func TestRecentCodeOf(t *testing.T) {
+func TestRecentRowOf(t *testing.T) {
 	args := []any{"sig", "req", int64(7), "client", "openid", "openid", "", "", "state=x", "{}", sql.NullInt64{Int64: 9, Valid: true}}
 	c, ok := recentRowOf(args, codeExtras{})
 	if !ok {
