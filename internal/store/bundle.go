@@ -57,10 +57,18 @@ func codeBundleFrom(ctx context.Context) *codeBundle {
 
 // Column indexes in requestArgs' result.
 const (
-	argSignature = 0
-	argRequestID = 1
-	argForm      = 8
-	argExpires   = 10
+	argSignature       = 0
+	argRequestID       = 1
+	argRequestedAt     = 2
+	argClientID        = 3
+	argScopes          = 4
+	argGrantedScopes   = 5
+	argAudience        = 6
+	argGrantedAudience = 7
+	argForm            = 8
+	argSession         = 9
+	argExpires         = 10
+	requestArgsColumns = 11 // before any extra columns
 )
 
 // sameRequest reports whether two requestArgs results store the same

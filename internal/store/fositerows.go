@@ -245,7 +245,7 @@ func requestArgs(key string, r fosite.Requester, tt fosite.TokenType, extra ...a
 			return nil, fmt.Errorf("encode scopes and audience: %w", err)
 		}
 	}
-	args := make([]any, 0, 11+len(extra))
+	args := make([]any, 0, requestArgsColumns+len(extra))
 	args = append(args,
 		key,
 		r.GetID(),

@@ -30,8 +30,8 @@ func (f *Fosite) CreatePARSession(ctx context.Context, requestURI string, ar fos
 	if err != nil {
 		return fmt.Errorf("store: create pushed authorization request: %w", err)
 	}
-	if exp, ok := args[10].(sql.NullInt64); !ok || !exp.Valid { // args[10] is expires_at, from nanos
-		args[10] = nanos(time.Now().Add(DefaultPARLifespan))
+	if exp, ok := args[argExpires].(sql.NullInt64); !ok || !exp.Valid {
+		args[argExpires] = nanos(time.Now().Add(DefaultPARLifespan))
 	}
 	if _, err := f.db.exec(ctx, sqlInsertPAR, args...); err != nil {
 		return fmt.Errorf("store: create pushed authorization request: %w", err)

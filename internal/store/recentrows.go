@@ -55,11 +55,11 @@ type recentRow struct {
 }
 
 // recentRowOf rebuilds the row an INSERT wrote from its arguments
-// (requestArgs; the columns after the eleventh are not kept) and a code's
+// (requestArgs; the extra columns after its own are not kept) and a code's
 // bundled columns; ok is false for arguments of an unexpected shape, which
 // are then not kept.
 func recentRowOf(args []any, extras codeExtras) (c *recentRow, ok bool) {
-	if len(args) < 11 {
+	if len(args) < requestArgsColumns {
 		return nil, false
 	}
 	c = &recentRow{extras: extras}
@@ -68,15 +68,15 @@ func recentRowOf(args []any, extras codeExtras) (c *recentRow, ok bool) {
 		dst *string
 		i   int
 	}{
-		{&c.signature, argSignature}, {&c.request.requestID, argRequestID}, {&c.request.clientID, 3},
-		{&c.request.scopes, 4}, {&c.request.grantedScopes, 5}, {&c.request.audience, 6},
-		{&c.request.grantedAudience, 7}, {&c.request.form, argForm}, {&session, 9},
+		{&c.signature, argSignature}, {&c.request.requestID, argRequestID}, {&c.request.clientID, argClientID},
+		{&c.request.scopes, argScopes}, {&c.request.grantedScopes, argGrantedScopes}, {&c.request.audience, argAudience},
+		{&c.request.grantedAudience, argGrantedAudience}, {&c.request.form, argForm}, {&session, argSession},
 	} {
 		if *f.dst, ok = args[f.i].(string); !ok {
 			return nil, false
 		}
 	}
-	if c.request.requestedAt, ok = args[2].(int64); !ok {
+	if c.request.requestedAt, ok = args[argRequestedAt].(int64); !ok {
 		return nil, false
 	}
 	if c.expires, ok = args[argExpires].(sql.NullInt64); !ok {
