@@ -395,6 +395,14 @@ func (m *Manager) Sign(claims any, alg string, extraHeaders map[string]any) (str
 }
 
 func (k *signingKey) sign(payload []byte, extraHeaders map[string]any) (string, error) {
+	if token, ok, err := k.signCompact(payload, extraHeaders); ok {
+		return token, err
+	}
+	return k.signJose(payload, extraHeaders)
+}
+
+// signJose signs with go-jose: the way for keys signCompact does not know.
+func (k *signingKey) signJose(payload []byte, extraHeaders map[string]any) (string, error) {
 	hdr := make(map[jose.HeaderKey]any, len(extraHeaders)+2)
 	hdr["typ"] = "JWT"
 	for name, v := range extraHeaders {
