@@ -94,3 +94,11 @@ func QueryPlan(db *DB, query string, args ...any) (string, error) {
 // KeptRows returns the numbers of codes and refresh tokens f keeps for
 // their use (recentrows.go).
 func KeptRows(f *Fosite) (codes, refreshes int) { return f.codes.len(), f.refreshes.len() }
+
+// RowPage returns the heap page that holds the row of table with the
+// given signature (PostgreSQL only).
+func RowPage(db *DB, table, signature string) (int64, error) {
+	var page int64
+	err := db.sql.QueryRow(`SELECT (ctid::text::point)[0]::bigint FROM `+table+` WHERE signature = $1`, signature).Scan(&page)
+	return page, err
+}
