@@ -65,41 +65,49 @@ func TestPostgresSchema(t *testing.T) {
 
 // TestPostgresCodeInvalidationStaysOnPage: a code's invalidation writes
 // the row's new version on the page that holds it (a heap-only tuple, no
-// new index entries), as migration 11 leaves room there; on full pages
-// (the table without it) the versions move to other pages.
+// new index entries), as migration 11 leaves room there. One code per page
+// is invalidated, so that the room is all the update can use: pruning the
+// dead versions of earlier updates (which depends on every other
+// transaction on the server) never comes into it. On full pages (the
+// table without the step) each of these updates has to move.
 func TestPostgresCodeInvalidationStaysOnPage(t *testing.T) {
 	t.Parallel()
 	db := storetest.Postgres(t).Open(t)
 	f := store.NewFosite(db, storetest.Clients("c"))
 	ctx := context.Background()
 	const n = 200 // several pages of codes
-	pages := make([]int64, n)
+	for i := range n {
+		if err := f.CreateAuthorizeCodeSession(ctx, fmt.Sprint("code-", i), storetest.NewRequest(fmt.Sprint("grant-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	firstOnPage := map[int64]string{} // page -> its first code
+	last := int64(-1)
 	for i := range n {
 		sig := fmt.Sprint("code-", i)
-		if err := f.CreateAuthorizeCodeSession(ctx, sig, storetest.NewRequest(fmt.Sprint("grant-", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range n {
-		var err error
-		if pages[i], err = store.RowPage(db, "oauth2_code", fmt.Sprint("code-", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if pages[n-1] == pages[0] {
-		t.Fatalf("all %d codes on page %d: too few to fill a page", n, pages[0])
-	}
-	moved := 0
-	for i := range n {
-		sig := fmt.Sprint("code-", i)
-		if err := f.InvalidateAuthorizeCodeSession(ctx, sig); err != nil {
-			t.Fatal(err)
-		}
 		page, err := store.RowPage(db, "oauth2_code", sig)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if page != pages[i] {
+		if _, ok := firstOnPage[page]; !ok {
+			firstOnPage[page] = sig
+		}
+		last = max(last, page)
+	}
+	delete(firstOnPage, last) // the last page may have room either way
+	if len(firstOnPage) < 3 {
+		t.Fatalf("%d codes filled %d pages: too few", n, len(firstOnPage)+1)
+	}
+	moved := 0
+	for page, sig := range firstOnPage {
+		if err := f.InvalidateAuthorizeCodeSession(ctx, sig); err != nil {
+			t.Fatal(err)
+		}
+		now, err := store.RowPage(db, "oauth2_code", sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now != page {
 			moved++
 		}
 		if _, err := f.GetAuthorizeCodeSession(ctx, sig, nil); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
@@ -107,6 +115,6 @@ func TestPostgresCodeInvalidationStaysOnPage(t *testing.T) {
 		}
 	}
 	if moved > 0 {
-		t.Errorf("%d of %d invalidated codes moved to another page", moved, n)
+		t.Errorf("%d of %d invalidated codes, one per page, moved to another page", moved, len(firstOnPage))
 	}
 }
