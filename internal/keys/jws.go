@@ -20,8 +20,8 @@ import (
 // go-jose's signer writes (the same protected header, keys sorted, and
 // signature encoding), without building a go-jose signer for each token:
 // that signer marshalled its header by reflection and copied the payload
-// and signature through several buffers, a quarter of an ES256 signature's
-// time and more than half of its allocations. ok is false for a key this
+// and signature through several buffers: a seventh of an ES256 signature's
+// time (40.5 µs, now 35) and half of its allocations. ok is false for a key this
 // does not know (anything but an RSA, ECDSA or Ed25519 private key of the
 // size its algorithm names); sign then leaves it to go-jose.
 func (k *signingKey) signCompact(payload []byte, extraHeaders map[string]any) (token string, ok bool, err error) {

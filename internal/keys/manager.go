@@ -394,6 +394,8 @@ func (m *Manager) Sign(claims any, alg string, extraHeaders map[string]any) (str
 	return k.sign(payload, extraHeaders)
 }
 
+// sign returns the compact JWS of payload signed by k, with k's alg and kid
+// and extraHeaders (typ "JWT" unless they say otherwise) in its header.
 func (k *signingKey) sign(payload []byte, extraHeaders map[string]any) (string, error) {
 	if token, ok, err := k.signCompact(payload, extraHeaders); ok {
 		return token, err
