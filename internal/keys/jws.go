@@ -20,12 +20,13 @@ import (
 // go-jose's signer writes (the same protected header, keys sorted, and
 // signature encoding), without building a go-jose signer for each token:
 // that signer marshalled its header by reflection and copied the payload
-// and signature through several buffers: a seventh of an ES256 signature's
-// time (40.5 µs, now 35) and half of its allocations. ok is false for a key this
-// does not know (anything but an RSA, ECDSA or Ed25519 private key of the
-// size its algorithm names); sign then leaves it to go-jose.
+// and signature through several buffers: a seventh of an ES256
+// signature's time (40.5 µs, now 35) and half of its allocations. ok is
+// false for a key this does not know (anything but an RSA, ECDSA or
+// Ed25519 private key of the size its algorithm names); sign then leaves
+// it to go-jose.
 func (k *signingKey) signCompact(payload []byte, extraHeaders map[string]any) (token string, ok bool, err error) {
-	sign, ok := k.compactSigner()
+	sign, sigLen, ok := k.compactSigner()
 	if !ok {
 		return "", false, nil
 	}
@@ -48,7 +49,7 @@ func (k *signingKey) signCompact(payload []byte, extraHeaders map[string]any) (t
 
 	enc := base64.RawURLEncoding
 	n := enc.EncodedLen(len(header)) + 1 + enc.EncodedLen(len(payload))
-	out := make([]byte, n, n+1+enc.EncodedLen(k.signatureLen()))
+	out := make([]byte, n, n+1+enc.EncodedLen(sigLen))
 	enc.Encode(out, header)
 	h := enc.EncodedLen(len(header))
 	out[h] = '.'
@@ -63,13 +64,14 @@ func (k *signingKey) signCompact(payload []byte, extraHeaders map[string]any) (t
 }
 
 // compactSigner returns the function that signs a JWS signing input with
-// k's private key, the way RFC 7518 section 3 says for k.alg.
-func (k *signingKey) compactSigner() (func(input []byte) ([]byte, error), bool) {
+// k's private key, the way RFC 7518 section 3 says for k.alg, and the
+// length of its signatures.
+func (k *signingKey) compactSigner() (sign func(input []byte) ([]byte, error), sigLen int, ok bool) {
 	switch key := k.jwk.Key.(type) {
 	case *rsa.PrivateKey:
 		h, pss, ok := rsaHash(k.alg)
 		if !ok {
-			return nil, false
+			return nil, 0, false
 		}
 		return func(input []byte) ([]byte, error) {
 			digest := hashOf(h, input)
@@ -77,11 +79,11 @@ func (k *signingKey) compactSigner() (func(input []byte) ([]byte, error), bool) 
 				return rsa.SignPSS(rand.Reader, key, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 			}
 			return rsa.SignPKCS1v15(rand.Reader, key, h, digest)
-		}, true
+		}, key.Size(), true
 	case *ecdsa.PrivateKey:
 		h, curve, ok := ecdsaHash(k.alg)
 		if !ok || key.Curve != curve {
-			return nil, false
+			return nil, 0, false
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		return func(input []byte) ([]byte, error) {
@@ -93,26 +95,14 @@ func (k *signingKey) compactSigner() (func(input []byte) ([]byte, error), bool) 
 			r.FillBytes(sig[:size])
 			s.FillBytes(sig[size:])
 			return sig, nil
-		}, true
+		}, 2 * size, true
 	case ed25519.PrivateKey:
 		if k.alg != EdDSA || len(key) != ed25519.PrivateKeySize {
-			return nil, false
+			return nil, 0, false
 		}
-		return func(input []byte) ([]byte, error) { return ed25519.Sign(key, input), nil }, true
+		return func(input []byte) ([]byte, error) { return ed25519.Sign(key, input), nil }, ed25519.SignatureSize, true
 	}
-	return nil, false
-}
-
-// signatureLen is the length of k's signatures, to size the token's buffer
-// (a guess is enough: append grows it).
-func (k *signingKey) signatureLen() int {
-	switch key := k.jwk.Key.(type) {
-	case *rsa.PrivateKey:
-		return key.Size()
-	case *ecdsa.PrivateKey:
-		return 2 * ((key.Curve.Params().BitSize + 7) / 8)
-	}
-	return ed25519.SignatureSize
+	return nil, 0, false
 }
 
 // rsaHash is the hash of an RSA algorithm, and whether it is RSASSA-PSS.
