@@ -13,6 +13,10 @@ func GroupCommitStats(db *DB) (shared, retried int64) {
 	return db.group.shared.Load(), db.group.retried.Load()
 }
 
+// MultiRowInserts returns how many multi-row INSERTs the group committer of
+// db sent in its batches (PostgreSQL).
+func MultiRowInserts(db *DB) int64 { return db.group.merged.Load() }
+
 // The statements whose plans the tests check.
 var (
 	SQLDeactivateRefreshOfRequest = sqlDeactivateRefreshOfRequest

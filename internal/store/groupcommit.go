@@ -59,9 +59,9 @@ type groupCommitter struct {
 	finished chan struct{}
 	overlap  time.Duration
 	// shared and retried count the batches of several writes sent as one
-	// transaction, and those run again write by write after a failure
-	// (tests).
-	shared, retried atomic.Int64
+	// transaction, and those run again write by write after a failure;
+	// merged counts the multi-row INSERTs sent (multirow.go) (tests).
+	shared, retried, merged atomic.Int64
 }
 
 // startGroupCommit starts the writer for db.

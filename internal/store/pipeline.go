@@ -347,20 +347,12 @@ func (db *DB) pipelinedBatch(batch []*pendingWrite) {
 		}
 	}()
 	live := make([]*pendingWrite, 0, len(batch))
-	var writes []queuedWrite
 	for _, w := range batch {
 		if err := w.ctx.Err(); err != nil {
 			w.err = err // the caller gave up before its turn: not written
 			continue
 		}
 		live = append(live, w)
-		if w.unit == nil {
-			writes = append(writes, queuedWrite{query: db.dialect.prepareText(w.query), args: w.args})
-			continue
-		}
-		for _, q := range w.unit {
-			writes = append(writes, q.failOnServer())
-		}
 	}
 	if len(live) == 0 {
 		return
@@ -372,18 +364,15 @@ func (db *DB) pipelinedBatch(batch []*pendingWrite) {
 		return
 	}
 	db.group.shared.Add(1)
+	writes, at, rows := db.batchStatements(live) // multirow.go
 	p := &pipeTx{}
 	ns, err := p.send(ctx, db, true, writes, true)
 	if err == nil {
 		p.release()
-		i := 0
-		for _, w := range live {
-			if w.unit == nil {
-				w.n = ns[i]
-				i++
-				continue
+		for i, w := range live {
+			if at[i] >= 0 {
+				w.n = ns[at[i]] / int64(rows[i])
 			}
-			i += len(w.unit)
 		}
 		return
 	}

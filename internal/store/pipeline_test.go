@@ -266,6 +266,9 @@ func TestPipelinedGroupCommit(t *testing.T) {
 	if shared, _ := store.GroupCommitStats(db); shared == 0 {
 		t.Fatalf("%d concurrent writes never shared a transaction", n)
 	}
+	if store.MultiRowInserts(db) == 0 {
+		t.Fatalf("%d concurrent inserts of one statement never shared a multi-row INSERT", n)
+	}
 	errs := write(func(i int) store.LoginSession {
 		if i%2 == 0 {
 			return session("first", i) // exists: unique violation

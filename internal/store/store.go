@@ -79,6 +79,9 @@ type DB struct {
 	// pipelined: transactions queue their writes and send them in
 	// pipelines (pipeline.go; PostgreSQL only).
 	pipelined bool
+	// multiRow caches the multi-row INSERTs of group commits
+	// (multirow.go): multiRowKey -> multiRow.
+	multiRow sync.Map
 }
 
 // Close closes the prepared statements and the database.

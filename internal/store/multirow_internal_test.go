@@ -1,0 +1,82 @@
+package store
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestSingleRowInsert: only an INSERT of one tuple of placeholders, $1 to
+// $n in order with nothing after it, can be merged with others.
+func TestSingleRowInsert(t *testing.T) {
+	for _, tc := range []struct {
+		query, head string
+		n           int
+	}{
+		{"INSERT INTO t (a, b) VALUES ($1, $2)", "INSERT INTO t (a, b) VALUES ", 2},
+		{rebindDollar(sqlInsertAccess), sqlInsertAccess[:len(sqlInsertAccess)-len("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")], 11},
+		{rebindDollar(sqlInsertJTI), "", 0},                            // ON CONFLICT: a skipped row has no result of its own
+		{"INSERT INTO t (a) VALUES ($1) RETURNING a", "", 0},           // RETURNING
+		{"INSERT INTO t (a, b) VALUES ($1, FALSE)", "", 0},             // an expression
+		{"INSERT INTO t (a, b) VALUES ($2, $1)", "", 0},                // out of order
+		{"INSERT INTO t (a) SELECT a FROM u WHERE b = $1", "", 0},      // no VALUES
+		{"INSERT INTO t (a) VALUES (1)", "", 0},                        // no placeholder
+		{"UPDATE t SET a = $1 WHERE b IN (SELECT VALUES ($2))", "", 0}, // not an INSERT
+	} {
+		head, n, ok := singleRowInsert(tc.query)
+		if ok != (tc.n > 0) || head != tc.head || n != tc.n {
+			t.Errorf("singleRowInsert(%q) = %q, %d, %v; want %q, %d", tc.query, head, n, ok, tc.head, tc.n)
+		}
+	}
+}
+
+// TestBatchStatements: a batch's single writes of one plain INSERT become
+// one statement at the first of them, with the rows' arguments in order;
+// other single writes keep one statement each, beside the first of their
+// kind; units keep their writes, in order, and are never merged.
+func TestBatchStatements(t *testing.T) {
+	db := &DB{dialect: postgresDialect, group: &groupCommitter{}}
+	single := func(q string, args ...any) *pendingWrite { return &pendingWrite{query: q, args: args} }
+	const ins = "INSERT INTO t (a, b) VALUES (?, ?)"
+	const upd = "UPDATE t SET b = ? WHERE a = ?"
+	unit := &pendingWrite{unit: []queuedWrite{
+		{query: "INSERT INTO t (a, b) VALUES ($1, $2)", args: []any{"u", 0}},
+		{query: "INSERT INTO t (a, b) VALUES ($1, $2)", args: []any{"v", 0}},
+	}}
+	live := []*pendingWrite{
+		single(ins, "x", 1),
+		single(upd, 2, "x"),
+		unit,
+		single(ins, "y", 2),
+		single(upd, 3, "y"),
+		single(ins, "z", 3),
+		single("INSERT INTO s (a) VALUES (?)", "alone"),
+	}
+	writes, at, rows := db.batchStatements(live)
+	want := []queuedWrite{
+		{query: "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)", args: []any{"x", 1, "y", 2, "z", 3}},
+		{query: "UPDATE t SET b = $1 WHERE a = $2", args: []any{2, "x"}},
+		{query: "UPDATE t SET b = $1 WHERE a = $2", args: []any{3, "y"}},
+		unit.unit[0],
+		unit.unit[1],
+		{query: "INSERT INTO s (a) VALUES ($1)", args: []any{"alone"}},
+	}
+	if !reflect.DeepEqual(writes, want) {
+		t.Errorf("writes:\n got %v\nwant %v", writes, want)
+	}
+	if wantAt := []int{0, 1, -1, 0, 2, 0, 5}; !reflect.DeepEqual(at, wantAt) {
+		t.Errorf("at = %v, want %v", at, wantAt)
+	}
+	if wantRows := []int{3, 1, 0, 3, 1, 3, 1}; !reflect.DeepEqual(rows, wantRows) {
+		t.Errorf("rows = %v, want %v", rows, wantRows)
+	}
+	if n := db.group.merged.Load(); n != 1 {
+		t.Errorf("merged = %d, want 1", n)
+	}
+
+	// A write whose arguments are not one row's is not merged: its
+	// neighbours' values would shift into each other's columns.
+	writes, _, rows = db.batchStatements([]*pendingWrite{single(ins, "x"), single(ins, "y", 2, "extra")})
+	if len(writes) != 2 || rows[0] != 1 || rows[1] != 1 {
+		t.Errorf("writes with wrong arguments merged: %v", writes)
+	}
+}
