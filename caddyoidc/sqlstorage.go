@@ -32,6 +32,7 @@ func init() {
 //		dsn       <dsn>
 //		max_conns <n>
 //		schema    <name>
+//		disable_login_cache
 //	}
 type PostgresStorage struct {
 	// DSN is the connection string, as a URL
@@ -47,6 +48,13 @@ type PostgresStorage struct {
 	// Schema is a schema to use instead of the user's default one; it is
 	// created if it does not exist. Default: the server's search_path.
 	Schema string `json:"schema,omitempty"`
+	// DisableLoginCache makes every authorization request read its login
+	// session from the database. By default each instance keeps the
+	// sessions it read and hears of every change to one through
+	// PostgreSQL's LISTEN/NOTIFY, so that a sign-out or a revocation on
+	// another instance holds here within milliseconds; with the cache off
+	// it holds at once, at the cost of a round trip per authorization.
+	DisableLoginCache bool `json:"disable_login_cache,omitempty"`
 
 	pooled
 }
@@ -64,14 +72,19 @@ func (PostgresStorage) CaddyModule() caddy.ModuleInfo {
 func (s *PostgresStorage) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	cfg := store.PostgresConfig{
-		DSN:      strings.TrimSpace(repl.ReplaceKnown(s.DSN, "")),
-		MaxConns: s.MaxConns,
-		Schema:   repl.ReplaceKnown(s.Schema, ""),
+		DSN:          strings.TrimSpace(repl.ReplaceKnown(s.DSN, "")),
+		MaxConns:     s.MaxConns,
+		Schema:       repl.ReplaceKnown(s.Schema, ""),
+		NoLoginCache: s.DisableLoginCache,
 	}
 	if cfg.DSN == "" {
 		return fmt.Errorf("dsn: required (e.g. {env.OIDC_POSTGRES_DSN})")
 	}
-	err := s.open(ctx, "postgres", dsnKey(cfg.DSN, cfg.Schema), func(c context.Context) (*store.DB, error) {
+	key := dsnKey(cfg.DSN, cfg.Schema)
+	if cfg.NoLoginCache {
+		key += "/no-login-cache" // a pool opened otherwise is not this one
+	}
+	err := s.open(ctx, "postgres", key, func(c context.Context) (*store.DB, error) {
 		return store.OpenPostgres(c, cfg)
 	})
 	if err != nil {
@@ -91,13 +104,20 @@ func (s *PostgresStorage) Validate() error {
 // UnmarshalCaddyfile reads `storage postgres <dsn>` or its block form.
 func (s *PostgresStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return unmarshalSQLStorage(d, &s.DSN, &s.MaxConns, func(opt string) error {
-		if opt != "schema" {
-			return d.Errf("storage postgres: unknown option %q (dsn, max_conns, schema)", opt)
+		switch opt {
+		case "schema":
+			if !d.NextArg() || d.CountRemainingArgs() > 0 {
+				return d.ArgErr()
+			}
+			s.Schema = d.Val()
+		case "disable_login_cache":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.DisableLoginCache = true
+		default:
+			return d.Errf("storage postgres: unknown option %q (dsn, max_conns, schema, disable_login_cache)", opt)
 		}
-		if !d.NextArg() || d.CountRemainingArgs() > 0 {
-			return d.ArgErr()
-		}
-		s.Schema = d.Val()
 		return nil
 	})
 }

@@ -31,6 +31,9 @@ func TestSQLStorageCaddyfile(t *testing.T) {
 			`{"backend":"postgres","dsn":"postgres://oidc@db:5432/oidc"}`, ""},
 		{"postgres block", "storage postgres {\n dsn {env.OIDC_DSN}\n max_conns 16\n schema idp\n}",
 			`{"backend":"postgres","dsn":"{env.OIDC_DSN}","max_conns":16,"schema":"idp"}`, ""},
+		{"postgres without login cache", "storage postgres {\n dsn {env.OIDC_DSN}\n disable_login_cache\n}",
+			`{"backend":"postgres","disable_login_cache":true,"dsn":"{env.OIDC_DSN}"}`, ""},
+		{"disable_login_cache takes no argument", "storage postgres {\n disable_login_cache yes\n}", "", "wrong argument count"},
 		{"mysql one line", `storage mysql "oidc:{env.PW}@tcp(db:3306)/oidc"`,
 			`{"backend":"mysql","dsn":"oidc:{env.PW}@tcp(db:3306)/oidc"}`, ""},
 		{"mysql block", "storage mysql {\n dsn {file./run/secrets/dsn}\n max_conns 4\n}",
@@ -158,7 +161,10 @@ func TestSQLStorageREADME(t *testing.T) {
 			if name == "" || name == "-" {
 				continue
 			}
-			if !strings.Contains(row, `"`+name+`"`) || !strings.Contains(row, name+" <") {
+			// In the Caddyfile column an option takes its argument
+			// (name <…>), or, a flag, none (name; or name }).
+			caddyfileForm := strings.Contains(row, name+" <") || strings.Contains(row, name+";") || strings.Contains(row, name+" }")
+			if !strings.Contains(row, `"`+name+`"`) || !caddyfileForm {
 				t.Errorf("README.md: the storage %s row does not document %q (Caddyfile and JSON)", m.backend, name)
 			}
 		}

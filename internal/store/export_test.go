@@ -106,3 +106,22 @@ func RowPage(db *DB, table, signature string) (int64, error) {
 	err := db.sql.QueryRow(`SELECT (ctid::text::point)[0]::bigint FROM `+table+` WHERE signature = $1`, signature).Scan(&page)
 	return page, err
 }
+
+// LoginCacheState returns whether db's login session cache serves, how
+// many sessions it served, and how many listening connections it started
+// (PostgreSQL; logincache.go).
+func LoginCacheState(db *DB) (live bool, hits uint64, listens int64) {
+	if db.logins == nil {
+		return false, 0, 0
+	}
+	c := db.logins.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live, c.hits, db.logins.listens.Load()
+}
+
+// The login cache's probe timing.
+const (
+	LoginHeartbeat = loginHeartbeat
+	LoginProbeWait = loginProbeWait
+)

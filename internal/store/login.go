@@ -76,7 +76,17 @@ func (db *DB) CreateLoginSession(ctx context.Context, s LoginSession) error {
 
 // GetLoginSession returns the login session with this cookie value, or
 // ErrNotFound if there is none or it expired at or before now.
+// On PostgreSQL it may come from this instance's cache (logincache.go).
 func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*LoginSession, error) {
+	key := hashKey(id)
+	cache, gen := db.loginCacheFor(ctx), uint64(0)
+	if cache != nil {
+		if s, ok := cache.get(key, now); ok {
+			s.ID = id
+			return s, nil
+		}
+		gen = cache.generation()
+	}
 	var (
 		s                  = LoginSession{ID: id}
 		authTime           sql.NullInt64
@@ -85,7 +95,7 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 		lastSeen           sql.NullInt64
 		sid                sql.NullString
 	)
-	err := db.queryRow(ctx, sqlSelectLogin, hashKey(id), now.UnixNano()).
+	err := db.queryRow(ctx, sqlSelectLogin, key, now.UnixNano()).
 		Scan(&s.Username, &authTime, &amr, &created, &expiresAt, &lastSeen, &s.RememberMe, &sid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: login session: %w", ErrNotFound)
@@ -108,7 +118,36 @@ func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*L
 			return nil, fmt.Errorf("store: login session: decode amr: %w", err)
 		}
 	}
+	if cache != nil {
+		cache.put(key, &s, gen)
+	}
 	return &s, nil
+}
+
+// loginCacheFor returns the login session cache to read through, or nil if
+// there is none or ctx carries a transaction (whose own writes the cache
+// does not know).
+func (db *DB) loginCacheFor(ctx context.Context) *loginCache {
+	if db.logins == nil || db.txStateFrom(ctx) != nil {
+		return nil
+	}
+	return db.logins.cache
+}
+
+// forgetLogin drops a login session from the cache, after a change to it
+// (whether or not the change succeeded: a failed commit may have
+// committed).
+func (db *DB) forgetLogin(idHash string) {
+	if db.logins != nil {
+		db.logins.cache.forget(idHash)
+	}
+}
+
+// forgetLoginsOfUser drops every login session of username from the cache.
+func (db *DB) forgetLoginsOfUser(username string) {
+	if db.logins != nil {
+		db.logins.cache.forgetUser(username)
+	}
 }
 
 // UpdateLoginSession replaces the username, AuthTime, AMR, ExpiresAt, LastSeenAt and RememberMe of
@@ -122,7 +161,9 @@ func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
 	if err != nil {
 		return fmt.Errorf("store: update login session: %w", err)
 	}
-	n, err := db.exec(ctx, sqlUpdateLogin, s.Username, nanos(s.AuthTime), amr, s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe, hashKey(s.ID))
+	key := hashKey(s.ID)
+	n, err := db.exec(ctx, sqlUpdateLogin, s.Username, nanos(s.AuthTime), amr, s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe, key)
+	db.forgetLogin(key)
 	if err != nil {
 		return fmt.Errorf("store: update login session of %q: %w", s.Username, err)
 	}
@@ -134,7 +175,10 @@ func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
 
 // TouchLoginSession records that the session was used at now.
 func (db *DB) TouchLoginSession(ctx context.Context, id string, now time.Time) error {
-	if _, err := db.exec(ctx, sqlTouchLogin, now.UnixNano(), hashKey(id)); err != nil {
+	key := hashKey(id)
+	_, err := db.exec(ctx, sqlTouchLogin, now.UnixNano(), key)
+	db.forgetLogin(key)
+	if err != nil {
 		return fmt.Errorf("store: touch login session: %w", err)
 	}
 	return nil
@@ -143,7 +187,10 @@ func (db *DB) TouchLoginSession(ctx context.Context, id string, now time.Time) e
 // DeleteLoginSession deletes a login session (logout). Deleting one that does
 // not exist is not an error.
 func (db *DB) DeleteLoginSession(ctx context.Context, id string) error {
-	if _, err := db.exec(ctx, sqlDeleteLogin, hashKey(id)); err != nil {
+	key := hashKey(id)
+	_, err := db.exec(ctx, sqlDeleteLogin, key)
+	db.forgetLogin(key)
+	if err != nil {
 		return fmt.Errorf("store: delete login session: %w", err)
 	}
 	return nil
@@ -152,7 +199,9 @@ func (db *DB) DeleteLoginSession(ctx context.Context, id string) error {
 // DeleteLoginSessionsOfUser deletes every login session of a user (e.g. when
 // the password changes or the user is disabled).
 func (db *DB) DeleteLoginSessionsOfUser(ctx context.Context, username string) error {
-	if _, err := db.exec(ctx, sqlDeleteLoginOfUser, username); err != nil {
+	_, err := db.exec(ctx, sqlDeleteLoginOfUser, username)
+	db.forgetLoginsOfUser(username)
+	if err != nil {
 		return fmt.Errorf("store: delete login sessions of %q: %w", username, err)
 	}
 	return nil

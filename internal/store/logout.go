@@ -96,6 +96,7 @@ func (db *DB) EndLoginSession(ctx context.Context, id string) (*EndedSession, er
 		ended = &e
 		return nil
 	})
+	db.forgetLogin(hashKey(id))
 	if err != nil {
 		return nil, fmt.Errorf("store: end login session: %w", err)
 	}

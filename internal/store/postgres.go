@@ -24,6 +24,11 @@ type PostgresConfig struct {
 	// Schema, if not "", is a schema created if missing and used (through
 	// search_path) for every table; "" uses the server's default.
 	Schema string
+	// NoLoginCache turns off the cache of login sessions (logincache.go):
+	// every authorization request reads its session from the database, so
+	// that a sign-out on another instance holds at once rather than
+	// within the notification's delay.
+	NoLoginCache bool
 }
 
 // OpenPostgres connects to a PostgreSQL database and brings its schema up to
@@ -63,6 +68,9 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*DB, error) {
 	}
 	db.pipelined = true // pipeline.go
 	db.startGroupCommit()
+	if !cfg.NoLoginCache {
+		db.startLoginCache(pcfg.Copy()) // logincache.go
+	}
 	return db, nil
 }
 

@@ -283,6 +283,27 @@ var migrations = []migration{
 		}
 		return []string{`ALTER TABLE oauth2_code SET (fillfactor = 70)`}
 	}},
+	// Instances on PostgreSQL keep the login sessions they read
+	// (logincache.go) and must hear of every change to one, by whichever
+	// instance, build or tool: each row updated or deleted is announced
+	// on the channel loginChannel, with its id_hash, when its transaction
+	// commits. Inserts need no notice: a session not yet written is not
+	// kept anywhere.
+	{version: 12, description: "notify login session changes on PostgreSQL", stmts: func(d *dialect) []string {
+		if d.name != "postgres" {
+			return nil
+		}
+		return []string{
+			`CREATE FUNCTION caddy_oidc_login_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('` + loginChannel + `', OLD.id_hash);
+	RETURN NULL;
+END
+$$`,
+			`CREATE TRIGGER login_session_changed AFTER UPDATE OR DELETE ON login_session
+	FOR EACH ROW EXECUTE FUNCTION caddy_oidc_login_changed()`,
+		}
+	}},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,

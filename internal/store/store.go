@@ -79,6 +79,10 @@ type DB struct {
 	// pipelined: transactions queue their writes and send them in
 	// pipelines (pipeline.go; PostgreSQL only).
 	pipelined bool
+	// logins, when not nil, keeps login sessions (logincache.go;
+	// PostgreSQL only).
+	logins *loginListener
+
 	// multiRow caches the multi-row INSERTs of group commits
 	// (multirow.go): multiRowKey -> multiRow.
 	multiRow sync.Map
@@ -87,6 +91,7 @@ type DB struct {
 // Close closes the prepared statements and the database.
 func (db *DB) Close() error {
 	db.stopGroupCommit()
+	db.stopLoginCache()
 	if db.shared != nil {
 		db.flushShared()
 	}
