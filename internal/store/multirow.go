@@ -10,52 +10,60 @@ import (
 // Under client_credentials load a group commit's batch is mostly single
 // writes of one statement: the INSERT of each caller's access token. Each
 // was a statement of its own in the batch's pipeline, with its own bind,
-// execution and command tag. pipelinedBatch now sends the single writes of
-// one plain INSERT as one statement with a row per write, placed where the
-// first of them was. A single write comes from a caller waiting for it, so
-// the writes of one batch are concurrent and their order among themselves
-// is the queue's, not the callers': sending them together changes nothing
-// that a caller can observe. A unit's writes (a transaction's) keep their
-// order and are never merged. Should the merged statement fail (one of its
-// rows a duplicate), the batch fails and each write runs again on its own,
-// as for any failure, so that only the faulty one fails.
+// execution and command tag. pipelinedBatch now sends the writes of one
+// plain INSERT that are alone as one statement with a row per write,
+// placed where the first of them was. A write is alone when it is a single
+// write, or a unit (a transaction's writes) of one write without a check,
+// such as a code's INSERT at an authorization. Each comes from a caller
+// waiting for it, so the writes of one batch are concurrent and their
+// order among themselves is the queue's, not the callers': sending them
+// together changes nothing that a caller can observe. The writes of a unit
+// of several keep their order and are never merged. Should the merged
+// statement fail (one of its rows a duplicate), the batch fails and each
+// write runs again on its own, as for any failure, so that only the faulty
+// one fails.
 
 // batchStatements lays out the statements of a batch's live writes: each
-// unit's writes in order where the unit arrived, and the single writes of
-// one statement together where the first of them arrived, as one
-// multi-row INSERT when the statement is a plain INSERT. at[i] is the
-// index in writes of live[i]'s statement (-1 for a unit), rows[i] how
-// many writes that statement holds.
+// unit's writes in order where the unit arrived, and the writes of one
+// statement that are alone (a single write, or a unit of one write without
+// a check) together where the first of them arrived, as one multi-row
+// INSERT when the statement is a plain INSERT. at[i] is the index in
+// writes of live[i]'s statement (-1 for a unit of several writes), rows[i]
+// how many writes that statement holds.
 func (db *DB) batchStatements(live []*pendingWrite) (writes []queuedWrite, at []int, rows []int) {
-	texts := make([]string, len(live))
-	var same map[string][]int // backend text -> the single writes of it, in order
+	alone := make([]queuedWrite, len(live)) // the statement of a write alone; "" if not
+	var same map[string][]int               // backend text -> the writes alone of it, in order
 	for i, w := range live {
-		if w.unit != nil {
+		switch {
+		case w.unit == nil:
+			alone[i] = queuedWrite{query: db.dialect.prepareText(w.query), args: w.args}
+		case len(w.unit) == 1 && w.unit[0].noRow == nil:
+			alone[i] = w.unit[0]
+		default:
 			continue
 		}
-		texts[i] = db.dialect.prepareText(w.query)
 		if same == nil {
 			same = make(map[string][]int)
 		}
-		same[texts[i]] = append(same[texts[i]], i)
+		same[alone[i].query] = append(same[alone[i].query], i)
 	}
 	at, rows = make([]int, len(live)), make([]int, len(live))
 	for i, w := range live {
-		if w.unit != nil {
+		if alone[i].query == "" {
 			at[i] = -1
 			for _, q := range w.unit {
 				writes = append(writes, q.failOnServer())
 			}
 			continue
 		}
-		group := same[texts[i]]
+		group := same[alone[i].query]
 		if group[0] != i {
 			continue // laid out with the first of its group
 		}
-		if q, ok := db.multiRowInsert(texts[i], live, group); ok {
-			args := make([]any, 0, len(group)*len(w.args))
+		if q, ok := db.multiRowInsert(alone, group); ok {
+			args := make([]any, 0, len(group)*len(alone[i].args))
 			for _, j := range group {
-				args = append(args, live[j].args...)
+				args = append(args, alone[j].args...)
 				at[j], rows[j] = len(writes), len(group)
 			}
 			writes = append(writes, queuedWrite{query: q, args: args})
@@ -64,21 +72,22 @@ func (db *DB) batchStatements(live []*pendingWrite) (writes []queuedWrite, at []
 		}
 		for _, j := range group {
 			at[j], rows[j] = len(writes), 1
-			writes = append(writes, queuedWrite{query: texts[i], args: live[j].args})
+			writes = append(writes, alone[j])
 		}
 	}
 	return writes, at, rows
 }
 
-// multiRowInsert returns the statement inserting the rows of group's
-// writes of query at once, if there are several, query is a plain
+// multiRowInsert returns the statement inserting the rows of the group of
+// writes alone at once, if there are several, their statement is a plain
 // single-row INSERT of placeholders only (no ON CONFLICT: a row skipped
 // could not be told from the others; no RETURNING, no expressions), and
 // each write has the arguments of one row.
-func (db *DB) multiRowInsert(query string, live []*pendingWrite, group []int) (string, bool) {
+func (db *DB) multiRowInsert(alone []queuedWrite, group []int) (string, bool) {
 	if len(group) < 2 {
 		return "", false
 	}
+	query := alone[group[0]].query
 	key := multiRowKey{query, len(group)}
 	var m multiRow
 	if v, ok := db.multiRow.Load(key); ok {
@@ -101,7 +110,7 @@ func (db *DB) multiRowInsert(query string, live []*pendingWrite, group []int) (s
 		return "", false
 	}
 	for _, j := range group {
-		if len(live[j].args) != m.params {
+		if len(alone[j].args) != m.params {
 			return "", false // rows would shift into each other's columns
 		}
 	}

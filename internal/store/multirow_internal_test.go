@@ -29,10 +29,12 @@ func TestSingleRowInsert(t *testing.T) {
 	}
 }
 
-// TestBatchStatements: a batch's single writes of one plain INSERT become
-// one statement at the first of them, with the rows' arguments in order;
-// other single writes keep one statement each, beside the first of their
-// kind; units keep their writes, in order, and are never merged.
+// TestBatchStatements: a batch's writes alone (single writes, units of
+// one unchecked write) of one plain INSERT become one statement at the
+// first of them, with the rows' arguments in order; other writes alone
+// keep one statement each, beside the first of their kind; units of
+// several writes, or of a checked one, keep their writes, in order, and are
+// never merged.
 func TestBatchStatements(t *testing.T) {
 	db := &DB{dialect: postgresDialect, group: &groupCommitter{}}
 	single := func(q string, args ...any) *pendingWrite { return &pendingWrite{query: q, args: args} }
@@ -42,31 +44,38 @@ func TestBatchStatements(t *testing.T) {
 		{query: "INSERT INTO t (a, b) VALUES ($1, $2)", args: []any{"u", 0}},
 		{query: "INSERT INTO t (a, b) VALUES ($1, $2)", args: []any{"v", 0}},
 	}}
+	// A unit of one write without a check is as alone as a single write;
+	// one with a check is not.
+	unitOfOne := &pendingWrite{unit: []queuedWrite{{query: "INSERT INTO t (a, b) VALUES ($1, $2)", args: []any{"w", 4}}}}
+	checked := &pendingWrite{unit: []queuedWrite{{query: "UPDATE t SET b = $1 WHERE a = $2", args: []any{0, "c"}, noRow: errNotActive}}}
 	live := []*pendingWrite{
 		single(ins, "x", 1),
 		single(upd, 2, "x"),
 		unit,
 		single(ins, "y", 2),
 		single(upd, 3, "y"),
+		unitOfOne,
+		checked,
 		single(ins, "z", 3),
 		single("INSERT INTO s (a) VALUES (?)", "alone"),
 	}
 	writes, at, rows := db.batchStatements(live)
 	want := []queuedWrite{
-		{query: "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)", args: []any{"x", 1, "y", 2, "z", 3}},
+		{query: "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8)", args: []any{"x", 1, "y", 2, "w", 4, "z", 3}},
 		{query: "UPDATE t SET b = $1 WHERE a = $2", args: []any{2, "x"}},
 		{query: "UPDATE t SET b = $1 WHERE a = $2", args: []any{3, "y"}},
 		unit.unit[0],
 		unit.unit[1],
+		checked.unit[0].failOnServer(),
 		{query: "INSERT INTO s (a) VALUES ($1)", args: []any{"alone"}},
 	}
 	if !reflect.DeepEqual(writes, want) {
 		t.Errorf("writes:\n got %v\nwant %v", writes, want)
 	}
-	if wantAt := []int{0, 1, -1, 0, 2, 0, 5}; !reflect.DeepEqual(at, wantAt) {
+	if wantAt := []int{0, 1, -1, 0, 2, 0, -1, 0, 6}; !reflect.DeepEqual(at, wantAt) {
 		t.Errorf("at = %v, want %v", at, wantAt)
 	}
-	if wantRows := []int{3, 1, 0, 3, 1, 3, 1}; !reflect.DeepEqual(rows, wantRows) {
+	if wantRows := []int{4, 1, 0, 4, 1, 4, 0, 4, 1}; !reflect.DeepEqual(rows, wantRows) {
 		t.Errorf("rows = %v, want %v", rows, wantRows)
 	}
 	if n := db.group.merged.Load(); n != 1 {

@@ -370,7 +370,7 @@ func (db *DB) pipelinedBatch(batch []*pendingWrite) {
 	if err == nil {
 		p.release()
 		for i, w := range live {
-			if at[i] >= 0 {
+			if w.unit == nil {
 				w.n = ns[at[i]] / int64(rows[i])
 			}
 		}

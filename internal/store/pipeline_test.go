@@ -290,6 +290,58 @@ func TestPipelinedGroupCommit(t *testing.T) {
 	}
 }
 
+// TestPipelinedOneInsertTransactions: transactions of one insert each (a
+// code's at an authorization) share multi-row INSERTs with each other;
+// a duplicate among them fails alone, and the others are stored.
+func TestPipelinedOneInsertTransactions(t *testing.T) {
+	t.Parallel()
+	db, f := openPipelined(t, 4)
+	if err := f.CreateAccessTokenSession(bounded(t), "at-taken", storetest.NewRequest("taken")); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(signature string) error {
+		return commitSteps(bounded(t), f, func(tx context.Context) error {
+			return f.CreateAccessTokenSession(tx, signature, storetest.NewRequest(signature))
+		})
+	}
+	const n = 100
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = insert(fmt.Sprint("at-", i)) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+		if !stored(t, f, fmt.Sprint("at-", i)) {
+			t.Errorf("transaction %d committed, its token not stored", i)
+		}
+	}
+	if store.MultiRowInserts(db) == 0 {
+		t.Fatalf("%d concurrent one-insert transactions never shared a multi-row INSERT", n)
+	}
+	for i := range n {
+		wg.Go(func() {
+			signature := fmt.Sprint("at-second-", i)
+			if i%10 == 0 {
+				signature = "at-taken"
+			}
+			errs[i] = insert(signature)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%10 == 0) != (err != nil) {
+			t.Errorf("second round, transaction %d: %v", i, err)
+		}
+		if i%10 != 0 && !stored(t, f, fmt.Sprint("at-second-", i)) {
+			t.Errorf("second round, transaction %d: its token was lost beside a duplicate", i)
+		}
+	}
+}
+
 // TestPipelinedTransactionsShareCommits: transactions that only write
 // commit together in group commits, each as a unit: of many concurrent
 // refresh-token rotations, those of still-active tokens commit whole, and
