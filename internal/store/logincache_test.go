@@ -36,6 +36,18 @@ func openInstances(t *testing.T, n int) ([]*store.DB, string) {
 	return dbs, dsn
 }
 
+// openOther opens a plain database/sql handle on dsn: another tool, for
+// changes the store does not make.
+func openOther(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	other, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	return other
+}
+
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -113,11 +125,7 @@ func TestPostgresLoginCacheFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	cachedRead(t, b, bob.ID)
-	other, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := openOther(t, dsn)
 	if _, err := other.ExecContext(ctx, `DELETE FROM login_session WHERE username = 'bob'`); err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +167,7 @@ func TestPostgresLoginCacheOffWithoutListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	cachedRead(t, db, s.ID)
-	other, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := openOther(t, dsn)
 	var killed int
 	if err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE datname = current_database() AND query = 'LISTEN caddy_oidc_login'`).Scan(&killed); err != nil || killed != 1 {
@@ -231,11 +235,7 @@ func TestPostgresLoginCacheDisabled(t *testing.T) {
 			t.Fatal("session not found")
 		}
 	}
-	other, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := openOther(t, dsn)
 	if _, err := other.ExecContext(ctx, `DELETE FROM login_session`); err != nil {
 		t.Fatal(err)
 	}
