@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,9 +103,15 @@ func (c *loginCache) get(idHash string, now time.Time) (*LoginSession, bool) {
 		return nil, false
 	}
 	c.hits++
-	s := e.s
-	s.AMR = append([]string(nil), e.s.AMR...)
+	s := cloneLogin(e.s)
 	return &s, true
+}
+
+// cloneLogin copies a session, down to its AMR list, so that the cache and
+// its callers never share one.
+func cloneLogin(s LoginSession) LoginSession {
+	s.AMR = append([]string(nil), s.AMR...)
+	return s
 }
 
 // generation returns the generation to pass to put for a session about to
@@ -129,9 +136,7 @@ func (c *loginCache) put(idHash string, s *LoginSession, gen uint64) {
 			break
 		}
 	}
-	kept := *s
-	kept.AMR = append([]string(nil), s.AMR...)
-	c.entries[idHash] = cachedLogin{s: kept, kept: c.now()}
+	c.entries[idHash] = cachedLogin{s: cloneLogin(*s), kept: c.now()}
 }
 
 // forget drops the session kept under idHash.
@@ -269,10 +274,11 @@ func (l *loginListener) listen(ctx context.Context) error {
 		cancel()
 		switch {
 		case err == nil && n != nil:
-			if n.Payload == probe {
+			switch {
+			case probe != "" && n.Payload == probe:
 				probe = ""
 				l.cache.turnOn()
-			} else if len(n.Payload) < len(loginProbePrefix) || n.Payload[:len(loginProbePrefix)] != loginProbePrefix {
+			case !strings.HasPrefix(n.Payload, loginProbePrefix): // another instance's probe otherwise
 				l.cache.forget(n.Payload)
 			}
 		case ctx.Err() != nil:
