@@ -75,7 +75,6 @@ type loginCache struct {
 	gen     uint64 // bumped by every forgetting
 	entries map[string]cachedLogin
 	hits    uint64 // sessions served from the cache (tests)
-	maxAge  time.Duration
 	now     func() time.Time
 }
 
@@ -86,7 +85,7 @@ type cachedLogin struct {
 }
 
 func newLoginCache() *loginCache {
-	return &loginCache{entries: make(map[string]cachedLogin), maxAge: loginMaxAge, now: time.Now}
+	return &loginCache{entries: make(map[string]cachedLogin), now: time.Now}
 }
 
 // get returns a copy of the session kept under idHash, if it is kept, the
@@ -98,7 +97,7 @@ func (c *loginCache) get(idHash string, now time.Time) (*LoginSession, bool) {
 	if !ok || !c.live {
 		return nil, false
 	}
-	if !e.s.ExpiresAt.After(now) || c.now().Sub(e.kept) > c.maxAge {
+	if !e.s.ExpiresAt.After(now) || c.now().Sub(e.kept) > loginMaxAge {
 		delete(c.entries, idHash)
 		return nil, false
 	}
