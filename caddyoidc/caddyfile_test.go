@@ -125,6 +125,12 @@ func TestUnmarshalHandler(t *testing.T) {
 		{name: "dpop bad bool", input: "oidc_provider https://a {\n client x {\n dpop_bound_access_tokens often\n }\n}", wantErr: `"often" is not true or false`},
 		{name: "storage sqlite two paths", input: "oidc_provider https://a {\n storage sqlite /a /b\n}", wantErr: "wrong argument count"},
 		{name: "storage sqlite block", input: "oidc_provider https://a {\n storage sqlite {\n journal wal\n }\n}", wantErr: `storage sqlite: unrecognized option "journal"`},
+		{
+			name:  "storage sqlite without login cache",
+			input: "oidc_provider https://a {\n storage sqlite /var/lib/oidc.db {\n disable_login_cache\n }\n}",
+			want:  caddyoidc.Handler{Issuer: "https://a", StorageRaw: []byte(`{"backend":"sqlite","disable_login_cache":true,"path":"/var/lib/oidc.db"}`)},
+		},
+		{name: "storage sqlite disable_login_cache takes no argument", input: "oidc_provider https://a {\n storage sqlite {\n disable_login_cache yes\n }\n}", wantErr: "wrong argument count"},
 		{name: "unknown users backend", input: "oidc_provider https://a {\n users kerberos x\n}", wantErr: `users: unknown backend "kerberos"`},
 		{name: "users file without path", input: "oidc_provider https://a {\n users file\n}", wantErr: "wrong argument count"},
 		{name: "policy defined twice", input: "oidc_provider https://a {\n authorization_policy p {\n default_policy deny\n }\n authorization_policy p {\n }\n}", wantErr: `authorization_policy "p": defined twice`},

@@ -27,6 +27,13 @@ type SQLiteStorage struct {
 	// Path of the database file. Default: oidc/<issuer>.db in Caddy's data
 	// directory, a file per issuer (filled in by the handler).
 	Path string `json:"path,omitempty"`
+	// DisableLoginCache makes every authorization request read its login
+	// session from the file. By default the process keeps the sessions it
+	// read, forgets one at once when it changes it, and learns of changes
+	// made by another process on the same file (a second Caddy, or `caddy
+	// oidc sessions revoke` working on the file directly) within a quarter
+	// of a second.
+	DisableLoginCache bool `json:"disable_login_cache,omitempty"`
 
 	pooled
 }
@@ -52,8 +59,12 @@ func (s *SQLiteStorage) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("path: %w", err)
 	}
-	return s.open(ctx, "sqlite", abs, func(context.Context) (*store.DB, error) {
-		return store.OpenSQLite(abs)
+	key := abs
+	if s.DisableLoginCache {
+		key += "/no-login-cache" // a database opened otherwise is not this one
+	}
+	return s.open(ctx, "sqlite", key, func(context.Context) (*store.DB, error) {
+		return store.OpenSQLiteWith(abs, store.SQLiteOptions{NoLoginCache: s.DisableLoginCache})
 	})
 }
 
@@ -95,7 +106,9 @@ func (p *pooled) open(ctx caddy.Context, backend, addr string, openDB func(conte
 
 // UnmarshalCaddyfile reads the SQLite backend's Caddyfile form:
 //
-//	storage sqlite [<path>]
+//	storage sqlite [<path>] [{
+//		disable_login_cache
+//	}]
 func (s *SQLiteStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the backend name
 	if d.NextArg() {
@@ -104,8 +117,16 @@ func (s *SQLiteStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if d.NextBlock(0) {
-		return d.Errf("storage sqlite: unrecognized option %q", d.Val())
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "disable_login_cache":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.DisableLoginCache = true
+		default:
+			return d.Errf("storage sqlite: unrecognized option %q (disable_login_cache)", d.Val())
+		}
 	}
 	return nil
 }

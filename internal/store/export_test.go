@@ -120,6 +120,28 @@ func LoginCacheState(db *DB) (live bool, hits uint64, listens int64) {
 	return c.live, c.hits, db.logins.listens.Load()
 }
 
+// LoginCacheMoves returns how often db's login cache found the SQLite
+// database's version moved by another connection and emptied itself
+// (logincache_sqlite.go).
+func LoginCacheMoves(db *DB) int64 {
+	if db.logins == nil {
+		return 0
+	}
+	return db.logins.moves.Load()
+}
+
+// KeptAccesses returns how many access tokens db keeps for their first
+// use (accessrows.go).
+func KeptAccesses(db *DB) int {
+	if db.accesses == nil {
+		return 0
+	}
+	return db.accesses.len()
+}
+
+// SQLiteLoginPoll is how often the SQLite login cache reads the version.
+const SQLiteLoginPoll = sqliteLoginPoll
+
 // The login cache's probe timing.
 const (
 	LoginHeartbeat = loginHeartbeat

@@ -254,19 +254,35 @@ var errCodeNotActive = fmt.Errorf("authorize code not active any more: %w", fosi
 
 // --- oauth2.AccessTokenStorage ---
 
-// CreateAccessTokenSession stores an access token's request under its signature.
+// CreateAccessTokenSession stores an access token's request under its
+// signature. On SQLite one written at the token endpoint is kept for its
+// first use (accessrows.go).
 func (f *Fosite) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
-	return f.create(ctx, "access token", sqlInsertAccess, signature, r, fosite.AccessToken)
+	args, err := requestArgs(signature, r, fosite.AccessToken)
+	if err != nil {
+		return fmt.Errorf("store: create access token: %w", err)
+	}
+	if err := f.insert(ctx, "access token", sqlInsertAccess, args); err != nil {
+		return err
+	}
+	f.holdAccess(ctx, args)
+	return nil
 }
 
 // GetAccessTokenSession returns an access token's request; unknown (or
 // revoked) is fosite.ErrNotFound. Expiry is checked by fosite's strategy.
+// On SQLite the first use of one this process issued at its token
+// endpoint is served as written (accessrows.go).
 func (f *Fosite) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	if kept := f.takeAccess(ctx, signature); kept != nil {
+		return f.hydrateRequester(ctx, "access token", kept, session)
+	}
 	return f.getRequester(ctx, "access token", sqlSelectAccess, []any{signature}, session)
 }
 
 // DeleteAccessTokenSession deletes an access token; unknown is fosite.ErrNotFound.
 func (f *Fosite) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	f.db.forgetAccess(signature)
 	return f.del(ctx, "access token", sqlDeleteAccess, signature)
 }
 
@@ -367,6 +383,7 @@ func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature st
 		if err := f.db.execQueued(ctx, nil, sqlDeactivateRefreshOfRequest, requestID); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
+		f.db.forgetAccessOfRequest(requestID)
 		if err := f.db.execQueued(ctx, nil, sqlDeleteAccessOfRequest, requestID); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
@@ -391,6 +408,7 @@ func (f *Fosite) RevokeRefreshToken(ctx context.Context, requestID string) error
 
 // RevokeAccessToken deletes every access token of the grant.
 func (f *Fosite) RevokeAccessToken(ctx context.Context, requestID string) error {
+	f.db.forgetAccessOfRequest(requestID)
 	if err := f.db.execQueued(ctx, nil, sqlDeleteAccessOfRequest, requestID); err != nil {
 		return fmt.Errorf("store: revoke access tokens: %w", err)
 	}

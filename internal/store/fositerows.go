@@ -344,15 +344,6 @@ func notFound(what string, err error) error {
 	return fmt.Errorf("store: %s: %w", what, err)
 }
 
-// create inserts a requester.
-func (f *Fosite) create(ctx context.Context, what, query, key string, r fosite.Requester, tt fosite.TokenType, extra ...any) error {
-	args, err := requestArgs(key, r, tt, extra...)
-	if err != nil {
-		return fmt.Errorf("store: create %s: %w", what, err)
-	}
-	return f.insert(ctx, what, query, args)
-}
-
 // insert runs an INSERT of requestArgs.
 func (f *Fosite) insert(ctx context.Context, what, query string, args []any) error {
 	if err := f.db.execQueued(ctx, nil, query, args...); err != nil {

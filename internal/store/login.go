@@ -76,7 +76,8 @@ func (db *DB) CreateLoginSession(ctx context.Context, s LoginSession) error {
 
 // GetLoginSession returns the login session with this cookie value, or
 // ErrNotFound if there is none or it expired at or before now.
-// On PostgreSQL it may come from this instance's cache (logincache.go).
+// On PostgreSQL and SQLite it may come from this instance's cache
+// (logincache.go, logincache_sqlite.go).
 func (db *DB) GetLoginSession(ctx context.Context, id string, now time.Time) (*LoginSession, error) {
 	key := hashKey(id)
 	cache, gen := db.loginCacheFor(ctx), uint64(0)

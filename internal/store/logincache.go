@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Login sessions cached on PostgreSQL.
+// Login sessions cached on PostgreSQL (and SQLite, logincache_sqlite.go).
 //
 // Every authorization request reads the browser's login session, and on
 // PostgreSQL that read was a round trip of its own: a quarter of the
@@ -47,8 +47,9 @@ import (
 //
 // A change made on another instance is thus seen here within the
 // notification's delay, milliseconds on a working connection, as RFC 7009
-// allows of revocation in a distributed system. SQLite (one process) and
-// MySQL (no notifications) read the database every time.
+// allows of revocation in a distributed system. SQLite keeps them too, and
+// learns of other processes' changes otherwise (logincache_sqlite.go);
+// MySQL (no notifications) reads the database every time.
 
 const (
 	// loginChannel is the notification channel of login session changes.
@@ -158,6 +159,14 @@ func (c *loginCache) forgetUser(username string) {
 	}
 }
 
+// forgetAll drops every session kept.
+func (c *loginCache) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+}
+
 // turnOff empties the cache and stops it serving until turnOn.
 func (c *loginCache) turnOff() {
 	c.mu.Lock()
@@ -179,28 +188,34 @@ func (c *loginCache) turnOn() {
 	}
 }
 
-// loginListener keeps a connection listening on loginChannel and tells the
-// cache what it hears (see above).
-type loginListener struct {
-	db     *DB
-	cache  *loginCache
-	config *pgx.ConnConfig
-	stop   context.CancelFunc
-	done   chan struct{}
-	// listens counts the connections that started listening (tests).
+// loginKeeper is the login session cache of a DB and the goroutine that
+// keeps it honest: a listener on PostgreSQL, a watch of the database's
+// version on SQLite.
+type loginKeeper struct {
+	cache *loginCache
+	stop  context.CancelFunc
+	done  chan struct{}
+	// listens counts the connections that started listening (PostgreSQL;
+	// tests).
 	listens atomic.Int64
+	// moves counts the times the database's version was found moved
+	// (SQLite; tests).
+	moves atomic.Int64
 }
 
-// startLoginCache turns on the login session cache of db, listening with a
-// connection made from config.
-func (db *DB) startLoginCache(config *pgx.ConnConfig) {
+// startLoginKeeper turns on the login session cache of db, kept by run
+// until Close.
+func (db *DB) startLoginKeeper(run func(context.Context, *loginKeeper)) {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &loginListener{db: db, cache: newLoginCache(), config: config, stop: cancel, done: make(chan struct{})}
-	db.logins = l
-	go l.run(ctx)
+	k := &loginKeeper{cache: newLoginCache(), stop: cancel, done: make(chan struct{})}
+	db.logins = k
+	go func() {
+		defer close(k.done)
+		run(ctx, k)
+	}()
 }
 
-// stopLoginCache stops the listener and turns the cache off.
+// stopLoginCache stops the keeper and turns the cache off.
 func (db *DB) stopLoginCache() {
 	if db.logins == nil {
 		return
@@ -210,10 +225,28 @@ func (db *DB) stopLoginCache() {
 	db.logins.cache.turnOff()
 }
 
+// loginListener keeps a connection listening on loginChannel and tells the
+// cache what it hears (see above).
+type loginListener struct {
+	db     *DB
+	cache  *loginCache
+	config *pgx.ConnConfig
+	// listens counts the connections that started listening.
+	listens *atomic.Int64
+}
+
+// startLoginCache turns on the login session cache of db, listening with a
+// connection made from config.
+func (db *DB) startLoginCache(config *pgx.ConnConfig) {
+	db.startLoginKeeper(func(ctx context.Context, k *loginKeeper) {
+		l := &loginListener{db: db, cache: k.cache, config: config, listens: &k.listens}
+		l.run(ctx)
+	})
+}
+
 // run listens until ctx ends, connecting again after a failure, with a
 // wait that doubles up to loginRetryMax.
 func (l *loginListener) run(ctx context.Context) {
-	defer close(l.done)
 	wait := time.Second
 	for {
 		started := time.Now()

@@ -108,6 +108,13 @@ func (db *DB) EndLoginSession(ctx context.Context, id string) (*EndedSession, er
 // empty (as RevokeLoginSessions), and returns them with their clients.
 func (db *DB) EndLoginSessions(ctx context.Context, username, handle string) ([]EndedSession, error) {
 	var ended []EndedSession
+	defer func() { // after the commit, whether or not it succeeded
+		if handle == "" {
+			db.forgetLoginsOfUser(username)
+		} else {
+			db.forgetLogin(handle)
+		}
+	}()
 	err := db.inTx(ctx, func(ctx context.Context) error {
 		ended = nil
 		type row struct{ sid, hash string }

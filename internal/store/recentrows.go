@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,6 +44,10 @@ type recentRows struct {
 	byKey map[string]*recentRow
 	ring  [recentRowsMax]*recentRow // insertion order; next is the oldest slot
 	next  int
+	// byRequest lists the rows kept by request ID, when indexRequests is
+	// set (forgetRequest).
+	byRequest     map[string][]*recentRow
+	indexRequests bool
 }
 
 // recentRow is a code's or refresh token's row as written.
@@ -93,13 +98,71 @@ func (rc *recentRows) put(c *recentRow) {
 	if rc.byKey == nil {
 		rc.byKey = make(map[string]*recentRow, recentRowsMax)
 	}
-	if old := rc.ring[rc.next]; old != nil && rc.byKey[old.signature] == old {
-		delete(rc.byKey, old.signature)
+	if old := rc.ring[rc.next]; old != nil {
+		rc.drop(old)
+	}
+	if prev := rc.byKey[c.signature]; prev != nil {
+		rc.drop(prev)
 	}
 	c.slot = rc.next
 	rc.ring[rc.next] = c
 	rc.next = (rc.next + 1) % recentRowsMax
 	rc.byKey[c.signature] = c
+	if rc.indexRequests {
+		if rc.byRequest == nil {
+			rc.byRequest = make(map[string][]*recentRow)
+		}
+		rc.byRequest[c.request.requestID] = append(rc.byRequest[c.request.requestID], c)
+	}
+}
+
+// drop forgets c. The caller holds mu.
+func (rc *recentRows) drop(c *recentRow) {
+	if rc.byKey[c.signature] == c {
+		delete(rc.byKey, c.signature)
+	}
+	if rc.ring[c.slot] == c {
+		rc.ring[c.slot] = nil
+	}
+	if rc.indexRequests {
+		id := c.request.requestID
+		rows := slices.DeleteFunc(rc.byRequest[id], func(r *recentRow) bool { return r == c })
+		if len(rows) == 0 {
+			delete(rc.byRequest, id)
+		} else {
+			rc.byRequest[id] = rows
+		}
+	}
+}
+
+// forget drops the row of signature, if kept.
+func (rc *recentRows) forget(signature string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if c := rc.byKey[signature]; c != nil {
+		rc.drop(c)
+	}
+}
+
+// forgetRequest drops every row of the request (grant) requestID; the set
+// must index requests.
+func (rc *recentRows) forgetRequest(requestID string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, c := range slices.Clone(rc.byRequest[requestID]) {
+		rc.drop(c)
+	}
+}
+
+// forgetWhere drops every row for which drop reports true.
+func (rc *recentRows) forgetWhere(drop func(*recentRow) bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, c := range rc.byKey {
+		if drop(c) {
+			rc.drop(c)
+		}
+	}
 }
 
 // take returns the row of signature and forgets it, or nil if it is not
@@ -111,10 +174,7 @@ func (rc *recentRows) take(signature string, now time.Time) *recentRow {
 	if c == nil {
 		return nil
 	}
-	delete(rc.byKey, signature)
-	if rc.ring[c.slot] == c {
-		rc.ring[c.slot] = nil
-	}
+	rc.drop(c)
 	if c.expires.Valid && c.expires.Int64 <= now.UnixNano() {
 		return nil
 	}
@@ -185,11 +245,14 @@ func (f *Fosite) keepWritten(ctx context.Context) {
 	}
 	if d := deferredFrom(ctx); d != nil {
 		d.mu.Lock()
-		written := d.written
-		d.written = nil
+		written, accesses := d.written, d.accesses
+		d.written, d.accesses = nil, nil
 		d.mu.Unlock()
 		for _, c := range written {
 			f.refreshes.put(c)
+		}
+		for _, c := range accesses {
+			f.db.accesses.put(c) // only held where kept (accessrows.go)
 		}
 	}
 }
@@ -199,7 +262,7 @@ func dropWritten(ctx context.Context) {
 	dropHeldCode(ctx)
 	if d := deferredFrom(ctx); d != nil {
 		d.mu.Lock()
-		d.written = nil
+		d.written, d.accesses = nil, nil
 		d.mu.Unlock()
 	}
 }

@@ -64,3 +64,50 @@ func TestRecentRowOf(t *testing.T) {
 		t.Error("a session of another type rebuilt")
 	}
 }
+
+// TestRecentRowsByRequest: a set that indexes requests forgets a grant's
+// rows, and only them, including after rows were dropped for room, taken,
+// or put again under the same signature.
+func TestRecentRowsByRequest(t *testing.T) {
+	expires := sql.NullInt64{Int64: time.Now().Add(time.Hour).UnixNano(), Valid: true}
+	row := func(sig, req, client string) *recentRow {
+		return &recentRow{signature: sig, request: storedRequest{requestID: req, clientID: client}, expires: expires}
+	}
+	rc := recentRows{indexRequests: true}
+	rc.put(row("a1", "A", "c"))
+	rc.put(row("a2", "A", "c"))
+	rc.put(row("b1", "B", "d"))
+	rc.put(row("a1", "A", "c")) // again
+	rc.forgetRequest("A")
+	if n := rc.len(); n != 1 || rc.byKey["b1"] == nil {
+		t.Fatalf("after forgetting A: %d kept, want b1 alone", n)
+	}
+	if len(rc.byRequest) != 1 || len(rc.byRequest["B"]) != 1 {
+		t.Errorf("index after forgetting A: %v", rc.byRequest)
+	}
+	rc.forgetWhere(func(c *recentRow) bool { return c.request.clientID == "d" })
+	if rc.len() != 0 || len(rc.byRequest) != 0 {
+		t.Fatalf("after forgetting client d: %d kept, index %v", rc.len(), rc.byRequest)
+	}
+
+	// Rows dropped for room and taken leave the index.
+	for i := range recentRowsMax + 10 {
+		rc.put(row(fmt.Sprint("r", i), fmt.Sprint("req", i%3), "c"))
+	}
+	if rc.take("r20", time.Now()) == nil {
+		t.Fatal("r20 not kept")
+	}
+	indexed := 0
+	for _, rows := range rc.byRequest {
+		indexed += len(rows)
+	}
+	if indexed != rc.len() || indexed != recentRowsMax-1 {
+		t.Fatalf("%d rows indexed, %d kept, want %d", indexed, rc.len(), recentRowsMax-1)
+	}
+	rc.forgetRequest("req0")
+	for _, c := range rc.byKey {
+		if c.request.requestID == "req0" {
+			t.Fatalf("%s of req0 still kept", c.signature)
+		}
+	}
+}

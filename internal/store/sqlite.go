@@ -44,10 +44,24 @@ import (
 const sqliteParams = "_busy_timeout=5000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1&_txlock=immediate" +
 	"&_pragma=mmap_size(0)&_pragma=cache_size(-8192)&_pragma=temp_store(memory)&_pragma=wal_autocheckpoint(0)"
 
+// SQLiteOptions are the settings of OpenSQLiteWith.
+type SQLiteOptions struct {
+	// NoLoginCache turns off the cache of login sessions
+	// (logincache_sqlite.go): every authorization reads its session from
+	// the file, so a change another process makes holds at once rather
+	// than within a quarter of a second.
+	NoLoginCache bool
+}
+
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // brings its schema up to date. The parent directory is created with mode
 // 0700 and a new database file with mode 0600: it holds grants and sessions.
 func OpenSQLite(path string) (*DB, error) {
+	return OpenSQLiteWith(path, SQLiteOptions{})
+}
+
+// OpenSQLiteWith is OpenSQLite with settings.
+func OpenSQLiteWith(path string, opts SQLiteOptions) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("store: sqlite: empty database path")
 	}
@@ -119,6 +133,10 @@ func OpenSQLite(path string) (*DB, error) {
 	}
 	db.startCheckpointer(cconn)
 	db.startGroupCommit()
+	if !opts.NoLoginCache {
+		db.accesses = &recentRows{indexRequests: true} // accessrows.go
+		db.startSQLiteLoginCache()                     // logincache_sqlite.go
+	}
 	return db, nil
 }
 

@@ -80,8 +80,11 @@ type DB struct {
 	// pipelines (pipeline.go; PostgreSQL only).
 	pipelined bool
 	// logins, when not nil, keeps login sessions (logincache.go;
-	// PostgreSQL only).
-	logins *loginListener
+	// PostgreSQL and SQLite).
+	logins *loginKeeper
+	// accesses, when not nil, keeps the access tokens issued at code
+	// exchanges until their first use (accessrows.go; SQLite only).
+	accesses *recentRows
 
 	// multiRow caches the multi-row INSERTs of group commits
 	// (multirow.go): multiRowKey -> multiRow.
