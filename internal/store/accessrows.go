@@ -18,11 +18,16 @@ import (
 // Unlike theirs, an access token's use is a read, with no conditional
 // write in the database to catch what happened to the token since. What
 // keeps a kept token honest is that every change to access tokens forgets
-// it first:
+// it:
+//   - a token is kept when its INSERT runs, pending: not handed out until
+//     its transaction commits (dropped if it rolls back);
 //   - this process's deletions of access tokens (by signature; by grant at
 //     a refresh's rotation or a revocation; by client through the admin
-//     API) drop the rows kept before their DELETE runs, and rows are only
-//     ever kept at issuance, after their commit, so none comes back;
+//     API) drop the rows kept both before their DELETE runs and after. On
+//     SQLite the INSERT and the DELETE each run holding the write gate, so
+//     a token inserted before the DELETE was kept before it and is dropped
+//     by the second forgetting, and a token inserted after it was not
+//     deleted; rows are only ever kept at their INSERT, so none comes back;
 //   - another process's commits (a second Caddy on the file, a tool) empty
 //     the set within sqliteLoginPoll (logincache_sqlite.go), as they empty
 //     the login sessions kept;
@@ -33,9 +38,10 @@ import (
 // other's revocations, every use reads the database. Turning the login
 // cache off on SQLite (SQLiteOptions.NoLoginCache) turns this off too.
 
-// holdAccess notes an access token written in the transaction of ctx at
-// the token endpoint (a context of WithDeferredDeletes), to keep once the
-// transaction commits (keepWritten).
+// holdAccess keeps, pending, an access token just written in the
+// transaction of ctx at the token endpoint (a context of
+// WithDeferredDeletes); keepWritten confirms it once the transaction
+// commits, Rollback drops it.
 func (f *Fosite) holdAccess(ctx context.Context, args []any) {
 	if f.db.accesses == nil || f.db.txStateFrom(ctx) == nil {
 		return
@@ -45,6 +51,8 @@ func (f *Fosite) holdAccess(ctx context.Context, args []any) {
 		return
 	}
 	if c, ok := recentRowOf(args, codeExtras{}); ok {
+		c.pending = true
+		f.db.accesses.put(c)
 		d.mu.Lock()
 		d.accesses = append(d.accesses, c)
 		d.mu.Unlock()

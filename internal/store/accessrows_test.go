@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -115,6 +116,29 @@ func TestKeptAccessTokens(t *testing.T) {
 	}
 	if n := store.KeptAccesses(db); n != 0 {
 		t.Fatalf("%d access tokens kept after their deletions, want 0", n)
+	}
+
+	// Revoked while being issued: the revocation, waiting for the write
+	// gate, deletes the token once its transaction committed.
+	r := storetest.NewRequest("req-race")
+	tx, err := f.BeginTX(store.WithDeferredDeletes(bg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := make(chan error, 1)
+	go func() { revoked <- f.RevokeAccessToken(bg, r.GetID()) }()
+	time.Sleep(50 * time.Millisecond) // it waits for the gate this transaction holds
+	if err := f.CreateAccessTokenSession(tx, "at-race", r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-revoked; err != nil {
+		t.Fatal(err)
+	}
+	if served("at-race") {
+		t.Error("an access token revoked as it was issued is served")
 	}
 
 	// Deleted by another process (a tool on the file).

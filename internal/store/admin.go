@@ -139,9 +139,13 @@ type RevokedGrants struct {
 // and its pushed authorization requests deleted.
 func (db *DB) RevokeClientGrants(ctx context.Context, clientID string) (RevokedGrants, error) {
 	var out RevokedGrants
-	if db.accesses != nil { // before the DELETE (accessrows.go)
-		db.accesses.forgetWhere(func(c *recentRow) bool { return c.request.clientID == clientID })
+	forgetKept := func() { // before and after the DELETE (accessrows.go)
+		if db.accesses != nil {
+			db.accesses.forgetWhere(func(c *recentRow) bool { return c.request.clientID == clientID })
+		}
 	}
+	forgetKept()
+	defer forgetKept()
 	err := db.inTx(ctx, func(ctx context.Context) error {
 		for _, step := range []struct {
 			query string

@@ -102,7 +102,7 @@ func (f *Fosite) Commit(ctx context.Context) error {
 // Rollback rolls back the transaction carried by ctx, and forgets the code a
 // context of WithCodeBundle held for it and the rows it would have kept.
 func (f *Fosite) Rollback(ctx context.Context) error {
-	dropWritten(ctx)
+	f.dropWritten(ctx)
 	return f.db.Rollback(ctx)
 }
 
@@ -283,6 +283,7 @@ func (f *Fosite) GetAccessTokenSession(ctx context.Context, signature string, se
 // DeleteAccessTokenSession deletes an access token; unknown is fosite.ErrNotFound.
 func (f *Fosite) DeleteAccessTokenSession(ctx context.Context, signature string) error {
 	f.db.forgetAccess(signature)
+	defer f.db.forgetAccess(signature) // and after (accessrows.go)
 	return f.del(ctx, "access token", sqlDeleteAccess, signature)
 }
 
@@ -384,6 +385,7 @@ func (f *Fosite) RotateRefreshToken(ctx context.Context, requestID, signature st
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		f.db.forgetAccessOfRequest(requestID)
+		defer f.db.forgetAccessOfRequest(requestID) // and after (accessrows.go)
 		if err := f.db.execQueued(ctx, nil, sqlDeleteAccessOfRequest, requestID); err != nil {
 			return fmt.Errorf("store: rotate refresh token: %w", err)
 		}
@@ -409,6 +411,7 @@ func (f *Fosite) RevokeRefreshToken(ctx context.Context, requestID string) error
 // RevokeAccessToken deletes every access token of the grant.
 func (f *Fosite) RevokeAccessToken(ctx context.Context, requestID string) error {
 	f.db.forgetAccessOfRequest(requestID)
+	defer f.db.forgetAccessOfRequest(requestID) // and after (accessrows.go)
 	if err := f.db.execQueued(ctx, nil, sqlDeleteAccessOfRequest, requestID); err != nil {
 		return fmt.Errorf("store: revoke access tokens: %w", err)
 	}

@@ -76,13 +76,16 @@ func (db *DB) forgetOthersChanges() {
 }
 
 // writerDataVersion reads PRAGMA data_version on the writing connection,
-// in the shared transaction if one is open (its reading is then as of that
-// transaction's start, at most a commit's wait old).
+// in the shared transaction if one is open (no other process can have
+// committed since it began: it holds SQLite's write lock). It gives the
+// write gate back as a member does, committing the shared transaction if
+// no writer waits, so that members that waited for the gate's next holder
+// to commit are not left for flushAfter.
 func (db *DB) writerDataVersion(ctx context.Context) (int64, error) {
 	if err := db.acquire(ctx); err != nil {
 		return 0, db.wrapErr(err)
 	}
-	defer db.release()
+	defer db.endMember()
 	sh := db.shared
 	row := sh.conn.QueryRowContext
 	if sh.tx != nil {

@@ -52,6 +52,9 @@ type recentRows struct {
 
 // recentRow is a code's or refresh token's row as written.
 type recentRow struct {
+	// pending marks a row kept before its transaction committed
+	// (accessrows.go): take does not hand it out until confirm.
+	pending   bool
 	signature string
 	request   storedRequest
 	extras    codeExtras    // a code's bundled columns (bundle.go)
@@ -135,6 +138,22 @@ func (rc *recentRows) drop(c *recentRow) {
 	}
 }
 
+// confirm lets take hand out c, kept pending, if it is still kept.
+func (rc *recentRows) confirm(c *recentRow) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.byKey[c.signature] == c {
+		c.pending = false
+	}
+}
+
+// dropRow drops c, if it is still kept.
+func (rc *recentRows) dropRow(c *recentRow) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.drop(c)
+}
+
 // forget drops the row of signature, if kept.
 func (rc *recentRows) forget(signature string) {
 	rc.mu.Lock()
@@ -171,7 +190,7 @@ func (rc *recentRows) take(signature string, now time.Time) *recentRow {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	c := rc.byKey[signature]
-	if c == nil {
+	if c == nil || c.pending {
 		return nil
 	}
 	rc.drop(c)
@@ -252,17 +271,21 @@ func (f *Fosite) keepWritten(ctx context.Context) {
 			f.refreshes.put(c)
 		}
 		for _, c := range accesses {
-			f.db.accesses.put(c) // only held where kept (accessrows.go)
+			f.db.accesses.confirm(c) // only held where kept (accessrows.go)
 		}
 	}
 }
 
 // dropWritten forgets what the transaction of ctx wrote (it rolled back).
-func dropWritten(ctx context.Context) {
+func (f *Fosite) dropWritten(ctx context.Context) {
 	dropHeldCode(ctx)
 	if d := deferredFrom(ctx); d != nil {
 		d.mu.Lock()
+		accesses := d.accesses
 		d.written, d.accesses = nil, nil
 		d.mu.Unlock()
+		for _, c := range accesses {
+			f.db.accesses.dropRow(c)
+		}
 	}
 }
