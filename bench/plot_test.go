@@ -136,3 +136,32 @@ func TestPlotRefusesUnusableInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTable checks table.py on the fixture: a row per scenario our peers
+// ran, ratios against the peers that ran it, "–" for the others, and the
+// PostgreSQL peer's figure with its server's CPU (the run's other CPU).
+func TestTable(t *testing.T) {
+	py := python(t)
+	b, err := exec.Command(py, "table.py", "testdata/results.jsonl").CombinedOutput()
+	if err != nil {
+		t.Fatalf("table.py: %v: %s", err, b)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	want := []string{
+		// 66000/1.9; respond 60000/1.8; node 24000/2.9; zitadel did not start.
+		"| discovery | 16 | 34 737 | 1.04× | 4.20× | – | – | – | – |",
+		// PostgreSQL: 11999/1.68, and 11999/(1.68 + 3.18-1.68-0.235); node 9200/1.9.
+		"| client_credentials | 16 | 6 208 | – | 1.28× | – | 7 142 | 4 074 | 0.84× |",
+		"| code flow, RS256 | 16 | 534 | – | 0.82× | – | 459 | 296 | 0.45× |",
+		"| code flow, ES256 | 16 | 1 000 | – | 1.43× | – | – | – | – |",
+		"| sign-in (argon2id, Authelia's defaults) | 16 | 30 | – | – | – | – | – | – |",
+	}
+	if len(lines) != 2+len(want) || !strings.HasPrefix(lines[0], "| scenario | c | SQLite |") {
+		t.Fatalf("table.py printed:\n%s", b)
+	}
+	for i, w := range want {
+		if lines[2+i] != w {
+			t.Errorf("row %d:\n got %s\nwant %s", i, lines[2+i], w)
+		}
+	}
+}
