@@ -36,9 +36,10 @@ PANEL_PAD, PANEL_MIN, PANEL_GAP = 40, 150, 16
 PLOT_H, TOP, LEFT, BOTTOM = 260, 70, 40, 50
 
 
-def load(path):
-    """Returns (rows, peers): rows map (scn, conc) to {peer: value}."""
-    rows, peers = {}, []
+def runs(path, tool="plot"):
+    """Yields (record, requests done, server CPU seconds) for each run of the
+    harness's results.jsonl that succeeded and has server CPU; tool names the
+    caller in errors."""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
@@ -47,17 +48,24 @@ def load(path):
             try:
                 r = json.loads(line)
             except ValueError as e:
-                raise SystemExit(f"plot: {path}:{n}: {e}")
-            if r.get("failed") or "scn" not in r or "peer" not in r:
+                raise SystemExit(f"{tool}: {path}:{n}: {e}")
+            if not isinstance(r, dict) or r.get("failed") or "scn" not in r or "peer" not in r:
                 continue
             cpu = float(r.get("server_cpu_s") or 0)
             done = r.get("ok", r.get("requests"))
             if cpu <= 0 or done is None:
                 continue
-            peer = r["peer"]
-            if peer not in peers:
-                peers.append(peer)
-            rows.setdefault((r["scn"], int(r.get("conc", 0))), {})[peer] = float(done) / cpu
+            yield r, float(done), cpu
+
+
+def load(path):
+    """Returns (rows, peers): rows map (scn, conc) to {peer: value}."""
+    rows, peers = {}, []
+    for r, done, cpu in runs(path):
+        peer = r["peer"]
+        if peer not in peers:
+            peers.append(peer)
+        rows.setdefault((r["scn"], int(r.get("conc", 0))), {})[peer] = done / cpu
     ours = [p for p in peers if p == "ours" or p.startswith("ours-")]
     return rows, ours + [p for p in peers if p not in ours]
 

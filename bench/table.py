@@ -13,8 +13,9 @@ touch the database), and that against node. A figure a run lacks is "–".
 Python 3 standard library only.
 """
 
-import json
 import sys
+
+from plot import runs  # bench/plot.py, beside this script
 
 ROWS = [
     ("disc", "discovery", False),
@@ -34,26 +35,11 @@ HEADER = ("| scenario | c | SQLite | vs Caddy `respond` | vs node oidc-provider 
 
 def load(path):
     """Returns {(peer, scn, conc): (per server CPU-second, per CPU-second with other CPU)}."""
-    runs = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                r = json.loads(line)
-                if r.get("failed"):
-                    continue
-                key = (r["peer"], r["scn"], int(r["conc"]))
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                raise SystemExit(f"table: {path}:{n}: {e!r}")
-            count = r.get("ok", r.get("requests"))
-            cpu = r.get("server_cpu_s")
-            if not count or not cpu:
-                continue
-            other = r.get("machine_busy_s", 0) - cpu - r.get("loadgen_cpu_s", 0)
-            runs[key] = (count / cpu, count / (cpu + max(other, 0)))
-    return runs
+    out = {}
+    for r, done, cpu in runs(path, "table"):
+        other = float(r.get("machine_busy_s") or 0) - cpu - float(r.get("loadgen_cpu_s") or 0)
+        out[(r["peer"], r["scn"], int(r.get("conc", 0)))] = (done / cpu, done / (cpu + max(other, 0)))
+    return out
 
 
 def number(v):

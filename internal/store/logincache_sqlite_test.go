@@ -1,11 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -40,99 +39,17 @@ func TestSQLiteLoginCacheFollowsOtherProcesses(t *testing.T) {
 	if live, _, _ := store.LoginCacheState(b); !live {
 		t.Fatal("the login cache does not serve on SQLite")
 	}
-	ctx := bounded(t)
-	exp := time.Now().Add(time.Hour)
-	s := store.LoginSession{ID: "sqlite-cache-0123456789", Username: "alice", AMR: []string{"pwd"}, ExpiresAt: exp}
-	if err := a.CreateLoginSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	cachedRead(t, b, s.ID)
-
-	// A second factor in A.
-	s.AMR = []string{"pwd", "otp"}
-	if err := a.UpdateLoginSession(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "B to see the second factor", func() bool {
-		got, err := b.GetLoginSession(ctx, s.ID, time.Now())
-		return err == nil && slices.Equal(got.AMR, s.AMR)
-	})
-	cachedRead(t, b, s.ID)
-
-	// A sign-out in A.
-	if err := a.DeleteLoginSession(ctx, s.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "B to see the sign-out", func() bool { return gone(t, b, s.ID) })
-
-	// Another tool's change: plain SQL on the file.
-	bob := store.LoginSession{ID: "sqlite-cache-bob-012345", Username: "bob", ExpiresAt: exp}
-	if err := a.CreateLoginSession(ctx, bob); err != nil {
-		t.Fatal(err)
-	}
-	cachedRead(t, b, bob.ID)
 	other, err := sql.Open("sqlite", path+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	if _, err := other.ExecContext(ctx, `DELETE FROM login_session WHERE username = 'bob'`); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "B to see a session deleted by another tool", func() bool { return gone(t, b, bob.ID) })
+	followsChanges(t, a, b, func(ctx context.Context, username string) error {
+		_, err := other.ExecContext(ctx, `DELETE FROM login_session WHERE username = ?`, username)
+		return err
+	})
 	if store.LoginCacheMoves(b) == 0 {
 		t.Error("B never found the database's version moved")
-	}
-
-	// B's own changes show at once: its touch, then its revocation of
-	// the user's sessions.
-	carol := store.LoginSession{ID: "sqlite-cache-carol-0123", Username: "carol", ExpiresAt: exp}
-	if err := a.CreateLoginSession(ctx, carol); err != nil {
-		t.Fatal(err)
-	}
-	cachedRead(t, b, carol.ID)
-	later := time.Now().Add(time.Minute).Truncate(time.Microsecond)
-	if err := b.TouchLoginSession(ctx, carol.ID, later); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := b.GetLoginSession(ctx, carol.ID, time.Now()); err != nil || !got.LastSeenAt.Equal(later) {
-		t.Errorf("B's own touch: %v, %v; want last seen %v", got, err, later)
-	}
-	cachedRead(t, b, carol.ID)
-	if _, err := b.RevokeLoginSessions(ctx, "carol", ""); err != nil {
-		t.Fatal(err)
-	}
-	if !gone(t, b, carol.ID) {
-		t.Error("B serves a session it revoked itself")
-	}
-
-	// The sign-outs and revocations that tell the session's clients.
-	for _, end := range []struct {
-		name string
-		end  func(id string) error
-	}{
-		{"EndLoginSession", func(id string) error { _, err := b.EndLoginSession(ctx, id); return err }},
-		{"EndLoginSessions of the user", func(string) error { _, err := b.EndLoginSessions(ctx, "dave", ""); return err }},
-		{"EndLoginSessions by handle", func(id string) error {
-			list, err := b.ListLoginSessions(ctx, "dave", time.Now())
-			if err != nil || len(list) != 1 {
-				return fmt.Errorf("list: %v, %v", list, err)
-			}
-			_, err = b.EndLoginSessions(ctx, "dave", list[0].Handle)
-			return err
-		}},
-	} {
-		dave := store.LoginSession{ID: "sqlite-cache-dave-" + strconv.Itoa(len(end.name)), Username: "dave", ExpiresAt: exp}
-		if err := a.CreateLoginSession(ctx, dave); err != nil {
-			t.Fatal(err)
-		}
-		cachedRead(t, b, dave.ID)
-		if err := end.end(dave.ID); err != nil {
-			t.Fatalf("%s: %v", end.name, err)
-		}
-		if !gone(t, b, dave.ID) {
-			t.Errorf("B serves a session it ended itself (%s)", end.name)
-		}
 	}
 }
 

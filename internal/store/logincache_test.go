@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -93,7 +94,19 @@ func gone(t *testing.T, db *store.DB, id string) bool {
 func TestPostgresLoginCacheFollowsChanges(t *testing.T) {
 	t.Parallel()
 	dbs, dsn := openInstances(t, 2)
-	a, b := dbs[0], dbs[1]
+	other := openOther(t, dsn)
+	followsChanges(t, dbs[0], dbs[1], func(ctx context.Context, username string) error {
+		_, err := other.ExecContext(ctx, `DELETE FROM login_session WHERE username = $1`, username)
+		return err
+	})
+}
+
+// followsChanges checks that a session cached by b follows what a does to
+// it and what another tool does (deleteElsewhere deletes a user's sessions
+// behind the store's back), and that b's own changes, by every way of
+// ending sessions, show at once.
+func followsChanges(t *testing.T, a, b *store.DB, deleteElsewhere func(ctx context.Context, username string) error) {
+	t.Helper()
 	ctx := bounded(t)
 	exp := time.Now().Add(time.Hour)
 	s := store.LoginSession{ID: "cache-0123456789abcdef", Username: "alice", AMR: []string{"pwd"}, ExpiresAt: exp}
@@ -119,14 +132,13 @@ func TestPostgresLoginCacheFollowsChanges(t *testing.T) {
 	}
 	waitFor(t, "B to see the sign-out", func() bool { return gone(t, b, s.ID) })
 
-	// Another tool's change: plain SQL on the server.
+	// Another tool's change.
 	bob := store.LoginSession{ID: "cache-bob-0123456789ab", Username: "bob", ExpiresAt: exp}
 	if err := a.CreateLoginSession(ctx, bob); err != nil {
 		t.Fatal(err)
 	}
 	cachedRead(t, b, bob.ID)
-	other := openOther(t, dsn)
-	if _, err := other.ExecContext(ctx, `DELETE FROM login_session WHERE username = 'bob'`); err != nil {
+	if err := deleteElsewhere(ctx, "bob"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "B to see a session deleted by another tool", func() bool { return gone(t, b, bob.ID) })
@@ -151,6 +163,35 @@ func TestPostgresLoginCacheFollowsChanges(t *testing.T) {
 	}
 	if !gone(t, b, carol.ID) {
 		t.Error("B serves a session it revoked itself")
+	}
+
+	// The sign-outs and revocations that tell the session's clients.
+	for i, end := range []struct {
+		name string
+		end  func(id string) error
+	}{
+		{"EndLoginSession", func(id string) error { _, err := b.EndLoginSession(ctx, id); return err }},
+		{"EndLoginSessions of the user", func(string) error { _, err := b.EndLoginSessions(ctx, "dave", ""); return err }},
+		{"EndLoginSessions by handle", func(string) error {
+			list, err := b.ListLoginSessions(ctx, "dave", time.Now())
+			if err != nil || len(list) != 1 {
+				return fmt.Errorf("list: %v, %v", list, err)
+			}
+			_, err = b.EndLoginSessions(ctx, "dave", list[0].Handle)
+			return err
+		}},
+	} {
+		dave := store.LoginSession{ID: fmt.Sprintf("cache-dave-%d-0123456789", i), Username: "dave", ExpiresAt: exp}
+		if err := a.CreateLoginSession(ctx, dave); err != nil {
+			t.Fatal(err)
+		}
+		cachedRead(t, b, dave.ID)
+		if err := end.end(dave.ID); err != nil {
+			t.Fatalf("%s: %v", end.name, err)
+		}
+		if !gone(t, b, dave.ID) {
+			t.Errorf("B serves a session it ended itself (%s)", end.name)
+		}
 	}
 }
 
