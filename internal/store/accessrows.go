@@ -72,8 +72,8 @@ func (f *Fosite) takeAccess(ctx context.Context, signature string) *storedReques
 	return nil
 }
 
-// forgetAccess drops the kept access token of signature, before its
-// deletion.
+// forgetAccess drops the kept access token of signature; its deletion
+// calls it before and after the DELETE.
 func (db *DB) forgetAccess(signature string) {
 	if db.accesses != nil {
 		db.accesses.forget(signature)
@@ -81,7 +81,7 @@ func (db *DB) forgetAccess(signature string) {
 }
 
 // forgetAccessOfRequest drops the kept access tokens of the grant
-// requestID, before their deletion.
+// requestID; their deletion calls it before and after the DELETE.
 func (db *DB) forgetAccessOfRequest(requestID string) {
 	if db.accesses != nil {
 		db.accesses.forgetRequest(requestID)

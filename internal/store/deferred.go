@@ -45,7 +45,7 @@ type deferred struct {
 	codeExtras codeExtras     // its bundled PKCE and OpenID Connect columns (bundle.go)
 	usedCode   string         // the signature of the code a transaction in this context invalidated
 	written    []*recentRow   // refresh tokens its transaction wrote, kept once it commits (recentrows.go)
-	accesses   []*recentRow   // access tokens its transaction wrote, kept once it commits (accessrows.go)
+	accesses   []*recentRow   // access tokens its transaction wrote, kept pending until it commits (accessrows.go)
 }
 
 // deferredDelete is a deletion waiting for a transaction. One with a code

@@ -229,17 +229,15 @@ func (db *DB) stopLoginCache() {
 // cache what it hears (see above).
 type loginListener struct {
 	db     *DB
-	cache  *loginCache
+	keeper *loginKeeper // its cache and count of listening connections
 	config *pgx.ConnConfig
-	// listens counts the connections that started listening.
-	listens *atomic.Int64
 }
 
 // startLoginCache turns on the login session cache of db, listening with a
 // connection made from config.
 func (db *DB) startLoginCache(config *pgx.ConnConfig) {
 	db.startLoginKeeper(func(ctx context.Context, k *loginKeeper) {
-		l := &loginListener{db: db, cache: k.cache, config: config, listens: &k.listens}
+		l := &loginListener{db: db, keeper: k, config: config}
 		l.run(ctx)
 	})
 }
@@ -251,7 +249,7 @@ func (l *loginListener) run(ctx context.Context) {
 	for {
 		started := time.Now()
 		_ = l.listen(ctx) // there is no one to tell but the cache, which is off now
-		l.cache.turnOff()
+		l.keeper.cache.turnOff()
 		if time.Since(started) > loginRetryMax {
 			wait = time.Second // it worked for a while: try again soon
 		}
@@ -280,7 +278,7 @@ func (l *loginListener) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+loginChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	l.listens.Add(1)
+	l.keeper.listens.Add(1)
 	var (
 		probe    string    // the payload awaited, "" if none
 		deadline time.Time // when it must have come back
@@ -309,9 +307,9 @@ func (l *loginListener) listen(ctx context.Context) error {
 			switch {
 			case probe != "" && n.Payload == probe:
 				probe = ""
-				l.cache.turnOn()
+				l.keeper.cache.turnOn()
 			case !strings.HasPrefix(n.Payload, loginProbePrefix): // another instance's probe otherwise
-				l.cache.forget(n.Payload)
+				l.keeper.cache.forget(n.Payload)
 			}
 		case ctx.Err() != nil:
 			return ctx.Err()

@@ -50,7 +50,7 @@ type recentRows struct {
 	indexRequests bool
 }
 
-// recentRow is a code's or refresh token's row as written.
+// recentRow is a code's, refresh token's or access token's row as written.
 type recentRow struct {
 	// pending marks a row kept before its transaction committed
 	// (accessrows.go): take does not hand it out until confirm.
