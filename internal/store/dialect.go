@@ -46,6 +46,10 @@ type dialect struct {
 	// must affect one row if the token was active and none otherwise.
 	// Unset, the token's row is updated to inactive (sqlDeactivateRefresh).
 	retireRefresh string
+	// announcesAccess: oauth2_access has the column announce, and deleting
+	// a row with it set notifies every instance (schema migration 13,
+	// accessrows.go).
+	announcesAccess bool
 	// texts caches prepareText's results by shared text (nil: no cache).
 	// The statements are the package's own, a bounded set, as in
 	// DB.stmts; rewritten at every execution, the placeholders of a
@@ -157,7 +161,8 @@ var postgresDialect = dialect{
 	// index's predicate: the most expensive statement of a refresh. The
 	// token's row is deleted instead, and its few columns that reuse
 	// detection needs go to oauth2_refresh_rotated, in one statement.
-	retireRefresh: sqlRetireRefreshReturning,
+	retireRefresh:   sqlRetireRefreshReturning,
+	announcesAccess: true,
 }
 
 // mysqlDialect returns the dialect of MySQL and MariaDB. Text that is a key

@@ -262,10 +262,16 @@ func (f *Fosite) CreateAccessTokenSession(ctx context.Context, signature string,
 	if err != nil {
 		return fmt.Errorf("store: create access token: %w", err)
 	}
-	if err := f.insert(ctx, "access token", sqlInsertAccess, args); err != nil {
+	keep, query := f.keepsAccess(ctx), sqlInsertAccess
+	if keep && f.db.dialect.announcesAccess {
+		query, args = sqlInsertAccessAnnounced, append(args, true)
+	}
+	if err := f.insert(ctx, "access token", query, args); err != nil {
 		return err
 	}
-	f.holdAccess(ctx, args)
+	if keep {
+		f.holdAccess(ctx, args)
+	}
 	return nil
 }
 

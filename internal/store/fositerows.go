@@ -67,6 +67,7 @@ var (
 	sqlCodeActive     = `SELECT active FROM oauth2_code WHERE signature = ?`
 
 	sqlInsertAccess          = insertRequest("oauth2_access")
+	sqlInsertAccessAnnounced = insertRequest("oauth2_access", "announce") // accessrows.go
 	sqlSelectAccess          = selectRequest("oauth2_access")
 	sqlDeleteAccess          = deleteRequest("oauth2_access")
 	sqlDeleteAccessOfRequest = `DELETE FROM oauth2_access WHERE request_id = ?`

@@ -28,7 +28,9 @@ import (
 //     notification on channel loginChannel, with the session's id_hash, for
 //     every row updated or deleted, whoever changed it; PostgreSQL delivers
 //     it when that transaction commits. Each instance LISTENs on a
-//     connection of its own and forgets the session named.
+//     connection of its own and forgets the session named. The same
+//     channel carries the deletions of the access tokens kept
+//     (accessPrefix, accessrows.go), which the probe vouches for too.
 //   - The cache serves only while that connection is known to work: after
 //     LISTEN, and then every loginHeartbeat, the instance notifies itself
 //     through its pool and must hear that probe back within loginProbeWait.
@@ -56,6 +58,9 @@ const (
 	loginChannel = "caddy_oidc_login"
 	// loginProbePrefix starts a probe's payload; an id_hash is hex.
 	loginProbePrefix = "probe:"
+	// accessPrefix starts the payload that names an access token deleted
+	// (by its signature; schema migration 13, accessrows.go).
+	accessPrefix = "access:"
 	// loginHeartbeat is how often the listening connection is probed.
 	loginHeartbeat = 10 * time.Second
 	// loginProbeWait bounds how long a probe may take to come back.
@@ -77,6 +82,11 @@ type loginCache struct {
 	entries map[string]cachedLogin
 	hits    uint64 // sessions served from the cache (tests)
 	now     func() time.Time
+	// reset, when not nil, empties what is kept beside the sessions and
+	// served only while the cache is live (the access tokens kept,
+	// accessrows.go); it runs, under mu, whenever the cache turns off or
+	// on.
+	reset func()
 }
 
 // cachedLogin is a kept session and when it was kept.
@@ -174,6 +184,9 @@ func (c *loginCache) turnOff() {
 	c.gen++
 	c.live = false
 	clear(c.entries)
+	if c.reset != nil {
+		c.reset()
+	}
 }
 
 // turnOn lets an empty cache serve (a probe came back); a cache that
@@ -185,6 +198,19 @@ func (c *loginCache) turnOn() {
 		c.gen++
 		c.live = true
 		clear(c.entries)
+		if c.reset != nil {
+			c.reset()
+		}
+	}
+}
+
+// whileLive runs fn, under mu, if the cache is live: what fn serves
+// cannot have missed a notification that turned the cache off before.
+func (c *loginCache) whileLive(fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.live {
+		fn()
 	}
 }
 
@@ -208,6 +234,9 @@ type loginKeeper struct {
 func (db *DB) startLoginKeeper(run func(context.Context, *loginKeeper)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &loginKeeper{cache: newLoginCache(), stop: cancel, done: make(chan struct{})}
+	if db.accesses != nil { // accessrows.go
+		k.cache.reset = func() { db.accesses.forgetWhere(func(*recentRow) bool { return true }) }
+	}
 	db.logins = k
 	go func() {
 		defer close(k.done)
@@ -308,6 +337,8 @@ func (l *loginListener) listen(ctx context.Context) error {
 			case probe != "" && n.Payload == probe:
 				probe = ""
 				l.keeper.cache.turnOn()
+			case strings.HasPrefix(n.Payload, accessPrefix):
+				l.db.forgetAccess(strings.TrimPrefix(n.Payload, accessPrefix))
 			case !strings.HasPrefix(n.Payload, loginProbePrefix): // another instance's probe otherwise
 				l.keeper.cache.forget(n.Payload)
 			}

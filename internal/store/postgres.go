@@ -24,10 +24,12 @@ type PostgresConfig struct {
 	// Schema, if not "", is a schema created if missing and used (through
 	// search_path) for every table; "" uses the server's default.
 	Schema string
-	// NoLoginCache turns off the cache of login sessions (logincache.go):
-	// every authorization request reads its session from the database, so
-	// that a sign-out on another instance holds at once rather than
-	// within the notification's delay.
+	// NoLoginCache turns off the cache of login sessions (logincache.go)
+	// and the access tokens kept for their first use (accessrows.go):
+	// every authorization request reads its session, and every use of an
+	// access token its row, from the database, so that a sign-out or a
+	// revocation on another instance holds at once rather than within the
+	// notification's delay.
 	NoLoginCache bool
 }
 
@@ -69,7 +71,8 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*DB, error) {
 	db.pipelined = true // pipeline.go
 	db.startGroupCommit()
 	if !cfg.NoLoginCache {
-		db.startLoginCache(pcfg.Copy()) // logincache.go
+		db.accesses = &recentRows{indexRequests: true} // accessrows.go
+		db.startLoginCache(pcfg.Copy())                // logincache.go
 	}
 	return db, nil
 }

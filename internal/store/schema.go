@@ -304,6 +304,30 @@ $$`,
 	FOR EACH ROW EXECUTE FUNCTION caddy_oidc_login_changed()`,
 		}
 	}},
+	// Instances on PostgreSQL keep the access tokens their code exchanges
+	// issued until their first use (accessrows.go) and must hear of every
+	// deletion of one, by whichever instance or tool: such a row is
+	// written with announce set, and its deletion (or an update, which
+	// nothing does) is announced on loginChannel, where the login
+	// sessions' listener hears it, with accessPrefix and its signature.
+	// Other rows (a refresh's access token, client credentials') are
+	// deleted without a notice: no instance keeps them.
+	{version: 13, description: "notify deletions of access tokens kept, on PostgreSQL", stmts: func(d *dialect) []string {
+		if d.name != "postgres" {
+			return nil
+		}
+		return []string{
+			`ALTER TABLE oauth2_access ADD COLUMN announce BOOLEAN NOT NULL DEFAULT FALSE`,
+			`CREATE FUNCTION caddy_oidc_access_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('` + loginChannel + `', '` + accessPrefix + `' || OLD.signature);
+	RETURN NULL;
+END
+$$`,
+			`CREATE TRIGGER oauth2_access_deleted AFTER UPDATE OR DELETE ON oauth2_access
+	FOR EACH ROW WHEN (OLD.announce) EXECUTE FUNCTION caddy_oidc_access_deleted()`,
+		}
+	}},
 }
 
 // requestTable is the DDL of a table holding a persisted fosite requester,
