@@ -132,7 +132,9 @@ func (f *Fosite) joinCode(ctx context.Context, args []any, oidcKey string) bool 
 }
 
 // writeHeldCode inserts the code held in ctx, with what joined it, in the
-// transaction of ctx; Commit calls it.
+// transaction of ctx, or as one write of the group commit when that
+// transaction is a lazy member that ran no statement (shared.go); Commit
+// calls it.
 func (f *Fosite) writeHeldCode(ctx context.Context) error {
 	b := codeBundleFrom(ctx)
 	if b == nil {
@@ -147,7 +149,17 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 	}
 	extras := codeExtras{p.pkceForm, p.oidcKey, p.oidcForm}
 	args := append(p.args[:len(p.args):len(p.args)], p.pkceForm, p.oidcKey, p.oidcForm)
-	if err := f.db.execQueued(ctx, nil, sqlInsertCodeBundle, args...); err != nil {
+	wctx := ctx
+	if deferredFrom(ctx) == nil && f.db.txStateFrom(ctx).unbegun() {
+		// The code is all a lazy member writes: one write of the group
+		// commit, durable when exec returns (shared.go, lazy members). A
+		// member whose context is done commits nothing, begun or not.
+		if ctx.Err() != nil {
+			return fmt.Errorf("store: create authorize code: %w", errTxEnded)
+		}
+		wctx = outsideTx(ctx)
+	}
+	if err := f.db.execQueued(wctx, nil, sqlInsertCodeBundle, args...); err != nil {
 		return fmt.Errorf("store: create authorize code: %w", err)
 	}
 	if c, ok := recentRowOf(p.args, extras); ok {

@@ -13,6 +13,12 @@ func GroupCommitStats(db *DB) (shared, retried int64) {
 	return db.group.shared.Load(), db.group.retried.Load()
 }
 
+// GroupWrites returns how many writes the group committer of db took.
+func GroupWrites(db *DB) int64 { return db.group.writes.Load() }
+
+// WriteGateHeld reports whether a writer holds db's write gate (SQLite).
+func WriteGateHeld(db *DB) bool { return len(db.wgate) > 0 }
+
 // MultiRowInserts returns how many multi-row INSERTs the group committer of
 // db sent in its batches (PostgreSQL).
 func MultiRowInserts(db *DB) int64 { return db.group.merged.Load() }

@@ -60,8 +60,9 @@ type groupCommitter struct {
 	overlap  time.Duration
 	// shared and retried count the batches of several writes sent as one
 	// transaction, and those run again write by write after a failure;
-	// merged counts the multi-row INSERTs sent (multirow.go) (tests).
-	shared, retried, merged atomic.Int64
+	// merged counts the multi-row INSERTs sent (multirow.go); writes the
+	// writes queued (tests).
+	shared, retried, merged, writes atomic.Int64
 }
 
 // startGroupCommit starts the writer for db.
@@ -128,6 +129,7 @@ func (db *DB) enqueue(ctx context.Context, w *pendingWrite) error {
 	}
 	select {
 	case g.queue <- w:
+		g.writes.Add(1)
 	case <-ctx.Done():
 		g.mu.RUnlock()
 		return ctx.Err()

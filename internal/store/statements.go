@@ -84,7 +84,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (int64, error
 	if s := db.txStateFrom(ctx); s != nil && s.pipe != nil {
 		return s.pipeExec(ctx, query, args)
 	}
-	if db.group != nil && db.txFrom(ctx) == nil {
+	if db.group != nil && db.txStateFrom(ctx) == nil {
 		return db.groupExec(ctx, query, args) // groupcommit.go
 	}
 	ctx, unlock, err := db.memberLock(ctx)

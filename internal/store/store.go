@@ -252,13 +252,20 @@ func (db *DB) txFrom(ctx context.Context) *sql.Tx {
 // upgrade. Nested transactions are not supported. Finish with [DB.Commit] or
 // [DB.Rollback] on the returned context. On SQLite the transaction holds
 // the in-process write gate until then, and is a member of the shared
-// transaction (shared.go): Commit waits for the shared commit.
+// transaction (shared.go): Commit waits for the shared commit. An
+// authorization's transaction (a context of WithCodeBundle) takes the gate
+// only at its first statement, if any (shared.go, lazy members).
 func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 	if db.txStateFrom(ctx) != nil {
 		return ctx, errors.New("store: begin transaction: a transaction is already in progress in this context")
 	}
 	if db.pipelined {
 		s := &txState{db: db, pipe: db.beginPipe()}
+		s.stop = context.AfterFunc(ctx, s.end)
+		return context.WithValue(ctx, txKey{}, s), nil
+	}
+	if db.shared != nil && codeBundleFrom(ctx) != nil {
+		s := &txState{db: db, shared: true} // begun by lockMember
 		s.stop = context.AfterFunc(ctx, s.end)
 		return context.WithValue(ctx, txKey{}, s), nil
 	}
@@ -287,10 +294,16 @@ func (db *DB) BeginTX(ctx context.Context) (context.Context, error) {
 
 // txStateFrom returns the transaction state of db carried by ctx, or nil.
 func (db *DB) txStateFrom(ctx context.Context) *txState {
-	if s, ok := ctx.Value(txKey{}).(*txState); ok && s.db == db {
+	if s, ok := ctx.Value(txKey{}).(*txState); ok && s != nil && s.db == db {
 		return s
 	}
 	return nil
+}
+
+// outsideTx returns ctx without its transaction: statements run in it on
+// their own.
+func outsideTx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, txKey{}, (*txState)(nil))
 }
 
 // Commit commits the transaction carried by ctx.
