@@ -282,12 +282,7 @@ func TestKeptAccessTokensWithoutListener(t *testing.T) {
 		t.Fatalf("%d access tokens kept, want 1", n)
 	}
 	other := openOther(t, dsn)
-	var killed int
-	if err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query = 'LISTEN caddy_oidc_login'`).Scan(&killed); err != nil || killed != 1 {
-		t.Fatalf("terminate the listening connection: %d, %v", killed, err)
-	}
-	waitFor(t, "the cache to stop serving", func() bool { live, _, _ := store.LoginCacheState(db); return !live })
+	killListener(t, ctx, db, other)
 	if n := store.KeptAccesses(db); n != 0 {
 		t.Errorf("%d access tokens kept without a listener, want 0", n)
 	}

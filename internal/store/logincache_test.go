@@ -49,6 +49,19 @@ func openOther(t *testing.T, dsn string) *sql.DB {
 	return other
 }
 
+// killListener terminates db's listening connection through other, a
+// plain connection to its database, and waits for db's login cache (and
+// the access tokens kept with it) to stop serving.
+func killListener(t *testing.T, ctx context.Context, db *store.DB, other *sql.DB) {
+	t.Helper()
+	var killed int
+	if err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN caddy_oidc_login'`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminate the listening connection: %d, %v", killed, err)
+	}
+	waitFor(t, "the cache to stop serving", func() bool { live, _, _ := store.LoginCacheState(db); return !live })
+}
+
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -209,12 +222,7 @@ func TestPostgresLoginCacheOffWithoutListener(t *testing.T) {
 	}
 	cachedRead(t, db, s.ID)
 	other := openOther(t, dsn)
-	var killed int
-	if err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query = 'LISTEN caddy_oidc_login'`).Scan(&killed); err != nil || killed != 1 {
-		t.Fatalf("terminate the listening connection: %d, %v", killed, err)
-	}
-	waitFor(t, "the cache to stop serving", func() bool { live, _, _ := store.LoginCacheState(db); return !live })
+	killListener(t, ctx, db, other)
 	if _, err := other.ExecContext(ctx, `DELETE FROM login_session`); err != nil {
 		t.Fatal(err)
 	}
