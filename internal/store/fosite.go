@@ -255,8 +255,8 @@ var errCodeNotActive = fmt.Errorf("authorize code not active any more: %w", fosi
 // --- oauth2.AccessTokenStorage ---
 
 // CreateAccessTokenSession stores an access token's request under its
-// signature. On SQLite one written at the token endpoint is kept for its
-// first use (accessrows.go).
+// signature. One written at the token endpoint (on PostgreSQL, by a code
+// exchange) is kept for its first use (accessrows.go).
 func (f *Fosite) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
 	args, err := requestArgs(signature, r, fosite.AccessToken)
 	if err != nil {
@@ -277,8 +277,8 @@ func (f *Fosite) CreateAccessTokenSession(ctx context.Context, signature string,
 
 // GetAccessTokenSession returns an access token's request; unknown (or
 // revoked) is fosite.ErrNotFound. Expiry is checked by fosite's strategy.
-// On SQLite the first use of one this process issued at its token
-// endpoint is served as written (accessrows.go).
+// The first use of one this instance kept (CreateAccessTokenSession) is
+// served as written (accessrows.go).
 func (f *Fosite) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	if kept := f.takeAccess(ctx, signature); kept != nil {
 		return f.hydrateRequester(ctx, "access token", kept, session)

@@ -84,8 +84,8 @@ type loginCache struct {
 	now     func() time.Time
 	// reset, when not nil, empties what is kept beside the sessions and
 	// served only while the cache is live (the access tokens kept,
-	// accessrows.go); it runs, under mu, whenever the cache turns off or
-	// on.
+	// accessrows.go); it runs, under mu, whenever the cache is emptied
+	// whole: turned off or on, or forgetAll.
 	reset func()
 }
 
@@ -169,12 +169,15 @@ func (c *loginCache) forgetUser(username string) {
 	}
 }
 
-// forgetAll drops every session kept.
+// forgetAll drops every session kept, and what reset empties.
 func (c *loginCache) forgetAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	clear(c.entries)
+	if c.reset != nil {
+		c.reset()
+	}
 }
 
 // turnOff empties the cache and stops it serving until turnOn.

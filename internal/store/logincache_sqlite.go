@@ -66,13 +66,10 @@ func (db *DB) startSQLiteLoginCache() {
 }
 
 // forgetOthersChanges empties what the process keeps that another
-// process may have changed: the login sessions and the access tokens kept
-// for their first use (accessrows.go).
+// process may have changed: the login sessions and, through the cache's
+// reset, the access tokens kept for their first use (accessrows.go).
 func (db *DB) forgetOthersChanges() {
 	db.logins.cache.forgetAll()
-	if db.accesses != nil {
-		db.accesses.forgetWhere(func(*recentRow) bool { return true })
-	}
 }
 
 // writerDataVersion reads PRAGMA data_version on the writing connection,
