@@ -99,6 +99,23 @@ func newCode(t *testing.T, b *browser, r *rp) string {
 	return callbackParams(t, p, rpCallback).Get("code")
 }
 
+// revokeOn revokes token, one of basic-app's, at base.
+func revokeOn(t *testing.T, base, token, hint string) {
+	t.Helper()
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/oidc/revocation", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("basic-app", "s3cret-basic")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("revocation at %s: %v", base, err)
+	}
+	closeBody(resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revocation at %s: status %d", base, resp.StatusCode)
+	}
+}
+
 // TestClusterFlows runs one user's whole life across two real Caddy
 // processes sharing a PostgreSQL (then MariaDB) database and a Caddy
 // storage directory: each step lands on the other instance.
@@ -125,6 +142,26 @@ func TestClusterFlows(t *testing.T) {
 				t.Fatalf("userinfo on A with B's token: %v", err)
 			}
 
+			// B keeps the access token of a code it exchanged until the
+			// token's first use (PostgreSQL, accessrows.go); revoked on A
+			// before that use, it must not be served by B: A's deletion
+			// reaches B as a notice within milliseconds. The first use is
+			// the test: a kept token is served once, then read from the
+			// database like any other.
+			code2 := newCode(t, b, r)
+			c.on(1)
+			kept, err := r.config.Exchange(ctx(t), code2)
+			if err != nil {
+				t.Fatalf("second code exchanged on B: %v", err)
+			}
+			c.on(0)
+			revokeOn(t, c.issuer, kept.AccessToken, "access_token")
+			time.Sleep(300 * time.Millisecond)
+			c.on(1)
+			if _, err := r.provider.UserInfo(ctx(t), oauth2.StaticTokenSource(kept)); err == nil {
+				t.Error("B serves an access token it exchanged, revoked on A")
+			}
+
 			c.on(1)
 			fresh, err := r.config.TokenSource(ctx(t), &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
 			if err != nil {
@@ -132,13 +169,7 @@ func TestClusterFlows(t *testing.T) {
 			}
 
 			c.on(0)
-			form := url.Values{"token": {fresh.RefreshToken}, "token_type_hint": {"refresh_token"}}
-			req, _ := http.NewRequest(http.MethodPost, c.issuer+"/api/oidc/revocation", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("basic-app", "s3cret-basic")
-			if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("revocation on A: %v %v", resp, err)
-			}
+			revokeOn(t, c.issuer, fresh.RefreshToken, "refresh_token")
 
 			c.on(1)
 			if _, err := r.config.TokenSource(ctx(t), &oauth2.Token{RefreshToken: fresh.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token(); err == nil {
