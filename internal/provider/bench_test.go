@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-oidc/caddy-oidc/internal/clients"
 	"github.com/caddy-oidc/caddy-oidc/internal/keys"
 	"github.com/caddy-oidc/caddy-oidc/internal/store"
 	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
@@ -39,7 +40,8 @@ const (
 
 // bnProvider is a provider over a temporary SQLite database with the client
 // "bench-rs" (RS256 ID tokens) and "bench-es" (ES256), both allowed every
-// grant the benchmarks use, consent implicit, and a signed-in user alice.
+// grant the benchmarks use but the device grant, consent implicit, the
+// client "bench-device" (device grant only), and a signed-in user alice.
 type bnProvider struct {
 	*Provider
 	db      *store.DB
@@ -77,7 +79,8 @@ func newBenchProvider(b testing.TB) *bnProvider {
 		Keys: km, DB: db,
 		HMACSecret:   []byte(strings.Repeat("h", 32)),
 		CookieSecret: []byte(strings.Repeat("c", 32)),
-		Clients:      []ClientConfig{client("bench-rs", "RS256"), client("bench-es", "ES256")},
+		Clients: []ClientConfig{client("bench-rs", "RS256"), client("bench-es", "ES256"),
+			{ID: "bench-device", Secret: bnSecret, GrantTypes: []string{clients.GrantDeviceCode}, Scopes: []string{"openid", "profile"}}},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -340,6 +343,81 @@ func BenchmarkIntrospection(b *testing.B) {
 		w := bp.serve(b, r, http.StatusOK)
 		if !strings.Contains(w.Body.String(), `"active":true`) {
 			b.Fatalf("introspection: %s", w.Body)
+		}
+	}
+	cpu.stop()
+	cpu.report(b)
+}
+
+// post posts form to path, authenticated as client with client_secret_basic,
+// and fails unless the status is want.
+func (bp *bnProvider) post(b testing.TB, path, client string, form url.Values, want int) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, epIssuer+path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(client, bnSecret)
+	return bp.serve(b, r, want)
+}
+
+// BenchmarkRevocation revokes an access token (RFC 7009): each iteration's
+// token, a client_credentials one, is issued outside the timer.
+func BenchmarkRevocation(b *testing.B) {
+	bp := newBenchProvider(b)
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	var cpu cpuClock
+	b.ReportAllocs()
+	cpu.start()
+	for b.Loop() {
+		b.StopTimer()
+		cpu.stop()
+		at := str(b, bp.token(b, "bench-rs", cc), "access_token")
+		cpu.start()
+		b.StartTimer()
+		bp.post(b, pathRevocation, "bench-rs", url.Values{"token": {at}, "token_type_hint": {"access_token"}}, http.StatusOK)
+	}
+	cpu.stop()
+	cpu.report(b)
+	// The last token is gone: introspection says so.
+	at := str(b, bp.token(b, "bench-rs", cc), "access_token")
+	bp.post(b, pathRevocation, "bench-rs", url.Values{"token": {at}}, http.StatusOK)
+	if w := bp.post(b, pathIntrospection, "bench-rs", url.Values{"token": {at}}, http.StatusOK); !strings.Contains(w.Body.String(), `"active":false`) {
+		b.Fatalf("introspection of a revoked token: %s", w.Body)
+	}
+}
+
+// BenchmarkPAR pushes an authorization request (RFC 9126): the request is
+// validated and stored, and its request_uri returned.
+func BenchmarkPAR(b *testing.B) {
+	bp := newBenchProvider(b)
+	form := url.Values{
+		"response_type": {"code"}, "client_id": {"bench-es"}, "redirect_uri": {bnRedirect},
+		"scope": {"openid profile email offline_access"}, "state": {"state-12345678"}, "nonce": {"nonce-12345678"},
+		"code_challenge": {bnChallenge}, "code_challenge_method": {"S256"},
+	}
+	var cpu cpuClock
+	b.ReportAllocs()
+	cpu.start()
+	for b.Loop() {
+		w := bp.post(b, pathPAR, "bench-es", form, http.StatusCreated)
+		if !strings.Contains(w.Body.String(), `"request_uri":"urn:ietf:params:oauth:request_uri:`) {
+			b.Fatalf("push: %s", w.Body)
+		}
+	}
+	cpu.stop()
+	cpu.report(b)
+}
+
+// BenchmarkDeviceAuthorization starts a device sign-in (RFC 8628): a device
+// code and a user code are made and stored.
+func BenchmarkDeviceAuthorization(b *testing.B) {
+	bp := newBenchProvider(b)
+	form := url.Values{"client_id": {"bench-device"}, "scope": {"openid profile"}}
+	var cpu cpuClock
+	b.ReportAllocs()
+	cpu.start()
+	for b.Loop() {
+		w := bp.post(b, pathDeviceAuthorization, "bench-device", form, http.StatusOK)
+		if !strings.Contains(w.Body.String(), `"user_code":`) {
+			b.Fatalf("device authorization: %s", w.Body)
 		}
 	}
 	cpu.stop()
