@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
 )
 
 // quietTokenHandler calls a token endpoint handler's
@@ -27,6 +28,24 @@ func (h quietTokenHandler) PopulateTokenEndpointResponse(ctx context.Context, r 
 		return fosite.ErrUnknownRequest
 	}
 	return h.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+}
+
+// HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+//
+// fosite's OpenID Connect explicit handler takes every code exchange
+// (CanHandleTokenEndpointRequest) and does its work in
+// PopulateTokenEndpointResponse; its HandleTokenEndpointRequest does
+// nothing but answer errorsx.WithStack(fosite.ErrUnknownRequest), which
+// fosite skips. That stack trace cost about 31 000 instructions per
+// exchange, 1.5% of a code flow's (callgrind, BenchmarkCodeFlow/ES256).
+// The wrapper answers the bare error for that handler, and asks every other
+// one (TestExplicitHandlerHandlesNothing checks fosite still does nothing
+// there).
+func (h quietTokenHandler) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if _, ok := h.TokenEndpointHandler.(*openid.OpenIDConnectExplicitHandler); ok {
+		return fosite.ErrUnknownRequest
+	}
+	return h.TokenEndpointHandler.HandleTokenEndpointRequest(ctx, r)
 }
 
 // quietTokenHandlers wraps each handler in a quietTokenHandler.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
 )
 
 // recordingHandler is a token endpoint handler that takes the grant types
@@ -59,5 +60,36 @@ func TestQuietTokenHandlers(t *testing.T) {
 				t.Errorf("error %v, want fosite.ErrUnknownRequest", err)
 			}
 		})
+	}
+}
+
+// TestExplicitHandlerHandlesNothing pins what quietTokenHandler's
+// HandleTokenEndpointRequest assumes of fosite's OpenID Connect explicit
+// handler: for a code exchange it changes nothing and answers
+// fosite.ErrUnknownRequest. A fosite version that does more there fails
+// this test, and the shortcut must go.
+func TestExplicitHandlerHandlesNothing(t *testing.T) {
+	r := fosite.NewAccessRequest(&openid.DefaultSession{})
+	r.GrantTypes = fosite.Arguments{"authorization_code"}
+	r.Form.Set("code", "a-code")
+	before := *r
+	explicit := &openid.OpenIDConnectExplicitHandler{}
+	if !explicit.CanHandleTokenEndpointRequest(context.Background(), r) {
+		t.Fatal("fosite's explicit handler no longer takes code exchanges")
+	}
+	if err := explicit.HandleTokenEndpointRequest(context.Background(), r); !errors.Is(err, fosite.ErrUnknownRequest) {
+		t.Errorf("fosite's explicit handler answers %v, want fosite.ErrUnknownRequest", err)
+	}
+	if r.ID != before.ID || len(r.GrantedScope) != 0 || r.Session != before.Session {
+		t.Errorf("fosite's explicit handler changed the request: %+v", r)
+	}
+
+	quiet := quietTokenHandlers(fosite.TokenEndpointHandlers{explicit})[0]
+	if err := quiet.HandleTokenEndpointRequest(context.Background(), r); err != fosite.ErrUnknownRequest { //nolint:errorlint // the bare error, no stack
+		t.Errorf("quiet explicit handler answers %#v, want the bare fosite.ErrUnknownRequest", err)
+	}
+	other := &recordingHandler{takes: "authorization_code"}
+	if err := quietTokenHandlers(fosite.TokenEndpointHandlers{other})[0].HandleTokenEndpointRequest(context.Background(), r); err != nil {
+		t.Errorf("another handler's answer %v, want its own (nil)", err)
 	}
 }
