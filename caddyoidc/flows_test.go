@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -651,5 +652,57 @@ func TestFormPostInBrowser(t *testing.T) {
 	}
 	if idt.Nonce != nonce || jwtClaims(t, raw)["c_hash"] != halfHash(str(as[map[string]any](t, posts[0]), "fields", "code")) {
 		t.Errorf("nonce %q, c_hash %v", idt.Nonce, jwtClaims(t, raw)["c_hash"])
+	}
+}
+
+// TestHybridExchangeTokenLifespan: the access token of a code exchange
+// lives its whole lifespan from the exchange, also when the authorization
+// response already issued one (a hybrid flow's token) and the code has a
+// PKCE challenge. Reading the PKCE record once decoded the stored session
+// into the exchange's own, putting back the authorization's token expiry:
+// the exchange's token then expired as early as the first one.
+func TestHybridExchangeTokenLifespan(t *testing.T) {
+	e := newEnv(t, flowClients)
+	e.start()
+	for _, rt := range []string{"code token", "code id_token token", "code"} {
+		t.Run(rt, func(t *testing.T) {
+			t.Parallel() // each waits
+			r := newRP(t, e.issuer, "hybrid-app", "s3cret-hybrid", oauth2.AuthStyleInHeader)
+			r.config.Scopes = []string{oidc.ScopeOpenID, "profile"}
+			verifier := oauth2.GenerateVerifier()
+			authURL := r.config.AuthCodeURL(randString(t), oidc.Nonce(randString(t)), oauth2.S256ChallengeOption(verifier),
+				oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("response_mode", "form_post"))
+			f := checkFormPostPage(t, e, authorizeAs(t, newBrowser(t, e.issuer), authURL, "alice"))
+			// Expiry times are whole seconds (and expires_in rounds
+			// down): wait long enough to tell.
+			time.Sleep(3 * time.Second)
+			tok, err := r.config.Exchange(ctx(t), f.Get("code"), oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			if left := time.Until(tok.Expiry); left < time.Hour-2*time.Second {
+				t.Errorf("the exchange's access token expires in %v, want its whole hour", left.Round(time.Second))
+			}
+			// Introspection reads the expiry stored with the token.
+			form := url.Values{"token": {tok.AccessToken}}
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/api/oidc/introspection", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("hybrid-app", "s3cret-hybrid")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeBody(resp)
+			var in struct {
+				Active bool  `json:"active"`
+				Exp    int64 `json:"exp"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&in); err != nil || !in.Active {
+				t.Fatalf("introspection: %v %+v", err, in)
+			}
+			if left := time.Until(time.Unix(in.Exp, 0)); left < time.Hour-2*time.Second {
+				t.Errorf("introspection: exp in %v, want the whole hour", left.Round(time.Second))
+			}
+		})
 	}
 }

@@ -436,14 +436,22 @@ func (f *Fosite) CreatePKCERequestSession(ctx context.Context, signature string,
 // GetPKCERequestSession returns the PKCE request of a code: from the code
 // row read earlier in ctx, else from an active code's row, else from its own
 // table; unknown is fosite.ErrNotFound.
-func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+//
+// Its session is decoded into a new one, never into the session argument,
+// as fosite's own storage ignores it too. fosite passes the token request's
+// session, which the code's exchange has by then read and given the new
+// tokens' expiry times; decoding the stored session into it again put back
+// the expiry of a token the authorization response had issued: a hybrid
+// flow's access token from the exchange then expired as early as the one
+// from the authorization (TestHybridExchangeTokenLifespan).
+func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
 	if s := bundledPKCE(ctx, signature); s != nil {
-		return f.hydrateRequester(ctx, "pkce request", s, session)
+		return f.hydrateRequester(ctx, "pkce request", s, nil)
 	}
-	if r, found, err := f.getBundled(ctx, "pkce request", sqlSelectCodePKCE, []any{signature}, session); found || err != nil {
+	if r, found, err := f.getBundled(ctx, "pkce request", sqlSelectCodePKCE, []any{signature}, nil); found || err != nil {
 		return r, err
 	}
-	return f.getRequester(ctx, "pkce request", sqlSelectPKCE, []any{signature}, session)
+	return f.getRequester(ctx, "pkce request", sqlSelectPKCE, []any{signature}, nil)
 }
 
 // DeletePKCERequestSession deletes the PKCE request of a code; unknown is
