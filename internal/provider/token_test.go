@@ -79,7 +79,7 @@ func BenchmarkTokenClientSecretDigest(b *testing.B) {
 // and leaves no record in the tables fosite would use for them (what it
 // would delete rides on the code's transaction: store.WithDeferredDeletes),
 // the code cannot be used twice, and a wrong code_verifier still burns the
-// code's PKCE record.
+// code's PKCE record, and retires the code with it.
 func TestCodeExchangeCleanup(t *testing.T) {
 	bp := newBenchProvider(t)
 	rows := func(table string) int {
@@ -133,7 +133,31 @@ func TestCodeExchangeCleanup(t *testing.T) {
 	if pkce, _ := bundled(); rows("oauth2_pkce") != 0 || pkce != 1 {
 		t.Errorf("after a wrong verifier: %d PKCE records, want one, the used code's (the new code is burnt)", pkce)
 	}
+	var active bool
+	if err := bp.db.QueryRowContext(context.Background(), "SELECT active FROM oauth2_code WHERE pkce_form IS NULL").Scan(&active); err != nil || active {
+		t.Errorf("after a wrong verifier: the code active %v (%v), want it retired", active, err)
+	}
+	// Without a verifier the PKCE check has nothing to compare (this
+	// client need not use PKCE): only the retired code stops it.
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {bnRedirect}}
+	w := httptest.NewRecorder()
+	bp.ServeHTTP(w, basicRequest("bench-rs", bnSecret, form))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_grant") {
+		t.Errorf("no verifier after a wrong one: %d %s, want invalid_grant", w.Code, w.Body)
+	}
 	if w := exchange(code, bnVerifier); w.Code != http.StatusBadRequest {
 		t.Errorf("right verifier after a wrong one: %d %s, want 400", w.Code, w.Body)
+	}
+
+	// A missing verifier for a code with a challenge retires it just the same.
+	code = bp.code(t, "bench-rs", "openid offline_access")
+	form.Set("code", code)
+	w = httptest.NewRecorder()
+	bp.ServeHTTP(w, basicRequest("bench-rs", bnSecret, form))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_grant") {
+		t.Fatalf("no verifier for a code with a challenge: %d %s, want invalid_grant", w.Code, w.Body)
+	}
+	if w := exchange(code, bnVerifier); w.Code != http.StatusBadRequest {
+		t.Errorf("right verifier after a missing one: %d %s, want 400", w.Code, w.Body)
 	}
 }

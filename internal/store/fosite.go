@@ -460,15 +460,24 @@ func (f *Fosite) GetPKCERequestSession(ctx context.Context, signature string, _ 
 // code's invalidation then keeps the exchange single-use).
 // A PKCE request in the code row read earlier in ctx is cleared from it
 // only when the exchange fails (a wrong code_verifier burns it, as a
-// deletion did): when it succeeds, the code's invalidation makes it
-// single-use, and the row stays as it is.
+// deletion did), and the code is retired with it (sqlBurnCodePKCE), so
+// that no instance can exchange it from the row it keeps: when the
+// exchange succeeds, the code's invalidation makes it single-use, and the
+// row stays as it is. Outside a code exchange's context (no caller in the
+// provider) the record is deleted and this instance drops the code it
+// keeps.
 func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	if bundledPKCE(ctx, signature) != nil && f.deferDeleteUnlessUsed(ctx, "pkce request", sqlClearCodePKCE, signature, signature) {
+	if bundledPKCE(ctx, signature) != nil && f.deferDeleteUnlessUsed(ctx, "pkce request", sqlBurnCodePKCE, signature, signature) {
 		return nil
 	}
 	if f.deferDelete(ctx, "pkce request", sqlDeletePKCE, signature) {
+		// A code written with its PKCE request in a table of its own (by
+		// an older version): burning the request retires the code too,
+		// unless this exchange uses it.
+		f.deferDeleteUnlessUsed(ctx, "authorize code", sqlInvalidateCode, signature, signature)
 		return nil
 	}
+	f.codes.forget(signature)
 	return f.delBundled(ctx, "pkce request", sqlClearCodePKCE, sqlDeletePKCE, signature)
 }
 

@@ -62,6 +62,12 @@ var (
 	sqlSelectCodePKCE = selectRequest("oauth2_code", "pkce_form") + " AND active AND pkce_form IS NOT NULL"
 	sqlSelectCodeOIDC = `SELECT ` + requestColumns + `, oidc_form FROM oauth2_code WHERE request_id = ? AND oidc_key = ?`
 	sqlClearCodePKCE  = `UPDATE oauth2_code SET pkce_form = NULL WHERE signature = ? AND pkce_form IS NOT NULL`
+	// A failed exchange burns the code's bundled PKCE request and retires
+	// the code with it (DeletePKCERequestSession): an instance that keeps
+	// the code as written (recentrows.go) still finds the PKCE request
+	// there, and only the code's conditional invalidation, on active,
+	// stops an exchange of it.
+	sqlBurnCodePKCE   = `UPDATE oauth2_code SET pkce_form = NULL, active = FALSE WHERE signature = ? AND pkce_form IS NOT NULL`
 	sqlClearCodeOIDC  = `UPDATE oauth2_code SET oidc_key = NULL, oidc_form = NULL WHERE oidc_key = ?`
 	sqlInvalidateCode = `UPDATE oauth2_code SET active = FALSE WHERE signature = ? AND active`
 	sqlCodeActive     = `SELECT active FROM oauth2_code WHERE signature = ?`

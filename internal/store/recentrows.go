@@ -22,7 +22,9 @@ import (
 // What makes this safe is the same argument as reading a code once per
 // exchange (deferred.go): the row kept is exactly the row written, and of
 // a code's or refresh token's row only the active flag ever changes (on
-// PostgreSQL a rotated refresh token's row moves to another table). The
+// PostgreSQL a rotated refresh token's row moves to another table; a failed
+// exchange that burns a code's PKCE request clears it and retires the code
+// in one statement, sqlBurnCodePKCE). The
 // transaction that uses a code or refresh token retires it on condition
 // that it is still active in the database (InvalidateAuthorizeCodeSession,
 // RotateRefreshToken), so one used, revoked or deleted since it was kept

@@ -1,0 +1,196 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"testing"
+
+	"github.com/ory/fosite"
+
+	"github.com/caddy-oidc/caddy-oidc/internal/store"
+	"github.com/caddy-oidc/caddy-oidc/internal/store/storetest"
+)
+
+// authorizeWithPKCE stores code sig as an authorization does
+// (WithCodeBundle): the code and its PKCE request in one row, kept by f
+// once committed.
+func authorizeWithPKCE(t *testing.T, f *store.Fosite, sig, challenge string) {
+	t.Helper()
+	r := storetest.NewRequest("req-" + sig)
+	r.Form = url.Values{"code_challenge": {challenge}, "code_challenge_method": {"plain"}}
+	tx, err := f.BeginTX(store.WithCodeBundle(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreateAuthorizeCodeSession(tx, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreatePKCERequestSession(tx, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+	if codes, _ := store.KeptRows(f); codes != 1 {
+		t.Fatalf("%d codes kept after the authorization, want 1", codes)
+	}
+}
+
+// failedPKCEExchange runs the storage calls of a code exchange whose
+// code_verifier is wrong (fosite's PKCE handler deletes the PKCE request
+// before it checks the verifier): the code's PKCE request is burnt.
+func failedPKCEExchange(t *testing.T, f *store.Fosite, sig string) {
+	t.Helper()
+	ctx := store.WithDeferredDeletes(context.Background())
+	if _, err := f.GetAuthorizeCodeSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
+		t.Fatalf("failed exchange: read the code: %v", err)
+	}
+	if _, err := f.GetPKCERequestSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
+		t.Fatalf("failed exchange: read the PKCE request: %v", err)
+	}
+	if err := f.DeletePKCERequestSession(ctx, sig); err != nil {
+		t.Fatalf("failed exchange: delete the PKCE request: %v", err)
+	}
+	// The verifier does not match: the token endpoint answers
+	// invalid_grant, after FlushDeferred.
+	if err := f.FlushDeferred(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pkceAfterBurn reads the code and its PKCE request as an exchange does,
+// and returns the first error.
+func pkceAfterBurn(t *testing.T, f *store.Fosite, ctx context.Context, sig string) error {
+	t.Helper()
+	if _, err := f.GetAuthorizeCodeSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
+		return err
+	}
+	_, err := f.GetPKCERequestSession(ctx, sig, storetest.NewRequest("x").GetSession())
+	return err
+}
+
+// TestBurntPKCERetiresKeptCode: a code's row changes in more than its
+// active flag when an exchange fails on a wrong code_verifier: that burns
+// the code's bundled PKCE request. The instance that issued the code keeps
+// the row as written, PKCE request included (recentrows.go), and its token
+// endpoint takes it from there, so the burn must retire the code too: the
+// exchange's conditional invalidation then fails on every instance, as it
+// does for a code used elsewhere. Found by review: the kept PKCE request
+// let the issuing instance exchange a burnt code.
+func TestBurntPKCERetiresKeptCode(t *testing.T) {
+	t.Parallel()
+	// exchangeAfterBurn runs what the issuing instance's token endpoint
+	// does with a kept code: its PKCE request is still found there, and
+	// the exchange must fail at the code's invalidation.
+	exchangeAfterBurn := func(t *testing.T, f *store.Fosite, sig string) {
+		t.Helper()
+		ctx := store.WithDeferredDeletes(context.Background())
+		// The kept code and its PKCE request are still found here (the
+		// database would answer that the code is invalidated).
+		if err := pkceAfterBurn(t, f, ctx, sig); err != nil {
+			if !errors.Is(err, fosite.ErrNotFound) && !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+				t.Fatalf("code and PKCE request after the burn: %v", err)
+			}
+			return
+		}
+		err := commitSteps(ctx, f, func(tx context.Context) error { return f.InvalidateAuthorizeCodeSession(tx, sig) })
+		if !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			t.Errorf("the exchange of a code whose PKCE request was burnt: %v, want fosite.ErrInvalidatedAuthorizeCode", err)
+		}
+	}
+	run := func(t *testing.T, issuer, other *store.DB) {
+		f := store.NewFosite(issuer, storetest.Clients("c"))
+		g := store.NewFosite(other, storetest.Clients("c"))
+		const sig = "code-burnt"
+		authorizeWithPKCE(t, f, sig, "challenge-0123456789-0123456789-0123456789-0123")
+		failedPKCEExchange(t, g, sig) // on another instance or process
+		// What the database says: the PKCE request is gone (read through
+		// the other instance, which keeps nothing of this code).
+		if err := pkceAfterBurn(t, g, store.WithDeferredDeletes(context.Background()), sig); !errors.Is(err, fosite.ErrNotFound) &&
+			!errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			t.Fatalf("PKCE request after the failed exchange, read from the database: %v, want it gone", err)
+		}
+		exchangeAfterBurn(t, f, sig)
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "oidc.db")
+		run(t, openSQLiteFile(t, path, store.SQLiteOptions{}), openSQLiteFile(t, path, store.SQLiteOptions{}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dbs, _ := openInstances(t, 2)
+		run(t, dbs[0], dbs[1])
+	})
+	t.Run("one instance", func(t *testing.T) {
+		// A failed exchange on the issuing instance itself, and a PKCE
+		// request deleted outside the token endpoint's context.
+		t.Parallel()
+		db := openSQLite(t)
+		f := store.NewFosite(db, storetest.Clients("c"))
+		authorizeWithPKCE(t, f, "code-burnt-1", "challenge-0123456789-0123456789-0123456789-0123")
+		failedPKCEExchange(t, f, "code-burnt-1")
+		exchangeAfterBurn(t, f, "code-burnt-1")
+		authorizeWithPKCE(t, f, "code-burnt-2", "challenge-0123456789-0123456789-0123456789-0123")
+		if err := f.DeletePKCERequestSession(context.Background(), "code-burnt-2"); err != nil {
+			t.Fatal(err)
+		}
+		exchangeAfterBurn(t, f, "code-burnt-2")
+	})
+}
+
+// TestBurntPKCERetiresOldCode: the same for a code whose PKCE request is in
+// a table of its own (written without WithCodeBundle, as older versions
+// did): a failed exchange deletes the request and retires the code, so that
+// an exchange without a code_verifier cannot follow (fosite's PKCE check
+// then finds no challenge, and a client that need not use PKCE passes).
+func TestBurntPKCERetiresOldCode(t *testing.T) {
+	t.Parallel()
+	db := openSQLite(t)
+	f := store.NewFosite(db, storetest.Clients("c"))
+	const sig = "code-old-burnt"
+	r := storetest.NewRequest("req-" + sig)
+	r.Form = url.Values{"code_challenge": {"challenge-0123456789-0123456789-0123456789-0123"}, "code_challenge_method": {"plain"}}
+	bg := context.Background()
+	if err := f.CreateAuthorizeCodeSession(bg, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreatePKCERequestSession(bg, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	failedPKCEExchange(t, f, sig)
+	ctx := store.WithDeferredDeletes(bg)
+	if _, err := f.GetAuthorizeCodeSession(ctx, sig, storetest.NewRequest("x").GetSession()); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		t.Errorf("the code after its PKCE request was burnt: %v, want fosite.ErrInvalidatedAuthorizeCode", err)
+	}
+
+	// A successful exchange of such a code deletes its PKCE request and
+	// invalidates it once, in its own transaction.
+	const ok = "code-old-used"
+	r = storetest.NewRequest("req-" + ok)
+	r.Form = url.Values{"code_challenge": {"challenge-0123456789-0123456789-0123456789-0123"}, "code_challenge_method": {"plain"}}
+	if err := f.CreateAuthorizeCodeSession(bg, ok, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreatePKCERequestSession(bg, ok, r); err != nil {
+		t.Fatal(err)
+	}
+	ctx = store.WithDeferredDeletes(bg)
+	if _, err := f.GetAuthorizeCodeSession(ctx, ok, storetest.NewRequest("x").GetSession()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.GetPKCERequestSession(ctx, ok, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.DeletePKCERequestSession(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	if err := commitSteps(ctx, f, func(tx context.Context) error { return f.InvalidateAuthorizeCodeSession(tx, ok) }); err != nil {
+		t.Fatalf("the exchange of a code with its PKCE request in its own table: %v", err)
+	}
+	if _, err := f.GetPKCERequestSession(bg, ok, nil); !errors.Is(err, fosite.ErrNotFound) {
+		t.Errorf("its PKCE request after the exchange: %v, want fosite.ErrNotFound", err)
+	}
+}
