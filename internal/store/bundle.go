@@ -150,14 +150,16 @@ func (f *Fosite) writeHeldCode(ctx context.Context) error {
 	extras := codeExtras{p.pkceForm, p.oidcKey, p.oidcForm}
 	args := append(p.args[:len(p.args):len(p.args)], p.pkceForm, p.oidcKey, p.oidcForm)
 	wctx := ctx
-	if deferredFrom(ctx) == nil && f.db.txStateFrom(ctx).unbegun() {
+	if s := f.db.txStateFrom(ctx); deferredFrom(ctx) == nil && s.unbegun() {
 		// The code is all a lazy member writes: one write of the group
 		// commit, durable when exec returns (shared.go, lazy members). A
-		// member whose context is done commits nothing, begun or not.
-		if ctx.Err() != nil {
+		// member whose context is done commits nothing, begun or not;
+		// once claimed, the write is the member's commit, and its
+		// context's end no longer stops it (Commit reports its outcome).
+		if ctx.Err() != nil || !s.claimLazyWrite() {
 			return fmt.Errorf("store: create authorize code: %w", errTxEnded)
 		}
-		wctx = outsideTx(ctx)
+		wctx = context.WithoutCancel(outsideTx(ctx))
 	}
 	if err := f.db.execQueued(wctx, nil, sqlInsertCodeBundle, args...); err != nil {
 		return fmt.Errorf("store: create authorize code: %w", err)

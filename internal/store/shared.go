@@ -266,6 +266,23 @@ func (s *txState) unbegun() bool {
 	return s.tx == nil && !s.ended
 }
 
+// claimLazyWrite ends a lazy member that ran no statement, for the code's
+// INSERT that writeHeldCode hands to the group commit to be its whole
+// commit: from then on neither its context nor abandonment can end it
+// otherwise, and Commit answers for that write alone, so a Commit that
+// fails never leaves a code written. It reports false when the member has
+// begun or has ended.
+func (s *txState) claimLazyWrite() bool {
+	s.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.shared || s.tx != nil || s.ended {
+		return false
+	}
+	s.ended, s.lazyWritten = true, true
+	return true
+}
+
 // abandon ends a member whose context is done before Commit or Rollback:
 // its writes are rolled back and the gate given back. A lazy member that
 // ran no statement holds neither.
@@ -284,7 +301,11 @@ func (s *txState) commitMember() error {
 	s.stop()
 	s.mu.Lock()
 	if s.ended {
+		written := s.lazyWritten
 		s.mu.Unlock()
+		if written {
+			return nil // writeHeldCode wrote all it had
+		}
 		return fmt.Errorf("store: commit: %w", errTxEnded)
 	}
 	s.ended = true

@@ -145,6 +145,9 @@ type txState struct {
 	shared bool
 	mu     sync.Mutex
 	ended  bool
+	// lazyWritten: a lazy member ended by claimLazyWrite, whose code's
+	// INSERT is all it commits.
+	lazyWritten bool
 
 	// pipe, when not nil, is the pipelined transaction (pipeline.go)
 	// this state stands for instead of tx; mu guards it too.
