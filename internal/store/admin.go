@@ -86,10 +86,10 @@ func (db *DB) RevokeLoginSessions(ctx context.Context, username, handle string) 
 	)
 	if handle == "" {
 		n, err = db.exec(ctx, sqlDeleteLoginOfUser, username)
-		db.forgetLoginsOfUser(username)
+		db.forgetLoginsOfUser(ctx, username)
 	} else {
 		n, err = db.exec(ctx, sqlDeleteLoginHandle, username, handle)
-		db.forgetLogin(handle)
+		db.forgetLogin(ctx, handle)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store: revoke login sessions of %q: %w", username, err)

@@ -137,18 +137,26 @@ func (db *DB) loginCacheFor(ctx context.Context) *loginCache {
 
 // forgetLogin drops a login session from the cache, after a change to it
 // (whether or not the change succeeded: a failed commit may have
-// committed).
-func (db *DB) forgetLogin(idHash string) {
-	if db.logins != nil {
-		db.logins.cache.forget(idHash)
+// committed). A change made in the transaction ctx carries is forgotten
+// again when that transaction ends: until it commits, a read outside it
+// still finds the session as it was and may keep it, and on SQLite no
+// notice of this connection's own commit would drop it.
+func (db *DB) forgetLogin(ctx context.Context, idHash string) {
+	if db.logins == nil {
+		return
 	}
+	db.logins.cache.forget(idHash)
+	db.txStateFrom(ctx).atEnd(func() { db.logins.cache.forget(idHash) })
 }
 
-// forgetLoginsOfUser drops every login session of username from the cache.
-func (db *DB) forgetLoginsOfUser(username string) {
-	if db.logins != nil {
-		db.logins.cache.forgetUser(username)
+// forgetLoginsOfUser drops every login session of username from the cache,
+// as forgetLogin does.
+func (db *DB) forgetLoginsOfUser(ctx context.Context, username string) {
+	if db.logins == nil {
+		return
 	}
+	db.logins.cache.forgetUser(username)
+	db.txStateFrom(ctx).atEnd(func() { db.logins.cache.forgetUser(username) })
 }
 
 // UpdateLoginSession replaces the username, AuthTime, AMR, ExpiresAt, LastSeenAt and RememberMe of
@@ -164,7 +172,7 @@ func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
 	}
 	key := hashKey(s.ID)
 	n, err := db.exec(ctx, sqlUpdateLogin, s.Username, nanos(s.AuthTime), amr, s.ExpiresAt.UnixNano(), nanos(s.LastSeenAt), s.RememberMe, key)
-	db.forgetLogin(key)
+	db.forgetLogin(ctx, key)
 	if err != nil {
 		return fmt.Errorf("store: update login session of %q: %w", s.Username, err)
 	}
@@ -178,7 +186,7 @@ func (db *DB) UpdateLoginSession(ctx context.Context, s LoginSession) error {
 func (db *DB) TouchLoginSession(ctx context.Context, id string, now time.Time) error {
 	key := hashKey(id)
 	_, err := db.exec(ctx, sqlTouchLogin, now.UnixNano(), key)
-	db.forgetLogin(key)
+	db.forgetLogin(ctx, key)
 	if err != nil {
 		return fmt.Errorf("store: touch login session: %w", err)
 	}
@@ -190,7 +198,7 @@ func (db *DB) TouchLoginSession(ctx context.Context, id string, now time.Time) e
 func (db *DB) DeleteLoginSession(ctx context.Context, id string) error {
 	key := hashKey(id)
 	_, err := db.exec(ctx, sqlDeleteLogin, key)
-	db.forgetLogin(key)
+	db.forgetLogin(ctx, key)
 	if err != nil {
 		return fmt.Errorf("store: delete login session: %w", err)
 	}
@@ -201,7 +209,7 @@ func (db *DB) DeleteLoginSession(ctx context.Context, id string) error {
 // the password changes or the user is disabled).
 func (db *DB) DeleteLoginSessionsOfUser(ctx context.Context, username string) error {
 	_, err := db.exec(ctx, sqlDeleteLoginOfUser, username)
-	db.forgetLoginsOfUser(username)
+	db.forgetLoginsOfUser(ctx, username)
 	if err != nil {
 		return fmt.Errorf("store: delete login sessions of %q: %w", username, err)
 	}

@@ -96,7 +96,7 @@ func (db *DB) EndLoginSession(ctx context.Context, id string) (*EndedSession, er
 		ended = &e
 		return nil
 	})
-	db.forgetLogin(hashKey(id))
+	db.forgetLogin(ctx, hashKey(id))
 	if err != nil {
 		return nil, fmt.Errorf("store: end login session: %w", err)
 	}
@@ -110,9 +110,9 @@ func (db *DB) EndLoginSessions(ctx context.Context, username, handle string) ([]
 	var ended []EndedSession
 	defer func() { // after the commit, whether or not it succeeded
 		if handle == "" {
-			db.forgetLoginsOfUser(username)
+			db.forgetLoginsOfUser(ctx, username)
 		} else {
-			db.forgetLogin(handle)
+			db.forgetLogin(ctx, handle)
 		}
 	}()
 	err := db.inTx(ctx, func(ctx context.Context) error {

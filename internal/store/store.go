@@ -149,6 +149,12 @@ type txState struct {
 	// INSERT is all it commits.
 	lazyWritten bool
 
+	// onEnd runs once the transaction has committed or rolled back
+	// (atEnd); guarded by hooksMu, as statements of a shared member run
+	// under mu.
+	hooksMu sync.Mutex
+	onEnd   []func()
+
 	// pipe, when not nil, is the pipelined transaction (pipeline.go)
 	// this state stands for instead of tx; mu guards it too.
 	pipe *pipeTx
@@ -167,6 +173,29 @@ func (s *txState) end() {
 		return
 	}
 	s.once.Do(s.db.release)
+}
+
+// atEnd has fn run after the transaction ends by Commit or Rollback
+// (whatever their outcome); outside a transaction (a nil state) it does
+// nothing.
+func (s *txState) atEnd(fn func()) {
+	if s == nil {
+		return
+	}
+	s.hooksMu.Lock()
+	s.onEnd = append(s.onEnd, fn)
+	s.hooksMu.Unlock()
+}
+
+// runEndHooks runs, once, what atEnd registered.
+func (s *txState) runEndHooks() {
+	s.hooksMu.Lock()
+	hooks := s.onEnd
+	s.onEnd = nil
+	s.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
 }
 
 // lock holds the lock of a shared member's or pipelined transaction's
@@ -315,6 +344,7 @@ func (db *DB) Commit(ctx context.Context) error {
 	if s == nil {
 		return errors.New("store: commit: no transaction in context")
 	}
+	defer s.runEndHooks()
 	if s.pipe != nil {
 		return s.commitPipe(ctx)
 	}
@@ -336,6 +366,7 @@ func (db *DB) Rollback(ctx context.Context) error {
 	if s == nil {
 		return errors.New("store: rollback: no transaction in context")
 	}
+	defer s.runEndHooks()
 	if s.pipe != nil {
 		s.stop()
 		s.rollbackPipe()
