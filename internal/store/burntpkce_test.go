@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -39,24 +41,11 @@ func authorizeWithPKCE(t *testing.T, f *store.Fosite, sig, challenge string) {
 }
 
 // failedPKCEExchange runs the storage calls of a code exchange whose
-// code_verifier is wrong (fosite's PKCE handler deletes the PKCE request
-// before it checks the verifier): the code's PKCE request is burnt.
+// code_verifier is wrong: the code's PKCE request is burnt.
 func failedPKCEExchange(t *testing.T, f *store.Fosite, sig string) {
 	t.Helper()
-	ctx := store.WithDeferredDeletes(context.Background())
-	if _, err := f.GetAuthorizeCodeSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
-		t.Fatalf("failed exchange: read the code: %v", err)
-	}
-	if _, err := f.GetPKCERequestSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
-		t.Fatalf("failed exchange: read the PKCE request: %v", err)
-	}
-	if err := f.DeletePKCERequestSession(ctx, sig); err != nil {
-		t.Fatalf("failed exchange: delete the PKCE request: %v", err)
-	}
-	// The verifier does not match: the token endpoint answers
-	// invalid_grant, after FlushDeferred.
-	if err := f.FlushDeferred(ctx); err != nil {
-		t.Fatal(err)
+	if err := exchangeWithPKCE(f, sig, false); !errors.Is(err, fosite.ErrInvalidGrant) {
+		t.Fatalf("failed exchange: %v", err)
 	}
 }
 
@@ -193,4 +182,121 @@ func TestBurntPKCERetiresOldCode(t *testing.T) {
 	if _, err := f.GetPKCERequestSession(bg, ok, nil); !errors.Is(err, fosite.ErrNotFound) {
 		t.Errorf("its PKCE request after the exchange: %v, want fosite.ErrNotFound", err)
 	}
+}
+
+// exchangeWithPKCE runs the storage calls of a code exchange in fosite's
+// order (the explicit handler reads the code, the PKCE handler reads and
+// deletes the PKCE request, then the explicit handler's transaction
+// invalidates the code and stores the access token), then FlushDeferred as
+// the token endpoint does; verifierOK says whether the PKCE check passes.
+func exchangeWithPKCE(f *store.Fosite, sig string, verifierOK bool) error {
+	ctx := store.WithDeferredDeletes(context.Background())
+	defer func() { _ = f.FlushDeferred(ctx) }()
+	if _, err := f.GetAuthorizeCodeSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
+		return err
+	}
+	if _, err := f.GetPKCERequestSession(ctx, sig, storetest.NewRequest("x").GetSession()); err != nil {
+		return err
+	}
+	if err := f.DeletePKCERequestSession(ctx, sig); err != nil {
+		return err
+	}
+	if !verifierOK {
+		return fosite.ErrInvalidGrant
+	}
+	at := storetest.NewRequest("req-" + sig)
+	at.Session.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+	return commitSteps(ctx, f,
+		func(tx context.Context) error { return f.InvalidateAuthorizeCodeSession(tx, sig) },
+		func(tx context.Context) error { return f.CreateAccessTokenSession(tx, "at-"+sig, at) },
+	)
+}
+
+// codeWithPKCE stores code sig with a PKCE request as an authorization
+// does: in the code's row, or (bundled false) in its own table, as a
+// hybrid flow's authorization does, whose access token makes the PKCE
+// request's session differ from the code's.
+func codeWithPKCE(t *testing.T, f *store.Fosite, sig string, bundled bool) {
+	t.Helper()
+	r := storetest.NewRequest("req-" + sig)
+	r.Form = url.Values{"code_challenge": {"challenge-0123456789-0123456789-0123456789-0123"}, "code_challenge_method": {"plain"}}
+	r.Session.SetExpiresAt(fosite.AuthorizeCode, time.Now().Add(time.Minute))
+	tx, err := f.BeginTX(store.WithCodeBundle(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CreateAuthorizeCodeSession(tx, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	if !bundled {
+		r.Session.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+		if err := f.CreateAccessTokenSession(tx, "hybrid-at-"+sig, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.CreatePKCERequestSession(tx, sig, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(tx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPKCEExchangeOutcomes runs code exchanges on every backend, on the
+// instance that issued (and keeps) the code and on another one, with the
+// PKCE request in the code's row and in its own table: a passing exchange
+// succeeds once, and after a failed PKCE check no instance exchanges the
+// code, even with the right verifier. (Written by a review of the caches.)
+func TestPKCEExchangeOutcomes(t *testing.T) {
+	t.Parallel()
+	run := func(t *testing.T, issuer, other *store.DB) {
+		f := store.NewFosite(issuer, storetest.Clients("c"))
+		g := store.NewFosite(other, storetest.Clients("c"))
+		for _, bundled := range []bool{true, false} {
+			where := map[bool]string{true: "bundled", false: "own table"}[bundled]
+			for i, ex := range []*store.Fosite{f, g} { // kept code, code read
+				sig := fmt.Sprintf("%s-ok-%d", where, i)
+				codeWithPKCE(t, f, sig, bundled)
+				if err := exchangeWithPKCE(ex, sig, true); err != nil {
+					t.Errorf("%s, instance %d: exchange: %v", where, i, err)
+				}
+				if err := exchangeWithPKCE(ex, sig, true); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) && !errors.Is(err, fosite.ErrNotFound) {
+					t.Errorf("%s, instance %d: second exchange: %v, want the code used", where, i, err)
+				}
+				sig = fmt.Sprintf("%s-burnt-%d", where, i)
+				codeWithPKCE(t, f, sig, bundled)
+				if err := exchangeWithPKCE(ex, sig, false); !errors.Is(err, fosite.ErrInvalidGrant) {
+					t.Fatalf("%s: failed exchange: %v", where, err)
+				}
+				for j, again := range []*store.Fosite{f, g} {
+					if err := exchangeWithPKCE(again, sig, true); err == nil {
+						t.Errorf("%s, failed on instance %d: instance %d exchanged the code after all", where, i, j)
+					}
+				}
+			}
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "oidc.db")
+		run(t, openSQLiteFile(t, path, store.SQLiteOptions{}), openSQLiteFile(t, path, store.SQLiteOptions{}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dbs, _ := openInstances(t, 2)
+		run(t, dbs[0], dbs[1])
+	})
+	t.Run("mysql", func(t *testing.T) {
+		t.Parallel()
+		open := storetest.MySQL(t).Database(t)
+		a, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, a, b)
+	})
 }

@@ -471,9 +471,10 @@ func (f *Fosite) DeletePKCERequestSession(ctx context.Context, signature string)
 		return nil
 	}
 	if f.deferDelete(ctx, "pkce request", sqlDeletePKCE, signature) {
-		// A code written with its PKCE request in a table of its own (by
-		// an older version): burning the request retires the code too,
-		// unless this exchange uses it.
+		// A code whose PKCE request is in a table of its own (a hybrid
+		// flow's, whose session differs from the code's, or a code
+		// written by an older version): burning the request retires the
+		// code too, unless this exchange uses it.
 		f.deferDeleteUnlessUsed(ctx, "authorize code", sqlInvalidateCode, signature, signature)
 		return nil
 	}

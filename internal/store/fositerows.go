@@ -66,8 +66,9 @@ var (
 	// the code with it (DeletePKCERequestSession): an instance that keeps
 	// the code as written (recentrows.go) still finds the PKCE request
 	// there, and only the code's conditional invalidation, on active,
-	// stops an exchange of it.
-	sqlBurnCodePKCE   = `UPDATE oauth2_code SET pkce_form = NULL, active = FALSE WHERE signature = ? AND pkce_form IS NOT NULL`
+	// stops an exchange of it. Unconditional: an older version may have
+	// cleared the request already and left the code active.
+	sqlBurnCodePKCE   = `UPDATE oauth2_code SET pkce_form = NULL, active = FALSE WHERE signature = ?`
 	sqlClearCodeOIDC  = `UPDATE oauth2_code SET oidc_key = NULL, oidc_form = NULL WHERE oidc_key = ?`
 	sqlInvalidateCode = `UPDATE oauth2_code SET active = FALSE WHERE signature = ? AND active`
 	sqlCodeActive     = `SELECT active FROM oauth2_code WHERE signature = ?`
