@@ -497,6 +497,18 @@ func TestPKCEErrors(t *testing.T) {
 				return
 			}
 			wantTokenError(t, r, http.StatusBadRequest, "invalid_grant")
+			// A failed check retires the code: neither no verifier (fosite
+			// would find no challenge left, a downgrade for a client that
+			// need not use PKCE) nor the right one exchanges it afterwards.
+			for _, again := range []string{"", verifier} {
+				f := codeForm(code)
+				if again != "" {
+					f.Set("code_verifier", again)
+				}
+				r := clientToken(t, e, tc.client, tc.secret, f)
+				l.tokens(r.body)
+				wantTokenError(t, r, http.StatusBadRequest, "invalid_grant")
+			}
 		})
 	}
 
