@@ -36,8 +36,8 @@ func (h quietTokenHandler) PopulateTokenEndpointResponse(ctx context.Context, r 
 // (CanHandleTokenEndpointRequest) and does its work in
 // PopulateTokenEndpointResponse; its HandleTokenEndpointRequest does
 // nothing but answer errorsx.WithStack(fosite.ErrUnknownRequest), which
-// fosite skips. That stack trace cost about 31 000 instructions per
-// exchange, 1.5% of a code flow's (callgrind, BenchmarkCodeFlow/ES256).
+// fosite skips. That stack trace cost about 16 000 instructions per
+// exchange, 1% of a code flow's (bench/instructions.sh CodeFlow/ES256).
 // The wrapper answers the bare error for that handler, and asks every other
 // one (TestExplicitHandlerHandlesNothing checks fosite still does nothing
 // there).
