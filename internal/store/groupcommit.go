@@ -226,7 +226,12 @@ func (db *DB) runBatch(batch []*pendingWrite) {
 		return
 	}
 	ctx := context.WithValue(context.Background(), txKey{}, &txState{db: db, tx: tx})
+	var fatal error // an error after which the transaction cannot go on
 	for _, w := range batch {
+		if fatal != nil {
+			w.err = fatal // not run
+			continue
+		}
 		if err := w.ctx.Err(); err != nil {
 			w.err = err // the caller gave up before its turn: not written
 			continue
@@ -239,10 +244,24 @@ func (db *DB) runBatch(batch []*pendingWrite) {
 		res, err := st.ExecContext(ctx, w.args...)
 		if err != nil {
 			w.err = db.wrapErr(err)
+			if !sqliteStatementOnly(err) {
+				fatal = w.err
+			}
 			continue
 		}
 		w.n, w.err = res.RowsAffected()
 		w.err = db.wrapErr(w.err)
+	}
+	if fatal != nil {
+		// SQLite may have rolled the whole transaction back (a full
+		// disk) and gone on with each later statement committed on its
+		// own: the rest of the batch is not run, and the transaction,
+		// with the members waiting for its commit, ends rolled back, so
+		// that no write is both reported failed and kept.
+		db.abortShared(fatal)
+		db.endMember()
+		report(fatal)
+		return
 	}
 	cw := db.queueCommit()
 	db.endMember()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,4 +162,64 @@ func TestAwaitBatch(t *testing.T) {
 			t.Errorf("waited %v, want the overlap (20ms)", d)
 		}
 	})
+}
+
+// TestBatchAfterFullDisk: a write of a group-commit batch that fails with
+// SQLITE_FULL makes SQLite roll back the whole shared transaction and run
+// each later statement on the connection in a transaction of its own,
+// committed at once; the commit then fails. Every write of the batch must
+// then be either reported written and kept, or reported failed and absent.
+// (Found by a review of the caches: the batch's later writes were kept
+// although reported failed.) The writing connection's max_page_count
+// stands for a full disk.
+func TestBatchAfterFullDisk(t *testing.T) {
+	t.Parallel()
+	db, err := OpenSQLite(filepath.Join(t.TempDir(), "full.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	bg := context.Background()
+	if _, err := db.exec(bg, `CREATE TABLE scratch (k TEXT PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.acquire(bg); err != nil {
+		t.Fatal(err)
+	}
+	if db.shared.tx != nil {
+		db.commitShared()
+	}
+	var pages int
+	if err := db.shared.conn.QueryRowContext(bg, "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.shared.conn.ExecContext(bg, fmt.Sprintf("PRAGMA max_page_count = %d", pages+2)); err != nil {
+		t.Fatal(err)
+	}
+	db.release()
+
+	insert := `INSERT INTO scratch (k, v) VALUES (?, ?)`
+	batch := []*pendingWrite{
+		{ctx: bg, query: insert, args: []any{"before", "small"}, done: make(chan struct{})},
+		{ctx: bg, query: insert, args: []any{"too-big", strings.Repeat("x", 64<<10)}, done: make(chan struct{})},
+		{ctx: bg, query: insert, args: []any{"after", "small"}, done: make(chan struct{})},
+	}
+	db.runBatch(batch)
+	for _, w := range batch {
+		<-w.done
+		var n int
+		if err := db.queryRow(bg, `SELECT COUNT(*) FROM scratch WHERE k = ?`, w.args[0]).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if (w.err == nil) != (n == 1) {
+			t.Errorf("write %q: reported %v, %d rows kept", w.args[0], w.err, n)
+		}
+	}
+	if batch[1].err == nil {
+		t.Error("the write past the page limit succeeded: the test no longer fills the disk")
+	}
+	// The store works on once there is room again.
+	if _, err := db.exec(bg, insert, "later", "small"); err != nil {
+		t.Errorf("a write after the failed batch: %v", err)
+	}
 }

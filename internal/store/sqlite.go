@@ -140,6 +140,16 @@ func OpenSQLiteWith(path string, opts SQLiteOptions) (*DB, error) {
 	return db, nil
 }
 
+// sqliteStatementOnly reports whether err, from a statement in a
+// transaction, undid that statement alone: a constraint violation. After
+// any other error (a full disk, an I/O error, no memory) SQLite may have
+// rolled back the whole transaction, and the connection then runs every
+// later statement in a transaction of its own, committed at once.
+func sqliteStatementOnly(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == 19 // SQLITE_CONSTRAINT
+}
+
 // sqliteUnavailable recognises SQLITE_BUSY and SQLITE_LOCKED: another
 // process held the write lock for longer than the busy timeout.
 func sqliteUnavailable(err error) bool {
