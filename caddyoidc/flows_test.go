@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -704,5 +705,36 @@ func TestHybridExchangeTokenLifespan(t *testing.T) {
 				t.Errorf("introspection: exp in %v, want the whole hour", left.Round(time.Second))
 			}
 		})
+	}
+}
+
+// TestHybridPKCEFailureRetiresCode: a hybrid flow's code keeps its PKCE
+// request in a table of its own (the authorization's access token makes its
+// session differ from the code's); a failed PKCE check retires that code
+// too, so that no exchange follows, not even one without a verifier (for
+// this confidential client, which need not use PKCE, fosite would find no
+// challenge left and let it through).
+func TestHybridPKCEFailureRetiresCode(t *testing.T) {
+	e := newEnv(t, flowClients)
+	e.start()
+	r := newRP(t, e.issuer, "hybrid-app", "s3cret-hybrid", oauth2.AuthStyleInHeader)
+	r.config.Scopes = []string{oidc.ScopeOpenID, "profile"}
+	verifier := oauth2.GenerateVerifier()
+	authURL := r.config.AuthCodeURL(randString(t), oidc.Nonce(randString(t)), oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("response_type", "code token"), oauth2.SetAuthURLParam("response_mode", "form_post"))
+	code := checkFormPostPage(t, e, authorizeAs(t, newBrowser(t, e.issuer), authURL, "alice")).Get("code")
+	for _, step := range []struct {
+		name string
+		opts []oauth2.AuthCodeOption
+	}{
+		{"a wrong verifier", []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.GenerateVerifier())}},
+		{"then no verifier", nil},
+		{"then the right verifier", []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}},
+	} {
+		_, err := r.config.Exchange(ctx(t), code, step.opts...)
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Errorf("%s: %v, want invalid_grant", step.name, err)
+		}
 	}
 }
