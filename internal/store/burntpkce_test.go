@@ -103,16 +103,7 @@ func TestBurntPKCERetiresKeptCode(t *testing.T) {
 		}
 		exchangeAfterBurn(t, f, sig)
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		path := filepath.Join(t.TempDir(), "oidc.db")
-		run(t, openSQLiteFile(t, path, store.SQLiteOptions{}), openSQLiteFile(t, path, store.SQLiteOptions{}))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		dbs, _ := openInstances(t, 2)
-		run(t, dbs[0], dbs[1])
-	})
+	onTwoInstances(t, []string{"sqlite", "postgres"}, run)
 	t.Run("one instance", func(t *testing.T) {
 		// A failed exchange on the issuing instance itself, and a PKCE
 		// request deleted outside the token endpoint's context.
@@ -276,27 +267,38 @@ func TestPKCEExchangeOutcomes(t *testing.T) {
 			}
 		}
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		path := filepath.Join(t.TempDir(), "oidc.db")
-		run(t, openSQLiteFile(t, path, store.SQLiteOptions{}), openSQLiteFile(t, path, store.SQLiteOptions{}))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		dbs, _ := openInstances(t, 2)
-		run(t, dbs[0], dbs[1])
-	})
-	t.Run("mysql", func(t *testing.T) {
-		t.Parallel()
-		open := storetest.MySQL(t).Database(t)
-		a, err := open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		run(t, a, b)
-	})
+	onTwoInstances(t, []string{"sqlite", "postgres", "mysql"}, run)
+}
+
+// onTwoInstances runs run, in a parallel subtest per backend, with two
+// handles on one fresh database: on SQLite two on one file, as two
+// processes would have; on PostgreSQL two instances, each with its
+// listener; on MySQL two pools.
+func onTwoInstances(t *testing.T, backends []string, run func(t *testing.T, a, b *store.DB)) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			switch backend {
+			case "sqlite":
+				path := filepath.Join(t.TempDir(), "oidc.db")
+				run(t, openSQLiteFile(t, path, store.SQLiteOptions{}), openSQLiteFile(t, path, store.SQLiteOptions{}))
+			case "postgres":
+				dbs, _ := openInstances(t, 2)
+				run(t, dbs[0], dbs[1])
+			case "mysql":
+				open := storetest.MySQL(t).Database(t)
+				a, err := open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				run(t, a, b)
+			default:
+				t.Fatalf("no backend %q", backend)
+			}
+		})
+	}
 }
